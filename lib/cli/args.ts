@@ -1,0 +1,140 @@
+// Argument parsing shared by every tool: minimist underneath, plus
+//  - `@file.parm` parameter files (cv4pve-autosnap compatible: one argument per line),
+//  - rejection of unknown options with one line naming the option,
+//  - the global options every tool accepts (connection, output, config, logging).
+import fs from 'node:fs';
+import minimist from 'minimist';
+import { UsageError } from './errors.ts';
+
+export interface OptionSpec {
+  /** options that take a value */
+  string?: string[];
+  /** flags */
+  boolean?: string[];
+  alias?: Record<string, string | string[]>;
+  default?: Record<string, unknown>;
+  /** options that may be given several times (their value becomes an array) */
+  multi?: string[];
+}
+
+/** Options every tool of the bundle understands, with the same meaning everywhere. */
+export const GLOBAL_OPTIONS: Required<Pick<OptionSpec, 'string' | 'boolean' | 'alias'>> = {
+  string: [
+    'host', 'api-token', 'api-token-file', 'username', 'password', 'password-file',
+    'fingerprint', 'ca-file', 'config', 'timeout', 'output', 'transport', 'pvesh', 'vmid',
+    'timestamp-format', 'max-perc-storage', 'max-parallel', 'max-per-node', 'tz',
+  ],
+  boolean: ['insecure', 'validate-certificate', 'debug', 'quiet', 'help', 'version', 'dry-run'],
+  alias: { o: 'output', h: 'help', V: 'version' },
+};
+
+/**
+ * Expand `@file` arguments: each non-empty line of the file is one argument, as if typed.
+ * A line `--key value` is split at the first blank, since people write them that way.
+ * Lines starting with `#` are comments. Files may include other files, up to a depth.
+ */
+export function expandParamFiles(argv: string[], depth = 0): string[] {
+  const out: string[] = [];
+  for (const arg of argv) {
+    if (!arg.startsWith('@') || arg.length === 1 || looksLikeSelector(arg)) {
+      out.push(arg);
+      continue;
+    }
+    if (depth > 4) throw new UsageError(`parameter file ${arg.slice(1)}: nested too deeply`);
+    const file = arg.slice(1);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e: any) {
+      throw new UsageError(`cannot read parameter file ${file}: ${e.code ?? e.message}`);
+    }
+    const lines: string[] = [];
+    for (const raw of text.split(/\r?\n/)) {
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) continue;
+      const m = /^(--?[A-Za-z][\w-]*)\s+(.+)$/.exec(line);
+      if (m && !line.includes('=')) lines.push(m[1], m[2]);
+      else lines.push(line);
+    }
+    out.push(...expandParamFiles(lines, depth + 1));
+  }
+  return out;
+}
+
+/** `@all`, `@all-pve1`, `@pool-x`, `@tag-x` and lists are guest selectors, not files. */
+function looksLikeSelector(arg: string): boolean {
+  return /^@(all($|-)|pool-|tag-)/i.test(arg) || arg.includes(',');
+}
+
+export type Parsed = minimist.ParsedArgs;
+
+/** Parse argv; unknown options are an error naming the first one. */
+export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?: boolean } = { global: true }): Parsed {
+  const string = [...(opts.global === false ? [] : GLOBAL_OPTIONS.string), ...(spec.string ?? [])];
+  const boolean = [...(opts.global === false ? [] : GLOBAL_OPTIONS.boolean), ...(spec.boolean ?? [])];
+  const alias = { ...(opts.global === false ? {} : GLOBAL_OPTIONS.alias), ...(spec.alias ?? {}) };
+  const known = new Set<string>([...string, ...boolean]);
+  for (const [k, v] of Object.entries(alias)) {
+    known.add(k);
+    for (const a of Array.isArray(v) ? v : [v]) known.add(a);
+  }
+  let unknown: string | undefined;
+  // minimist would read `--vmid -100:200` as the flag -1; a value that starts with a dash
+  // and a digit or @ (a selector exclusion) belongs to the option before it.
+  const expanded = expandParamFiles(argv);
+  const stringSet = new Set(string);
+  for (const [k, v] of Object.entries(alias)) if (stringSet.has(String(v))) stringSet.add(k);
+  const joined: string[] = [];
+  for (let i = 0; i < expanded.length; i++) {
+    const a = expanded[i];
+    const name = a.replace(/^--?/, '');
+    const next = expanded[i + 1];
+    if (a.startsWith('-') && !a.includes('=') && stringSet.has(name) && next !== undefined && /^-[\d@]/.test(next)) {
+      joined.push(`${a.startsWith('--') ? '--' : '-'}${name}=${next}`);
+      i++;
+    } else joined.push(a);
+  }
+  const parsed = minimist(joined, {
+    string,
+    boolean,
+    alias,
+    default: spec.default,
+    unknown: (arg) => {
+      if (arg.startsWith('-') && arg !== '-' && unknown === undefined) {
+        const name = arg.replace(/^--?/, '').replace(/=.*$/, '').replace(/^no-/, '');
+        // a negative number or a selector exclusion like -100 or -@pool-x is a value, not an option
+        if (!known.has(name) && !/^-[\d@]/.test(arg)) unknown = arg.replace(/=.*$/, '');
+      }
+      return true;
+    },
+  });
+  if (unknown !== undefined) throw new UsageError(`unknown option '${unknown}' (see --help)`);
+  const multi = new Set(spec.multi ?? []);
+  for (const key of Object.keys(parsed)) {
+    if (key === '_') continue;
+    const v = parsed[key];
+    // minimist turns a repeated option into an array; only some options may repeat
+    if (Array.isArray(v) && !multi.has(key)) parsed[key] = v[v.length - 1];
+    if (multi.has(key) && v !== undefined && !Array.isArray(v)) parsed[key] = [v];
+  }
+  return parsed;
+}
+
+/** Read an integer option with bounds; names the option in the error. */
+export function intOption(args: Parsed, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const v = args[name];
+  if (v === undefined || v === '') return def;
+  const s = String(v).trim();
+  if (!/^-?\d+$/.test(s)) throw new UsageError(`--${name}: '${s}' is not a whole number`);
+  const n = Number(s);
+  if (n < min || n > max) throw new UsageError(`--${name}: ${n} is out of range (${min}..${max})`);
+  return n;
+}
+
+/** Durations like `30d`, `12h`, `90m`, `45s`, `2w` or plain seconds. Returns seconds. */
+export function parseDuration(value: string, what = 'duration'): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?$/i.exec(String(value).trim());
+  if (!m) throw new UsageError(`${what}: '${value}' is not a duration (use e.g. 30d, 12h, 90m, 45s)`);
+  const mult: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  return Math.round(Number(m[1]) * mult[(m[2] ?? 's').toLowerCase()]);
+}

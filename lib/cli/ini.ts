@@ -1,0 +1,45 @@
+// A small INI reader for /etc/autosnap/autosnap.conf and the original ONTAP tool's
+// config.ini. Sections keep their order (jobs run in file order); keys are lower-cased,
+// values keep their case. `;` and `#` start comments at the start of a line only, because
+// passwords may contain them.
+import { UsageError } from './errors.ts';
+
+export interface IniSection {
+  name: string;
+  /** line number of the [section] header, for error messages */
+  line: number;
+  values: Record<string, string>;
+}
+export interface IniFile {
+  /** keys before the first section */
+  global: Record<string, string>;
+  sections: IniSection[];
+}
+
+export function parseIni(text: string, source = 'config'): IniFile {
+  const out: IniFile = { global: {}, sections: [] };
+  let cur: Record<string, string> = out.global;
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].trim();
+    if (!raw || raw.startsWith('#') || raw.startsWith(';')) continue;
+    const sec = /^\[([^\]]+)\]$/.exec(raw);
+    if (sec) {
+      const s: IniSection = { name: sec[1].trim(), line: i + 1, values: {} };
+      out.sections.push(s);
+      cur = s.values;
+      continue;
+    }
+    const eq = raw.search(/[=:]/);
+    if (eq <= 0) throw new UsageError(`${source}:${i + 1}: expected 'key = value' or '[section]', got '${raw}'`);
+    const key = raw.slice(0, eq).trim().toLowerCase();
+    let value = raw.slice(eq + 1).trim();
+    if (value.length >= 2 && /^(["']).*\1$/.test(value)) value = value.slice(1, -1);
+    cur[key] = value;
+  }
+  return out;
+}
+
+export function section(ini: IniFile, name: string): IniSection | undefined {
+  return ini.sections.find((s) => s.name.toLowerCase() === name.toLowerCase());
+}

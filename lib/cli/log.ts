@@ -1,0 +1,51 @@
+// One log function for all diagnostic output. Results go to stdout through the output
+// module; everything else (progress, warnings, errors) goes here, to stderr, so a tool's
+// stdout stays machine-readable with -o json.
+//
+// Every line passes through redact(): a secret registered once (token secret, password,
+// ticket) can never be printed, even inside an error message from a library.
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+const secrets = new Set<string>();
+let threshold: Level = 'info';
+let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
+let prefix = '';
+
+export function registerSecret(value: string | undefined | null): void {
+  // very short values would redact ordinary words; real secrets are long
+  if (value && value.length >= 4) secrets.add(value);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join('***');
+  return out;
+}
+
+export function setLogLevel(level: Level): void {
+  threshold = level;
+}
+export function logLevel(): Level {
+  return threshold;
+}
+/** Prefix every line (the tool's name, for syslog-like output). */
+export function setLogPrefix(p: string): void {
+  prefix = p;
+}
+/** Redirect output (tests, or a tool that also writes a log file). */
+export function setLogSink(fn: (line: string) => void): void {
+  sink = fn;
+}
+
+export function log(level: Level, message: string): void {
+  if (ORDER[level] < ORDER[threshold]) return;
+  const tag = level === 'error' ? 'error: ' : level === 'warn' ? 'warning: ' : level === 'debug' ? 'debug: ' : '';
+  for (const line of redact(message).split('\n')) sink(`${prefix}${tag}${line}`);
+}
+
+export const debug = (m: string) => log('debug', m);
+export const info = (m: string) => log('info', m);
+export const warn = (m: string) => log('warn', m);
+export const error = (m: string) => log('error', m);

@@ -1,0 +1,79 @@
+// Output formats shared by every tool: `-o text|json|jsonpretty|markdown|html`.
+// A tool builds rows (plain objects) and column definitions once; this module renders them.
+import { UsageError } from './errors.ts';
+import { redact } from './log.ts';
+
+export const FORMATS = ['text', 'json', 'jsonpretty', 'markdown', 'html'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export function parseFormat(value: unknown): Format {
+  if (value === undefined || value === true || value === '') return 'text';
+  const v = String(value).toLowerCase();
+  // cv4pve spells it "jsonpretty"; accept the common dash too
+  const norm = v === 'json-pretty' ? 'jsonpretty' : v === 'md' ? 'markdown' : v;
+  if ((FORMATS as readonly string[]).includes(norm)) return norm as Format;
+  throw new UsageError(`unknown output format '${v}' (expected ${FORMATS.join(', ')})`);
+}
+
+export interface Column<R> {
+  header: string;
+  /** value shown in text/markdown/html */
+  get: (row: R) => string | number | undefined | null;
+  align?: 'left' | 'right';
+}
+
+function cell(v: string | number | undefined | null): string {
+  return v === undefined || v === null ? '' : String(v);
+}
+
+export function renderText<R>(rows: R[], cols: Column<R>[]): string {
+  const cells = rows.map((r) => cols.map((c) => cell(c.get(r)).replace(/\n/g, ' ')));
+  const widths = cols.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i].length)));
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => (cols[i].align === 'right' ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(cols.map((c) => c.header)), ...cells.map(line)].join('\n') + '\n';
+}
+
+const mdEscape = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+export function renderMarkdown<R>(rows: R[], cols: Column<R>[]): string {
+  const head = `| ${cols.map((c) => mdEscape(c.header)).join(' | ')} |`;
+  const sep = `| ${cols.map((c) => (c.align === 'right' ? '---:' : '---')).join(' | ')} |`;
+  const body = rows.map((r) => `| ${cols.map((c) => mdEscape(cell(c.get(r)))).join(' | ')} |`);
+  return [head, sep, ...body].join('\n') + '\n';
+}
+
+export function htmlEscape(s: string): string {
+  return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+}
+export function renderHtml<R>(rows: R[], cols: Column<R>[]): string {
+  const th = cols.map((c) => `<th>${htmlEscape(c.header)}</th>`).join('');
+  const trs = rows.map((r) => `<tr>${cols.map((c) => `<td>${htmlEscape(cell(c.get(r)))}</td>`).join('')}</tr>`);
+  return `<table>\n<thead><tr>${th}</tr></thead>\n<tbody>\n${trs.join('\n')}${trs.length ? '\n' : ''}</tbody>\n</table>\n`;
+}
+
+/**
+ * Render rows in the chosen format. JSON formats print `json` (the documented machine
+ * shape, which may carry more than the table shows) or the rows themselves.
+ */
+export function render<R>(format: Format, rows: R[], cols: Column<R>[], json?: unknown): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(json ?? rows) + '\n';
+    case 'jsonpretty':
+      return JSON.stringify(json ?? rows, null, 2) + '\n';
+    case 'markdown':
+      return renderMarkdown(rows, cols);
+    case 'html':
+      return renderHtml(rows, cols);
+    default:
+      return renderText(rows, cols);
+  }
+}
+
+/** Results go to stdout, secrets redacted like the log. */
+export function print(text: string): void {
+  process.stdout.write(redact(text));
+}

@@ -1,0 +1,2 @@
+// The one place the version lives at run time; kept in step with package.json by a test.
+export const VERSION = '0.1.0';

@@ -1,0 +1,6 @@
+// Entry of the backup-hook tool; the work lives in lib/.
+import { UsageError } from '../lib/cli/errors.ts';
+
+export async function main(_argv: string[]): Promise<number> {
+  throw new UsageError('backup-hook: not built yet');
+}

@@ -1,0 +1,6 @@
+// Entry of the sim-pvesh tool; the work lives in lib/.
+import { UsageError } from '../lib/cli/errors.ts';
+
+export async function main(_argv: string[]): Promise<number> {
+  throw new UsageError('sim-pvesh: not built yet');
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Everything the test suite needs on a fresh Debian 12 machine: the Debian packages the
+# end-to-end tests use as real peers, then the npm dependencies (bun among them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# python3-proxmoxer: a real third-party PVE client run against the simulator
+# openssh-server/openssh-client: a real sshd on loopback for the backup server shutdown
+# rsync: backup-sync;  iproute2: network details for Wake-on-LAN;  systemd: systemd-analyze
+# dpkg-dev/lintian: the .deb package checks
+pkgs=(python3 python3-proxmoxer openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test/setup.sh: missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+npm ci --no-audit --no-fund
