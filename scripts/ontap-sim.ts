@@ -1,6 +1,6 @@
-// Entry of the ontap-sim tool; the work lives in lib/.
-import { UsageError } from '../lib/cli/errors.ts';
+// Entry of the ontap-sim tool: the simulated ONTAP cluster lives in lib/sim/ontap.
+import { simMain } from '../lib/sim/ontap/server.ts';
 
-export async function main(_argv: string[]): Promise<number> {
-  throw new UsageError('ontap-sim: not built yet');
+export async function main(argv: string[]): Promise<number> {
+  return simMain(argv);
 }

@@ -1,0 +1,431 @@
+// The simulated ONTAP cluster: SVMs, data LIFs, volumes (junction paths, export
+// policies, files), snapshots, FlexClones and the jobs of asynchronous calls. REST and
+// ZAPI are two views of this one state; every rule (busy snapshots, duplicates, clones
+// holding their parent snapshot) lives here so both protocols report it the same way.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+
+export interface SimFile {
+  size: number;
+  /** what the bytes are: a clone records its source so tests can follow the chain */
+  origin: string;
+}
+
+export interface SimSnapshot {
+  uuid: string;
+  name: string;
+  createTime: number;
+  comment?: string;
+  files: Map<string, SimFile>;
+}
+
+export interface SimVolume {
+  uuid: string;
+  name: string;
+  svm: string;
+  path?: string;
+  exportPolicy: string;
+  state: 'online' | 'offline';
+  style: 'flexvol' | 'flexgroup';
+  size: number;
+  createTime: number;
+  files: Map<string, SimFile>;
+  snapshots: SimSnapshot[];
+  clone?: { parentVolume: string; parentVolumeUuid: string; parentSnapshot: string; parentSnapshotUuid: string };
+}
+
+export interface SimLif {
+  uuid: string;
+  name: string;
+  svm: string;
+  ip: string;
+  services: string[];
+  state: 'up' | 'down';
+}
+
+export interface SimSvm {
+  uuid: string;
+  name: string;
+}
+
+export type JobState = 'queued' | 'running' | 'paused' | 'success' | 'failure';
+export interface SimJob {
+  uuid: string;
+  description: string;
+  state: JobState;
+  message: string;
+  code: number;
+  startTime: number;
+  endTime?: number;
+  error?: { code: string; message: string };
+  /** resolves when the job ends; return_timeout waits on it */
+  done: Promise<void>;
+}
+
+/**
+ * An ONTAP error. `code` is the REST error code (a string in REST bodies, an integer in
+ * job records), `errno` the ZAPI error number, `status` the REST HTTP status.
+ */
+export class SimError extends Error {
+  constructor(readonly code: string, message: string, readonly status = 400, readonly errno = Number(code)) {
+    super(message);
+  }
+}
+
+// Codes from the fact sheet: 4 (entry doesn't exist) and 1638555 (snapshot busy) for
+// REST; 13040, 13024, 13130, 15661, 13003 for ZAPI. Where the sheet names no REST code,
+// the ZAPI number stands in for it.
+export const ERR = {
+  noVolume: (name: string) => new SimError('4', `entry doesn't exist: volume "${name}"`, 404, 13040),
+  noSnapshot: (snap: string, vol: string) => new SimError('4', `entry doesn't exist: snapshot "${snap}" of volume "${vol}"`, 404, 15661),
+  noEntry: (what: string) => new SimError('4', `entry doesn't exist: ${what}`, 404, 15661),
+  noFile: (p: string, vol: string) => new SimError('4', `entry doesn't exist: file "${p}" in volume "${vol}"`, 404, 2),
+  busy: (snap: string, vol: string, svm: string, clone: string) =>
+    new SimError('1638555', `Snapshot copy "${snap}" of volume "${vol}" on Vserver "${svm}" is busy: it is the parent of FlexClone volume "${clone}". Delete the clone first.`, 409, 13024),
+  duplicate: (what: string) => new SimError('13130', `${what} already exists`, 409, 13130),
+  invalid: (msg: string) => new SimError('2', msg, 400, 13115),
+} as const;
+
+export interface SeedVolume {
+  name: string;
+  path?: string;
+  exportPolicy?: string;
+  style?: 'flexvol' | 'flexgroup';
+  size?: number;
+  files?: (string | { path: string; size?: number })[];
+  snapshots?: { name: string; comment?: string; createTime?: string }[];
+  clone?: { parentVolume: string; parentSnapshot: string };
+}
+export interface Seed {
+  cluster?: string;
+  version?: string;
+  /** records per page of a collection (REST) or iteration (ZAPI); small pages test paging */
+  pageSize?: number;
+  svms: { name: string; lifs?: { name?: string; ip: string; services?: string[]; state?: 'up' | 'down' }[]; volumes?: SeedVolume[] }[];
+}
+
+/** The demo cluster: matches the NFS storage of the Proxmox simulator's contract example. */
+export const DEMO_SEED: Seed = {
+  cluster: 'sim-cluster',
+  pageSize: 5,
+  svms: [
+    {
+      name: 'svm1',
+      lifs: [
+        { name: 'svm1_nfs_1', ip: '10.0.0.5', services: ['data_core', 'data_nfs'] },
+        { name: 'svm1_mgmt', ip: '10.0.0.4', services: ['management_https'] },
+      ],
+      volumes: [
+        { name: 'vol_root_svm1', path: '/', exportPolicy: 'default' },
+        { name: 'vols', path: '/vol', exportPolicy: 'default' },
+        {
+          name: 'pve_nfs', path: '/vol/pve_nfs', exportPolicy: 'pve',
+          files: ['images/100/vm-100-disk-0.qcow2', 'images/101/vm-101-disk-0.raw', 'images/101/vm-101-disk-1.vmdk'],
+          snapshots: [{ name: 'hourly.2024-01-01_0105', comment: 'schedule' }],
+        },
+        { name: 'pve_archive', path: '/vols/archive', exportPolicy: 'pve' },
+      ],
+    },
+    {
+      name: 'svm2',
+      lifs: [{ name: 'svm2_nfs_1', ip: '10.0.1.5', services: ['data_nfs'] }],
+      // same junction path in another SVM: only the LIF tells them apart
+      volumes: [{ name: 'other_nfs', path: '/vol/pve_nfs', exportPolicy: 'default' }],
+    },
+  ],
+};
+
+const uuid = () => crypto.randomUUID();
+
+export interface StateOptions {
+  /** multiply every job duration and the job retention by this */
+  timeScale?: number;
+  now?: () => number;
+}
+
+/** Job durations in seconds before scaling, like a small real cluster. */
+const DURATION: Record<string, number> = {
+  snapshot_create: 1, snapshot_delete: 1, snapshot_restore: 2, volume_create: 2, volume_modify: 1, volume_delete: 2, file_clone: 1, file_delete: 0.5,
+};
+/** ONTAP forgets a job this long after it ended. */
+const JOB_RETENTION_S = 300;
+
+export class OntapState {
+  readonly cluster: string;
+  readonly version: string;
+  readonly pageSize: number;
+  readonly svms: SimSvm[] = [];
+  readonly lifs: SimLif[] = [];
+  readonly volumes: SimVolume[] = [];
+  readonly jobs = new Map<string, SimJob>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly timeScale: number;
+  readonly now: () => number;
+
+  constructor(seed: Seed = DEMO_SEED, opts: StateOptions = {}) {
+    this.timeScale = opts.timeScale ?? 1;
+    this.now = opts.now ?? Date.now;
+    this.cluster = seed.cluster ?? 'sim-cluster';
+    this.version = seed.version ?? '9.14.1';
+    this.pageSize = seed.pageSize ?? 20;
+    const t0 = this.now();
+    const clones: [SimVolume, { parentVolume: string; parentSnapshot: string }][] = [];
+    for (const s of seed.svms) {
+      this.svms.push({ uuid: uuid(), name: s.name });
+      (s.lifs ?? []).forEach((l, i) =>
+        this.lifs.push({ uuid: uuid(), name: l.name ?? `${s.name}_lif${i + 1}`, svm: s.name, ip: l.ip, services: l.services ?? ['data_nfs'], state: l.state ?? 'up' }));
+      for (const v of s.volumes ?? []) {
+        const files = new Map<string, SimFile>();
+        for (const f of v.files ?? []) {
+          const p = typeof f === 'string' ? f : f.path;
+          files.set(normPath(p), { size: typeof f === 'string' ? 34359738368 : f.size ?? 34359738368, origin: `seed:${v.name}/${normPath(p)}` });
+        }
+        const vol: SimVolume = {
+          uuid: uuid(), name: v.name, svm: s.name, path: v.path, exportPolicy: v.exportPolicy ?? 'default', state: 'online',
+          style: v.style ?? 'flexvol', size: v.size ?? 1099511627776, createTime: t0 - 86400_000 * 30, files, snapshots: [],
+        };
+        (v.snapshots ?? []).forEach((sn, i) =>
+          vol.snapshots.push({ uuid: uuid(), name: sn.name, comment: sn.comment, createTime: sn.createTime ? Date.parse(sn.createTime) : t0 - 3600_000 * (24 - i), files: new Map(files) }));
+        this.volumes.push(vol);
+        if (v.clone) clones.push([vol, v.clone]);
+      }
+    }
+    for (const [vol, c] of clones) {
+      const parent = this.volume(vol.svm, c.parentVolume);
+      const snap = this.snapshot(parent, c.parentSnapshot);
+      vol.clone = { parentVolume: parent.name, parentVolumeUuid: parent.uuid, parentSnapshot: snap.name, parentSnapshotUuid: snap.uuid };
+      vol.files = new Map(snap.files);
+    }
+  }
+
+  static fromFile(file: string, opts: StateOptions = {}): OntapState {
+    return new OntapState(JSON.parse(fs.readFileSync(file, 'utf8')) as Seed, opts);
+  }
+
+  // ---- lookups --------------------------------------------------------------------
+
+  svm(name: string): SimSvm {
+    const s = this.svms.find((x) => x.name === name);
+    if (!s) throw ERR.noEntry(`SVM "${name}"`);
+    return s;
+  }
+
+  /** By name within an SVM (or cluster-wide when unique), or by uuid. */
+  volume(svm: string | undefined, nameOrUuid: string): SimVolume {
+    const byUuid = this.volumes.find((v) => v.uuid === nameOrUuid);
+    if (byUuid) return byUuid;
+    const hits = this.volumes.filter((v) => v.name === nameOrUuid && (!svm || v.svm === svm));
+    if (hits.length !== 1) throw ERR.noVolume(nameOrUuid);
+    return hits[0];
+  }
+
+  snapshot(vol: SimVolume, nameOrUuid: string): SimSnapshot {
+    const s = vol.snapshots.find((x) => x.uuid === nameOrUuid || x.name === nameOrUuid);
+    if (!s) throw ERR.noSnapshot(nameOrUuid, vol.name);
+    return s;
+  }
+
+  clonesOf(vol: SimVolume, snapshot?: string): SimVolume[] {
+    return this.volumes.filter((v) => v.clone && v.clone.parentVolumeUuid === vol.uuid && (!snapshot || v.clone.parentSnapshot === snapshot));
+  }
+
+  // ---- operations (each checks everything before it changes anything) ---------------
+
+  createSnapshot(vol: SimVolume, name: string, comment?: string): SimSnapshot {
+    if (!/^[A-Za-z0-9_.:+-]{1,255}$/.test(name)) throw ERR.invalid(`invalid snapshot name "${name}"`);
+    if (vol.snapshots.some((s) => s.name === name)) throw ERR.duplicate(`Snapshot copy "${name}" of volume "${vol.name}"`);
+    this.online(vol);
+    const snap: SimSnapshot = { uuid: uuid(), name, comment, createTime: this.now(), files: new Map(vol.files) };
+    vol.snapshots.push(snap);
+    return snap;
+  }
+
+  deleteSnapshot(vol: SimVolume, snapName: string): void {
+    const snap = this.snapshot(vol, snapName);
+    const holder = this.clonesOf(vol, snap.name)[0];
+    if (holder) throw ERR.busy(snap.name, vol.name, vol.svm, holder.name);
+    vol.snapshots = vol.snapshots.filter((s) => s !== snap);
+  }
+
+  /** Volume SnapRestore: the active file system becomes the snapshot; newer snapshots go. */
+  restore(vol: SimVolume, snapName: string): void {
+    const snap = this.snapshot(vol, snapName);
+    this.online(vol);
+    const newer = vol.snapshots.filter((s) => s.createTime > snap.createTime);
+    for (const n of newer) {
+      const holder = this.clonesOf(vol, n.name)[0];
+      if (holder) throw ERR.busy(n.name, vol.name, vol.svm, holder.name);
+    }
+    vol.files = new Map(snap.files);
+    vol.snapshots = vol.snapshots.filter((s) => !newer.includes(s));
+  }
+
+  checkNewVolume(svm: string, name: string, path?: string): void {
+    this.svm(svm);
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,202}$/.test(name)) throw ERR.invalid(`invalid volume name "${name}"`);
+    if (this.volumes.some((v) => v.svm === svm && v.name === name)) throw ERR.duplicate(`Volume "${name}" in Vserver "${svm}"`);
+    if (path) this.checkJunction(svm, path);
+  }
+
+  private checkJunction(svm: string, path: string): void {
+    if (!path.startsWith('/')) throw ERR.invalid(`junction path "${path}" must start with "/"`);
+    if (this.volumes.some((v) => v.svm === svm && v.path === path)) throw ERR.duplicate(`Junction path "${path}" in Vserver "${svm}"`);
+  }
+
+  createClone(o: { svm: string; name: string; parentVolume: string; parentSnapshot: string; path?: string; exportPolicy?: string }): SimVolume {
+    this.checkNewVolume(o.svm, o.name, o.path);
+    const parent = this.volume(o.svm, o.parentVolume);
+    const snap = this.snapshot(parent, o.parentSnapshot);
+    const vol: SimVolume = {
+      uuid: uuid(), name: o.name, svm: o.svm, path: o.path, exportPolicy: o.exportPolicy ?? 'default', state: 'online', style: parent.style,
+      size: parent.size, createTime: this.now(), files: new Map(snap.files), snapshots: [],
+      clone: { parentVolume: parent.name, parentVolumeUuid: parent.uuid, parentSnapshot: snap.name, parentSnapshotUuid: snap.uuid },
+    };
+    this.volumes.push(vol);
+    return vol;
+  }
+
+  createVolume(o: { svm: string; name: string; path?: string; exportPolicy?: string; style?: 'flexvol' | 'flexgroup' }): SimVolume {
+    this.checkNewVolume(o.svm, o.name, o.path);
+    const vol: SimVolume = {
+      uuid: uuid(), name: o.name, svm: o.svm, path: o.path, exportPolicy: o.exportPolicy ?? 'default', state: 'online', style: o.style ?? 'flexvol',
+      size: 1099511627776, createTime: this.now(), files: new Map(), snapshots: [],
+    };
+    this.volumes.push(vol);
+    return vol;
+  }
+
+  modifyVolume(vol: SimVolume, o: { path?: string; exportPolicy?: string; state?: 'online' | 'offline' }): void {
+    if (o.path) this.checkJunction(vol.svm, o.path);
+    if (o.state && !['online', 'offline'].includes(o.state)) throw ERR.invalid(`invalid volume state "${o.state}"`);
+    if (o.path !== undefined) vol.path = o.path === '' ? undefined : o.path;
+    if (o.exportPolicy !== undefined) vol.exportPolicy = o.exportPolicy;
+    if (o.state !== undefined) {
+      if (o.state === 'offline') vol.path = undefined;
+      vol.state = o.state;
+    }
+  }
+
+  deleteVolume(vol: SimVolume): void {
+    const child = this.clonesOf(vol)[0];
+    if (child) throw new SimError('917536', `Volume "${vol.name}" in Vserver "${vol.svm}" has FlexClone volume "${child.name}"; delete or split the clone first`, 409, 13024);
+    this.volumes.splice(this.volumes.indexOf(vol), 1);
+  }
+
+  fileClone(vol: SimVolume, source: string, destination: string, overwrite = false): void {
+    if (vol.style === 'flexgroup') throw new SimError('13001', `file clone is not supported on FlexGroup volume "${vol.name}"`, 400, 13001);
+    this.online(vol);
+    const src = normPath(source);
+    const dst = normPath(destination);
+    const f = vol.files.get(src);
+    if (!f) throw ERR.noFile(src, vol.name);
+    if (vol.files.has(dst) && !overwrite) throw ERR.duplicate(`File "${dst}" in volume "${vol.name}"`);
+    if (this.isDir(vol, dst)) throw ERR.duplicate(`Directory "${dst}" in volume "${vol.name}"`);
+    vol.files.set(dst, { size: f.size, origin: `clone:${vol.name}/${src}` });
+  }
+
+  deleteFile(vol: SimVolume, p: string): void {
+    const key = normPath(p);
+    if (!vol.files.has(key)) throw ERR.noFile(key, vol.name);
+    vol.files.delete(key);
+  }
+
+  isDir(vol: SimVolume, p: string): boolean {
+    const key = normPath(p);
+    if (key === '') return true;
+    for (const f of vol.files.keys()) if (f.startsWith(key + '/')) return true;
+    return false;
+  }
+
+  /** Entries directly below a directory: files with sizes, sub-directories. */
+  listDir(vol: SimVolume, p: string): { name: string; type: 'file' | 'directory'; size: number }[] {
+    const key = normPath(p);
+    if (!this.isDir(vol, key)) {
+      if (vol.files.has(key)) return [{ name: key.split('/').pop()!, type: 'file', size: vol.files.get(key)!.size }];
+      throw ERR.noFile(key, vol.name);
+    }
+    const prefix = key ? key + '/' : '';
+    const seen = new Map<string, { name: string; type: 'file' | 'directory'; size: number }>();
+    for (const [f, info] of vol.files) {
+      if (!f.startsWith(prefix)) continue;
+      const rest = f.slice(prefix.length);
+      const [head, ...more] = rest.split('/');
+      if (!seen.has(head)) seen.set(head, more.length ? { name: head, type: 'directory', size: 4096 } : { name: head, type: 'file', size: info.size });
+    }
+    return [...seen.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private online(vol: SimVolume): void {
+    if (vol.state !== 'online') throw new SimError('917505', `volume "${vol.name}" is offline`, 400, 13042);
+  }
+
+  // ---- jobs ---------------------------------------------------------------------------
+
+  /**
+   * Run an operation as an ONTAP job: queued now, done after the operation's scaled
+   * duration. The action runs at the end, so the state changes when the job succeeds.
+   * `failure` forces the job to fail after `partial` ran (the fault injector's hook).
+   */
+  startJob(kind: string, description: string, action: () => void, failure?: { code: number; message: string; partial?: () => void }): SimJob {
+    let finish!: () => void;
+    const job: SimJob = { uuid: uuid(), description, state: 'queued', message: '', code: 0, startTime: this.now(), done: new Promise((r) => (finish = r)) };
+    this.jobs.set(job.uuid, job);
+    const later = (ms: number, fn: () => void) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        fn();
+      }, Math.max(0, ms));
+      this.timers.add(t);
+    };
+    const durationMs = (DURATION[kind] ?? 1) * 1000 * this.timeScale;
+    later(durationMs / 4, () => {
+      if (job.state === 'queued') job.state = 'running';
+    });
+    later(durationMs, () => {
+      try {
+        if (failure) {
+          failure.partial?.();
+          throw new SimError(String(failure.code), failure.message);
+        }
+        action();
+        job.state = 'success';
+        job.message = 'success';
+      } catch (e) {
+        const err = e instanceof SimError ? e : new SimError('1', String((e as Error).message ?? e));
+        job.state = 'failure';
+        job.code = Number(err.code);
+        job.message = err.message;
+        job.error = { code: err.code, message: err.message };
+      }
+      job.endTime = this.now();
+      finish();
+      later(JOB_RETENTION_S * 1000 * this.timeScale, () => this.jobs.delete(job.uuid));
+    });
+    return job;
+  }
+
+  close(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /** The whole state as JSON, for the control API and the tests. */
+  dump(): unknown {
+    return {
+      cluster: this.cluster,
+      svms: this.svms,
+      lifs: this.lifs,
+      volumes: this.volumes.map((v) => ({
+        uuid: v.uuid, name: v.name, svm: v.svm, path: v.path ?? null, exportPolicy: v.exportPolicy, state: v.state, style: v.style, clone: v.clone ?? null,
+        files: Object.fromEntries([...v.files].map(([k, f]) => [k, f])),
+        snapshots: v.snapshots.map((s) => ({ uuid: s.uuid, name: s.name, comment: s.comment ?? null, createTime: new Date(s.createTime).toISOString() })),
+      })),
+      jobs: [...this.jobs.values()].map(({ done: _d, ...j }) => j),
+    };
+  }
+}
+
+/** Paths inside a volume: relative, no leading or trailing slash, no `.` parts. */
+export function normPath(p: string): string {
+  return p.split('/').filter((x) => x && x !== '.').join('/');
+}

@@ -1,0 +1,206 @@
+// ZAPI (ONTAPI over XML) for systems without REST: one POST endpoint, the API named by
+// the element inside <netapp>, `vfiler` scoping calls to an SVM, iterators with query,
+// max-records and next-tag, failures as <results status="failed" errno reason>.
+import { XMLParser } from 'fast-xml-parser';
+import { matchRule } from './faults.ts';
+import { getPath, matchesExpr, type Json, type Obj } from './query.ts';
+import { ERR, SimError, type OntapState, type SimVolume } from './state.ts';
+import type { RestContext } from './rest.ts';
+
+export const ZAPI_PATH = '/servlets/netapp.servlets.admin.XMLrequest_filer';
+
+const parser = new XMLParser({ ignoreAttributes: false, parseTagValue: false, attributeNamePrefix: '@_' });
+
+type XmlValue = string | number | boolean | XmlObj | XmlValue[] | undefined;
+interface XmlObj {
+  [k: string]: XmlValue;
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+
+/** Objects become elements; arrays repeat their element; undefined is left out. */
+export function toXml(obj: XmlObj): string {
+  let out = '';
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined) continue;
+    for (const item of Array.isArray(v) ? v : [v]) {
+      if (item === undefined) continue;
+      out += typeof item === 'object' ? `<${k}>${toXml(item as XmlObj)}</${k}>` : `<${k}>${esc(String(item))}</${k}>`;
+    }
+  }
+  return out;
+}
+
+const envelope = (inner: string) =>
+  `<?xml version='1.0' encoding='UTF-8' ?>\n<!DOCTYPE netapp SYSTEM 'file:/etc/netapp_gx.dtd'>\n<netapp version='1.21' xmlns='http://www.netapp.com/filer/admin'>\n${inner}</netapp>\n`;
+
+function xmlResponse(inner: string, status = 200): Response {
+  return new Response(envelope(inner), { status, headers: { 'content-type': 'text/xml; charset=utf-8' } });
+}
+
+export function zapiPassed(results: XmlObj = {}): Response {
+  return xmlResponse(`<results status="passed">${toXml(results)}</results>\n`);
+}
+export function zapiFailed(errno: number, reason: string): Response {
+  return xmlResponse(`<results status="failed" errno="${errno}" reason="${esc(reason)}"/>\n`);
+}
+
+function str(args: Obj, key: string, required = true): string {
+  const v = args[key];
+  if ((v === undefined || v === '' || typeof v === 'object') && required) throw new SimError('13115', `Missing input: ${key}`, 400, 13115);
+  return v === undefined || typeof v === 'object' ? '' : String(v);
+}
+
+/** Leaf paths of a query element, e.g. volume-id-attributes.name = "x". */
+function queryLeaves(q: Json | undefined, prefix = ''): [string, string][] {
+  if (q === undefined || q === null) return [];
+  if (typeof q !== 'object') return prefix ? [[prefix, String(q)]] : [];
+  if (Array.isArray(q)) return q.flatMap((x) => queryLeaves(x, prefix));
+  return Object.entries(q).flatMap(([k, v]) => (k.startsWith('@_') ? [] : queryLeaves(v, prefix ? `${prefix}.${k}` : k)));
+}
+
+function iterate(st: OntapState, args: Obj, recordName: string, records: Obj[]): Response {
+  const queryRoot = getPath(args, `query.${recordName}`);
+  const leaves = queryLeaves(queryRoot);
+  const hits = records.filter((r) => leaves.every(([path, expr]) => matchesExpr(getPath(r, path), expr)));
+  const max = args['max-records'] ? Math.max(1, Number(args['max-records'])) : st.pageSize;
+  const start = args.tag ? Number(args.tag) : 0;
+  const page = hits.slice(start, start + max);
+  const result: XmlObj = { 'num-records': page.length };
+  if (page.length) result['attributes-list'] = { [recordName]: page as unknown as XmlValue[] };
+  if (start + max < hits.length) result['next-tag'] = String(start + max);
+  return zapiPassed(result);
+}
+
+function volumeAttrs(v: SimVolume): Obj {
+  return {
+    'volume-id-attributes': {
+      name: v.name,
+      'owning-vserver-name': v.svm,
+      'instance-uuid': v.uuid,
+      ...(v.path ? { 'junction-path': v.path } : {}),
+      type: 'rw',
+      'style-extended': v.style,
+    },
+    'volume-export-attributes': { policy: v.exportPolicy },
+    'volume-state-attributes': { state: v.state },
+    ...(v.clone ? { 'volume-clone-attributes': { 'volume-clone-parent-attributes': { name: v.clone.parentVolume, 'snapshot-name': v.clone.parentSnapshot } } } : {}),
+  };
+}
+
+/** `/vol/<volume>/<path>` as ZAPI file calls take it. */
+function volPath(st: OntapState, svm: string | undefined, p: string): { vol: SimVolume; rel: string } {
+  const m = /^\/vol\/([^/]+)(?:\/(.*))?$/.exec(p);
+  if (!m) throw new SimError('13115', `Invalid path "${p}": expected /vol/<volume>/<path>`, 400, 13115);
+  return { vol: st.volume(svm, m[1]), rel: m[2] ?? '' };
+}
+
+export async function handleZapi(ctx: RestContext, req: Request): Promise<Response> {
+  const st = ctx.state;
+  let doc: any;
+  try {
+    doc = parser.parse(await req.text());
+  } catch {
+    return zapiFailed(13001, 'Unable to parse the request');
+  }
+  const netapp = doc?.netapp;
+  if (!netapp || typeof netapp !== 'object') return zapiFailed(13001, 'Missing <netapp> element');
+  const vfiler: string | undefined = netapp['@_vfiler'] || undefined;
+  const api = Object.keys(netapp).find((k) => !k.startsWith('@_') && k !== '#text');
+  if (!api) return zapiFailed(13001, 'No API named in the request');
+  const args: Obj = typeof netapp[api] === 'object' && netapp[api] !== null ? netapp[api] : {};
+  const rule = matchRule(ctx.faults.fail, 'ZAPI', api);
+  if (rule) return zapiFailed(rule.status, rule.message ?? `injected failure of ${api}`);
+  try {
+    if (vfiler) st.svm(vfiler);
+    const vol = (key = 'volume') => st.volume(vfiler, str(args, key));
+    switch (api) {
+      case 'system-get-version':
+        return zapiPassed({ version: `NetApp Release ${st.version}: simulated`, 'is-clustered': 'true' });
+      case 'net-interface-get-iter':
+        return iterate(st, args, 'net-interface-info', st.lifs.filter((l) => !vfiler || l.svm === vfiler).map((l) => ({
+          'interface-name': l.name, vserver: l.svm, address: l.ip, netmask: '255.255.255.0',
+          'data-protocols': { 'data-protocol': l.services.filter((s) => s.startsWith('data_') && s !== 'data_core').map((s) => s.slice(5)) },
+          'operational-status': l.state, role: l.services.some((s) => s.startsWith('data_')) ? 'data' : 'node_mgmt',
+        })));
+      case 'volume-get-iter':
+        return iterate(st, args, 'volume-attributes', st.volumes.filter((v) => !vfiler || v.svm === vfiler).map(volumeAttrs));
+      case 'snapshot-get-iter': {
+        const recs = st.volumes.filter((v) => !vfiler || v.svm === vfiler).flatMap((v) => v.snapshots.map((s) => {
+          const holders = st.clonesOf(v, s.name);
+          return {
+            name: s.name, volume: v.name, vserver: v.svm, 'snapshot-instance-uuid': s.uuid, 'access-time': String(Math.floor(s.createTime / 1000)),
+            ...(s.comment !== undefined ? { comment: s.comment } : {}), busy: holders.length ? 'true' : 'false',
+            ...(holders.length ? { dependency: 'vclone' } : {}),
+          } as Obj;
+        }));
+        return iterate(st, args, 'snapshot-info', recs);
+      }
+      case 'snapshot-create':
+        st.createSnapshot(vol(), str(args, 'snapshot'), str(args, 'comment', false) || undefined);
+        return zapiPassed();
+      case 'snapshot-delete':
+        st.deleteSnapshot(vol(), str(args, 'snapshot'));
+        return zapiPassed();
+      case 'snapshot-restore-volume':
+        st.restore(vol(), str(args, 'snapshot'));
+        return zapiPassed();
+      case 'volume-clone-create': {
+        // ZAPI has no export policy here: the clone inherits its parent's, like ONTAP does
+        const parent = vol('parent-volume');
+        st.createClone({ svm: parent.svm, name: str(args, 'volume'), parentVolume: parent.name, parentSnapshot: str(args, 'parent-snapshot'), path: str(args, 'junction-path', false) || undefined, exportPolicy: parent.exportPolicy });
+        return zapiPassed();
+      }
+      case 'volume-modify-iter': {
+        const name = getPath(args, 'query.volume-attributes.volume-id-attributes.name');
+        if (!name) throw new SimError('13115', 'Missing input: query volume-id-attributes name', 400, 13115);
+        const v = st.volume(vfiler, String(name));
+        const policy = getPath(args, 'attributes.volume-attributes.volume-export-attributes.policy');
+        if (policy !== undefined) st.modifyVolume(v, { exportPolicy: String(policy) });
+        return zapiPassed({ 'num-succeeded': 1, 'num-failed': 0 });
+      }
+      case 'volume-mount':
+        st.modifyVolume(vol('volume-name'), { path: str(args, 'junction-path') });
+        return zapiPassed();
+      case 'volume-unmount':
+        st.modifyVolume(vol('volume-name'), { path: '' });
+        return zapiPassed();
+      case 'volume-offline':
+        st.modifyVolume(vol('name'), { state: 'offline' });
+        return zapiPassed();
+      case 'volume-online':
+        st.modifyVolume(vol('name'), { state: 'online' });
+        return zapiPassed();
+      case 'volume-destroy': {
+        const v = vol('name');
+        if (v.state !== 'offline') throw new SimError('13042', `Volume "${v.name}" must be offline before it can be destroyed`, 400, 13042);
+        st.deleteVolume(v);
+        return zapiPassed();
+      }
+      case 'clone-create':
+        st.fileClone(vol(), str(args, 'source-path'), str(args, 'destination-path'), false);
+        return zapiPassed();
+      case 'file-get-file-info': {
+        const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
+        const f = v.files.get(rel);
+        if (!f && !st.isDir(v, rel)) throw ERR.noFile(rel, v.name);
+        return zapiPassed({ 'file-info': { name: rel.split('/').pop() ?? '', 'file-type': f ? 'file' : 'directory', 'file-size': f ? f.size : 4096 } });
+      }
+      case 'file-list-directory-iter': {
+        const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
+        const entries = st.listDir(v, rel).map((e) => ({ name: e.name, 'file-type': e.type, 'file-size': String(e.size) }) as Obj);
+        return iterate(st, args, 'file-info', entries);
+      }
+      case 'file-delete-file': {
+        const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
+        st.deleteFile(v, rel);
+        return zapiPassed();
+      }
+      default:
+        return zapiFailed(13005, `Unable to find API: ${api}`);
+    }
+  } catch (e) {
+    if (e instanceof SimError) return zapiFailed(e.errno, e.message);
+    throw e;
+  }
+}
