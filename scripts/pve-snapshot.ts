@@ -1,6 +1,6 @@
-// Entry of the pve-snapshot tool; the work lives in lib/.
-import { UsageError } from '../lib/cli/errors.ts';
+// Entry of the pve-snapshot tool; the work lives in lib/pvesnapshot.
+import { pveSnapshotMain } from '../lib/pvesnapshot/cli.ts';
 
-export async function main(_argv: string[]): Promise<number> {
-  throw new UsageError('pve-snapshot: not built yet');
+export async function main(argv: string[]): Promise<number> {
+  return pveSnapshotMain(argv);
 }
