@@ -1,0 +1,308 @@
+// The HTTPS transport: https://HOST:8006/api2/json with an API token or a ticket, TLS
+// verified per request (system CAs, an extra CA, or a pinned node certificate), and host
+// failover that lasts for the rest of the run.
+//
+// bun's fetch is used because it takes TLS options per request. Pinning works by probing
+// the peer certificate (a handshake without verification, no data sent), comparing its
+// SHA-256 with the pins, and then trusting exactly that certificate for the requests. The
+// process-wide verification stays on.
+import tls from 'node:tls';
+import { ConnectionError } from '../cli/errors.ts';
+import { debug, redact, registerSecret, warn } from '../cli/log.ts';
+import { AuthError, NetworkError, PveApiError, paramErrorsOf, pveMessageOf } from './errors.ts';
+import { formatHost, type HostPort } from './hosts.ts';
+import type { ClientStats, Method, Params } from './types.ts';
+
+export type Auth =
+  | { kind: 'token'; tokenId: string; secret: string }
+  | { kind: 'password'; username: string; password: string; realm?: string; otp?: string };
+
+export interface ApiOptions {
+  hosts: HostPort[];
+  auth: Auth;
+  /** normalised SHA-256 pins (uppercase colon hex) */
+  fingerprints?: string[];
+  /** PEM text of extra trusted CAs */
+  ca?: string;
+  insecure?: boolean;
+  timeoutMs?: number;
+  /** the client's clock (ms), injectable so tests can age a ticket */
+  now?: () => number;
+  /** re-login once a ticket is this old (PVE tickets live 2 h) */
+  ticketRenewMs?: number;
+}
+
+export const TICKET_RENEW_MS = 105 * 60_000;
+
+/** Query string or form body as PVE takes it: booleans 0/1, undefined left out. */
+export function encodeParams(params: Params | undefined): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params ?? {})) {
+    if (v === undefined) continue;
+    q.append(k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+  }
+  return q.toString();
+}
+
+interface Ticket {
+  ticket: string;
+  csrf: string;
+  obtainedAt: number;
+}
+
+// Codes after which the request cannot have reached the server.
+const NOT_SENT = new Set(['ECONNREFUSED', 'ConnectionRefused', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'FailedToOpenSocket']);
+
+function tlsCode(code: string): boolean {
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|TLS|SSL|HANDSHAKE/i.test(code);
+}
+
+export class ApiTransport {
+  readonly kind = 'api' as const;
+  private current = 0;
+  private ticket?: Ticket;
+  private login?: Promise<Ticket>;
+  private pinned = new Map<string, string>();
+  private warnedInsecure = false;
+  private readonly now: () => number;
+  private readonly opts: ApiOptions;
+  private readonly stats: ClientStats;
+
+  constructor(opts: ApiOptions, stats: ClientStats) {
+    if (!opts.hosts.length) throw new ConnectionError('no host to connect to');
+    this.opts = opts;
+    this.stats = stats;
+    this.now = opts.now ?? Date.now;
+    if (opts.auth.kind === 'token') registerSecret(opts.auth.secret);
+    else registerSecret(opts.auth.password);
+  }
+
+  get principal(): string {
+    return this.opts.auth.kind === 'token' ? this.opts.auth.tokenId : this.opts.auth.username;
+  }
+
+  /** The host requests go to now. */
+  get host(): HostPort {
+    return this.opts.hosts[this.current];
+  }
+
+  /**
+   * One request, trying each host at most once starting at the current one. A host that
+   * does not answer is left behind for every later request too. A write that may have
+   * reached a server is not sent again here: the error says so (`sent`) and the caller
+   * decides.
+   */
+  async send(method: Method, path: string, params?: Params): Promise<unknown> {
+    if (this.opts.auth.kind === 'password' && path !== '/access/ticket') await this.ensureTicket();
+    let renewed = false;
+    const failures: NetworkError[] = [];
+    for (let tried = 0; tried < this.opts.hosts.length; ) {
+      const host = this.opts.hosts[this.current];
+      try {
+        return await this.sendTo(host, method, path, params);
+      } catch (e) {
+        if (e instanceof AuthError && this.opts.auth.kind === 'password' && path !== '/access/ticket' && !renewed) {
+          // the ticket expired early (server clock ahead of ours) or the server restarted
+          renewed = true;
+          this.ticket = undefined;
+          await this.ensureTicket();
+          continue;
+        }
+        if (!(e instanceof NetworkError) || !e.failover) throw e;
+        failures.push(e);
+        tried++;
+        if (this.opts.hosts.length > 1) {
+          this.current = (this.current + 1) % this.opts.hosts.length;
+          this.stats.failovers++;
+          warn(`${formatHost(host)} did not answer (${e.code}); using ${formatHost(this.opts.hosts[this.current])} from now on`);
+        }
+        if (e.sent && method !== 'GET') throw e;
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    const list = failures.map((f) => f.message).join('; ');
+    throw new NetworkError(
+      'all hosts',
+      failures[failures.length - 1].code,
+      `no host answered (${list})`,
+      { sent: failures.some((f) => f.sent), failover: false, retryable: failures.every((f) => f.retryable) },
+    );
+  }
+
+  private async ensureTicket(): Promise<void> {
+    const t = this.ticket;
+    if (t && this.now() - t.obtainedAt < (this.opts.ticketRenewMs ?? TICKET_RENEW_MS)) return;
+    // one login shared by requests that run in parallel
+    this.login ??= this.doLogin().finally(() => (this.login = undefined));
+    this.ticket = await this.login;
+  }
+
+  private async doLogin(): Promise<Ticket> {
+    const a = this.opts.auth;
+    if (a.kind !== 'password') throw new Error('ticket login without a password');
+    const started = this.now();
+    const data = (await this.send('POST', '/access/ticket', { username: a.username, password: a.password, realm: a.realm, otp: a.otp })) as
+      | { ticket?: string; CSRFPreventionToken?: string; NeedTFA?: number }
+      | null;
+    if (!data?.ticket || !data.CSRFPreventionToken) throw new AuthError(a.username, 'no ticket in the answer');
+    if (data.NeedTFA) throw new AuthError(a.username, 'the account needs a second factor; use an API token');
+    registerSecret(data.ticket);
+    registerSecret(data.CSRFPreventionToken);
+    debug(`logged in as ${a.username}`);
+    return { ticket: data.ticket, csrf: data.CSRFPreventionToken, obtainedAt: started };
+  }
+
+  private authHeaders(method: Method, path: string): Record<string, string> {
+    const a = this.opts.auth;
+    if (a.kind === 'token') return { Authorization: `PVEAPIToken=${a.tokenId}=${a.secret}` };
+    if (path === '/access/ticket' || !this.ticket) return {};
+    const h: Record<string, string> = { Cookie: `PVEAuthCookie=${encodeURIComponent(this.ticket.ticket)}` };
+    if (method !== 'GET') h.CSRFPreventionToken = this.ticket.csrf;
+    return h;
+  }
+
+  private async tlsFor(host: HostPort): Promise<Record<string, unknown> | undefined> {
+    const o = this.opts;
+    if (o.fingerprints?.length) {
+      const key = formatHost(host);
+      let pem = this.pinned.get(key);
+      if (!pem) {
+        const peer = await probeCertificate(host, o.timeoutMs ?? 30_000);
+        if (!o.fingerprints.includes(peer.fingerprint)) {
+          throw new NetworkError(
+            key,
+            'FINGERPRINT_MISMATCH',
+            `certificate fingerprint ${peer.fingerprint} does not match the pinned ${o.fingerprints.join(', ')}; refusing to connect`,
+            { sent: false, failover: false, retryable: false },
+          );
+        }
+        pem = peer.pem;
+        this.pinned.set(key, pem);
+      }
+      return { ca: pem, checkServerIdentity: () => undefined };
+    }
+    if (o.insecure) {
+      if (!this.warnedInsecure) {
+        this.warnedInsecure = true;
+        warn('--insecure: the server certificate is not verified; anyone on the path can read the credentials');
+      }
+      return { rejectUnauthorized: false };
+    }
+    if (o.ca) return { ca: [...tls.rootCertificates, o.ca] };
+    return undefined;
+  }
+
+  private async sendTo(host: HostPort, method: Method, path: string, params?: Params): Promise<unknown> {
+    const key = formatHost(host);
+    const encoded = encodeParams(params);
+    let url = `https://${key}/api2/json${path}`;
+    const headers: Record<string, string> = { Accept: 'application/json', ...this.authHeaders(method, path) };
+    let body: string | undefined;
+    if (method === 'GET' || method === 'DELETE') {
+      if (encoded) url += (url.includes('?') ? '&' : '?') + encoded;
+    } else {
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      body = encoded;
+    }
+    const tlsOpts = await this.tlsFor(host);
+    const started = performance.now();
+    this.stats.requests++;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+        // a fresh connection per request would cost a TLS handshake each; keep-alive is bun's default
+        ...(tlsOpts ? { tls: tlsOpts } : {}),
+      } as RequestInit);
+    } catch (e: any) {
+      throw await this.networkError(host, e);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e: any) {
+      throw await this.networkError(host, e, true);
+    }
+    debug(`${method} ${key}${path} -> ${res.status} (${Math.round(performance.now() - started)} ms)`);
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.status >= 200 && res.status < 300) {
+      if (json === undefined && text.trim()) {
+        throw new PveApiError({ status: 599, method, path, pveMessage: `unreadable answer from ${key} (not JSON)` });
+      }
+      return (json as { data?: unknown } | undefined)?.data ?? null;
+    }
+    const pveMessage = pveMessageOf(json, res.statusText, res.status);
+    if (res.status === 401) {
+      if (path === '/access/ticket') throw new AuthError(this.principal);
+      throw new AuthError(this.principal, redact(pveMessage));
+    }
+    throw new PveApiError({ status: res.status, method, path, pveMessage, errors: paramErrorsOf(json) });
+  }
+
+  private async networkError(host: HostPort, e: any, afterHeaders = false): Promise<NetworkError> {
+    const key = formatHost(host);
+    const code = String(e?.code ?? e?.name ?? 'ERROR');
+    if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
+      return new NetworkError(key, 'TIMEOUT', `no answer within ${Math.round((this.opts.timeoutMs ?? 30_000) / 1000)} s`, { sent: true });
+    }
+    if (tlsCode(code)) {
+      if (this.opts.fingerprints?.length) {
+        // the certificate changed since it was probed: probe again on the next try
+        this.pinned.delete(key);
+        return new NetworkError(key, code, `TLS failed with the pinned certificate (${e?.message ?? code})`, { sent: false, failover: true, retryable: true });
+      }
+      let hint = '';
+      try {
+        const peer = await probeCertificate(host, 5_000);
+        hint = `; if this is the node's certificate (check with 'pvenode cert info'), pin it with --fingerprint ${peer.fingerprint} or give its CA with --ca-file`;
+      } catch {
+        /* the hint is optional */
+      }
+      return new NetworkError(key, code, `TLS certificate not trusted (${e?.message ?? code})${hint}`, { sent: false, failover: true, retryable: false });
+    }
+    const sent = afterHeaders || !NOT_SENT.has(code);
+    const what = code === 'ECONNREFUSED' || code === 'ConnectionRefused' ? 'connection refused' : code === 'ECONNRESET' ? 'connection reset' : e?.message ?? code;
+    return new NetworkError(key, code, what, { sent });
+  }
+}
+
+export interface PeerCertificate {
+  fingerprint: string;
+  pem: string;
+}
+
+/** Handshake without verification to read the node's certificate; nothing is sent. */
+export function probeCertificate(host: HostPort, timeoutMs: number): Promise<PeerCertificate> {
+  const key = formatHost(host);
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({ host: host.host, port: host.port, rejectUnauthorized: false, servername: /^[\d.:]+$/.test(host.host) ? undefined : host.host });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new NetworkError(key, 'TIMEOUT', `no TLS handshake within ${Math.round(timeoutMs / 1000)} s`, { sent: false }));
+    }, timeoutMs);
+    sock.once('secureConnect', () => {
+      clearTimeout(timer);
+      const cert = sock.getPeerCertificate();
+      sock.end();
+      if (!cert?.raw || !cert.fingerprint256) {
+        reject(new NetworkError(key, 'NO_CERT', 'the server sent no certificate', { sent: false, failover: false, retryable: false }));
+        return;
+      }
+      const b64 = cert.raw.toString('base64').match(/.{1,64}/g)!.join('\n');
+      resolve({ fingerprint: cert.fingerprint256.toUpperCase(), pem: `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n` });
+    });
+    sock.once('error', (e: any) => {
+      clearTimeout(timer);
+      const code = String(e?.code ?? 'ERROR');
+      reject(new NetworkError(key, code, code === 'ECONNREFUSED' ? 'connection refused' : e?.message ?? code, { sent: false }));
+    });
+  });
+}

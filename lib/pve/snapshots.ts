@@ -1,0 +1,168 @@
+// Snapshot calls shared by every tool, with the "did it happen?" check that makes a lost
+// answer safe: after an ambiguous failure (timeout, reset after sending, 596/597/599) the
+// snapshot list and the node's task list tell whether the write took effect, and only
+// if it did not is it sent again.
+import { AppError } from '../cli/errors.ts';
+import { debug, warn } from '../cli/log.ts';
+import { isAmbiguous } from './errors.ts';
+import { nextPollDelay, sleep } from './retry.ts';
+import type { Params, PveClient, SnapshotEntry, TaskResult } from './types.ts';
+import { isUpid, parseUpid } from './upid.ts';
+
+export interface GuestRef {
+  vmid: number;
+  node: string;
+  type: 'qemu' | 'lxc';
+}
+
+export interface SnapshotParams {
+  description?: string;
+  /** QEMU only: save RAM too */
+  vmstate?: boolean;
+}
+
+export interface TaskEntry {
+  upid: string;
+  type: string;
+  id?: string;
+  user?: string;
+  starttime: number;
+  endtime?: number;
+  status?: string;
+}
+
+const base = (g: GuestRef) => `/nodes/${g.node}/${g.type}/${g.vmid}/snapshot`;
+const TASK_TYPE = {
+  create: { qemu: 'qmsnapshot', lxc: 'vzsnapshot' },
+  delete: { qemu: 'qmdelsnapshot', lxc: 'vzdelsnapshot' },
+  rollback: { qemu: 'qmrollback', lxc: 'vzrollback' },
+} as const;
+
+/** How many times a write is sent again after it provably did not happen. */
+const MAX_WRITE_TRIES = 3;
+
+/** The guest's snapshots without the `current` pseudo-entry. */
+export async function listSnapshots(client: PveClient, g: GuestRef): Promise<SnapshotEntry[]> {
+  const all = await client.get<SnapshotEntry[]>(base(g));
+  return (Array.isArray(all) ? all : []).filter((s) => s.name !== 'current');
+}
+
+/** The guest's recent tasks of one type, newest first (empty when the call is refused). */
+export async function recentTasks(client: PveClient, g: GuestRef, type: string): Promise<TaskEntry[]> {
+  try {
+    const list = await client.get<TaskEntry[]>(`/nodes/${g.node}/tasks`, { vmid: g.vmid, typefilter: type, source: 'all', limit: 50 });
+    return (Array.isArray(list) ? list : []).filter((t) => t.type === type && (!t.id || t.id === String(g.vmid))).sort((a, b) => b.starttime - a.starttime);
+  } catch (e) {
+    debug(`task list of ${g.vmid} unavailable: ${(e as Error).message}`);
+    return [];
+  }
+}
+
+async function finish(client: PveClient, upid: unknown, what: string): Promise<TaskResult> {
+  if (!isUpid(upid)) throw new AppError(`${what}: expected a task id, got ${JSON.stringify(upid)}`);
+  return client.waitTask(upid);
+}
+
+/**
+ * Create a snapshot and wait for its task. When the answer to the POST is lost, the
+ * snapshot list says whether it was made: present (with our description, if one was
+ * given) means it was, and its task is looked up and waited for.
+ */
+export async function createSnapshot(client: PveClient, g: GuestRef, name: string, params: SnapshotParams = {}): Promise<TaskResult> {
+  const body: Params = { snapname: name, description: params.description };
+  if (g.type === 'qemu' && params.vmstate !== undefined) body.vmstate = params.vmstate;
+  const what = `snapshot ${name} of ${g.vmid}`;
+  for (let attempt = 1; ; attempt++) {
+    let upid: unknown;
+    try {
+      upid = await client.post(base(g), body);
+    } catch (e) {
+      if (!isAmbiguous(e) || attempt >= MAX_WRITE_TRIES) throw e;
+      warn(`${what}: ${(e as Error).message}; checking whether it was made`);
+      const found = await afterLostCreate(client, g, name, params);
+      if (found) return found;
+      continue;
+    }
+    return finish(client, upid, what);
+  }
+}
+
+async function afterLostCreate(client: PveClient, g: GuestRef, name: string, params: SnapshotParams): Promise<TaskResult | undefined> {
+  const snap = (await listSnapshots(client, g)).find((s) => s.name === name);
+  if (!snap) return undefined;
+  // someone else's snapshot of the same name is not ours to claim
+  if (params.description !== undefined && (snap.description ?? '').trim() !== params.description.trim()) {
+    throw new AppError(`snapshot name '${name}' already used on ${g.vmid}`);
+  }
+  return adoptTask(client, g, TASK_TYPE.create[g.type], async () => {
+    const s = (await listSnapshots(client, g)).find((x) => x.name === name);
+    return s ? (s.snapstate ? 'running' : 'done') : 'gone';
+  });
+}
+
+/**
+ * A write took effect but its UPID was lost: wait for the guest's newest task of that type;
+ * without a task list, watch the object itself until it settles.
+ */
+async function adoptTask(client: PveClient, g: GuestRef, type: string, settle: () => Promise<'running' | 'done' | 'gone'>): Promise<TaskResult> {
+  const [task] = await recentTasks(client, g, type);
+  if (task && isUpid(task.upid)) return client.waitTask(task.upid);
+  let delay: number | undefined;
+  for (let i = 0; i < 200; i++) {
+    const st = await settle();
+    if (st === 'done') return { upid: '', node: g.node, exitstatus: 'OK', ok: true, warnings: 0 };
+    if (st === 'gone') throw new AppError(`${type} of ${g.vmid}: the task ended without result`);
+    delay = nextPollDelay(delay);
+    await sleep(delay);
+  }
+  throw new AppError(`${type} of ${g.vmid}: still running; gave up waiting`);
+}
+
+/** Delete a snapshot and wait; a lost answer is resolved by looking whether it is gone. */
+export async function deleteSnapshot(client: PveClient, g: GuestRef, name: string, opts: { force?: boolean } = {}): Promise<TaskResult> {
+  const what = `delete snapshot ${name} of ${g.vmid}`;
+  for (let attempt = 1; ; attempt++) {
+    let upid: unknown;
+    try {
+      upid = await client.delete(`${base(g)}/${encodeURIComponent(name)}`, opts.force ? { force: true } : undefined);
+    } catch (e) {
+      if (!isAmbiguous(e) || attempt >= MAX_WRITE_TRIES) throw e;
+      warn(`${what}: ${(e as Error).message}; checking whether it happened`);
+      const snap = (await listSnapshots(client, g)).find((s) => s.name === name);
+      if (snap && !snap.snapstate) continue;
+      return adoptTask(client, g, TASK_TYPE.delete[g.type], async () => {
+        const s = (await listSnapshots(client, g)).find((x) => x.name === name);
+        return s ? 'running' : 'done';
+      });
+    }
+    return finish(client, upid, what);
+  }
+}
+
+/**
+ * Roll back and wait. A rollback is not repeated after a lost answer unless the node's
+ * task list shows none started since this call began.
+ */
+export async function rollbackSnapshot(client: PveClient, g: GuestRef, name: string, opts: { start?: boolean } = {}): Promise<TaskResult> {
+  const what = `rollback of ${g.vmid} to ${name}`;
+  const type = TASK_TYPE.rollback[g.type];
+  const before = (await recentTasks(client, g, type))[0]?.upid;
+  for (let attempt = 1; ; attempt++) {
+    let upid: unknown;
+    try {
+      upid = await client.post(`${base(g)}/${encodeURIComponent(name)}/rollback`, opts.start !== undefined ? { start: opts.start } : undefined);
+    } catch (e) {
+      if (!isAmbiguous(e) || attempt >= MAX_WRITE_TRIES) throw e;
+      warn(`${what}: ${(e as Error).message}; checking whether it started`);
+      const [task] = await recentTasks(client, g, type);
+      if (task && task.upid !== before && isUpid(task.upid)) return client.waitTask(task.upid);
+      continue;
+    }
+    return finish(client, upid, what);
+  }
+}
+
+/** The node a UPID ran on (tasks of a guest always run on the guest's node). */
+export function taskNode(upid: string): string {
+  return parseUpid(upid).node;
+}
