@@ -1,6 +1,6 @@
-// Entry of the autosnap tool; the work lives in lib/.
-import { UsageError } from '../lib/cli/errors.ts';
+// Entry of the autosnap tool; the work lives in lib/autosnap/.
+import { autosnapMain } from '../lib/autosnap/main.ts';
 
-export async function main(_argv: string[]): Promise<number> {
-  throw new UsageError('autosnap: not built yet');
+export function main(argv: string[]): Promise<number> {
+  return autosnapMain(argv);
 }

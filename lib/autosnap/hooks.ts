@@ -1,0 +1,135 @@
+// The hook script (`--script`): cv4pve-autosnap's phases and environment, so an existing
+// hook keeps working, plus the same variables under an `AUTOSNAP_` prefix. Unlike cv4pve,
+// the exit code of a `*-pre` phase matters (non-zero vetoes that guest's action), the
+// hook's output is shown, and its run time is bounded.
+import { spawn } from 'node:child_process';
+
+export const HOOK_PHASES = [
+  'snap-job-start',
+  'snap-job-end',
+  'snap-create-pre',
+  'snap-create-post',
+  'snap-create-abort',
+  'snap-remove-pre',
+  'snap-remove-post',
+  'snap-remove-abort',
+  'clean-job-start',
+  'clean-job-end',
+] as const;
+export type HookPhase = (typeof HOOK_PHASES)[number];
+
+export interface HookContext {
+  phase: HookPhase;
+  vmid?: number;
+  vmname?: string;
+  vmtype?: 'qemu' | 'lxc';
+  label?: string;
+  keep?: number | string;
+  snapName?: string;
+  /** the job saves RAM (--state) */
+  vmstate?: boolean;
+  /** seconds the action took (post/abort phases) */
+  duration?: number;
+  /** outcome of the action: true = success */
+  state?: boolean;
+  debug?: boolean;
+  dryRun?: boolean;
+}
+
+const flag = (b: boolean | undefined) => (b ? '1' : '0');
+
+/**
+ * The variables a hook sees. cv4pve sets every variable in every phase (empty when it
+ * has no meaning there), so hooks written for it may read any of them unguarded.
+ */
+export function hookEnv(ctx: HookContext): Record<string, string> {
+  const vars: Record<string, string> = {
+    PHASE: ctx.phase,
+    VMID: ctx.vmid === undefined ? '' : String(ctx.vmid),
+    VMNAME: ctx.vmname ?? '',
+    VMTYPE: ctx.vmtype ?? '',
+    LABEL: ctx.label ?? '',
+    KEEP: ctx.keep === undefined ? '' : String(ctx.keep),
+    SNAP_NAME: ctx.snapName ?? '',
+    VMSTATE: flag(ctx.vmstate),
+    DURATION: ctx.duration === undefined ? '' : ctx.duration.toFixed(2),
+    STATE: ctx.state === undefined ? '' : flag(ctx.state),
+    DEBUG: flag(ctx.debug),
+    DRY_RUN: flag(ctx.dryRun),
+  };
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    env[`CV4PVE_AUTOSNAP_${k}`] = v;
+    env[`AUTOSNAP_${k}`] = v;
+  }
+  return env;
+}
+
+export interface HookResult {
+  /** exit code; -1 when it could not start or was killed */
+  code: number;
+  /** stdout and stderr lines, in arrival order per stream */
+  output: string[];
+  timedOut: boolean;
+  /** why it could not run, when it could not */
+  error?: string;
+  ok: boolean;
+}
+
+/**
+ * Run the hook with a time limit: SIGTERM at the limit, SIGKILL 2 s later. Output is
+ * collected (not streamed) so a guest's report is printed in one piece.
+ */
+export function runHook(script: string, ctx: HookContext, timeoutSec: number): Promise<HookResult> {
+  return new Promise((resolve) => {
+    const output: string[] = [];
+    let timedOut = false;
+    let settled = false;
+    const done = (r: Omit<HookResult, 'ok' | 'output' | 'timedOut'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(term);
+      clearTimeout(kill);
+      resolve({ ...r, output, timedOut, ok: r.code === 0 && !timedOut && !r.error });
+    };
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(script, [], { env: { ...process.env, ...hookEnv(ctx) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e: any) {
+      resolve({ code: -1, output, timedOut, error: `cannot run ${script}: ${e.code ?? e.message}`, ok: false });
+      return;
+    }
+    const collect = (stream: NodeJS.ReadableStream | null) => {
+      let rest = '';
+      stream?.setEncoding?.('utf8');
+      stream?.on('data', (d: string) => {
+        rest += d;
+        const lines = rest.split('\n');
+        rest = lines.pop() ?? '';
+        output.push(...lines.map((l) => l.replace(/\r$/, '')));
+      });
+      stream?.on('end', () => {
+        if (rest) output.push(rest);
+        rest = '';
+      });
+    };
+    collect(child.stdout);
+    collect(child.stderr);
+    let kill: ReturnType<typeof setTimeout> | undefined;
+    const term = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      kill = setTimeout(() => child.kill('SIGKILL'), 2000);
+    }, Math.max(0.05, timeoutSec) * 1000);
+    child.on('error', (e: any) => done({ code: -1, error: `cannot run ${script}: ${e.code ?? e.message}` }));
+    child.on('close', (code, signal) => done({ code: code ?? (signal ? -1 : 0) }));
+  });
+}
+
+/** One line describing a hook outcome that is not plain success. */
+export function hookProblem(phase: HookPhase, r: HookResult, timeoutSec: number): string | undefined {
+  if (r.error) return `hook ${phase}: ${r.error}`;
+  if (r.timedOut) return `hook ${phase}: killed after ${timeoutSec}s time limit`;
+  if (r.code !== 0) return `hook ${phase}: exit code ${r.code}`;
+  return undefined;
+}

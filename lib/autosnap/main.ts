@@ -1,0 +1,233 @@
+// The autosnap command: parse, decide the jobs, then run them (snap, clean, run), or
+// report (status, plan). Commands share one flow per job: resolve the guests with one
+// inventory call, filter them, run the executor per guest within the parallel bounds,
+// print each guest's report in one piece as it finishes, and close with a summary.
+import { connect } from '../cli/connect.ts';
+import { loadConfig } from '../cli/config.ts';
+import { UsageError } from '../cli/errors.ts';
+import { info, setLogLevel, warn } from '../cli/log.ts';
+import { parseFormat, print, render, type Format } from '../cli/output.ts';
+import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
+import { resolveTimeZone } from '../snapshots/localtime.ts';
+import { localTime } from '../snapshots/localtime.ts';
+import { offlinePlanMain } from '../snapshots/offline-plan.ts';
+import { clientOps, runGuest, type ExecEnv, type GuestMode, type GuestOutcome, type PlanRow } from '../snapshots/executor.ts';
+import type { ClusterVm, PveClient } from '../pve/types.ts';
+import { VERSION } from '../version.ts';
+import { storageUsage, type StorageResource, type StorageUse } from './guestconfig.ts';
+import { HELP } from './help.ts';
+import { hookProblem, runHook, type HookPhase } from './hooks.ts';
+import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch, type Job } from './jobs.ts';
+import { LockWatcher } from './locks.ts';
+import { OptionSource, parseInvocation, type Invocation } from './options.ts';
+import { planColumns, planJson, summaryLine, outcomeColumns, outcomeJson, type Totals } from './report.ts';
+import { acquireRunLock, DEFAULT_LOCK_FILE } from './runlock.ts';
+import { DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE, runBounded } from './schedule.ts';
+import { statusCommand } from './status.ts';
+
+export const DEFAULT_LOCK_WAIT = 60;
+export const DEFAULT_MAX_PERC_STORAGE = 95;
+
+/** `AUTOSNAP_NOW=<ISO-8601>` pins "now" (a testing aid, documented as such). */
+export function runNow(env: Record<string, string | undefined> = process.env): Date {
+  const v = env.AUTOSNAP_NOW;
+  if (!v) return new Date();
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`AUTOSNAP_NOW: '${v}' is not an ISO-8601 time`);
+  return d;
+}
+
+export interface RunSettings {
+  now: Date;
+  tz: string;
+  format: Format;
+  dryRun: boolean;
+  debug: boolean;
+  maxParallel: number;
+  maxPerNode: number;
+  maxPercStorage: number;
+  lockWait: number;
+}
+
+function settingsOf(src: OptionSource): RunSettings {
+  return {
+    now: runNow(),
+    tz: resolveTimeZone(src.str('tz')),
+    format: parseFormat(src.str('output')),
+    dryRun: src.bool('dry-run'),
+    debug: src.bool('debug'),
+    maxParallel: src.int('max-parallel', DEFAULT_MAX_PARALLEL, 1, 1000),
+    maxPerNode: src.int('max-per-node', DEFAULT_MAX_PER_NODE, 1, 1000),
+    maxPercStorage: src.int('max-perc-storage', DEFAULT_MAX_PERC_STORAGE, 1, 100),
+    lockWait: src.seconds('lock-wait', DEFAULT_LOCK_WAIT),
+  };
+}
+
+/** The jobs a command works on. */
+export function jobsFor(inv: Invocation, src: OptionSource): Job[] {
+  const { command } = inv;
+  if (command === 'snap' || command === 'clean') return [jobFromCli(src, { requireLabel: true, requirePolicy: true })!];
+  const cli = jobFromCli(src, { requireLabel: false, requirePolicy: command === 'run' });
+  if (cli) return [cli];
+  let jobs = jobsFromConfig(src.config, src);
+  const only = src.str('job');
+  if (only !== undefined) {
+    const names = only.split(',').map((n) => n.trim().toLowerCase());
+    for (const n of names) {
+      if (!jobs.some((j) => j.name.toLowerCase() === n)) {
+        throw new UsageError(`--job: no job '${n}' in ${src.config.path ?? 'the config'}${jobs.length ? ` (jobs: ${jobs.map((j) => j.name).join(', ')})` : ''}`);
+      }
+    }
+    jobs = jobs.filter((j) => names.includes(j.name.toLowerCase()));
+  }
+  return jobs.length ? jobs : [defaultJob(src)];
+}
+
+/** What each guest does in a job, for a command. */
+export function modeFor(inv: Invocation, job: Job, s: Pick<RunSettings, 'now' | 'tz'>): GuestMode {
+  const allowRemoveNewest = inv.command === 'clean' && job.policy.kind === 'count' && job.policy.keep === 0;
+  if (inv.command === 'clean' || inv.command === 'plan' || inv.cleanOnly) return { cleanFirst: true, create: false, pruneAfter: false, allowRemoveNewest };
+  if (job.kind === 'intraday' && inv.command === 'run') {
+    // the original script cleans at the top of the hour, before that run's snapshot
+    const l = localTime(Math.floor(s.now.getTime() / 1000), s.tz);
+    return { cleanFirst: l.minute < job.intervalMin, create: true, pruneAfter: false, allowRemoveNewest: false };
+  }
+  return { cleanFirst: false, create: true, pruneAfter: true, allowRemoveNewest: false };
+}
+
+export async function autosnapMain(argv: string[]): Promise<number> {
+  const inv = parseInvocation(argv);
+  if (inv.args.help) {
+    print(HELP);
+    return 0;
+  }
+  if (inv.args.version) {
+    print(`autosnap ${VERSION}\n`);
+    return 0;
+  }
+  if (inv.args.debug) setLogLevel('debug');
+  else if (inv.args.quiet) setLogLevel('warn');
+  if (inv.command === 'plan' && inv.args['from-file'] !== undefined) return offlinePlanMain(inv.args);
+
+  const config = loadConfig(inv.args as { config?: unknown });
+  const src = new OptionSource(inv.args, config, ['autosnap'], inv.typed);
+  const s = settingsOf(src);
+  if (inv.command === 'status') {
+    const client = await connect(inv.args, config);
+    try {
+      return await statusCommand(client, src, s);
+    } finally {
+      await client.close();
+    }
+  }
+  const jobs = jobsFor(inv, src);
+  const dry = s.dryRun || inv.command === 'plan';
+  const lock = dry
+    ? undefined
+    : await acquireRunLock(src.str('lock-file') ?? process.env.AUTOSNAP_LOCK_FILE ?? DEFAULT_LOCK_FILE, {
+        wait: src.bool('wait'),
+        onWait: (pid) => info(`waiting for the run of pid ${pid} to end`),
+      });
+  const release = () => lock?.release();
+  const onSignal = (sig: NodeJS.Signals) => {
+    release();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const client = await connect(inv.args, config);
+    try {
+      return await runJobs(client, inv, jobs, s);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    release();
+  }
+}
+
+async function jobHook(job: Job, phase: HookPhase, s: RunSettings): Promise<void> {
+  if (!job.script || s.dryRun) return;
+  const r = await runHook(job.script, { phase, label: job.kind === 'intraday' ? 'intraday' : job.label, keep: job.keepText, vmstate: job.state, debug: s.debug, dryRun: s.dryRun }, job.hookTimeout);
+  const lines = r.output.map((l) => `hook ${phase}: ${l}`);
+  if (lines.length) print(lines.join('\n') + '\n');
+  const problem = hookProblem(phase, r, job.hookTimeout);
+  if (problem) warn(`job ${job.name}: ${problem}`);
+}
+
+async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSettings): Promise<number> {
+  const started = Date.now();
+  const totals: Totals = { created: 0, removed: 0, skipped: 0, failed: 0 };
+  const dry = s.dryRun || inv.command === 'plan';
+  const text = s.format === 'text';
+  const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = [];
+  let storage: Map<string, StorageUse> | undefined;
+  let locks: LockWatcher | undefined;
+
+  for (const job of jobs) {
+    const mode = modeFor(inv, job, s);
+    const all = await resolveGuests(client, job.selector);
+    const guests = all.filter((g) => (!job.onlyRunning || g.status === 'running') && tagsMatch(job, g.tags));
+    if (!guests.length) {
+      info(`job ${job.name}: no guest left after the filters (${[job.onlyRunning && 'running only', job.tags.length && `tags ${job.tags.join(',')}`].filter(Boolean).join(', ')})`);
+      continue;
+    }
+    if (mode.create && !storage && s.maxPercStorage < 100) {
+      storage = storageUsage(await client.get<StorageResource[]>('/cluster/resources', { type: 'storage' }));
+    }
+    const initial = new Map<number, string | undefined>(all.map((g) => [g.vmid, g.lock]));
+    if (!locks) {
+      locks = new LockWatcher(
+        {
+          read: async () => new Map((await client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' })).map((r) => [Number(r.vmid), r.lock || undefined])),
+        },
+        initial,
+        { deadline: started + s.lockWait * 1000, onError: (e) => warn(`re-reading guest locks: ${(e as Error).message}`) },
+      );
+    } else for (const [vmid, l] of initial) if (l) locks.noteLock(vmid, l);
+    const env: ExecEnv = {
+      ops: clientOps(client),
+      now: s.now,
+      tz: s.tz,
+      dryRun: dry,
+      debug: s.debug,
+      maxPercStorage: s.maxPercStorage,
+      storage,
+      locks,
+      hook: job.script && !dry ? (ctx) => runHook(job.script!, ctx, job.hookTimeout) : undefined,
+    };
+    const phasePrefix = mode.create ? 'snap' : 'clean';
+    await jobHook(job, `${phasePrefix}-job-start` as HookPhase, { ...s, dryRun: dry });
+    await runBounded(guests, s, async (g) => {
+      const outcome = await runGuest(env, job, g, mode);
+      outcomes.push({ job, outcome });
+      // one guest's report in one piece: lines never interleave with another guest's
+      if (!dry && text && outcome.lines.length) print(outcome.lines.join('\n') + '\n');
+      for (const p of outcome.problems) process.stderr.write(p.includes(': failed: ') ? `error: ${p}\n` : `${p}\n`);
+      return outcome;
+    });
+    await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry });
+  }
+  for (const { outcome } of outcomes) {
+    totals.created += outcome.created.length;
+    totals.removed += outcome.removed.length;
+    if (outcome.status === 'skipped') totals.skipped++;
+    if (outcome.status === 'failed') totals.failed++;
+  }
+  const ordered = outcomes.sort((a, b) => jobs.indexOf(a.job) - jobs.indexOf(b.job) || a.outcome.guest.vmid - b.outcome.guest.vmid);
+  if (dry) {
+    const rows: PlanRow[] = ordered.flatMap((o) => o.outcome.plan);
+    print(render(s.format, rows, planColumns(s.tz, jobs.length > 1), planJson(rows, s.tz)));
+  } else if (!text) {
+    print(render(s.format, ordered, outcomeColumns(), outcomeJson(ordered, totals, (Date.now() - started) / 1000)));
+  }
+  const line = summaryLine(inv.command === 'plan' ? 'plan' : dry ? 'dry run' : inv.command, totals, (Date.now() - started) / 1000, dry);
+  if (text && !dry) print(line + '\n');
+  else process.stderr.write(line + '\n');
+  return totals.failed ? 1 : 0;
+}
+
+export type { GuestInfo };

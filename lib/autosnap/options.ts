@@ -1,0 +1,151 @@
+// The autosnap command line: cv4pve-autosnap's (global options, then a command and its
+// options), the original script's `-clean`, and the bundle's own options. Every option can
+// also be set in the config file, in `[autosnap]` (defaults) or in a `[job NAME]` section.
+import { UsageError } from '../cli/errors.ts';
+import { expandParamFiles, parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
+import { normKey, type Config } from '../cli/config.ts';
+
+export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'tiers', 'policy'] as const;
+
+export const AUTOSNAP_OPTIONS: OptionSpec = {
+  string: [
+    'label', 'keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly',
+    'tiers', 'policy', 'script', 'hook-timeout', 'lock-wait', 'lock-file', 'job', 'interval', 'tags',
+    'from-file', 'at', 'max-age', 'keep-newest',
+  ],
+  boolean: ['state', 'only-running', 'clean', 'wait'],
+};
+
+export interface Invocation {
+  command: Command;
+  /** `autosnap -clean` / `--clean`: the jobs' cleaning only */
+  cleanOnly: boolean;
+  args: Parsed;
+  /** the options the user actually typed (minimist fills absent booleans with false) */
+  typed: Set<string>;
+}
+
+/**
+ * Parse argv into the command and its options. `-clean` (single dash, as the original
+ * script spelled it) would be read by minimist as the letters c-l-e-a-n, so it is
+ * rewritten first.
+ */
+export function parseInvocation(argv: string[]): Invocation {
+  const fixed = expandParamFiles(argv).map((a) => (a === '-clean' ? '--clean' : a));
+  const args = parseArgs(fixed, AUTOSNAP_OPTIONS);
+  const positional = args._.map(String);
+  let command: Command = 'run';
+  if (positional.length) {
+    const c = positional[0].toLowerCase();
+    if (!(COMMANDS as readonly string[]).includes(c)) {
+      throw new UsageError(`unknown command '${positional[0]}' (expected ${COMMANDS.join(', ')})`);
+    }
+    command = c as Command;
+    if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]}'`);
+  }
+  if (args.clean && command !== 'run') throw new UsageError(`--clean goes without a command (it runs the jobs' cleaning); use 'clean --label L --keep N' for one label`);
+  return { command, cleanOnly: Boolean(args.clean), args, typed: typedOptions(args, fixed) };
+}
+
+/**
+ * Where an option's value comes from: the command line, then the given config sections in
+ * order (a job's section, then `[autosnap]`). Booleans from the config accept
+ * 1/0, yes/no, true/false, on/off.
+ */
+export class OptionSource {
+  constructor(
+    readonly args: Parsed,
+    readonly config: Config,
+    readonly sections: string[],
+    /** CLI options that the user typed (minimist sets booleans to false when absent) */
+    private readonly typed: Set<string>,
+  ) {}
+
+  /** A source that reads a job section before the defaults; CLI still wins. */
+  withSection(name: string): OptionSource {
+    return new OptionSource(this.args, this.config, [name, ...this.sections], this.typed);
+  }
+
+  /** Only the config (for job keys the CLI must not override, such as a job's label). */
+  fromConfig(name: string): string | undefined {
+    for (const s of this.sections) {
+      const v = this.config.get(s, name);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  has(name: string): boolean {
+    return this.typed.has(name) || this.fromConfig(name) !== undefined;
+  }
+
+  str(name: string): string | undefined {
+    if (this.typed.has(name)) {
+      const v = this.args[name];
+      if (v !== undefined && v !== '' && typeof v !== 'boolean') return String(v);
+    }
+    return this.fromConfig(name);
+  }
+
+  bool(name: string, def = false): boolean {
+    if (this.typed.has(name)) return Boolean(this.args[name]);
+    const v = this.fromConfig(name);
+    if (v === undefined) return def;
+    const s = v.trim().toLowerCase();
+    if (['1', 'yes', 'true', 'on'].includes(s)) return true;
+    if (['0', 'no', 'false', 'off'].includes(s)) return false;
+    throw new UsageError(`${this.where(name)}: '${v}' is not a yes/no value`);
+  }
+
+  int(name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.str(name);
+    if (v === undefined) return def;
+    const s = v.trim();
+    if (!/^\d+$/.test(s)) throw new UsageError(`${this.where(name)}: '${s}' is not a whole number`);
+    const n = Number(s);
+    if (n < min || n > max) throw new UsageError(`${this.where(name)}: ${n} is out of range (${min}..${max})`);
+    return n;
+  }
+
+  /** A duration in seconds: plain seconds or 30s / 5m / 2h. */
+  seconds(name: string, def: number): number {
+    const v = this.str(name);
+    if (v === undefined) return def;
+    const m = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/i.exec(v.trim());
+    if (!m) throw new UsageError(`${this.where(name)}: '${v}' is not a duration (use e.g. 90, 90s, 5m)`);
+    return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[(m[2] ?? 's').toLowerCase()];
+  }
+
+  /** Name the place a bad value came from, so the user can find it. */
+  where(name: string): string {
+    if (this.typed.has(name)) return `--${name}`;
+    for (const s of this.sections) {
+      if (this.config.get(s, name) !== undefined) return `${this.config.path ?? 'config'} [${s}] ${normKey(name)}`;
+    }
+    return `--${name}`;
+  }
+
+  /** The policy-related options as one flat object (dashed keys), for the policy parser. */
+  policyOptions(fromCliToo: boolean): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const k of POLICY_KEYS) {
+      const v = fromCliToo ? this.str(k) : this.fromConfig(k);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+}
+
+function typedOptions(args: Parsed, argv: string[]): Set<string> {
+  const typed = new Set<string>();
+  const named = new Set(argv.filter((a) => a.startsWith('-')).map((a) => a.replace(/^--?/, '').replace(/=.*$/, '').replace(/^no-/, '')));
+  for (const [k, v] of Object.entries(args)) {
+    if (k === '_' || v === undefined) continue;
+    if (typeof v === 'boolean' && !named.has(k)) continue;
+    typed.add(k);
+  }
+  return typed;
+}

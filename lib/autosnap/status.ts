@@ -1,0 +1,106 @@
+// `autosnap status [--label L]`: the snapshots of a label (all of ours without one), as
+// cv4pve shows them, with the time in local time (cv4pve printed UTC).
+import { render, print, type Column } from '../cli/output.ts';
+import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
+import { listSnapshots } from '../pve/snapshots.ts';
+import type { PveClient, SnapshotEntry } from '../pve/types.ts';
+import { formatLocal } from '../snapshots/localtime.ts';
+import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, labelOf, validateLabel } from '../snapshots/naming.ts';
+import type { OptionSource } from './options.ts';
+import { isoLocal } from './report.ts';
+import { runBounded } from './schedule.ts';
+
+export interface StatusRow {
+  node: string;
+  vmid: number;
+  vmname: string;
+  type: 'qemu' | 'lxc';
+  snapshot: string;
+  snaptime?: number;
+  parent?: string;
+  description: string;
+  vmstate: boolean;
+  /** the cv4pve label, 'intraday' for the intraday names */
+  label: string | null;
+}
+
+/** Which of a guest's snapshots status shows. */
+export function statusFilter(label: string | undefined, format: string): (s: SnapshotEntry) => boolean {
+  if (label !== undefined) return (s) => isManaged(s, { label, timestampFormat: format });
+  return (s) => s.name !== 'current' && isMarker(s.description) && (isIntradayName(s.name) || labelOf(s.name, format) !== undefined);
+}
+
+export function statusRows(g: GuestInfo, snaps: SnapshotEntry[], keep: (s: SnapshotEntry) => boolean, format: string): StatusRow[] {
+  return snaps
+    .filter(keep)
+    .sort((a, b) => (a.snaptime ?? 0) - (b.snaptime ?? 0) || a.name.localeCompare(b.name))
+    .map((s) => ({
+      node: g.node,
+      vmid: g.vmid,
+      vmname: g.name,
+      type: g.type,
+      snapshot: s.name,
+      snaptime: s.snaptime,
+      parent: s.parent,
+      description: (s.description ?? '').trim(),
+      vmstate: Number(s.vmstate ?? 0) === 1,
+      label: isIntradayName(s.name) ? 'intraday' : (labelOf(s.name, format) ?? null),
+    }));
+}
+
+export function statusColumns(tz: string): Column<StatusRow>[] {
+  return [
+    { header: 'NODE', get: (r) => r.node },
+    { header: 'VM', get: (r) => r.vmid, align: 'right' },
+    { header: 'NAME', get: (r) => r.vmname },
+    { header: 'TIME', get: (r) => (r.snaptime === undefined ? '' : formatLocal(r.snaptime, tz).slice(0, 19)) },
+    { header: 'PARENT', get: (r) => r.parent ?? '' },
+    { header: 'SNAPSHOT', get: (r) => r.snapshot },
+    { header: 'DESCRIPTION', get: (r) => r.description },
+    { header: 'RAM', get: (r) => (r.vmstate ? 'X' : '') },
+  ];
+}
+
+/**
+ * JSON shape (documented in docs/autosnap.md): an array, guests by vmid, snapshots
+ * oldest first, each `{node, vmid, vmname, type, snapshot, snaptime, time, parent,
+ * description, vmstate, label}`; `time` is ISO 8601 in the local zone, `parent` null for
+ * the first snapshot.
+ */
+export function statusJson(rows: StatusRow[], tz: string): unknown {
+  return rows.map((r) => ({
+    node: r.node,
+    vmid: r.vmid,
+    vmname: r.vmname,
+    type: r.type,
+    snapshot: r.snapshot,
+    snaptime: r.snaptime ?? null,
+    time: r.snaptime === undefined ? null : isoLocal(r.snaptime, tz),
+    parent: r.parent ?? null,
+    description: r.description,
+    vmstate: r.vmstate,
+    label: r.label,
+  }));
+}
+
+export async function statusCommand(client: PveClient, src: OptionSource, s: { tz: string; format: 'text' | 'json' | 'jsonpretty' | 'markdown' | 'html'; maxParallel: number; maxPerNode: number }): Promise<number> {
+  const format = src.str('timestamp-format') ?? DEFAULT_TIMESTAMP_FORMAT;
+  const labelOpt = src.args.label === undefined ? undefined : String(src.args.label);
+  if (labelOpt !== undefined) validateLabel(labelOpt, format);
+  const guests = await resolveGuests(client, src.str('vmid') ?? '@all');
+  const keep = statusFilter(labelOpt, format);
+  // reads are cheap for the node; still bounded, so a big cluster is not hit all at once
+  const lists = await runBounded(guests, { maxParallel: s.maxParallel * 2, maxPerNode: s.maxPerNode * 2 }, (g) => listSnapshots(client, g));
+  const rows: StatusRow[] = [];
+  let failed = 0;
+  guests.forEach((g, i) => {
+    const r = lists[i];
+    if (r.ok) rows.push(...statusRows(g, r.value, keep, format));
+    else {
+      failed++;
+      process.stderr.write(`error: ${g.vmid}${g.name ? ` ${g.name}` : ''}: ${(r.error as Error)?.message ?? String(r.error)}\n`);
+    }
+  });
+  print(render(s.format, rows, statusColumns(s.tz), statusJson(rows, s.tz)));
+  return failed ? 1 : 0;
+}

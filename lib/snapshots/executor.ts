@@ -1,0 +1,333 @@
+// The executor: the side effects of one job on one guest. The decisions (which name, what
+// to keep) come from the pure planner; this file only orders the calls, waits for tasks,
+// runs hooks and reports. Safety rules enforced here:
+//  - a guest whose new snapshot failed in this run is never pruned;
+//  - only snapshots the job manages (name AND marker) are ever removed, and the newest
+//    of them survives unless the user asked for `--keep 0` explicitly;
+//  - a lock is waited for (shared deadline), a stuck `snapshot-delete` is explained.
+import { errorLine } from '../cli/errors.ts';
+import type { GuestInfo } from '../guests/inventory.ts';
+import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
+import { agentEnabled, diskStorages, storageOverLimit, type StorageUse } from '../autosnap/guestconfig.ts';
+import { hookProblem, type HookContext, type HookPhase, type HookResult } from '../autosnap/hooks.ts';
+import { lockAdvice, lockFromError, type LockWatcher } from '../autosnap/locks.ts';
+import { intradayName, isManaged, isMarker, MARKER, snapshotName } from './naming.ts';
+import { planRetention, type Decision } from './plan.ts';
+import type { Policy } from './policy.ts';
+
+/** The parts of a job the executor needs. */
+export interface ExecJob {
+  name: string;
+  kind: 'label' | 'intraday';
+  label: string;
+  policy: Policy;
+  keepText: string;
+  state: boolean;
+  script?: string;
+  hookTimeout: number;
+  timestampFormat: string;
+  intervalMin: number;
+}
+
+/** What to do on each guest. */
+export interface GuestMode {
+  /** prune before creating (the intraday run at the top of the hour, or `clean`) */
+  cleanFirst: boolean;
+  create: boolean;
+  /** prune after a successful create (cv4pve `snap`) */
+  pruneAfter: boolean;
+  /** the user asked for `--keep 0`: the newest snapshot may go too */
+  allowRemoveNewest: boolean;
+}
+
+/** Calls to PVE the executor makes; the default goes through the client. */
+export interface SnapshotOps {
+  config(g: GuestInfo): Promise<Record<string, unknown>>;
+  list(g: GuestInfo): Promise<SnapshotEntry[]>;
+  create(g: GuestInfo, name: string, params: { description: string; vmstate?: boolean }): Promise<TaskResult>;
+  remove(g: GuestInfo, name: string): Promise<TaskResult>;
+}
+
+export interface ExecEnv {
+  ops: SnapshotOps;
+  /** the run's "now": names and retention ages use this one instant */
+  now: Date;
+  tz: string;
+  dryRun: boolean;
+  debug: boolean;
+  /** skip guests with a disk on a storage fuller than this (percent) */
+  maxPercStorage: number;
+  storage?: Map<string, StorageUse>;
+  locks: LockWatcher;
+  /** run the job's hook; undefined when there is no hook */
+  hook?: (ctx: HookContext) => Promise<HookResult | undefined>;
+  clock?: () => number;
+}
+
+export interface PlanRow {
+  job: string;
+  node: string;
+  vmid: number;
+  vmname: string;
+  snapshot: string;
+  snaptime?: number;
+  action: 'create' | 'exists' | 'keep' | 'remove' | 'protected';
+  reason: string;
+}
+
+export interface GuestOutcome {
+  guest: GuestInfo;
+  status: 'ok' | 'skipped' | 'failed';
+  /** one line: why skipped or failed */
+  reason?: string;
+  created: string[];
+  removed: string[];
+  /** removals that failed (the guest counts as failed) */
+  removeFailed: string[];
+  /** report lines (stdout) */
+  lines: string[];
+  /** warnings and failure lines (stderr) */
+  problems: string[];
+  plan: PlanRow[];
+}
+
+export function clientOps(client: PveClient): SnapshotOps {
+  const base = (g: GuestInfo) => `/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}`;
+  return {
+    config: (g) => client.get<Record<string, unknown>>(`${base(g)}/config`),
+    list: async (g) => (await client.get<SnapshotEntry[]>(`${base(g)}/snapshot`)) ?? [],
+    async create(g, name, p) {
+      const upid = await client.post<string>(`${base(g)}/snapshot`, {
+        snapname: name,
+        description: p.description,
+        vmstate: g.type === 'qemu' && p.vmstate ? 1 : undefined,
+      });
+      return client.waitTask(upid, { throwOnFailure: false });
+    },
+    async remove(g, name) {
+      const upid = await client.delete<string>(`${base(g)}/snapshot/${encodeURIComponent(name)}`);
+      return client.waitTask(upid, { throwOnFailure: false });
+    },
+  };
+}
+
+/** The name the job gives a snapshot taken at `now`. */
+export function newSnapshotName(job: ExecJob, now: Date, tz: string): string {
+  return job.kind === 'intraday' ? intradayName(now, { tz, intervalMinutes: job.intervalMin }) : snapshotName(job.label, now, { format: job.timestampFormat, tz });
+}
+
+export function namingJob(job: ExecJob) {
+  return job.kind === 'intraday' ? { intraday: true } : { label: job.label, timestampFormat: job.timestampFormat };
+}
+
+const guestTag = (g: GuestInfo) => `${g.vmid}${g.name ? ` ${g.name}` : ''}`;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+/** Run one job on one guest; never throws (every failure ends up in the outcome). */
+export async function runGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode): Promise<GuestOutcome> {
+  const out: GuestOutcome = { guest: g, status: 'ok', created: [], removed: [], removeFailed: [], lines: [], problems: [], plan: [] };
+  try {
+    await flow(env, job, g, mode, out);
+  } catch (e) {
+    fail(out, errorLine(e));
+  }
+  if (out.removeFailed.length && out.status === 'ok') {
+    // each failed removal printed its own line already
+    out.status = 'failed';
+    out.reason = `could not remove ${out.removeFailed.join(', ')}`;
+  }
+  return out;
+}
+
+function fail(out: GuestOutcome, reason: string) {
+  out.status = 'failed';
+  out.reason = reason;
+  out.problems.push(`${guestTag(out.guest)}: failed: ${reason}`);
+}
+function skip(out: GuestOutcome, reason: string) {
+  out.status = 'skipped';
+  out.reason = reason;
+  out.problems.push(`${guestTag(out.guest)}: skipped: ${reason}`);
+}
+
+function hookCtx(env: ExecEnv, job: ExecJob, g: GuestInfo, phase: HookPhase, extra: Partial<HookContext> = {}): HookContext {
+  return {
+    phase,
+    vmid: g.vmid,
+    vmname: g.name,
+    vmtype: g.type,
+    label: job.kind === 'intraday' ? 'intraday' : job.label,
+    keep: job.keepText,
+    vmstate: job.state,
+    debug: env.debug,
+    dryRun: env.dryRun,
+    ...extra,
+  };
+}
+
+/** Run a hook phase; show its output; true when the action may go on. */
+async function hook(env: ExecEnv, job: ExecJob, g: GuestInfo, out: GuestOutcome, phase: HookPhase, extra: Partial<HookContext> = {}): Promise<boolean> {
+  if (!env.hook) return true;
+  const r = await env.hook(hookCtx(env, job, g, phase, extra));
+  if (!r) return true;
+  for (const l of r.output) out.lines.push(`${guestTag(g)}: hook ${phase}: ${l}`);
+  const problem = hookProblem(phase, r, job.hookTimeout);
+  if (problem) {
+    if (!phase.endsWith('-pre')) out.problems.push(`${guestTag(g)}: warning: ${problem}`);
+    return false;
+  }
+  return true;
+}
+
+async function waitForLock(env: ExecEnv, g: GuestInfo, out: GuestOutcome, snapshots?: SnapshotEntry[]): Promise<boolean> {
+  const lock = await env.locks.waitFree(g.vmid);
+  if (!lock) return true;
+  if (lock === 'snapshot-delete') {
+    const stuck = snapshots?.find((s) => s.snapstate === 'delete')?.name;
+    fail(out, lockAdvice(g.vmid, g.type, lock, stuck));
+  } else {
+    skip(out, `${lockAdvice(g.vmid, g.type, lock)} after waiting for the lock to go`);
+  }
+  return false;
+}
+
+async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, out: GuestOutcome): Promise<void> {
+  const clock = env.clock ?? Date.now;
+  // A dry run looks but never waits: it has nothing to protect from a concurrent backup.
+  if (!env.dryRun && !(await waitForLock(env, g, out))) return;
+
+  let config: Record<string, unknown> | undefined;
+  if (mode.create) {
+    config = await env.ops.config(g);
+    const storages = diskStorages(g.type, config, { vmstate: job.state });
+    const over = env.storage ? storageOverLimit(g.node, storages, env.storage, env.maxPercStorage) : undefined;
+    if (over) {
+      skip(out, `storage ${over.storage} on ${g.node} is ${over.percent.toFixed(1)}% full (limit ${env.maxPercStorage}%)`);
+      return;
+    }
+    if (g.type === 'qemu' && g.status === 'running' && !job.state && !agentEnabled(config)) {
+      out.problems.push(`${guestTag(g)}: warning: no QEMU guest agent configured; the snapshot is crash-consistent only (enable the agent or use --state)`);
+    }
+  }
+
+  let snapshots = (await env.ops.list(g)).filter((s) => s.name !== 'current');
+  const stuck = snapshots.find((s) => s.snapstate === 'delete' && isMarker(s.description));
+  if (stuck) out.problems.push(`${guestTag(g)}: warning: snapshot ${stuck.name} is half-deleted; to recover: ${g.type === 'lxc' ? 'pct' : 'qm'} unlock ${g.vmid} && pve-snapshot delete ${g.vmid} ${stuck.name} --force`);
+
+  if (mode.cleanFirst) {
+    snapshots = await prune(env, job, g, mode, out, snapshots, undefined);
+    if (out.status !== 'ok' || !mode.create) return;
+  }
+  if (!mode.create) return;
+
+  const name = newSnapshotName(job, env.now, env.tz);
+  const row = { job: job.name, node: g.node, vmid: g.vmid, vmname: g.name };
+  if (snapshots.some((s) => s.name === name)) {
+    // the intraday job runs every quarter hour under one name per quarter: a second run in
+    // the same quarter finds its own snapshot, which is success, not an error
+    out.plan.push({ ...row, snapshot: name, action: 'exists', reason: 'already taken' });
+    out.lines.push(`${guestTag(g)}: ${name} exists already`);
+    if (mode.pruneAfter) await prune(env, job, g, mode, out, snapshots, name);
+    return;
+  }
+  out.plan.push({ ...row, snapshot: name, snaptime: Math.floor(env.now.getTime() / 1000), action: 'create', reason: job.state && g.type === 'qemu' ? 'new (with RAM)' : 'new' });
+  if (env.dryRun) {
+    if (mode.pruneAfter) await prune(env, job, g, mode, out, [...snapshots, { name, snaptime: Math.floor(env.now.getTime() / 1000), description: MARKER }], name);
+    return;
+  }
+
+  if (!(await hook(env, job, g, out, 'snap-create-pre', { snapName: name }))) {
+    skip(out, `hook snap-create-pre refused ${name}`);
+    return;
+  }
+  const t0 = clock();
+  let result: TaskResult | undefined;
+  let error: string | undefined;
+  for (;;) {
+    try {
+      result = await env.ops.create(g, name, { description: MARKER, vmstate: job.state });
+      error = result.ok ? undefined : result.exitstatus;
+    } catch (e) {
+      error = errorLine(e);
+    }
+    const lock = error ? lockFromError(error) : undefined;
+    // locked between the inventory and the task (a backup just started): wait, then retry
+    if (lock && lock !== 'snapshot-delete') {
+      env.locks.noteLock(g.vmid, lock);
+      if (await env.locks.waitFree(g.vmid)) break;
+      continue;
+    }
+    break;
+  }
+  const duration = (clock() - t0) / 1000;
+  if (error) {
+    await hook(env, job, g, out, 'snap-create-abort', { snapName: name, duration, state: false });
+    const lock = lockFromError(error);
+    if (lock === 'snapshot-delete') fail(out, `create ${name}: ${lockAdvice(g.vmid, g.type, lock, snapshots.find((s) => s.snapstate === 'delete')?.name)}`);
+    else if (lock) skip(out, `create ${name}: locked (${lock}) after waiting for the lock to go`);
+    else fail(out, `create ${name}: ${error}`);
+    return;
+  }
+  out.created.push(name);
+  const warn = result && result.warnings ? ` with ${result.warnings} warning(s)` : '';
+  out.lines.push(`${guestTag(g)}: created ${name}${job.state && g.type === 'qemu' ? ' (with RAM)' : ''}${warn} in ${seconds(duration * 1000)}`);
+  await hook(env, job, g, out, 'snap-create-post', { snapName: name, duration, state: true });
+
+  if (mode.pruneAfter) {
+    // the new snapshot's real snaptime is the server's; ours is close and it is the newest
+    const fresh = { name, snaptime: Math.max(Math.floor(env.now.getTime() / 1000), ...snapshots.map((s) => s.snaptime ?? 0)), description: MARKER };
+    await prune(env, job, g, mode, out, [...snapshots, fresh], name);
+  }
+}
+
+/** Plan and (unless dry run) remove; returns the snapshots that remain. */
+async function prune(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, out: GuestOutcome, snapshots: SnapshotEntry[], created: string | undefined): Promise<SnapshotEntry[]> {
+  const nj = namingJob(job);
+  const managed = snapshots.filter((s) => isManaged(s, nj));
+  const decisions: Decision[] = planRetention(
+    managed.map((s) => ({ name: s.name, snaptime: s.snaptime ?? 0, partial: s.snapstate !== undefined && s.snapstate !== '' })),
+    job.policy,
+    { now: env.now, tz: env.tz, keepNewest: !mode.allowRemoveNewest },
+  );
+  const row = { job: job.name, node: g.node, vmid: g.vmid, vmname: g.name };
+  for (const d of decisions) {
+    if (d.name === created && out.plan.some((p) => p.snapshot === created)) continue;
+    out.plan.push({ ...row, snapshot: d.name, snaptime: d.snaptime, action: d.action, reason: d.reason });
+  }
+  for (const s of snapshots) {
+    if (managed.includes(s)) continue;
+    out.plan.push({ ...row, snapshot: s.name, snaptime: s.snaptime, action: 'protected', reason: isMarker(s.description) ? 'other job' : 'not ours' });
+  }
+  const removals = decisions.filter((d) => d.action === 'remove' && d.name !== created).sort((a, b) => a.snaptime - b.snaptime);
+  if (env.dryRun || !removals.length) return snapshots;
+  const gone = new Set<string>();
+  for (const d of removals) {
+    if (!(await hook(env, job, g, out, 'snap-remove-pre', { snapName: d.name }))) {
+      out.problems.push(`${guestTag(g)}: kept ${d.name}: hook snap-remove-pre refused its removal`);
+      continue;
+    }
+    const t0 = (env.clock ?? Date.now)();
+    let error: string | undefined;
+    try {
+      const r = await env.ops.remove(g, d.name);
+      if (!r.ok) error = r.exitstatus;
+    } catch (e) {
+      error = errorLine(e);
+    }
+    const duration = ((env.clock ?? Date.now)() - t0) / 1000;
+    if (error) {
+      await hook(env, job, g, out, 'snap-remove-abort', { snapName: d.name, duration, state: false });
+      const lock = lockFromError(error);
+      out.removeFailed.push(d.name);
+      out.problems.push(`${guestTag(g)}: failed: remove ${d.name}: ${lock ? lockAdvice(g.vmid, g.type, lock, d.name) : error}`);
+      // a failed removal usually leaves the guest locked: further removals would fail too
+      if (lock || /snapshot-delete|locked/.test(error)) break;
+      continue;
+    }
+    gone.add(d.name);
+    out.removed.push(d.name);
+    out.lines.push(`${guestTag(g)}: removed ${d.name} (${d.reason})`);
+    await hook(env, job, g, out, 'snap-remove-post', { snapName: d.name, duration, state: true });
+  }
+  return snapshots.filter((s) => !gone.has(s.name));
+}
