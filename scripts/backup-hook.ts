@@ -1,6 +1,6 @@
-// Entry of the backup-hook tool; the work lives in lib/.
-import { UsageError } from '../lib/cli/errors.ts';
+// Entry of the backup-hook tool (vzdump's script:); the work lives in lib/backup/.
+import { hookMain } from '../lib/backup/hook.ts';
 
-export async function main(_argv: string[]): Promise<number> {
-  throw new UsageError('backup-hook: not built yet');
+export async function main(argv: string[]): Promise<number> {
+  return hookMain(argv);
 }

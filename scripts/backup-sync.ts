@@ -1,6 +1,6 @@
-// Entry of the backup-sync tool; the work lives in lib/.
-import { UsageError } from '../lib/cli/errors.ts';
+// Entry of the backup-sync tool; the work lives in lib/backup/.
+import { syncMain } from '../lib/backup/sync.ts';
 
-export async function main(_argv: string[]): Promise<number> {
-  throw new UsageError('backup-sync: not built yet');
+export async function main(argv: string[]): Promise<number> {
+  return syncMain(argv);
 }

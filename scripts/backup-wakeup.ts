@@ -1,6 +1,6 @@
-// Entry of the backup-wakeup tool; the work lives in lib/.
-import { UsageError } from '../lib/cli/errors.ts';
+// Entry of the backup-wakeup tool; the work lives in lib/backup/.
+import { wakeupMain } from '../lib/backup/wakeup.ts';
 
-export async function main(_argv: string[]): Promise<number> {
-  throw new UsageError('backup-wakeup: not built yet');
+export async function main(argv: string[]): Promise<number> {
+  return wakeupMain(argv);
 }

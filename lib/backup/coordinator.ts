@@ -1,0 +1,305 @@
+// Waking the backup server, taking and releasing a node's lock, and the shutdown by the
+// last node. The protocol (see docs/backup.md "Locks and the shutdown"):
+//
+//  taker (job-init/job-start, backup-sync):  wake -> storage -> create own lock -> read claim
+//  releaser (job-end/job-abort, sync end):   remove own lock -> no live lock? -> create claim
+//                                            -> wait the delay -> re-read locks -> commit
+//                                            claim -> ssh shutdown
+//
+// Each side writes its own file before it reads the other's, so of a lock and a claim made
+// at the same moment at least one side sees the other: either the releaser finds the new
+// lock after its delay and stands down, or the taker finds the claim and waits for it to
+// be decided (a committed shutdown is waited out, then the server is woken again).
+// The claim is created with O_EXCL semantics, so of nodes ending together one shuts down.
+//
+// Rule: the lock directory lives on the server's storage, so it is only touched after the
+// server answered; a hard NFS mount of a powered-off server would hang the hook.
+import dns from 'node:dns/promises';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { AppError, ConnectionError } from '../cli/errors.ts';
+import { info, warn } from '../cli/log.ts';
+import { need, type BackupConfig } from './config.ts';
+import {
+  CLAIM_FILE, claimAgeMs, createExclusive, describeLock, listLocks, lockFileName, lockState, newClaim, pidAlive,
+  readClaim, readJson, replaceFile, retireClaim, type ClaimInfo, type LockEntry, type LockInfo,
+} from './locks.ts';
+import { sleep, tcpProbe } from './probe.ts';
+import { ensureStorage, lastLine } from './storage.ts';
+import { sshRun } from './ssh.ts';
+import { findWolTarget, magicPacket, sendMagicPacket, type WolTarget } from './wol.ts';
+import { runCommand } from './storage.ts';
+
+const fmtS = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`);
+
+export interface UpResult {
+  /** the server did not answer at first and was woken */
+  woken: boolean;
+  /** when it was first seen not answering (ms since epoch) */
+  downSeenAt?: number;
+}
+
+export async function serverIPv4(server: string): Promise<string | undefined> {
+  if (net.isIPv4(server)) return server;
+  if (net.isIPv6(server)) return undefined;
+  try {
+    return (await dns.lookup(server, { family: 4 })).address;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function resolveWol(cfg: BackupConfig): Promise<WolTarget> {
+  const serverIp = cfg.server ? await serverIPv4(cfg.server) : undefined;
+  return findWolTarget({ serverIp, broadcast: cfg.wolBroadcast, iface: cfg.wolInterface, port: cfg.wolPort });
+}
+
+export async function sendWake(cfg: BackupConfig, target: WolTarget): Promise<void> {
+  await sendMagicPacket(magicPacket(need(cfg.mac, 'mac', cfg), cfg.wolPassword), target);
+  if (cfg.wolCommand) {
+    // some NICs only wake on the raw frame etherwake sends, some only on UDP: both may go
+    const r = await runCommand(cfg.wolCommand, 30_000);
+    if (r.code !== 0) warn(`${cfg.wolCommand[0]} exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}`);
+  }
+}
+
+/** Probe; when the server does not answer, wake it and wait, re-sending, within the budget. */
+export async function ensureServerUp(cfg: BackupConfig, what: string): Promise<UpResult> {
+  const server = need(cfg.server, 'server', cfg);
+  if (await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs)) {
+    info(`${what}: backup server ${server} answers on port ${cfg.probePort}`);
+    return { woken: false };
+  }
+  const downSeenAt = Date.now();
+  need(cfg.mac, 'mac', cfg);
+  const target = await resolveWol(cfg);
+  const start = Date.now();
+  let sent = 0;
+  let lastSend = 0;
+  info(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; waking it (Wake-on-LAN to ${target.broadcast}:${target.port}${target.iface ? ' via ' + target.iface : ''})`);
+  while (true) {
+    if (sent === 0 || Date.now() - lastSend >= cfg.wolResendMs) {
+      await sendWake(cfg, target);
+      sent++;
+      lastSend = Date.now();
+    }
+    if (Date.now() - start >= cfg.wakeBudgetMs) break;
+    await sleep(Math.min(cfg.probeIntervalMs, Math.max(0, cfg.wakeBudgetMs - (Date.now() - start))));
+    if (await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs)) {
+      info(`${what}: backup server ${server} answers on port ${cfg.probePort} after ${fmtS(Date.now() - start)}`);
+      return { woken: true, downSeenAt };
+    }
+  }
+  throw new ConnectionError(
+    `backup server ${server} did not answer on port ${cfg.probePort} within ${fmtS(cfg.wakeBudgetMs)} (Wake-on-LAN sent ${sent} time${sent === 1 ? '' : 's'} to ${target.broadcast}:${target.port})`,
+  );
+}
+
+/** Wait until the server stops answering; false when it still answers at the end. */
+export async function waitDown(cfg: BackupConfig, budgetMs: number): Promise<boolean> {
+  const server = need(cfg.server, 'server', cfg);
+  const start = Date.now();
+  while (true) {
+    if (!(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs))) return true;
+    if (Date.now() - start >= budgetMs) return false;
+    await sleep(Math.min(cfg.probeIntervalMs, budgetMs));
+  }
+}
+
+export function lockDirOf(cfg: BackupConfig): string {
+  return need(cfg.lockDir, 'lock_dir', cfg);
+}
+
+function ensureLockDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  } catch (e: any) {
+    throw new AppError(`cannot create lock directory ${dir}: ${e.code ?? e.message}`);
+  }
+}
+
+/** A claim counts for at most this long: its holder would have finished by then. */
+export function claimStaleMs(cfg: BackupConfig): number {
+  return cfg.shutdownDelayMs + cfg.shutdownWaitMs + cfg.sshConnectTimeoutS * 1000 + 120_000;
+}
+
+export interface Acquired {
+  up: UpResult;
+  /** the lock was already there (job-init then job-start): nothing new was taken */
+  adopted: boolean;
+}
+
+/** Wake the server, check the storage, take this node's lock, and wait out a shutdown in progress. */
+export async function acquire(cfg: BackupConfig, job: string, phase: string, pid: number): Promise<Acquired> {
+  const what = phase;
+  let up = await ensureServerUp(cfg, what);
+  await ensureStorage(cfg, what);
+  const dir = lockDirOf(cfg);
+  ensureLockDir(dir);
+  const name = lockFileName(cfg.node, job);
+  const now = new Date().toISOString();
+  const mine: LockInfo = { host: cfg.node, job, pid, phase, started: now };
+  let adopted = false;
+  if (createExclusive(dir, name, JSON.stringify(mine) + '\n')) {
+    info(`${what}: lock ${path.join(dir, name)} taken`);
+  } else {
+    // job-init and job-start both call us: the second finds the first's lock
+    const prev = readJson<LockInfo>(path.join(dir, name));
+    const p = prev && prev !== 'unreadable' ? prev : undefined;
+    adopted = true;
+    const same = p && p.pid === pid;
+    if (!same) warn(`${what}: lock ${name} was already there (${p ? `pid ${p.pid}, ${p.phase}, since ${p.started}` : 'unreadable'}); taking it over`);
+    else info(`${what}: lock ${name} already held since ${p!.started}; not taken again`);
+    replaceFile(dir, name, JSON.stringify({ ...mine, started: same ? p!.started : now, updated: now }) + '\n');
+  }
+  up = await waitOutShutdown(cfg, dir, up, what);
+  return { up, adopted };
+}
+
+async function waitOutShutdown(cfg: BackupConfig, dir: string, up: UpResult, what: string): Promise<UpResult> {
+  const staleMs = claimStaleMs(cfg);
+  let announced = '';
+  while (true) {
+    const claim = readClaim(dir);
+    if (!claim) return up;
+    const mtime = claimMtime(dir);
+    if (mtime === undefined) continue;
+    const age = claimAgeMs(claim, mtime, Date.now());
+    const who = claim === 'unreadable' ? 'unknown node' : `${claim.host} (pid ${claim.pid})`;
+    if (age > staleMs) {
+      warn(`${what}: shutdown claim by ${who} is ${fmtS(age)} old; set aside as ${path.join(dir, 'shutdown.last')}`);
+      retireClaim(dir);
+      return up;
+    }
+    if (claim === 'unreadable' || claim.state === 'pending') {
+      if (announced !== 'pending') info(`${what}: ${who} is about to shut the server down; our lock makes it stand down, waiting`);
+      announced = 'pending';
+      await sleep(Math.min(cfg.probeIntervalMs, 1000));
+      continue;
+    }
+    const committedAt = Date.parse(claim.committed ?? claim.created);
+    if (up.woken && up.downSeenAt !== undefined && up.downSeenAt > committedAt) {
+      // we saw the server off after that shutdown and woke it: the claim is history
+      info(`${what}: server was shut down by ${claim.host} at ${claim.committed} and is up again`);
+      retireClaim(dir, claim.nonce);
+      return up;
+    }
+    info(`${what}: ${who} is shutting the server down; waiting for it to go down, then waking it again`);
+    if (await waitDown(cfg, cfg.shutdownWaitMs)) {
+      up = await ensureServerUp(cfg, what);
+      await ensureStorage(cfg, what);
+    } else {
+      warn(`${what}: server still answers ${fmtS(cfg.shutdownWaitMs)} after the shutdown by ${claim.host}; going on`);
+    }
+    retireClaim(dir, claim.nonce);
+    return up;
+  }
+}
+
+function claimMtime(dir: string): number | undefined {
+  try {
+    return fs.statSync(path.join(dir, CLAIM_FILE)).mtimeMs;
+  } catch {
+    return undefined; // retired meanwhile
+  }
+}
+
+function liveLocks(cfg: BackupConfig, dir: string, what: string): LockEntry[] {
+  const now = Date.now();
+  const live: LockEntry[] = [];
+  for (const e of listLocks(dir)) {
+    const { state, ageMs } = lockState(e, now, cfg.lockStaleMs, cfg.node, pidAlive);
+    if (state === 'live') live.push(e);
+    else if (state === 'stale') warn(`${what}: stale lock ${e.file}: ${describeLock(e)}, ${fmtS(Math.round(ageMs / 1000) * 1000)} old; ignored, not removed`);
+    else warn(`${what}: orphaned lock ${e.file}: ${describeLock(e)}, process gone; ignored, not removed`);
+  }
+  return live;
+}
+
+export type ReleaseOutcome = 'shutdown' | 'in-use' | 'claimed-elsewhere' | 'stood-down' | 'already-down' | 'disabled' | 'failed';
+
+/** Remove this node's lock; when it was the last one, shut the server down after the delay. */
+export async function release(cfg: BackupConfig, job: string, what: string, opts: { shutdown: boolean }): Promise<ReleaseOutcome> {
+  const server = need(cfg.server, 'server', cfg);
+  const dir = lockDirOf(cfg);
+  if (!(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs))) {
+    // the lock directory is on the server's storage: do not touch it while the server is off
+    warn(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; lock ${lockFileName(cfg.node, job)} left as it is`);
+    return 'already-down';
+  }
+  const name = lockFileName(cfg.node, job);
+  try {
+    fs.unlinkSync(path.join(dir, name));
+    info(`${what}: lock ${path.join(dir, name)} released`);
+  } catch (e: any) {
+    if (e.code !== 'ENOENT') throw new AppError(`cannot remove lock ${path.join(dir, name)}: ${e.code ?? e.message}`);
+    info(`${what}: no lock ${name} to release`);
+  }
+  if (!opts.shutdown) {
+    info(`${what}: shutdown of the backup server is off; leaving it up`);
+    return 'disabled';
+  }
+  const live = liveLocks(cfg, dir, what);
+  if (live.length) {
+    info(`${what}: backup server stays up: in use by ${live.map(describeLock).join(', ')}`);
+    return 'in-use';
+  }
+  return shutdownIfLast(cfg, dir, server, what);
+}
+
+async function shutdownIfLast(cfg: BackupConfig, dir: string, server: string, what: string): Promise<ReleaseOutcome> {
+  const claim: ClaimInfo = newClaim(cfg.node, new Date());
+  for (let attempt = 0; ; attempt++) {
+    if (createExclusive(dir, CLAIM_FILE, JSON.stringify(claim) + '\n')) break;
+    const other = readClaim(dir);
+    if (!other) continue; // retired between our attempt and the read
+    const mtime = claimMtime(dir);
+    if (mtime === undefined) continue;
+    const age = claimAgeMs(other, mtime, Date.now());
+    const who = other === 'unreadable' ? 'unknown node' : other.host;
+    if (age > claimStaleMs(cfg) && attempt === 0) {
+      warn(`${what}: shutdown claim by ${who} is ${fmtS(age)} old; set aside as ${path.join(dir, 'shutdown.last')}`);
+      retireClaim(dir);
+      continue;
+    }
+    info(`${what}: ${who} already handles the shutdown of the backup server`);
+    return 'claimed-elsewhere';
+  }
+  info(`${what}: no node holds a lock; shutting the backup server down in ${fmtS(cfg.shutdownDelayMs)} unless a node starts`);
+  await sleep(cfg.shutdownDelayMs);
+  const cur = readClaim(dir);
+  if (!cur || cur === 'unreadable' || cur.nonce !== claim.nonce) {
+    info(`${what}: our shutdown claim was set aside by another node; not shutting down`);
+    return 'claimed-elsewhere';
+  }
+  const live = liveLocks(cfg, dir, what);
+  if (live.length) {
+    retireClaim(dir, claim.nonce);
+    info(`${what}: not shutting down: ${live.map(describeLock).join(', ')} started meanwhile`);
+    return 'stood-down';
+  }
+  if (!(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs))) {
+    retireClaim(dir, claim.nonce);
+    info(`${what}: backup server ${server} no longer answers on port ${cfg.probePort}; no shutdown sent`);
+    return 'already-down';
+  }
+  // the point of no return: from here on a taker that finds the claim waits for the server
+  // to go down and wakes it again
+  replaceFile(dir, CLAIM_FILE, JSON.stringify({ ...claim, state: 'committed', committed: new Date().toISOString() }) + '\n');
+  info(`${what}: shutting down backup server ${server}: ${cfg.shutdownCommand}`);
+  const r = await sshRun(cfg, server, cfg.shutdownCommand);
+  // ssh reports 255 when the server drops the connection while powering off
+  if (r.code !== 0 && !(r.code === 255 && !(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs)))) {
+    retireClaim(dir, claim.nonce);
+    warn(`${what}: shutdown of backup server ${server} failed: ssh exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}`);
+    return 'failed';
+  }
+  if (await waitDown(cfg, cfg.shutdownWaitMs)) {
+    info(`${what}: backup server ${server} is down`);
+  } else {
+    retireClaim(dir, claim.nonce);
+    warn(`${what}: backup server ${server} still answers on port ${cfg.probePort} ${fmtS(cfg.shutdownWaitMs)} after the shutdown command`);
+  }
+  return 'shutdown';
+}

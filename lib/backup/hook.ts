@@ -1,0 +1,53 @@
+// backup-hook: vzdump's `script:`. Job phases wake the server and take this node's lock
+// (job-init, job-start) or release it and shut the server down when last (job-end,
+// job-abort); guest phases are logged.
+import { UsageError } from '../cli/errors.ts';
+import { info, warn } from '../cli/log.ts';
+import { COMMON_HELP, runBackupTool } from './cli.ts';
+import { checkName } from './config.ts';
+import { acquire, release } from './coordinator.ts';
+
+const HELP = `Usage: backup-hook PHASE [MODE VMID]   (set as 'script: /usr/local/bin/backup-hook' in /etc/vzdump.conf)
+
+vzdump calls it for every phase:
+  job-init, job-start    wake the backup server if it does not answer, check the backup
+                         storage is mounted and writable, take this node's lock
+                         (the second of the two finds the lock and neither wakes nor locks again)
+  job-end, job-abort     release this node's lock; when no lock is left, wait shutdown_delay,
+                         look again, and shut the backup server down over SSH
+  backup-start, backup-end, backup-abort, pre-stop, pre-restart, post-restart, log-end
+                         logged only
+Options:
+  --job NAME      lock name part for this job (default vzdump)
+${COMMON_HELP}`;
+
+const JOB_PHASES = new Set(['job-init', 'job-start', 'job-end', 'job-abort']);
+const GUEST_PHASES = new Set(['backup-start', 'backup-end', 'backup-abort', 'pre-stop', 'pre-restart', 'post-restart', 'log-end']);
+
+export async function hookMain(argv: string[]): Promise<number> {
+  return runBackupTool('backup-hook', argv, { string: ['job'] }, HELP, 'stdout', async ({ args, cfg }) => {
+    const [phase, mode, vmid] = args._.map(String);
+    if (!phase) throw new UsageError('missing phase (vzdump calls: backup-hook PHASE [MODE VMID])');
+    const job = checkName(typeof args.job === 'string' && args.job ? args.job : 'vzdump', '--job');
+    const env = process.env;
+    if (GUEST_PHASES.has(phase)) {
+      const guest = [env.VMTYPE, vmid, env.HOSTNAME ? `(${env.HOSTNAME})` : ''].filter(Boolean).join(' ');
+      info(`${phase}: guest ${guest || '?'} mode ${mode ?? '?'}${env.TARGET ? ' target ' + env.TARGET : ''}`);
+      return 0;
+    }
+    if (!JOB_PHASES.has(phase)) {
+      // a phase from a newer vzdump must not fail a backup
+      warn(`unknown phase '${phase}' ignored`);
+      return 0;
+    }
+    info(`${phase}: node ${cfg.node}${env.STOREID ? ' storage ' + env.STOREID : ''}${env.DUMPDIR ? ' dumpdir ' + env.DUMPDIR : ''}`);
+    if (phase === 'job-init' || phase === 'job-start') {
+      // vzdump is our parent: the lock lives as long as the vzdump run
+      await acquire(cfg, job, phase, process.ppid);
+      return 0;
+    }
+    await release(cfg, job, phase, { shutdown: cfg.shutdown });
+    // a server left running is reported as a warning; the backups themselves are good
+    return 0;
+  });
+}

@@ -1,0 +1,180 @@
+// Node locks and the shutdown claim, as files in a directory on the shared backup storage.
+//
+// Every file is created atomically: its content is written to a private temporary file
+// first, then link()ed to its final name, which fails with EEXIST when the name is taken
+// (atomic on local filesystems and on NFS, unlike a test-then-create). Replacing the
+// content of a file we own goes through rename(), so a reader never sees half a file.
+// See docs/backup.md "Locks and the shutdown" for the protocol built on these files.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface LockInfo {
+  /** node name (hostname, or --node / node_name) */
+  host: string;
+  job: string;
+  /** the process whose life the lock spans (vzdump for the hook, the tool for sync) */
+  pid: number;
+  phase: string;
+  /** ISO time the lock was taken */
+  started: string;
+  /** ISO time of the last phase that touched it */
+  updated?: string;
+}
+
+export interface ClaimInfo {
+  host: string;
+  pid: number;
+  nonce: string;
+  created: string;
+  state: 'pending' | 'committed';
+  committed?: string;
+}
+
+export const CLAIM_FILE = 'shutdown.claim';
+export const LAST_CLAIM_FILE = 'shutdown.last';
+
+export const lockFileName = (node: string, job: string) => `${node}.${job}.lock`;
+
+function tmpName(dir: string, base: string): string {
+  return path.join(dir, `.${base}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Write `data` under `name` only if the name is free. Returns false when it is taken. */
+export function createExclusive(dir: string, name: string, data: string): boolean {
+  const tmp = tmpName(dir, name);
+  const fd = fs.openSync(tmp, 'wx', 0o644);
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(tmp, path.join(dir, name));
+    return true;
+  } catch (e: any) {
+    if (e.code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Replace the content of a file this process owns. */
+export function replaceFile(dir: string, name: string, data: string): void {
+  const tmp = tmpName(dir, name);
+  fs.writeFileSync(tmp, data, { mode: 0o644 });
+  fs.renameSync(tmp, path.join(dir, name));
+}
+
+export function readJson<T>(file: string): T | undefined | 'unreadable' {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e: any) {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return 'unreadable';
+  }
+}
+
+export interface LockEntry {
+  file: string;
+  info?: LockInfo;
+  /** file mtime, used when the content cannot be read */
+  mtimeMs: number;
+}
+
+export function listLocks(dir: string): LockEntry[] {
+  const out: LockEntry[] = [];
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (!name.endsWith('.lock') || name.startsWith('.')) continue;
+    const file = path.join(dir, name);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch (e: any) {
+      if (e.code === 'ENOENT') continue; // released between readdir and stat
+      throw e;
+    }
+    const info = readJson<LockInfo>(file);
+    if (info === undefined) continue;
+    out.push({ file: name, info: info === 'unreadable' || typeof info?.host !== 'string' ? undefined : info, mtimeMs: st.mtimeMs });
+  }
+  return out;
+}
+
+export type LockState = 'live' | 'stale' | 'orphaned';
+
+/**
+ * Whether a lock still keeps the server up. A lock older than the stale age, or one of this
+ * node whose process is gone, is reported and ignored, never deleted: someone should look
+ * at why it was left.
+ */
+export function lockState(
+  entry: LockEntry,
+  now: number,
+  staleMs: number,
+  myNode: string,
+  pidAlive: (pid: number) => boolean,
+): { state: LockState; ageMs: number } {
+  const started = entry.info ? Date.parse(entry.info.updated ?? entry.info.started) : NaN;
+  const since = Number.isFinite(started) ? started : entry.mtimeMs;
+  const ageMs = Math.max(0, now - since);
+  if (ageMs > staleMs) return { state: 'stale', ageMs };
+  if (entry.info && entry.info.host === myNode && entry.info.pid > 0 && !pidAlive(entry.info.pid)) return { state: 'orphaned', ageMs };
+  return { state: 'live', ageMs };
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e: any) {
+    return e.code === 'EPERM';
+  }
+}
+
+export function describeLock(e: LockEntry): string {
+  if (!e.info) return `${e.file} (unreadable)`;
+  return `${e.info.host}/${e.info.job} (pid ${e.info.pid}, ${e.info.phase}, since ${e.info.started})`;
+}
+
+export function newClaim(host: string, now: Date): ClaimInfo {
+  return { host, pid: process.pid, nonce: crypto.randomBytes(8).toString('hex'), created: now.toISOString(), state: 'pending' };
+}
+
+export function readClaim(dir: string): ClaimInfo | 'unreadable' | undefined {
+  return readJson<ClaimInfo>(path.join(dir, CLAIM_FILE));
+}
+
+/** When a claim stops counting: its holder would long have finished. */
+export function claimAgeMs(claim: ClaimInfo | 'unreadable', mtimeMs: number, now: number): number {
+  if (claim === 'unreadable') return now - mtimeMs;
+  const t = Date.parse(claim.state === 'committed' && claim.committed ? claim.committed : claim.created);
+  return now - (Number.isFinite(t) ? t : mtimeMs);
+}
+
+/**
+ * Move a finished or abandoned claim out of the way, keeping it as shutdown.last for
+ * whoever wants to know what happened. Returns false when another node was quicker.
+ */
+export function retireClaim(dir: string, expectNonce?: string): boolean {
+  const file = path.join(dir, CLAIM_FILE);
+  if (expectNonce !== undefined) {
+    const cur = readClaim(dir);
+    if (!cur || cur === 'unreadable' || cur.nonce !== expectNonce) return false;
+  }
+  try {
+    fs.renameSync(file, path.join(dir, LAST_CLAIM_FILE));
+    return true;
+  } catch (e: any) {
+    if (e.code === 'ENOENT') return false;
+    throw e;
+  }
+}

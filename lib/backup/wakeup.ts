@@ -1,0 +1,101 @@
+// backup-wakeup: wake the backup server and wait until it answers (for a timer a few
+// minutes before the backups); --check: a self-test of everything the hook relies on.
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../cli/errors.ts';
+import { parseFormat, print, render, type Column } from '../cli/output.ts';
+import { COMMON_HELP, runBackupTool } from './cli.ts';
+import { parseDurationMs, type BackupConfig } from './config.ts';
+import { claimStaleMs, ensureServerUp, resolveWol } from './coordinator.ts';
+import { CLAIM_FILE, claimAgeMs, describeLock, listLocks, lockState, pidAlive, readClaim } from './locks.ts';
+import { tcpProbe } from './probe.ts';
+import { sshRun } from './ssh.ts';
+import { isMounted, lastLine, writeTest } from './storage.ts';
+
+const HELP = `Usage: backup-wakeup [--budget DURATION]    wake the backup server, wait until it answers
+       backup-wakeup --check [-o text|json]  self-test, one line per item
+
+Without --check: if the server does not answer on probe_port, send Wake-on-LAN packets
+(re-sent every wol_resend) and wait up to wake_budget (or --budget, e.g. 5m); exit 0 as
+soon as it answers, 3 when it did not within the budget.
+
+--check tests, without changing anything but a probe file: config, Wake-on-LAN interface
+and broadcast address, server reachable, storage mounted and writable, SSH login in batch
+mode (runs ssh_check_command, default 'true'), lock directory and the locks in it.
+Exit 0 when every item is ok, 1 otherwise.
+${COMMON_HELP}`;
+
+interface Item {
+  item: string;
+  status: 'ok' | 'FAIL' | 'skip' | 'warn';
+  detail: string;
+}
+
+export async function checkItems(cfg: BackupConfig, configPath: string | undefined): Promise<Item[]> {
+  const items: Item[] = [];
+  const add = (item: string, status: Item['status'], detail: string) => items.push({ item, status, detail });
+  const missing = ['server', 'mac'].filter((k) => (k === 'server' ? !cfg.server : !cfg.mac));
+  if (!cfg.mountPoint) missing.push('storage or mount_point');
+  add('config', missing.length ? 'FAIL' : 'ok', `${configPath ?? '(no config file)'}: ${missing.length ? 'not set: ' + missing.join(', ') : `server ${cfg.server}, node ${cfg.node}`}`);
+  try {
+    const t = await resolveWol(cfg);
+    add('wake-on-lan', cfg.mac ? 'ok' : 'FAIL', `${t.broadcast}:${t.port}${t.iface ? ' via ' + t.iface : ''} (${t.how})${cfg.wolPassword ? ', SecureOn password set' : ''}${cfg.mac ? '' : ', no mac set'}`);
+  } catch (e: any) {
+    add('wake-on-lan', 'FAIL', e.message);
+  }
+  const up = cfg.server ? await tcpProbe(cfg.server, cfg.probePort, cfg.probeTimeoutMs) : false;
+  add('server', up ? 'ok' : 'FAIL', cfg.server ? `${cfg.server} ${up ? 'answers' : 'does not answer'} on port ${cfg.probePort}` : 'no server set');
+  const skip = 'server does not answer';
+  if (!up) {
+    for (const i of ['storage', 'ssh', 'lock-dir']) add(i, 'skip', skip);
+    return items;
+  }
+  const mp = cfg.mountPoint;
+  if (!mp) add('storage', 'FAIL', "no 'storage' or 'mount_point' set");
+  else if (cfg.mountCheck && !isMounted(mp)) add('storage', 'FAIL', `${mp} is not mounted (the hook would mount it)`);
+  else {
+    const err = fs.existsSync(mp) ? writeTest(mp, cfg.node) : 'ENOENT';
+    add('storage', err ? 'FAIL' : 'ok', `${mp} ${cfg.mountCheck ? 'mounted, ' : ''}${err ? 'not writable (' + err + ')' : 'writable'}`);
+  }
+  const r = await sshRun(cfg, cfg.server!, cfg.sshCheckCommand);
+  add('ssh', r.code === 0 ? 'ok' : 'FAIL', `${cfg.sshUser}@${cfg.server}:${cfg.sshPort} '${cfg.sshCheckCommand}' ${r.code === 0 ? 'ran in batch mode' : `failed (exit ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''})`}`);
+  const dir = cfg.lockDir;
+  if (!dir) add('lock-dir', 'FAIL', "no 'lock_dir' set");
+  else if (!fs.existsSync(dir)) add('lock-dir', fs.existsSync(path.dirname(dir)) ? 'ok' : 'FAIL', `${dir} does not exist yet${fs.existsSync(path.dirname(dir)) ? ' (created by the first job)' : ''}`);
+  else {
+    const err = writeTest(dir, cfg.node);
+    const now = Date.now();
+    const locks = listLocks(dir).map((e) => `${describeLock(e)} ${lockState(e, now, cfg.lockStaleMs, cfg.node, pidAlive).state}`);
+    const claim = readClaim(dir);
+    let claimText = '';
+    if (claim) {
+      const age = claimAgeMs(claim, fs.statSync(path.join(dir, CLAIM_FILE)).mtimeMs, now);
+      claimText = `; ${CLAIM_FILE}: ${claim === 'unreadable' ? 'unreadable' : `${claim.state} by ${claim.host}`}${age > claimStaleMs(cfg) ? ' (stale)' : ''}`;
+    }
+    const status = err ? 'FAIL' : locks.some((l) => !l.endsWith(' live')) ? 'warn' : 'ok';
+    add('lock-dir', status, `${dir} ${err ? 'not writable (' + err + ')' : 'writable'}; ${locks.length ? 'locks: ' + locks.join(', ') : 'no locks'}${claimText}`);
+  }
+  return items;
+}
+
+const COLUMNS: Column<Item>[] = [
+  { header: 'STATUS', get: (r) => r.status },
+  { header: 'ITEM', get: (r) => r.item },
+  { header: 'DETAIL', get: (r) => r.detail },
+];
+
+export async function wakeupMain(argv: string[]): Promise<number> {
+  return runBackupTool('backup-wakeup', argv, { string: ['budget'], boolean: ['check'] }, HELP, 'stderr', async ({ args, cfg }) => {
+    if (args._.length) throw new UsageError(`unexpected argument '${args._[0]}'`);
+    if (args.check) {
+      const format = parseFormat(args.output);
+      const items = await checkItems(cfg, cfg.source);
+      if (format === 'text') print(items.map((i) => `${i.status.padEnd(4)} ${i.item.padEnd(11)} ${i.detail}\n`).join(''));
+      else print(render(format, items, COLUMNS));
+      return items.some((i) => i.status === 'FAIL') ? 1 : 0;
+    }
+    const budget = typeof args.budget === 'string' && args.budget ? parseDurationMs(args.budget, '--budget') : cfg.wakeBudgetMs;
+    await ensureServerUp({ ...cfg, wakeBudgetMs: budget }, 'wakeup');
+    return 0;
+  });
+}
