@@ -6,8 +6,8 @@ import { AppError } from '../cli/errors.ts';
 import { debug, warn } from '../cli/log.ts';
 import { isAmbiguous } from './errors.ts';
 import { nextPollDelay, sleep } from './retry.ts';
-import type { Params, PveClient, SnapshotEntry, TaskResult } from './types.ts';
-import { isUpid, parseUpid } from './upid.ts';
+import type { Params, PveClient, SnapshotEntry, TaskResult, WaitOptions } from './types.ts';
+import { isUpid } from './upid.ts';
 
 export interface GuestRef {
   vmid: number;
@@ -58,9 +58,9 @@ export async function recentTasks(client: PveClient, g: GuestRef, type: string):
   }
 }
 
-async function finish(client: PveClient, upid: unknown, what: string): Promise<TaskResult> {
+async function finish(client: PveClient, upid: unknown, what: string, wait?: WaitOptions): Promise<TaskResult> {
   if (!isUpid(upid)) throw new AppError(`${what}: expected a task id, got ${JSON.stringify(upid)}`);
-  return client.waitTask(upid);
+  return client.waitTask(upid, wait);
 }
 
 /**
@@ -68,7 +68,7 @@ async function finish(client: PveClient, upid: unknown, what: string): Promise<T
  * snapshot list says whether it was made: present (with our description, if one was
  * given) means it was, and its task is looked up and waited for.
  */
-export async function createSnapshot(client: PveClient, g: GuestRef, name: string, params: SnapshotParams = {}): Promise<TaskResult> {
+export async function createSnapshot(client: PveClient, g: GuestRef, name: string, params: SnapshotParams = {}, wait?: WaitOptions): Promise<TaskResult> {
   const body: Params = { snapname: name, description: params.description };
   if (g.type === 'qemu' && params.vmstate !== undefined) body.vmstate = params.vmstate;
   const what = `snapshot ${name} of ${g.vmid}`;
@@ -79,15 +79,15 @@ export async function createSnapshot(client: PveClient, g: GuestRef, name: strin
     } catch (e) {
       if (!isAmbiguous(e) || attempt >= MAX_WRITE_TRIES) throw e;
       warn(`${what}: ${(e as Error).message}; checking whether it was made`);
-      const found = await afterLostCreate(client, g, name, params);
+      const found = await afterLostCreate(client, g, name, params, wait);
       if (found) return found;
       continue;
     }
-    return finish(client, upid, what);
+    return finish(client, upid, what, wait);
   }
 }
 
-async function afterLostCreate(client: PveClient, g: GuestRef, name: string, params: SnapshotParams): Promise<TaskResult | undefined> {
+async function afterLostCreate(client: PveClient, g: GuestRef, name: string, params: SnapshotParams, wait?: WaitOptions): Promise<TaskResult | undefined> {
   const snap = (await listSnapshots(client, g)).find((s) => s.name === name);
   if (!snap) return undefined;
   // someone else's snapshot of the same name is not ours to claim
@@ -97,16 +97,16 @@ async function afterLostCreate(client: PveClient, g: GuestRef, name: string, par
   return adoptTask(client, g, TASK_TYPE.create[g.type], async () => {
     const s = (await listSnapshots(client, g)).find((x) => x.name === name);
     return s ? (s.snapstate ? 'running' : 'done') : 'gone';
-  });
+  }, wait);
 }
 
 /**
  * A write took effect but its UPID was lost: wait for the guest's newest task of that type;
  * without a task list, watch the object itself until it settles.
  */
-async function adoptTask(client: PveClient, g: GuestRef, type: string, settle: () => Promise<'running' | 'done' | 'gone'>): Promise<TaskResult> {
+async function adoptTask(client: PveClient, g: GuestRef, type: string, settle: () => Promise<'running' | 'done' | 'gone'>, wait?: WaitOptions): Promise<TaskResult> {
   const [task] = await recentTasks(client, g, type);
-  if (task && isUpid(task.upid)) return client.waitTask(task.upid);
+  if (task && isUpid(task.upid)) return client.waitTask(task.upid, wait);
   let delay: number | undefined;
   for (let i = 0; i < 200; i++) {
     const st = await settle();
@@ -119,7 +119,7 @@ async function adoptTask(client: PveClient, g: GuestRef, type: string, settle: (
 }
 
 /** Delete a snapshot and wait; a lost answer is resolved by looking whether it is gone. */
-export async function deleteSnapshot(client: PveClient, g: GuestRef, name: string, opts: { force?: boolean } = {}): Promise<TaskResult> {
+export async function deleteSnapshot(client: PveClient, g: GuestRef, name: string, opts: { force?: boolean } = {}, wait?: WaitOptions): Promise<TaskResult> {
   const what = `delete snapshot ${name} of ${g.vmid}`;
   for (let attempt = 1; ; attempt++) {
     let upid: unknown;
@@ -133,9 +133,9 @@ export async function deleteSnapshot(client: PveClient, g: GuestRef, name: strin
       return adoptTask(client, g, TASK_TYPE.delete[g.type], async () => {
         const s = (await listSnapshots(client, g)).find((x) => x.name === name);
         return s ? 'running' : 'done';
-      });
+      }, wait);
     }
-    return finish(client, upid, what);
+    return finish(client, upid, what, wait);
   }
 }
 
@@ -143,7 +143,7 @@ export async function deleteSnapshot(client: PveClient, g: GuestRef, name: strin
  * Roll back and wait. A rollback is not repeated after a lost answer unless the node's
  * task list shows none started since this call began.
  */
-export async function rollbackSnapshot(client: PveClient, g: GuestRef, name: string, opts: { start?: boolean } = {}): Promise<TaskResult> {
+export async function rollbackSnapshot(client: PveClient, g: GuestRef, name: string, opts: { start?: boolean } = {}, wait?: WaitOptions): Promise<TaskResult> {
   const what = `rollback of ${g.vmid} to ${name}`;
   const type = TASK_TYPE.rollback[g.type];
   const before = (await recentTasks(client, g, type))[0]?.upid;
@@ -155,14 +155,9 @@ export async function rollbackSnapshot(client: PveClient, g: GuestRef, name: str
       if (!isAmbiguous(e) || attempt >= MAX_WRITE_TRIES) throw e;
       warn(`${what}: ${(e as Error).message}; checking whether it started`);
       const [task] = await recentTasks(client, g, type);
-      if (task && task.upid !== before && isUpid(task.upid)) return client.waitTask(task.upid);
+      if (task && task.upid !== before && isUpid(task.upid)) return client.waitTask(task.upid, wait);
       continue;
     }
-    return finish(client, upid, what);
+    return finish(client, upid, what, wait);
   }
-}
-
-/** The node a UPID ran on (tasks of a guest always run on the guest's node). */
-export function taskNode(upid: string): string {
-  return parseUpid(upid).node;
 }

@@ -39,7 +39,8 @@ export interface TaskPoller {
 
 export const DEFAULT_TASK_TIMEOUT_MS = 10 * 60_000;
 
-const taskPath = (node: string, upid: string) => `/nodes/${node}/tasks/${encodeURIComponent(upid)}`;
+// PVE takes the UPID as it is in the path (colons, @ and ! are legal there), and pvesh needs it so
+const taskPath = (node: string, upid: string) => `/nodes/${node}/tasks/${upid}`;
 
 export async function waitForTask(p: TaskPoller, upid: string, opts: WaitOptions = {}, defaultTimeoutMs = DEFAULT_TASK_TIMEOUT_MS): Promise<TaskResult> {
   const { node } = parseUpid(upid);
