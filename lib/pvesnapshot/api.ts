@@ -1,6 +1,7 @@
 // The snapshot calls pve-snapshot makes, for VMs and containers alike: the guest type
 // picks the path, everything else is the same (Proxmox shares one snapshot flow).
 import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
+import * as shared from '../pve/snapshots.ts';
 import type { GuestType } from './names.ts';
 
 export interface GuestRef {
@@ -12,26 +13,26 @@ export interface GuestRef {
 export const guestPath = (g: GuestRef) => `/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}`;
 const snapPath = (g: GuestRef, name: string) => `${guestPath(g)}/snapshot/${encodeURIComponent(name)}`;
 
+/** The whole list, `current` included: the tree needs to know where the guest is now. */
 export function listSnapshots(client: PveClient, g: GuestRef): Promise<SnapshotEntry[]> {
   return client.get<SnapshotEntry[]>(`${guestPath(g)}/snapshot`).then((l) => (Array.isArray(l) ? l : []));
 }
 
-async function task(client: PveClient, upid: unknown): Promise<TaskResult> {
-  return client.waitTask(String(upid), { throwOnFailure: false });
+// Writes go through the shared helpers, which make a lost answer safe (a create or delete
+// whose reply was lost is looked up, never blindly sent twice). A failed task is an
+// outcome to report, not an exception.
+const NO_THROW = { throwOnFailure: false };
+
+export function createSnapshot(client: PveClient, g: GuestRef, name: string, opts: { vmstate?: boolean; description?: string }): Promise<TaskResult> {
+  return shared.createSnapshot(client, g, name, { description: opts.description, vmstate: opts.vmstate ? true : undefined }, NO_THROW);
 }
 
-export async function createSnapshot(client: PveClient, g: GuestRef, name: string, opts: { vmstate?: boolean; description?: string }): Promise<TaskResult> {
-  const params: Record<string, string | number | undefined> = { snapname: name, description: opts.description };
-  if (opts.vmstate) params.vmstate = 1;
-  return task(client, await client.post(`${guestPath(g)}/snapshot`, params));
+export function deleteSnapshot(client: PveClient, g: GuestRef, name: string, force: boolean): Promise<TaskResult> {
+  return shared.deleteSnapshot(client, g, name, { force }, NO_THROW);
 }
 
-export async function deleteSnapshot(client: PveClient, g: GuestRef, name: string, force: boolean): Promise<TaskResult> {
-  return task(client, await client.delete(snapPath(g, name), force ? { force: 1 } : undefined));
-}
-
-export async function rollbackSnapshot(client: PveClient, g: GuestRef, name: string, start: boolean): Promise<TaskResult> {
-  return task(client, await client.post(`${snapPath(g, name)}/rollback`, start ? { start: 1 } : undefined));
+export function rollbackSnapshot(client: PveClient, g: GuestRef, name: string, start: boolean): Promise<TaskResult> {
+  return shared.rollbackSnapshot(client, g, name, start ? { start: true } : {}, NO_THROW);
 }
 
 export function snapshotConfig(client: PveClient, g: GuestRef, name: string): Promise<Record<string, unknown>> {

@@ -6,11 +6,25 @@ import { loadConfig } from '../cli/config.ts';
 import { connect } from '../cli/connect.ts';
 import { setLogSink } from '../cli/log.ts';
 import { print } from '../cli/output.ts';
-import { guestsFromResources, resolveGuests } from '../guests/inventory.ts';
+import { guestsFromResources, resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import type { ClusterVm, SnapshotEntry } from '../pve/types.ts';
 import { ACTIONS } from './help.ts';
 
-/** `__complete actions | guests | snapshots <guest>` plus any global (connection) options. */
+/** vmids, then names; with selectors also @all, @all-<node>, @pool-<pool>, @tag-<tag>. */
+export function completionWords(guests: GuestInfo[], selectors: boolean): string[] {
+  const words = new Set<string>();
+  for (const g of guests) words.add(String(g.vmid));
+  for (const g of guests) if (g.name) words.add(g.name);
+  if (selectors) {
+    words.add('@all');
+    for (const n of [...new Set(guests.map((g) => g.node))].sort()) words.add(`@all-${n}`);
+    for (const p of [...new Set(guests.flatMap((g) => (g.pool ? [g.pool] : [])))].sort()) words.add(`@pool-${p}`);
+    for (const t of [...new Set(guests.flatMap((g) => g.tags.map((x) => x.toLowerCase())))].sort()) words.add(`@tag-${t}`);
+  }
+  return [...words];
+}
+
+/** `__complete actions | guests | selectors | storages | snapshots <guest>` plus any global (connection) options. */
 export async function completeMain(argv: string[]): Promise<number> {
   setLogSink(() => {});
   try {
@@ -20,16 +34,18 @@ export async function completeMain(argv: string[]): Promise<number> {
       print(ACTIONS.join('\n') + '\n');
       return 0;
     }
-    if (what !== 'guests' && what !== 'snapshots') return 2;
+    if (!['guests', 'selectors', 'snapshots', 'storages'].includes(what)) return 2;
     if (args.timeout === undefined) args.timeout = '3';
     const client = await connect(args, loadConfig({ config: args.config }));
     try {
-      if (what === 'guests') {
+      if (what === 'guests' || what === 'selectors') {
         const guests = guestsFromResources((await client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' })) ?? []);
-        const words = new Set<string>();
-        for (const g of guests) words.add(String(g.vmid));
-        for (const g of guests) if (g.name) words.add(g.name);
-        print([...words].join('\n') + (words.size ? '\n' : ''));
+        print(completionWords(guests, what === 'selectors').map((w) => w + '\n').join(''));
+        return 0;
+      }
+      if (what === 'storages') {
+        const list = (await client.get<{ storage: string }[]>('/storage')) ?? [];
+        print(list.map((s) => s.storage + '\n').sort().join(''));
         return 0;
       }
       if (!guest) return 2;
