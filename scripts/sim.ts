@@ -1,6 +1,6 @@
-// Entry of the sim tool; the work lives in lib/.
-import { UsageError } from '../lib/cli/errors.ts';
+// Entry of the sim tool (the Proxmox VE simulator); the work lives in lib/sim/pve.
+import { simMain } from '../lib/sim/pve/cli.ts';
 
-export async function main(_argv: string[]): Promise<number> {
-  throw new UsageError('sim: not built yet');
+export async function main(argv: string[]): Promise<number> {
+  return simMain(argv);
 }

@@ -1,0 +1,286 @@
+// The simulated API methods, keyed by "METHOD /schema/path". Parameters arrive validated
+// and coerced (integers as numbers, booleans as 0/1) and the schema's permission check has
+// passed; handlers add the checks PVE makes per object (resource filtering, pools, tasks).
+import { checkPerm, hasPriv, principalName, type AuthDb, type PermContext, type Principal } from './auth.ts';
+import { PveError, permError } from './errors.ts';
+import type { GuestType, PveModel } from './model.ts';
+import { parseUpid } from './upid.ts';
+import { VERSION } from './version.ts';
+
+export interface Ctx {
+  model: PveModel;
+  auth: AuthDb;
+  principal: Principal;
+  params: Record<string, any>;
+  perm: PermContext;
+  /** set by a handler whose answer carries `total` */
+  total?: number;
+}
+
+export type Handler = (c: Ctx) => unknown;
+
+export const ROUTES: Record<string, Handler> = {};
+
+const route = (key: string, h: Handler) => {
+  ROUTES[key] = h;
+};
+
+const user = (c: Ctx) => principalName(c.principal);
+
+route('GET /version', () => ({ version: VERSION.version, release: VERSION.release, repoid: VERSION.repoid, console: 'xtermjs' }));
+
+route('GET /nodes', (c) => {
+  return [...c.model.nodes.values()].map((n) => {
+    const e: Record<string, unknown> = { node: n.node, status: n.status, type: 'node', id: `node/${n.node}`, ssl_fingerprint: c.model.fingerprint ?? '' };
+    if (n.status === 'online' && hasPriv(c.principal, `/nodes/${n.node}`, 'Sys.Audit')) Object.assign(e, { maxcpu: 16, maxmem: 68719476736, mem: 17179869184, cpu: 0.05, uptime: 864000, level: '' });
+    return e;
+  });
+});
+
+route('GET /cluster/resources', (c) => {
+  const type: string | undefined = c.params.type;
+  const out: Record<string, unknown>[] = [];
+  const m = c.model;
+  if (!type || type === 'vm') {
+    for (const g of m.guests.values()) {
+      if (hasPriv(c.principal, `/vms/${g.vmid}`, 'VM.Audit', c.perm)) out.push(m.resourceOfGuest(g));
+    }
+  }
+  if (!type || type === 'node') {
+    for (const n of m.nodes.values()) {
+      const e: Record<string, unknown> = { id: `node/${n.node}`, type: 'node', node: n.node, status: n.status };
+      if (hasPriv(c.principal, `/nodes/${n.node}`, 'Sys.Audit')) Object.assign(e, { maxcpu: 16, maxmem: 68719476736, cpu: 0.05, mem: 17179869184, uptime: 864000, level: '', cgroup_mode: 2 });
+      out.push(e);
+    }
+  }
+  if (!type || type === 'storage') {
+    for (const s of m.storages.values()) {
+      if (!hasPriv(c.principal, `/storage/${s.storage}`, 'Datastore.Audit') && !hasPriv(c.principal, `/storage/${s.storage}`, 'Datastore.AllocateSpace')) continue;
+      for (const n of m.nodes.values()) {
+        if (s.nodes && !s.nodes.includes(n.node)) continue;
+        out.push({
+          id: `storage/${n.node}/${s.storage}`, type: 'storage', storage: s.storage, node: n.node, disk: s.used, maxdisk: s.total,
+          content: s.content, shared: s.shared ? 1 : 0, plugintype: s.type, status: n.status === 'online' && !s.disable ? 'available' : 'unknown',
+        });
+      }
+    }
+  }
+  if (!type) {
+    for (const p of m.pools.values()) {
+      if (hasPriv(c.principal, `/pool/${p.poolid}`, 'Pool.Audit')) out.push({ id: `pool/${p.poolid}`, type: 'pool', pool: p.poolid });
+    }
+  }
+  return out;
+});
+
+route('GET /pools', (c) => {
+  const m = c.model;
+  const poolid: string | undefined = c.params.poolid;
+  if (poolid === undefined) {
+    return [...m.pools.values()]
+      .filter((p) => hasPriv(c.principal, `/pool/${p.poolid}`, 'Pool.Audit'))
+      .map((p) => (p.comment ? { poolid: p.poolid, comment: p.comment } : { poolid: p.poolid }));
+  }
+  const pool = m.pools.get(poolid);
+  if (!pool) throw new PveError(500, `pool '${poolid}' does not exist`);
+  checkPerm(c.principal, `/pool/${poolid}`, ['Pool.Audit']);
+  const members: Record<string, unknown>[] = [];
+  if (c.params.type !== 'storage') {
+    for (const g of m.guests.values()) {
+      if (g.pool !== poolid) continue;
+      if (c.params.type && c.params.type !== g.type) continue;
+      members.push(m.resourceOfGuest(g));
+    }
+  }
+  const entry: Record<string, unknown> = { poolid, members };
+  if (pool.comment) entry.comment = pool.comment;
+  return [entry];
+});
+
+// ---- guests: the same handlers for qemu and lxc ---------------------------------------
+
+for (const type of ['qemu', 'lxc'] as GuestType[]) {
+  const base = `/nodes/{node}/${type}/{vmid}`;
+  const guest = (c: Ctx) => c.model.guestOn(c.params.node, type, c.params.vmid);
+
+  route(`GET /nodes/{node}/${type}`, (c) => {
+    c.model.checkNode(c.params.node);
+    const out = [];
+    for (const g of c.model.guests.values()) {
+      if (g.node !== c.params.node || g.type !== type) continue;
+      if (!hasPriv(c.principal, `/vms/${g.vmid}`, 'VM.Audit', c.perm)) continue;
+      out.push(c.model.statusOf(g));
+    }
+    return out;
+  });
+  route(`GET ${base}/config`, (c) => c.model.configOf(guest(c)));
+  route(`GET ${base}/status/current`, (c) => c.model.statusOf(guest(c)));
+  route(`GET ${base}/snapshot`, (c) => c.model.listSnapshots(guest(c)));
+  route(`POST ${base}/snapshot`, (c) => c.model.createSnapshot(c.params.node, type, c.params.vmid, c.params.snapname,
+    { description: c.params.description, vmstate: c.params.vmstate === 1 }, user(c)));
+  route(`GET ${base}/snapshot/{snapname}`, (c) => {
+    c.model.getSnapshot(guest(c), c.params.snapname);
+    return [{ rel: 'child', href: 'config' }, { rel: 'child', href: 'rollback' }];
+  });
+  route(`DELETE ${base}/snapshot/{snapname}`, (c) => c.model.deleteSnapshot(c.params.node, type, c.params.vmid, c.params.snapname, c.params.force === 1, user(c)));
+  route(`GET ${base}/snapshot/{snapname}/config`, (c) => {
+    const g = guest(c);
+    return c.model.snapshotConfig(g, c.model.getSnapshot(g, c.params.snapname));
+  });
+  route(`PUT ${base}/snapshot/{snapname}/config`, async (c) => {
+    await c.model.setSnapshotDescription(guest(c), c.params.snapname, c.params.description);
+    return null;
+  });
+  route(`POST ${base}/snapshot/{snapname}/rollback`, (c) => {
+    // QEMU needs VM.PowerMgmt too when the VM is to be started afterwards
+    if (type === 'qemu' && c.params.start === 1) checkPerm(c.principal, `/vms/${c.params.vmid}`, ['VM.PowerMgmt'], false, c.perm);
+    return c.model.rollbackSnapshot(c.params.node, type, c.params.vmid, c.params.snapname, c.params.start === 1, user(c));
+  });
+  for (const action of ['start', 'shutdown', 'stop', 'suspend', 'resume'] as const) {
+    route(`POST ${base}/status/${action}`, (c) => c.model.powerTask(c.params.node, type, c.params.vmid, action, { todisk: c.params.todisk === 1 }, user(c)));
+  }
+}
+
+route('POST /nodes/{node}/qemu/{vmid}/agent/ping', (c) => {
+  c.model.agentPing(c.params.node, c.params.vmid);
+  return { result: {} };
+});
+
+// ---- tasks ----------------------------------------------------------------------------
+
+function taskOf(c: Ctx) {
+  const upid: string = c.params.upid;
+  const parsed = parseUpid(upid);
+  if (!parsed) throw new PveError(400, 'unable to parse worker upid');
+  const task = c.model.tasks.get(upid);
+  if (!task || task.node !== c.params.node) throw new PveError(500, 'no such task');
+  // a task's owner may always read it; others need Sys.Audit on the node
+  if (task.user !== user(c)) checkPerm(c.principal, `/nodes/${c.params.node}`, ['Sys.Audit']);
+  return task;
+}
+
+route('GET /nodes/{node}/tasks/{upid}/status', (c) => {
+  const t = taskOf(c);
+  const out: Record<string, unknown> = {
+    upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user,
+    status: t.status,
+  };
+  if (t.user.includes('!')) {
+    out.user = t.user.split('!')[0];
+    out.tokenid = t.user.split('!')[1];
+  }
+  if (t.status === 'stopped') out.exitstatus = t.exitstatus;
+  return out;
+});
+
+route('GET /nodes/{node}/tasks/{upid}/log', (c) => {
+  const t = taskOf(c);
+  const lines = t.log.length ? t.log : ['no content'];
+  const start: number = c.params.start ?? 0;
+  const limit: number = c.params.limit ?? 50;
+  c.total = lines.length;
+  const out = [];
+  for (let i = start; i < lines.length && (limit === 0 || out.length < limit); i++) out.push({ n: i + 1, t: lines[i] });
+  return out;
+});
+
+route('GET /nodes/{node}/tasks', (c) => {
+  c.model.checkNode(c.params.node);
+  const out = [];
+  for (const t of c.model.tasks.values()) {
+    if (t.node !== c.params.node) continue;
+    if (t.user !== user(c) && !hasPriv(c.principal, `/nodes/${t.node}`, 'Sys.Audit')) continue;
+    out.push({ upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user, status: t.exitstatus, endtime: t.endtime });
+  }
+  out.reverse();
+  c.total = out.length;
+  const start: number = c.params.start ?? 0;
+  const limit: number = c.params.limit ?? 50;
+  return out.slice(start, start + limit);
+});
+
+route('GET /cluster/tasks', (c) => {
+  const out = [];
+  for (const t of c.model.tasks.values()) {
+    if (t.user !== user(c) && !hasPriv(c.principal, `/nodes/${t.node}`, 'Sys.Audit')) continue;
+    const e: Record<string, unknown> = { upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user };
+    if (t.status === 'stopped') Object.assign(e, { status: t.exitstatus, endtime: t.endtime });
+    out.push(e);
+  }
+  return out.reverse();
+});
+
+// ---- storage --------------------------------------------------------------------------
+
+const canSeeStorage = (c: Ctx, id: string) =>
+  hasPriv(c.principal, `/storage/${id}`, 'Datastore.Audit') || hasPriv(c.principal, `/storage/${id}`, 'Datastore.AllocateSpace');
+
+route('GET /nodes/{node}/storage', (c) => {
+  c.model.checkNode(c.params.node);
+  const out = [];
+  for (const s of c.model.storages.values()) {
+    if (!c.model.storageOnNode(s.storage, c.params.node) || !canSeeStorage(c, s.storage)) continue;
+    if (c.params.storage && c.params.storage !== s.storage) continue;
+    if (c.params.content && !s.content.split(',').includes(c.params.content)) continue;
+    out.push(c.model.storageStatus(s));
+  }
+  return out;
+});
+
+route('GET /nodes/{node}/storage/{storage}/status', (c) => {
+  c.model.checkNode(c.params.node);
+  const s = c.model.storageOnNode(c.params.storage, c.params.node);
+  if (!s) throw new PveError(400, 'No such storage.');
+  return c.model.storageStatus(s);
+});
+
+route('GET /storage', (c) => {
+  return [...c.model.storages.values()]
+    .filter((s) => canSeeStorage(c, s.storage) && (!c.params.type || c.params.type === s.type))
+    .map((s) => c.model.storageConfig(s));
+});
+
+route('GET /storage/{storage}', (c) => {
+  const s = c.model.storages.get(c.params.storage);
+  if (!s) throw new PveError(500, `storage '${c.params.storage}' does not exist`);
+  return c.model.storageConfig(s);
+});
+
+const STORAGE_KEYS = new Set(['storage', 'type', 'content', 'shared', 'nodes', 'disable']);
+
+route('POST /storage', (c) => {
+  const p = c.params;
+  const m = c.model;
+  if (m.storages.has(p.storage)) throw new PveError(500, `create storage failed: storage ID '${p.storage}' already defined`);
+  const need = (k: string) => {
+    if (p[k] === undefined) throw new PveError(400, 'Parameter verification failed.', { [k]: 'property is missing and it is not optional' });
+  };
+  if (p.type === 'nfs' || p.type === 'cifs') {
+    need('server');
+    need(p.type === 'nfs' ? 'export' : 'share');
+  }
+  if (p.type === 'dir') need('path');
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) if (!STORAGE_KEYS.has(k)) extra[k] = v;
+  if ((p.type === 'nfs' || p.type === 'cifs') && extra.path === undefined) extra.path = `/mnt/pve/${p.storage}`;
+  m.storages.set(p.storage, {
+    storage: p.storage, type: p.type, content: p.content ?? (p.type === 'nfs' ? 'images' : 'images,rootdir'),
+    shared: p.shared === 1 || ['nfs', 'cifs', 'rbd', 'cephfs', 'glusterfs'].includes(p.type),
+    nodes: p.nodes ? String(p.nodes).split(/[,;\s]+/).filter(Boolean) : undefined,
+    total: 1e12, used: 0, disable: p.disable === 1, extra,
+  });
+  return { storage: p.storage, type: p.type };
+});
+
+route('DELETE /storage/{storage}', (c) => {
+  if (!c.model.storages.delete(c.params.storage)) throw new PveError(500, `delete storage failed: storage '${c.params.storage}' does not exist`);
+  return null;
+});
+
+// ---- access ---------------------------------------------------------------------------
+
+route('GET /access/ticket', () => null);
+
+export function permOrThrow(c: Ctx, path: string, priv: string): void {
+  if (!hasPriv(c.principal, path, priv, c.perm)) throw permError(path, priv);
+}
