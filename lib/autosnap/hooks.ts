@@ -94,7 +94,9 @@ export function runHook(script: string, ctx: HookContext, timeoutSec: number): P
     };
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(script, [], { env: { ...process.env, ...hookEnv(ctx) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      // its own process group, so a time-out kills what the hook started too (a shell's
+      // `sleep` would otherwise keep the pipes, and this run, open)
+      child = spawn(script, [], { env: { ...process.env, ...hookEnv(ctx) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     } catch (e: any) {
       resolve({ code: -1, output, timedOut, error: `cannot run ${script}: ${e.code ?? e.message}`, ok: false });
       return;
@@ -115,14 +117,23 @@ export function runHook(script: string, ctx: HookContext, timeoutSec: number): P
     };
     collect(child.stdout);
     collect(child.stderr);
+    const signalGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, sig);
+      } catch {
+        child.kill(sig);
+      }
+    };
     let kill: ReturnType<typeof setTimeout> | undefined;
     const term = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
-      kill = setTimeout(() => child.kill('SIGKILL'), 2000);
+      signalGroup('SIGTERM');
+      kill = setTimeout(() => signalGroup('SIGKILL'), 2000);
     }, Math.max(0.05, timeoutSec) * 1000);
     child.on('error', (e: any) => done({ code: -1, error: `cannot run ${script}: ${e.code ?? e.message}` }));
     child.on('close', (code, signal) => done({ code: code ?? (signal ? -1 : 0) }));
+    // a grandchild that escaped the group may hold the pipes: do not wait for it forever
+    child.on('exit', (code, signal) => setTimeout(() => done({ code: code ?? (signal ? -1 : 0) }), 500).unref?.());
   });
 }
 

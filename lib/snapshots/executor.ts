@@ -7,6 +7,8 @@
 //  - a lock is waited for (shared deadline), a stuck `snapshot-delete` is explained.
 import { errorLine } from '../cli/errors.ts';
 import type { GuestInfo } from '../guests/inventory.ts';
+import { TaskError } from '../pve/errors.ts';
+import { createSnapshot, deleteSnapshot, listSnapshots } from '../pve/snapshots.ts';
 import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
 import { agentEnabled, diskStorages, storageOverLimit, type StorageUse } from '../autosnap/guestconfig.ts';
 import { hookProblem, type HookContext, type HookPhase, type HookResult } from '../autosnap/hooks.ts';
@@ -91,23 +93,22 @@ export interface GuestOutcome {
   plan: PlanRow[];
 }
 
+/** Through the shared snapshot helpers, which make a lost answer safe (no duplicate create). */
 export function clientOps(client: PveClient): SnapshotOps {
-  const base = (g: GuestInfo) => `/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}`;
+  const asResult = async (g: GuestInfo, run: () => Promise<TaskResult>): Promise<TaskResult> => {
+    try {
+      return await run();
+    } catch (e) {
+      // a failed task is an outcome to report, not an exception to unwind
+      if (e instanceof TaskError) return { upid: e.upid, node: g.node, exitstatus: e.exitstatus, ok: false, warnings: 0, logTail: e.logTail };
+      throw e;
+    }
+  };
   return {
-    config: (g) => client.get<Record<string, unknown>>(`${base(g)}/config`),
-    list: async (g) => (await client.get<SnapshotEntry[]>(`${base(g)}/snapshot`)) ?? [],
-    async create(g, name, p) {
-      const upid = await client.post<string>(`${base(g)}/snapshot`, {
-        snapname: name,
-        description: p.description,
-        vmstate: g.type === 'qemu' && p.vmstate ? 1 : undefined,
-      });
-      return client.waitTask(upid, { throwOnFailure: false });
-    },
-    async remove(g, name) {
-      const upid = await client.delete<string>(`${base(g)}/snapshot/${encodeURIComponent(name)}`);
-      return client.waitTask(upid, { throwOnFailure: false });
-    },
+    config: (g) => client.get<Record<string, unknown>>(`/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}/config`),
+    list: (g) => listSnapshots(client, g),
+    create: (g, name, p) => asResult(g, () => createSnapshot(client, g, name, { description: p.description, vmstate: g.type === 'qemu' && p.vmstate ? true : undefined })),
+    remove: (g, name) => asResult(g, () => deleteSnapshot(client, g, name)),
   };
 }
 

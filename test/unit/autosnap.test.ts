@@ -1,0 +1,368 @@
+import { describe, expect, test } from 'bun:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { parseConfig } from '../../lib/cli/config.ts';
+import { agentEnabled, diskStorages, storageOverLimit, storageUsage } from '../../lib/autosnap/guestconfig.ts';
+import { hookEnv, runHook } from '../../lib/autosnap/hooks.ts';
+import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch } from '../../lib/autosnap/jobs.ts';
+import { LockWatcher, lockAdvice, lockFromError } from '../../lib/autosnap/locks.ts';
+import { jobsFor, modeFor, runNow } from '../../lib/autosnap/main.ts';
+import { OptionSource, parseInvocation } from '../../lib/autosnap/options.ts';
+import { acquireRunLock, tryLock } from '../../lib/autosnap/runlock.ts';
+import { runBounded } from '../../lib/autosnap/schedule.ts';
+
+function source(argv: string[], ini = '') {
+  const inv = parseInvocation(argv);
+  const config = parseConfig(ini, '/etc/autosnap/autosnap.conf');
+  return { inv, src: new OptionSource(inv.args, config, ['autosnap'], inv.typed), config };
+}
+
+describe('command line', () => {
+  test.each([
+    [[], 'run', false],
+    [['-clean'], 'run', true],
+    [['--clean'], 'run', true],
+    [['snap', '--label', 'h', '--keep', '2'], 'snap', false],
+    [['--host', 'pve1', '--vmid', '@all,-100', 'clean', '--label', 'h', '--keep', '0'], 'clean', false],
+    [['status', '-o', 'json'], 'status', false],
+    [['plan'], 'plan', false],
+    [['RUN'], 'run', false],
+  ] as const)('%p -> %s (clean only %p)', (argv, command, cleanOnly) => {
+    const inv = parseInvocation([...argv]);
+    expect(inv.command).toBe(command);
+    expect(inv.cleanOnly).toBe(cleanOnly);
+  });
+  test.each([
+    [['snapshot'], "unknown command 'snapshot'"],
+    [['snap', 'extra'], "unexpected argument 'extra'"],
+    [['snap', '--lable', 'x'], "unknown option '--lable'"],
+    [['snap', '--clean'], '--clean goes without a command'],
+  ])('%p is refused: %s', (argv, msg) => {
+    expect(() => parseInvocation(argv)).toThrow(msg);
+  });
+  test('a boolean from the config is overridden only when typed', () => {
+    const ini = '[autosnap]\nstate = yes\nonly-running = 1\n';
+    expect(source(['snap'], ini).src.bool('state')).toBe(true);
+    expect(source(['snap', '--no-state'], ini).src.bool('state')).toBe(false);
+    expect(source(['snap'], ini).src.bool('only-running')).toBe(true);
+  });
+  test('a bad config value names file, section and key', () => {
+    expect(() => source([], '[autosnap]\nmax_parallel = lots\n').src.int('max-parallel', 1)).toThrow("/etc/autosnap/autosnap.conf [autosnap] max_parallel: 'lots' is not a whole number");
+  });
+  test('AUTOSNAP_NOW pins the clock', () => {
+    expect(runNow({ AUTOSNAP_NOW: '2025-05-16T09:23:00Z' }).toISOString()).toBe('2025-05-16T09:23:00.000Z');
+    expect(() => runNow({ AUTOSNAP_NOW: 'yesterday' })).toThrow('AUTOSNAP_NOW');
+  });
+});
+
+describe('jobs', () => {
+  test('cv4pve snap: label and count', () => {
+    const { src } = source(['--vmid', '100,101', 'snap', '--label', 'hourly', '--keep', '3', '--state']);
+    const job = jobFromCli(src, { requireLabel: true, requirePolicy: true })!;
+    expect(job).toMatchObject({ kind: 'label', label: 'hourly', selector: '100,101', state: true, onlyRunning: false, keepText: '3', policy: { kind: 'count', keep: 3 } });
+  });
+  test('calendar options make a calendar policy', () => {
+    const { src } = source(['snap', '--label', 'd', '--keep-daily', '7', '--keep-weekly', '4']);
+    expect(jobFromCli(src, { requireLabel: true, requirePolicy: true })!.policy).toEqual({ kind: 'calendar', keepDaily: 7, keepWeekly: 4 });
+  });
+  test.each([
+    [['snap', '--keep', '2'], '--label'],
+    [['snap', '--label', 'h'], '--keep is required'],
+    [['snap', '--label', 'h!', '--keep', '2'], "--label 'h!'"],
+    [['snap', '--label', 'h', '--keep', '2', '--keep-daily', '3'], 'cannot be combined'],
+  ])('%p is refused: %s', (argv, msg) => {
+    const { src } = source(argv);
+    expect(() => jobFromCli(src, { requireLabel: true, requirePolicy: true })).toThrow(msg);
+  });
+  test('config jobs in file order, CLI --vmid wins, [autosnap] gives defaults', () => {
+    const ini = [
+      '[autosnap]',
+      'script = /usr/local/bin/hook',
+      'timestamp_format = yyMMddHHmm',
+      '[job hourly]',
+      'vmid = @tag-prod',
+      'label = hourly',
+      'keep = 24',
+      '[job daily]',
+      'label = daily',
+      'keep_daily = 7',
+      'keep-weekly = 4',
+      'state = 1',
+      '[job quarter]',
+      'policy = intraday',
+      'tags = AutoSnapshot',
+      'tiers = 2h=all,4h=30m,today=60m',
+    ].join('\n');
+    const { src, config } = source([], ini);
+    const jobs = jobsFromConfig(config, src);
+    expect(jobs.map((j) => [j.name, j.kind, j.label, j.selector, j.state, j.script, j.timestampFormat])).toEqual([
+      ['hourly', 'label', 'hourly', '@tag-prod', false, '/usr/local/bin/hook', 'yyMMddHHmm'],
+      ['daily', 'label', 'daily', '@all', true, '/usr/local/bin/hook', 'yyMMddHHmm'],
+      ['quarter', 'intraday', '', '@all', false, '/usr/local/bin/hook', 'yyMMddHHmm'],
+    ]);
+    expect(jobs[1].policy).toEqual({ kind: 'calendar', keepDaily: 7, keepWeekly: 4 });
+    expect(jobs[2]).toMatchObject({ onlyRunning: true, tags: ['AutoSnapshot'], policy: { kind: 'tiers' } });
+    const cli = source(['--vmid', '100'], ini);
+    expect(jobsFromConfig(cli.config, cli.src).map((j) => j.selector)).toEqual(['100', '100', '100']);
+  });
+  test.each([
+    ['[job a]\nlabel = a\n', 'no retention policy'],
+    ['[job a]\nkeep = 3\n', 'label is required'],
+    ['[job a]\nlabel = a\nkeep = 3\n[job A]\nlabel = b\nkeep = 1\n', "job 'A' is defined twice"],
+    ['[job]\nlabel = a\n', '[job] needs a name'],
+    ['[job a]\nlabel = a\npolicy = weekly\n', "unknown policy 'weekly'"],
+    ['[job a]\nlabel = a b\nkeep = 1\n', "[job a]: --label 'a b'"],
+    ['[job a]\nlabel = a\nkeep = 1\ninterval = 7\n', 'does not divide the hour'],
+  ])('bad job section %#: %s', (ini, msg) => {
+    const { src, config } = source([], ini);
+    expect(() => jobsFromConfig(config, src)).toThrow(msg);
+  });
+  test('no config: the intraday job of the original script', () => {
+    const { inv, src } = source([]);
+    const [job] = jobsFor(inv, src);
+    expect(job).toMatchObject({ name: 'intraday', kind: 'intraday', selector: '@all', onlyRunning: true, tags: [], intervalMin: 15 });
+    expect(job.policy.kind).toBe('tiers');
+  });
+  test('--job picks config jobs and names a missing one', () => {
+    const ini = '[job a]\nlabel = a\nkeep = 1\n[job b]\nlabel = b\nkeep = 2\n';
+    const { inv, src } = source(['--job', 'b'], ini);
+    expect(jobsFor(inv, src).map((j) => j.name)).toEqual(['b']);
+    const bad = source(['--job', 'c'], ini);
+    expect(() => jobsFor(bad.inv, bad.src)).toThrow("--job: no job 'c' in /etc/autosnap/autosnap.conf (jobs: a, b)");
+  });
+  test.each([
+    [[], ['AutoSnapshot'], true],
+    [['AutoSnapshot'], ['prod', 'autosnapshot'], true],
+    [['AutoSnapshot'], ['prod'], false],
+    [['a', 'b'], ['b'], true],
+  ])('tags filter %p on %p -> %p', (tags, guestTags, ok) => {
+    expect(tagsMatch({ tags }, guestTags)).toBe(ok);
+  });
+});
+
+describe('what a run does per guest', () => {
+  const at = (iso: string) => ({ now: new Date(iso), tz: 'UTC' });
+  const { src } = source([]);
+  const intraday = defaultJob(src);
+  const label = jobFromCli(source(['snap', '--label', 'h', '--keep', '2']).src, { requireLabel: true, requirePolicy: true })!;
+  test.each([
+    ['run at 10:00 cleans first', [], intraday, '2025-05-16T10:00:00Z', { cleanFirst: true, create: true, pruneAfter: false }],
+    ['run at 10:14 cleans first (same quarter)', [], intraday, '2025-05-16T10:14:59Z', { cleanFirst: true, create: true, pruneAfter: false }],
+    ['run at 10:15 only snapshots', [], intraday, '2025-05-16T10:15:00Z', { cleanFirst: false, create: true, pruneAfter: false }],
+    ['-clean only cleans', ['-clean'], intraday, '2025-05-16T10:15:00Z', { cleanFirst: true, create: false, pruneAfter: false }],
+    ['snap creates then prunes', ['snap'], label, '2025-05-16T10:15:00Z', { cleanFirst: false, create: true, pruneAfter: true }],
+    ['clean prunes', ['clean'], label, '2025-05-16T10:15:00Z', { cleanFirst: true, create: false, pruneAfter: false }],
+  ] as const)('%s', (_name, argv, job, iso, mode) => {
+    expect(modeFor(parseInvocation([...argv]), job, at(iso))).toMatchObject(mode);
+  });
+  test('only an explicit clean --keep 0 may remove the newest', () => {
+    const zero = jobFromCli(source(['clean', '--label', 'h', '--keep', '0']).src, { requireLabel: true, requirePolicy: true })!;
+    expect(modeFor(parseInvocation(['clean']), zero, at('2025-05-16T10:00:00Z')).allowRemoveNewest).toBe(true);
+    expect(modeFor(parseInvocation(['snap']), zero, at('2025-05-16T10:00:00Z')).allowRemoveNewest).toBe(false);
+    expect(modeFor(parseInvocation(['clean']), label, at('2025-05-16T10:00:00Z')).allowRemoveNewest).toBe(false);
+  });
+});
+
+describe('hook environment', () => {
+  test('every variable under both prefixes, cv4pve values', () => {
+    const env = hookEnv({ phase: 'snap-create-post', vmid: 100, vmname: 'web1', vmtype: 'qemu', label: 'hourly', keep: 3, snapName: 'autohourly250516091500', vmstate: true, duration: 1.234, state: true, debug: false, dryRun: false });
+    expect(env).toMatchObject({
+      CV4PVE_AUTOSNAP_PHASE: 'snap-create-post',
+      CV4PVE_AUTOSNAP_VMID: '100',
+      CV4PVE_AUTOSNAP_VMNAME: 'web1',
+      CV4PVE_AUTOSNAP_VMTYPE: 'qemu',
+      CV4PVE_AUTOSNAP_LABEL: 'hourly',
+      CV4PVE_AUTOSNAP_KEEP: '3',
+      CV4PVE_AUTOSNAP_SNAP_NAME: 'autohourly250516091500',
+      CV4PVE_AUTOSNAP_VMSTATE: '1',
+      CV4PVE_AUTOSNAP_DURATION: '1.23',
+      CV4PVE_AUTOSNAP_STATE: '1',
+      CV4PVE_AUTOSNAP_DEBUG: '0',
+      CV4PVE_AUTOSNAP_DRY_RUN: '0',
+      AUTOSNAP_PHASE: 'snap-create-post',
+      AUTOSNAP_SNAP_NAME: 'autohourly250516091500',
+    });
+    expect(Object.keys(env).length).toBe(24);
+  });
+  test('job phases leave guest variables empty', () => {
+    const env = hookEnv({ phase: 'clean-job-start', label: 'daily', keep: 7 });
+    expect([env.CV4PVE_AUTOSNAP_VMID, env.CV4PVE_AUTOSNAP_SNAP_NAME, env.CV4PVE_AUTOSNAP_STATE, env.CV4PVE_AUTOSNAP_VMSTATE]).toEqual(['', '', '', '0']);
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hook-'));
+  const script = (name: string, body: string) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    return p;
+  };
+  test('output is collected and the exit code reported', async () => {
+    const r = await runHook(script('ok.sh', 'echo "phase $AUTOSNAP_PHASE vm $CV4PVE_AUTOSNAP_VMID"; echo oops >&2; exit 3'), { phase: 'snap-create-pre', vmid: 101 }, 10);
+    expect(r.code).toBe(3);
+    expect(r.ok).toBe(false);
+    expect(r.output.sort()).toEqual(['oops', 'phase snap-create-pre vm 101']);
+  });
+  test('a hook over its time limit is killed', async () => {
+    const r = await runHook(script('slow.sh', 'sleep 30'), { phase: 'snap-job-start' }, 0.3);
+    expect(r.timedOut).toBe(true);
+    expect(r.ok).toBe(false);
+  });
+  test('a missing hook is reported, not thrown', async () => {
+    const r = await runHook(path.join(dir, 'nope.sh'), { phase: 'snap-job-start' }, 5);
+    expect(r.ok).toBe(false);
+    expect(r.error).toContain('ENOENT');
+  });
+});
+
+describe('scheduling under max-parallel and max-per-node', () => {
+  // Each work item records how many ran at once, overall and on its node; items finish
+  // in a fixed order driven by the test, not by timers.
+  async function trace(nodes: string[], limits: { maxParallel: number; maxPerNode: number }) {
+    let running = 0;
+    let peak = 0;
+    const perNode = new Map<string, number>();
+    const peakNode = new Map<string, number>();
+    const order: number[] = [];
+    const items = nodes.map((node) => ({ node }));
+    await runBounded(items, limits, async (it, i) => {
+      order.push(i);
+      running++;
+      peak = Math.max(peak, running);
+      perNode.set(it.node, (perNode.get(it.node) ?? 0) + 1);
+      peakNode.set(it.node, Math.max(peakNode.get(it.node) ?? 0, perNode.get(it.node)!));
+      for (let k = 0; k < 3; k++) await Promise.resolve();
+      running--;
+      perNode.set(it.node, perNode.get(it.node)! - 1);
+      return i;
+    });
+    return { peak, peakNode: Object.fromEntries(peakNode), order };
+  }
+  test.each([
+    [['a', 'a', 'a', 'a', 'b', 'b', 'c'], 10, 2, 5, { a: 2, b: 2, c: 1 }],
+    [['a', 'a', 'a', 'a', 'b', 'b', 'c'], 3, 2, 3, { a: 2, b: 1, c: 0 }],
+    [['a', 'a', 'a', 'a'], 10, 1, 1, { a: 1 }],
+    [['a', 'b', 'c', 'd'], 1, 5, 1, { a: 1, b: 1, c: 1, d: 1 }],
+  ] as const)('%p parallel %i per node %i -> peak %i', async (nodes, maxParallel, maxPerNode, peak, perNodePeak) => {
+    const t = await trace([...nodes], { maxParallel, maxPerNode });
+    expect(t.peak).toBe(peak);
+    for (const [n, p] of Object.entries(perNodePeak)) if (p) expect(t.peakNode[n]).toBe(p);
+    expect([...t.order].sort((x, y) => x - y)).toEqual(nodes.map((_, i) => i));
+  });
+  test('a full node does not hold back guests of other nodes', async () => {
+    const t = await trace(['a', 'a', 'a', 'b'], { maxParallel: 4, maxPerNode: 1 });
+    expect(t.order.slice(0, 2)).toEqual([0, 3]);
+  });
+  test('a failing item fails alone', async () => {
+    const r = await runBounded([{ node: 'a' }, { node: 'a' }], { maxParallel: 1, maxPerNode: 1 }, async (_it, i) => {
+      if (i === 0) throw new Error('boom');
+      return i;
+    });
+    expect(r[0]).toMatchObject({ ok: false });
+    expect(r[1]).toEqual({ ok: true, value: 1 });
+  });
+});
+
+describe('guest config', () => {
+  test.each([
+    ['qemu', { scsi0: 'local-zfs:vm-100-disk-0,size=32G', ide2: 'local:iso/debian.iso,media=cdrom', efidisk0: 'local-lvm:vm-100-disk-1,size=4M', unused0: 'nfs:100/vm-100-disk-9.qcow2', virtio1: '/dev/disk/by-id/ata-X', sata1: 'none,media=cdrom' }, ['local-lvm', 'local-zfs']],
+    ['lxc', { rootfs: 'local-zfs:subvol-101-disk-0,size=8G', mp0: 'tank:subvol-101-disk-1,mp=/data', mp1: '/mnt/bind,mp=/bind' }, ['local-zfs', 'tank']],
+    ['qemu', { memory: 2048 }, []],
+  ] as const)('%s disks %#', (type, config, storages) => {
+    expect(diskStorages(type, { ...config })).toEqual([...storages]);
+  });
+  test('vmstate storage counts with --state', () => {
+    expect(diskStorages('qemu', { scsi0: 'a:vm-1', vmstatestorage: 'b' }, { vmstate: true })).toEqual(['a', 'b']);
+  });
+  test.each([
+    [undefined, false],
+    ['1', true],
+    ['0', false],
+    ['1,fstrim_cloned_disks=1', true],
+    ['enabled=1,type=virtio', true],
+    ['enabled=0', false],
+    [1, true],
+  ])('agent %p -> %p', (agent, on) => {
+    expect(agentEnabled(agent === undefined ? {} : { agent })).toBe(on);
+  });
+  test('storage over the limit is named with its percentage', () => {
+    const usage = storageUsage([
+      { storage: 'local-zfs', node: 'pve1', disk: 960, maxdisk: 1000 },
+      { storage: 'nfs', node: 'pve1', disk: 100, maxdisk: 1000 },
+      { storage: 'local-zfs', node: 'pve2', disk: 100, maxdisk: 1000 },
+      { storage: 'gone', node: 'pve1', disk: 0, maxdisk: 0 },
+    ]);
+    expect(storageOverLimit('pve1', ['local-zfs', 'nfs'], usage, 95)).toEqual({ storage: 'local-zfs', percent: 96 });
+    expect(storageOverLimit('pve1', ['local-zfs'], usage, 96)).toBeUndefined();
+    expect(storageOverLimit('pve2', ['local-zfs'], usage, 95)).toBeUndefined();
+    expect(storageOverLimit('pve1', ['gone', 'unknown'], usage, 95)).toBeUndefined();
+  });
+});
+
+describe('locks', () => {
+  test.each([
+    ['VM is locked (backup)', 'backup'],
+    ['CT is locked (snapshot-delete)', 'snapshot-delete'],
+    ["snapshot name 'x' already used", undefined],
+  ])('lock in %p', (text, lock) => expect(lockFromError(text)).toBe(lock));
+  test('stuck snapshot-delete names the way out', () => {
+    expect(lockAdvice(100, 'qemu', 'snapshot-delete', 'autohourly1')).toContain('qm unlock 100 && pve-snapshot delete 100 autohourly1 --force');
+    expect(lockAdvice(101, 'lxc', 'snapshot-delete')).toContain('pct unlock 101');
+  });
+  test('waiting guests share one re-read loop and one deadline', async () => {
+    let t = 0;
+    const reads: number[] = [];
+    const states = [new Map([[100, 'backup'], [101, 'backup']]), new Map([[100, undefined], [101, 'backup']]), new Map([[100, undefined], [101, 'backup']])];
+    const w = new LockWatcher(
+      { read: async () => (reads.push(t), states[Math.min(reads.length - 1, states.length - 1)]) },
+      new Map([[100, 'backup'], [101, 'backup'], [102, undefined]]),
+      { deadline: 5000, firstDelayMs: 1000, maxDelayMs: 4000, clock: () => t, sleep: async (ms) => void (t += ms) },
+    );
+    const [a, b, c] = await Promise.all([w.waitFree(100), w.waitFree(101), w.waitFree(102)]);
+    expect([a, b, c]).toEqual([undefined, 'backup', undefined]);
+    // reads at 1 s, 3 s and 5 s (backoff 1, 2, then the 4 s step cut at the deadline)
+    expect(reads).toEqual([1000, 3000, 5000]);
+  });
+  test('no wait at all with a deadline in the past', async () => {
+    const w = new LockWatcher({ read: async () => new Map() }, new Map([[100, 'migrate']]), { deadline: 0, clock: () => 1 });
+    expect(await w.waitFree(100)).toBe('migrate');
+    expect(w.rereads).toBe(0);
+  });
+});
+
+describe('run lock', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runlock-'));
+  test('second taker sees the first, release frees it', async () => {
+    const file = path.join(dir, 'a', 'autosnap.lock');
+    const l = await acquireRunLock(file, { wait: false });
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(String(process.pid));
+    // the same pid counts as stale only for another process; simulate another live owner
+    fs.writeFileSync(file, `${process.ppid}\n`);
+    expect(tryLock(file)).toEqual({ busyPid: process.ppid });
+    await expect(acquireRunLock(file, { wait: false })).rejects.toThrow(`another autosnap run is in progress (pid ${process.ppid}`);
+    fs.writeFileSync(file, `${process.pid}\n`);
+    l.release();
+    expect(fs.existsSync(file)).toBe(false);
+  });
+  test('a stale lock (dead pid) is taken over', async () => {
+    const file = path.join(dir, 'stale.lock');
+    const child = spawn('true');
+    const pid = child.pid!;
+    await new Promise((r) => child.on('close', r));
+    fs.writeFileSync(file, `${pid}\n`);
+    const l = tryLock(file);
+    expect('release' in l).toBe(true);
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(String(process.pid));
+    (l as { release(): void }).release();
+  });
+  test('--wait waits for the owner to go', async () => {
+    const file = path.join(dir, 'wait.lock');
+    fs.writeFileSync(file, `${process.ppid}\n`);
+    let told = 0;
+    const p = acquireRunLock(file, { wait: true, pollMs: 20, onWait: () => told++ });
+    await new Promise((r) => setTimeout(r, 60));
+    fs.rmSync(file);
+    const l = await p;
+    expect(told).toBe(1);
+    l.release();
+  });
+});
