@@ -53,7 +53,8 @@ export function expandParamFiles(argv: string[], depth = 0): string[] {
       const line = raw.trim();
       if (!line || line.startsWith('#')) continue;
       const m = /^(--?[A-Za-z][\w-]*)\s+(.+)$/.exec(line);
-      if (m && !line.includes('=')) lines.push(m[1], m[2]);
+      // the option name cannot hold '=', so `--api-token USER@REALM!ID=SECRET` splits too
+      if (m) lines.push(m[1], m[2]);
       else lines.push(line);
     }
     out.push(...expandParamFiles(lines, depth + 1));
