@@ -1,0 +1,300 @@
+// backup-hook and backup-wakeup through the compiled executable, against a stand-in backup
+// server on loopback (UDP for Wake-on-LAN, a TCP probe port, a real sshd).
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import fs from 'node:fs';
+import path from 'node:path';
+import { MAC, SHUTDOWN_CMD, World, until } from './backup-fixture.ts';
+
+setDefaultTimeout(60_000);
+
+let worlds: World[] = [];
+async function world(opts: Parameters<World['start']>[0] = {}): Promise<World> {
+  const w = await new World().start(opts);
+  worlds.push(w);
+  return w;
+}
+afterEach(async () => {
+  for (const w of worlds) await w.stop();
+  worlds = [];
+});
+
+/** Built here from the definition, not by the code under test. */
+function expectedPacket(mac: string, password?: number[]): Buffer {
+  const m = mac.split(':').map((h) => parseInt(h, 16));
+  const bytes = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+  for (let i = 0; i < 16; i++) bytes.push(...m);
+  if (password) bytes.push(...password);
+  return Buffer.from(bytes);
+}
+
+describe('Wake-on-LAN', () => {
+  test('backup-wakeup sends the exact magic packet and waits until the server answers', async () => {
+    const w = await world();
+    const r = await w.tool('backup-wakeup', []);
+    expect(r.stderr).toContain('answers on port');
+    expect(r.code).toBe(0);
+    expect(w.server.packets.length).toBeGreaterThanOrEqual(1);
+    expect(w.server.packets[0].data.length).toBe(102);
+    expect(w.server.packets[0].data.equals(expectedPacket(MAC))).toBe(true);
+    // the server came up because of the packet, not before it
+    expect(w.server.upTimes[0]).toBeGreaterThanOrEqual(w.server.packets[0].at);
+  });
+
+  test.each([
+    ['4-byte SecureOn password as IPv4', '192.168.1.7', [192, 168, 1, 7]],
+    ['6-byte SecureOn password as hex', '01:02:03:0a:0b:0c', [1, 2, 3, 10, 11, 12]],
+  ])('%s is appended', async (_name, pw, bytes) => {
+    const w = await world({ overrides: { wol_password: pw } });
+    const r = await w.tool('backup-wakeup', []);
+    expect(r.code).toBe(0);
+    expect(w.server.packets[0].data.equals(expectedPacket(MAC, bytes))).toBe(true);
+    // the password is a secret: never in the log
+    expect(r.stderr + fs.readFileSync(path.join(w.dir, 'backup.log'), 'utf8')).not.toContain(pw);
+  });
+
+  test('a server that never wakes: budget exceeded, one clear line, exit 3, packets re-sent', async () => {
+    const w = await world({ overrides: { wake_budget: '1200ms', wol_resend: '300ms' } });
+    w.server.wakeOnPacket = false;
+    const r = await w.tool('backup-wakeup', []);
+    expect(r.code).toBe(3);
+    const errors = r.stderr.split('\n').filter((l) => l.includes('error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(new RegExp(`backup server 127\\.0\\.0\\.1 did not answer on port ${w.server.probePort} within 1\\.2s \\(Wake-on-LAN sent \\d+ times to 127\\.0\\.0\\.1:${w.server.wolPort}\\)`));
+    expect(w.server.packets.length).toBeGreaterThanOrEqual(2);
+    for (const p of w.server.packets) expect(p.data.equals(expectedPacket(MAC))).toBe(true);
+  });
+
+  test('the hook fails job-start when the server never wakes, and takes no lock', async () => {
+    const w = await world({ overrides: { wake_budget: '500ms' } });
+    w.server.wakeOnPacket = false;
+    const r = await w.hook(['job-start']);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain('did not answer');
+    expect(w.locks()).toEqual([]);
+  });
+
+  test('a server already up is not woken', async () => {
+    const w = await world();
+    await w.server.up();
+    const r = await w.tool('backup-wakeup', []);
+    expect(r.code).toBe(0);
+    expect(w.server.packets).toHaveLength(0);
+  });
+});
+
+describe('hook phases with the environment vzdump gives', () => {
+  test('job-init wakes and locks; job-start finds the lock and neither wakes nor locks again', async () => {
+    const w = await world();
+    const a = await w.hook(['job-init', '--node', 'pve1']);
+    expect(a.stdout).toContain('lock');
+    expect(a.code).toBe(0);
+    expect(w.locks()).toEqual(['pve1.vzdump.lock']);
+    const lock1 = JSON.parse(fs.readFileSync(path.join(w.lockDir, 'pve1.vzdump.lock'), 'utf8'));
+    expect(lock1).toMatchObject({ host: 'pve1', job: 'vzdump', phase: 'job-init', pid: process.pid });
+    const packets = w.server.packets.length;
+    expect(packets).toBeGreaterThanOrEqual(1);
+    const b = await w.hook(['job-start', '--node', 'pve1']);
+    expect(b.code).toBe(0);
+    expect(b.stdout).toContain('not taken again');
+    expect(w.server.packets.length).toBe(packets);
+    expect(w.locks()).toEqual(['pve1.vzdump.lock']);
+    const lock2 = JSON.parse(fs.readFileSync(path.join(w.lockDir, 'pve1.vzdump.lock'), 'utf8'));
+    expect(lock2.started).toBe(lock1.started);
+    expect(lock2.phase).toBe('job-start');
+  });
+
+  test('node name from the config (node_name) without --node', async () => {
+    const w = await world({ overrides: { node_name: 'pve7' } });
+    expect((await w.hook(['job-start'])).code).toBe(0);
+    expect(w.locks()).toEqual(['pve7.vzdump.lock']);
+  });
+
+  test('guest phases are logged, with the variables vzdump sets', async () => {
+    const w = await world();
+    const r = await w.hook(['backup-start', 'snapshot', '101', '--node', 'pve1'], { VMTYPE: 'qemu', HOSTNAME: 'web1', TARGET: '/x/vzdump-qemu-101.vma.zst' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('backup-start: guest qemu 101 (web1) mode snapshot target /x/vzdump-qemu-101.vma.zst');
+    expect(fs.readFileSync(path.join(w.dir, 'backup.log'), 'utf8')).toContain('pve1 backup-hook[');
+    expect(w.server.packets).toHaveLength(0);
+  });
+
+  test.each([
+    [[], 2, 'missing phase'],
+    [['job-start', '--bogus'], 2, "unknown option '--bogus'"],
+    [['some-future-phase'], 0, "unknown phase 'some-future-phase' ignored"],
+  ])('%p -> exit %d', async (args, code, text) => {
+    const w = await world();
+    const r = await w.hook(args as string[]);
+    expect(r.stdout + r.stderr).toContain(text);
+    expect(r.code).toBe(code);
+  });
+
+  test('syslog lines go to logger by absolute path, with the tag and their priority', async () => {
+    const w = await world();
+    const rec = path.join(w.dir, 'syslog.txt');
+    const logger = path.join(w.dir, 'logger.sh');
+    fs.writeFileSync(logger, `#!/bin/sh\nprintf 'ARGS %s\\n' "$*" >> '${rec}'\nexec /bin/cat >> '${rec}'\n`, { mode: 0o755 });
+    w.writeConfig({ syslog: 'yes', logger_path: logger, wake_budget: '300ms' });
+    w.server.wakeOnPacket = false;
+    const r = await w.hook(['job-start', '--node', 'pve1']);
+    expect(r.code).toBe(3);
+    const lines = fs.readFileSync(rec, 'utf8').split('\n');
+    expect(lines[0]).toBe('ARGS --prio-prefix -t pve-backup-hook');
+    expect(lines).toContain('<14>job-start: node pve1 storage backup dumpdir ' + path.join(w.store, 'dump'));
+    expect(lines.some((l) => l.startsWith('<11>error: backup-hook: backup server'))).toBe(true);
+  });
+});
+
+describe('nodes sharing one lock directory (real sshd records the shutdown)', () => {
+  test('last node shuts the server down exactly once, only after it ended', async () => {
+    const w = await world({ ssh: true });
+    const starts = await Promise.all(['pve1', 'pve2', 'pve3'].map((n) => w.hook(['job-start', '--node', n])));
+    for (const s of starts) expect(s.code).toBe(0);
+    expect(w.locks()).toEqual(['pve1.vzdump.lock', 'pve2.vzdump.lock', 'pve3.vzdump.lock']);
+    const ends = await Promise.all(['pve1', 'pve2'].map((n) => w.hook(['job-end', '--node', n])));
+    for (const e of ends) expect(e.code).toBe(0);
+    expect(ends.map((e) => e.stdout).join('')).toContain('stays up: in use by pve3/vzdump');
+    expect(w.shutdowns()).toBe(0);
+    expect(w.server.isUp).toBe(true);
+    const last = await w.hook(['job-end', '--node', 'pve3']);
+    expect(last.code).toBe(0);
+    expect(last.stdout).toContain(`shutting down backup server 127.0.0.1: ${SHUTDOWN_CMD}`);
+    expect(w.shutdowns()).toBe(1);
+    expect(w.locks()).toEqual([]);
+    const claim = JSON.parse(fs.readFileSync(path.join(w.lockDir, 'shutdown.claim'), 'utf8'));
+    expect(claim).toMatchObject({ host: 'pve3', state: 'committed' });
+  });
+
+  test.each([1, 2, 3])('three nodes ending at the same moment: one shutdown (round %d)', async () => {
+    const w = await world({ ssh: true });
+    const nodes = ['pve1', 'pve2', 'pve3'];
+    for (const s of await Promise.all(nodes.map((n) => w.hook(['job-start', '--node', n])))) expect(s.code).toBe(0);
+    const ends = await Promise.all(nodes.map((n) => w.hook(['job-end', '--node', n])));
+    for (const e of ends) expect(e.code).toBe(0);
+    expect(w.shutdowns()).toBe(1);
+    expect(recordedShutdownCount(ends)).toBe(1);
+    expect(w.locks()).toEqual([]);
+  });
+
+  test('a node starting during the shutdown delay makes the ending node stand down', async () => {
+    const w = await world({ ssh: true, overrides: { shutdown_delay: '2s' } });
+    expect((await w.hook(['job-start', '--node', 'pve1'])).code).toBe(0);
+    const ending = w.hook(['job-end', '--node', 'pve1']);
+    await until(() => fs.existsSync(path.join(w.lockDir, 'shutdown.claim')), 'the shutdown claim');
+    const b = await w.hook(['job-start', '--node', 'pve2']);
+    expect(b.code).toBe(0);
+    const a = await ending;
+    expect(a.code).toBe(0);
+    expect(a.stdout).toContain('not shutting down: pve2/vzdump');
+    expect(w.shutdowns()).toBe(0);
+    expect(w.server.isUp).toBe(true);
+    expect(fs.existsSync(path.join(w.lockDir, 'shutdown.claim'))).toBe(false);
+    const end = await w.hook(['job-end', '--node', 'pve2']);
+    expect(end.code).toBe(0);
+    expect(w.shutdowns()).toBe(1);
+  });
+
+  test('a node starting after the shutdown was committed waits for it and wakes the server again', async () => {
+    const w = await world({ ssh: true });
+    // the server takes a moment to power off after the command, as real ones do
+    w.server.followShutdowns(w.sshd!.record, 700);
+    expect((await w.hook(['job-start', '--node', 'pve1'])).code).toBe(0);
+    const ending = w.hook(['job-end', '--node', 'pve1']);
+    await until(() => w.shutdowns() === 1, 'the shutdown command');
+    const packetsBefore = w.server.packets.length;
+    const b = await w.hook(['job-start', '--node', 'pve2']);
+    await ending;
+    expect(b.code).toBe(0);
+    expect(w.server.downTimes.length).toBeGreaterThanOrEqual(1);
+    expect(w.server.packets.length).toBeGreaterThan(packetsBefore);
+    expect(w.server.isUp).toBe(true);
+    expect(w.locks()).toEqual(['pve2.vzdump.lock']);
+    expect(fs.existsSync(path.join(w.lockDir, 'shutdown.claim'))).toBe(false);
+    expect(fs.existsSync(path.join(w.lockDir, 'shutdown.last'))).toBe(true);
+  });
+
+  test('job-abort releases the lock and shuts down when last', async () => {
+    const w = await world({ ssh: true });
+    expect((await w.hook(['job-start', '--node', 'pve1'])).code).toBe(0);
+    const r = await w.hook(['job-abort', '--node', 'pve1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('released');
+    expect(w.locks()).toEqual([]);
+    expect(w.shutdowns()).toBe(1);
+  });
+
+  test('a stale lock is reported, kept, and does not block the shutdown', async () => {
+    const w = await world({ ssh: true, overrides: { lock_stale: '1h' } });
+    expect((await w.hook(['job-start', '--node', 'pve1'])).code).toBe(0);
+    const old = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    const ghost = path.join(w.lockDir, 'pve9.vzdump.lock');
+    fs.writeFileSync(ghost, JSON.stringify({ host: 'pve9', job: 'vzdump', pid: 4242, phase: 'job-start', started: old }));
+    const r = await w.hook(['job-end', '--node', 'pve1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/warning: job-end: stale lock pve9\.vzdump\.lock: pve9\/vzdump \(pid 4242, job-start, since .*\), \d+s old; ignored, not removed/);
+    expect(w.shutdowns()).toBe(1);
+    expect(fs.existsSync(ghost)).toBe(true);
+  });
+
+  test('a fresh lock of another node keeps the server up', async () => {
+    const w = await world({ ssh: true, overrides: { lock_stale: '1h' } });
+    expect((await w.hook(['job-start', '--node', 'pve1'])).code).toBe(0);
+    fs.writeFileSync(path.join(w.lockDir, 'pve9.vzdump.lock'), JSON.stringify({ host: 'pve9', job: 'vzdump', pid: 4242, phase: 'job-start', started: new Date().toISOString() }));
+    const r = await w.hook(['job-end', '--node', 'pve1']);
+    expect(r.code).toBe(0);
+    expect(w.shutdowns()).toBe(0);
+  });
+
+  test('shutdown = no leaves the server up', async () => {
+    const w = await world({ ssh: true, overrides: { shutdown: 'no' } });
+    expect((await w.hook(['job-start', '--node', 'pve1'])).code).toBe(0);
+    const r = await w.hook(['job-end', '--node', 'pve1']);
+    expect(r.code).toBe(0);
+    expect(w.shutdowns()).toBe(0);
+    expect(w.locks()).toEqual([]);
+  });
+
+  test('--check: one line per item, all ok against a running server', async () => {
+    const w = await world({ ssh: true });
+    await w.server.up();
+    const r = await w.tool('backup-wakeup', ['--check']);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(['ok config', 'ok wake-on-lan', 'ok server', 'ok storage', 'ok ssh', 'ok lock-dir']);
+    expect(r.code).toBe(0);
+    // the check ran its harmless command, never the shutdown
+    expect(w.shutdowns()).toBe(0);
+    expect(fs.readFileSync(w.sshd!.record, 'utf8')).toBe('true\n');
+  });
+
+  test('--check fails the ssh item with a wrong key', async () => {
+    const w = await world({ ssh: true });
+    await w.server.up();
+    w.writeConfig({ ssh_key: w.sshd!.userKey + '.pub.missing' });
+    const r = await w.tool('backup-wakeup', ['--check']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL ssh /m);
+  });
+});
+
+function recordedShutdownCount(results: { stdout: string }[]): number {
+  return results.filter((r) => r.stdout.includes('shutting down backup server')).length;
+}
+
+describe('config errors: one line, exit 2', () => {
+  test.each([
+    [{ shutdown_dealy: '30s' }, "[backup]: unknown key 'shutdown_dealy'"],
+    [{ mac: 'aa:bb:cc' }, "mac: 'aa:bb:cc' is not a MAC address"],
+    [{ wol_command: 'etherwake -i eth0' }, "wol_command: 'etherwake' must be an absolute path"],
+    [{ shutdown_delay: 'soon' }, "shutdown_delay: 'soon' is not a duration"],
+    [{ probe_port: '70000' }, "probe_port: '70000' is not a port"],
+  ])('%p', async (override, text) => {
+    const w = await world();
+    w.writeConfig(override as Record<string, string>);
+    const r = await w.hook(['job-start', '--node', 'pve1']);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(text);
+    expect(w.server.packets).toHaveLength(0);
+  });
+});
