@@ -209,7 +209,7 @@ describe('tiers: the compact form', () => {
     ['90m=all, 1d=2h', [[5400, 0], [86400, 7200]]],
     ['today=15m', [['today', 900]]],
     ['2w=1d', [[1209600, 86400]]],
-  ] as [string, [number | string, number][]][])('%p', (spec, tiers) => {
+  ] as [string, [number | 'today', number][]][])('%p', (spec, tiers) => {
     expect(parseTiers(spec).map((t) => [t.until, t.every])).toEqual(tiers);
   });
   test.each([
