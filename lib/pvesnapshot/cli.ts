@@ -572,14 +572,16 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
           const entries = await api.listSnapshots(client, g);
           const snap = entries.find((e) => e.name === name);
           if (!snap) return single ? o('failed', `snapshot '${name}' does not exist`) : o('skipped', `no snapshot '${name}', nothing to do`);
-          if (g.lock) return o('failed', lockMessage(g));
-          if (snap.snapstate === 'delete' && !force) {
-            return o('failed', `snapshot '${name}' is half-deleted (snapstate=delete): run again with --force to finish (force=1 drops it from the config even if a disk snapshot cannot be removed)`);
+          const stuck = g.lock === 'snapshot-delete';
+          if (g.lock && !stuck) return o('failed', lockMessage(g));
+          if ((stuck || snap.snapstate === 'delete') && !force) {
+            return o('failed', `snapshot '${name}' is ${snap.snapstate === 'delete' ? 'half-deleted (snapstate=delete)' : 'on a guest locked by an unfinished delete (snapshot-delete)'}: run again with --force to finish (force=1 drops it from the config even if a disk snapshot cannot be removed)${stuck ? `; if Proxmox still refuses: ${unlockHint(g)}` : ''}`);
           }
           if (ctx.dryRun) return o('skipped', `would delete snapshot '${name}'${force ? ' (forced)' : ''} (dry run)`);
           const res = await api.deleteSnapshot(client, g, name, force);
           const out = outcomeOf(g, 'delete', name, res, `deleted snapshot '${name}'${snap.snapstate ? ` (was snapstate=${snap.snapstate})` : ''}`);
-          if (out.status === 'failed' && !force) out.message += `; if the ${kind(g)} is now locked (snapshot-delete), see '${TOOL} delete --help'`;
+          if (out.status === 'failed' && /locked \(snapshot-delete\)/.test(res.exitstatus)) out.message = `delete '${name}' failed: ${unlockHint(g)}`;
+          else if (out.status === 'failed' && !force) out.message += `; a delete that failed half way is finished with --force`;
           return out;
         }),
       emitter(ctx),
@@ -692,12 +694,16 @@ export function ageText(seconds: number): string {
 
 // ------------------------------------------------------------------------ config, describe
 
-/** `qm config` style: sorted `key: value` lines, without the digest. */
+/**
+ * `qm config` style: sorted `key: value` lines, without the digest. Like qm, line breaks
+ * (in the description) are percent-encoded, so every setting stays on one line.
+ */
 export function configLines(config: Record<string, unknown>): string[] {
+  const encode = (v: string) => v.replace(/[\x00-\x1f%]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
   return Object.keys(config)
     .filter((k) => k !== 'digest')
     .sort()
-    .map((k) => `${k}: ${String(config[k])}`);
+    .map((k) => `${k}: ${encode(String(config[k]))}`);
 }
 
 async function configAction(ctx: Ctx, target: string, name: string): Promise<number> {

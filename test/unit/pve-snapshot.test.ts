@@ -204,6 +204,7 @@ describe('clean-up candidates', () => {
 describe('small helpers', () => {
   test('config lines are sorted and leave out the digest', () => {
     expect(configLines({ scsi0: 'local:1', memory: 2048, digest: 'abc', cores: 2 })).toEqual(['cores: 2', 'memory: 2048', 'scsi0: local:1']);
+    expect(configLines({ description: 'two\nlines, 100%' })).toEqual(['description: two%0Alines, 100%25']);
   });
   test.each([
     [59, '59s'],

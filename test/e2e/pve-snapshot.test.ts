@@ -1,0 +1,453 @@
+// pve-snapshot end to end: the compiled executable against the simulator over HTTPS with a
+// token and a pinned fingerprint (and once over the pvesh stand-in). Each mutating test
+// works on its own guests, so the order of tests does not matter.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BIN, run, type RunOptions } from '../helpers/bin.ts';
+import { startSim, type SimHandle } from '../helpers/sim.ts';
+
+const NOW = Math.floor(Date.now() / 1000);
+const DAY = 86400;
+const zfs = (vmid: number, n = 0) => `local-zfs:vm-${vmid}-disk-${n},size=8G`;
+const lvm = (vmid: number) => `local-lvm:vm-${vmid}-disk-0,size=8G`;
+const qemu = (vmid: number, name: string, extra: Record<string, unknown> = {}) => ({
+  vmid, type: 'qemu', node: 'pve1', name, status: 'running', template: false, tags: [], lock: null, agent: true,
+  disks: { scsi0: zfs(vmid) }, config: { memory: 2048, cores: 2 }, snapshots: [], ...extra,
+});
+const lxc = (vmid: number, name: string, extra: Record<string, unknown> = {}) => ({
+  vmid, type: 'lxc', node: 'pve2', name, status: 'running', template: false, tags: [], lock: null,
+  disks: { rootfs: `local-zfs:subvol-${vmid}-disk-0,size=8G` }, config: { memory: 512 }, snapshots: [], ...extra,
+});
+
+const SEED = {
+  cluster: 'test',
+  nodes: [{ node: 'pve1', status: 'online' }, { node: 'pve2', status: 'online' }],
+  storages: [
+    { storage: 'local-zfs', type: 'zfspool', content: 'images,rootdir', shared: false, nodes: ['pve1', 'pve2'], total: 1e12, used: 1e11 },
+    { storage: 'local-lvm', type: 'lvmthin', content: 'images,rootdir', shared: false, nodes: ['pve1', 'pve2'], total: 1e12, used: 1e11 },
+  ],
+  pools: [{ poolid: 'prod' }],
+  guests: [
+    // list, config, describe
+    qemu(100, 'web1', {
+      tags: ['web'], pool: 'prod',
+      snapshots: [
+        { name: 'base', snaptime: NOW - 40 * DAY, description: 'first\nsecond line' },
+        { name: 'patched', snaptime: NOW - 35 * DAY, parent: 'base', description: 'after patches', vmstate: true },
+        { name: 'recent', snaptime: NOW - 2 * DAY, parent: 'patched', description: 'recent' },
+      ],
+    }),
+    // ZFS rollback blocked by newer snapshots
+    qemu(101, 'zfsvm', { snapshots: [
+      { name: 'old', snaptime: NOW - 10 * DAY },
+      { name: 'newer', snaptime: NOW - 5 * DAY, parent: 'old' },
+    ] }),
+    // LVM-thin rollback past newer snapshots is allowed
+    qemu(102, 'lvmvm', { node: 'pve2', disks: { scsi0: lvm(102) }, snapshots: [
+      { name: 'old', snaptime: NOW - 10 * DAY },
+      { name: 'newer', snaptime: NOW - 5 * DAY, parent: 'old' },
+    ] }),
+    // locked by a backup
+    qemu(103, 'busy', { lock: 'backup', snapshots: [{ name: 'keep', snaptime: NOW - DAY }] }),
+    // a delete that failed half way
+    qemu(104, 'stuck', { lock: 'snapshot-delete', snapshots: [
+      { name: 'fine', snaptime: NOW - 9 * DAY },
+      { name: 'halfgone', snaptime: NOW - 8 * DAY, parent: 'fine', snapstate: 'delete' },
+    ] }),
+    // bulk create: tag bulk
+    qemu(110, 'bulk1', { tags: ['bulk'] }),
+    qemu(111, 'bulk2', { tags: ['bulk'], node: 'pve2' }),
+    lxc(112, 'bulk3', { tags: ['bulk'] }),
+    qemu(113, 'bulk4', { tags: ['bulk'], status: 'stopped' }),
+    // clean-up
+    qemu(120, 'clean1', { tags: ['clean'], disks: { scsi0: lvm(120) }, snapshots: [
+      { name: 'pre-a', snaptime: NOW - 60 * DAY },
+      { name: 'manual', snaptime: NOW - 50 * DAY, parent: 'pre-a' },
+      { name: 'pre-b', snaptime: NOW - 40 * DAY, parent: 'manual' },
+      { name: 'pre-c', snaptime: NOW - 1 * DAY, parent: 'pre-b' },
+    ] }),
+    lxc(121, 'clean2', { tags: ['clean'], disks: { rootfs: lvm(121) }, snapshots: [
+      { name: 'pre-x', snaptime: NOW - 45 * DAY },
+      { name: 'vzdump', snaptime: NOW - 45 * DAY, parent: 'pre-x' },
+    ] }),
+    // single-guest operations that change state
+    qemu(130, 'scratch', { disks: { scsi0: lvm(130) }, snapshots: [{ name: 'one', snaptime: NOW - 3 * DAY }] }),
+    lxc(131, 'ct1', { snapshots: [] }),
+    qemu(132, 'pty', { disks: { scsi0: lvm(132) }, snapshots: [{ name: 'p1', snaptime: NOW - 3 * DAY }, { name: 'p2', snaptime: NOW - 2 * DAY, parent: 'p1' }] }),
+    qemu(140, 'tmpl', { template: true, status: 'stopped', snapshots: [{ name: 'old', snaptime: NOW - 100 * DAY }] }),
+    qemu(150, 'twin', {}),
+    qemu(151, 'twin', {}),
+  ],
+  taskDurations: { qmsnapshot: 1, qmdelsnapshot: 0.5, qmrollback: 1, vzsnapshot: 1, vzdelsnapshot: 0.5, vzrollback: 1 },
+};
+
+let sim: SimHandle;
+let tmp: string;
+let emptyConfig: string;
+
+beforeAll(async () => {
+  sim = await startSim({ seed: SEED, timeScale: 0.01, clock: new Date(NOW * 1000).toISOString() });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pve-snapshot-e2e-'));
+  emptyConfig = path.join(tmp, 'empty.conf');
+  fs.writeFileSync(emptyConfig, '');
+});
+afterAll(async () => {
+  await sim?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function ps(args: string[], opts: RunOptions = {}) {
+  return run(['pve-snapshot', '--host', sim.hostPort, '--fingerprint', sim.fingerprint, ...args], {
+    ...opts,
+    env: { AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC', ...opts.env },
+  });
+}
+
+async function snapshots(vmid: number): Promise<{ name: string; description: string; parent: string | null; snapstate: string | null }[]> {
+  const state = await sim.control('/state');
+  return state.guests.find((g: any) => g.vmid === vmid).snapshots;
+}
+const names = async (vmid: number) => (await snapshots(vmid)).map((s) => s.name).sort();
+async function guest(vmid: number): Promise<any> {
+  return (await sim.control('/state')).guests.find((g: any) => g.vmid === vmid);
+}
+const writeTasks = async () => (await sim.control('/state')).tasks.length;
+
+describe('usage', () => {
+  test('--version and --help', async () => {
+    const v = await run(['pve-snapshot', '--version']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/^pve-snapshot \d+\.\d+\.\d+\n$/);
+    const h = await run(['--help'], { as: 'pve-snapshot' });
+    expect(h.code).toBe(0);
+    for (const a of ['list', 'create', 'rollback', 'delete', 'config', 'describe']) expect(h.stdout).toContain(`  ${a} <guest`);
+    const ah = await run(['pve-snapshot', 'delete', '--help']);
+    expect(ah.stdout).toContain('--older-than');
+    expect(ah.stdout).toContain('--match');
+  });
+
+  test.each([
+    [['frobnicate', '100'], "unknown action 'frobnicate'"],
+    [[], 'no action given'],
+    [['list'], 'list: missing arguments'],
+    [['create', '100'], 'create: missing arguments'],
+    [['create', '100', 'a', 'b'], "unexpected argument 'b'"],
+    [['list', '100', '--vmstate'], "option --vmstate does not apply to 'list'"],
+    [['create', '100', 'x1', '--bogus'], "unknown option '--bogus'"],
+    [['list', '100', '--older-than', 'soon'], "--older-than: 'soon' is not a duration"],
+    [['delete', '100'], 'give a snapshot name, or --older-than and/or --match'],
+    [['delete', '100', 'x1', '--match', 'pre-*'], 'not both'],
+    [['list', '100', '-o', 'yaml'], "unknown output format 'yaml'"],
+  ])('%p is refused with one line', async (args, message) => {
+    const r = await ps(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(message);
+  });
+
+  test.each([
+    ['1abc', 'invalid snapshot name'],
+    ['a', 'too short'],
+    ['x'.repeat(41), 'at most 40'],
+    ['has space', 'invalid snapshot name'],
+    ['current', "'current' (reserved name)"],
+  ])('bad name %p fails before any call', async (name, message) => {
+    const before = await sim.control('/stats');
+    const r = await ps(['create', '@all', name]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(await sim.control('/stats')).toEqual(before);
+  });
+
+  test('type-specific reserved names and --vmstate on a container', async () => {
+    const tasks = await writeTasks();
+    const p = await ps(['create', '100', 'Pending']);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toContain("100 (web1): unable to use snapshot name 'Pending'");
+    const z = await ps(['create', '131', 'vzdump']);
+    expect(z.code).toBe(2);
+    expect(z.stderr).toContain("131 (ct1): unable to use snapshot name 'vzdump'");
+    const v = await ps(['create', 'ct1', 'withram', '--vmstate']);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toContain('131 (ct1): --vmstate');
+    expect(await writeTasks()).toBe(tasks);
+  });
+
+  test('unknown guest and ambiguous name', async () => {
+    const u = await ps(['list', '999']);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toContain("guest '999' not found");
+    const n = await ps(['list', 'nosuchname']);
+    expect(n.code).toBe(2);
+    expect(n.stderr).toContain("guest 'nosuchname' not found");
+    const t = await ps(['config', 'twin', 'x1']);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toContain("'twin' names 2 guests (150, 151)");
+  });
+
+  test('wrong token: exit 3', async () => {
+    const r = await ps(['list', '100'], { env: { AUTOSNAP_API_TOKEN: 'root@pam!test=00000000-0000-0000-0000-000000000000' } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).not.toContain(sim.secret);
+  });
+});
+
+describe('list', () => {
+  test('the tree of one guest, named by name, in local time', async () => {
+    const r = await ps(['list', 'web1']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('100 web1 (qemu on pve1)');
+    const fmt = (t: number) => new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19);
+    expect(lines[1]).toMatch(new RegExp(`^\`-> base +${fmt(NOW - 40 * DAY)} +first$`));
+    expect(lines[2]).toMatch(new RegExp(`^  \`-> patched +${fmt(NOW - 35 * DAY)}  RAM  after patches$`));
+    expect(lines[3]).toMatch(/^ {4}`-> recent +\S+ \S+ +recent$/);
+    expect(lines[4]).toMatch(/^ {6}`-> current +You are here!$/);
+  });
+
+  test('JSON: one object per snapshot, current left out', async () => {
+    const r = await ps(['list', '100', '-o', 'json']);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout);
+    expect(rows).toEqual([
+      { vmid: 100, node: 'pve1', type: 'qemu', guest: 'web1', name: 'base', snaptime: NOW - 40 * DAY, parent: null, description: 'first\nsecond line', vmstate: false },
+      { vmid: 100, node: 'pve1', type: 'qemu', guest: 'web1', name: 'patched', snaptime: NOW - 35 * DAY, parent: 'base', description: 'after patches', vmstate: true },
+      { vmid: 100, node: 'pve1', type: 'qemu', guest: 'web1', name: 'recent', snaptime: NOW - 2 * DAY, parent: 'patched', description: 'recent', vmstate: false },
+    ]);
+  });
+
+  test('--older-than across a selector, markdown', async () => {
+    const r = await ps(['list', '@all,-140', '--older-than', '30d', '-o', 'markdown']);
+    expect(r.code).toBe(0);
+    const body = r.stdout.trim().split('\n').slice(2);
+    const found = body.map((l) => l.split('|').map((c) => c.trim())).map((c) => `${c[1]}:${c[5]}`).sort();
+    expect(found).toEqual(['100:base', '100:patched', '120:manual', '120:pre-a', '120:pre-b', '121:pre-x', '121:vzdump']);
+  });
+
+  test('a selector lists every guest it names, VMs and containers', async () => {
+    const r = await ps(['list', '@tag-clean', '-o', 'json']);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout);
+    expect([...new Set(rows.map((x: any) => `${x.vmid}/${x.type}/${x.node}`))]).toEqual(['120/qemu/pve1', '121/lxc/pve2']);
+  });
+});
+
+describe('create', () => {
+  test('bulk create: one guest fails, the others go on, exit 1', async () => {
+    await sim.control('/faults', { spec: 'taskfail=111:qmsnapshot:snapshot feature is not available' });
+    try {
+      const r = await ps(['create', '@tag-bulk', 'pre-maint', '--description', 'before maintenance']);
+      expect(r.code).toBe(1);
+      expect(r.stdout.trim().split('\n')).toEqual([
+        "110 (bulk1): created snapshot 'pre-maint' on pve1",
+        "112 (bulk3): created snapshot 'pre-maint' on pve2",
+        "113 (bulk4): created snapshot 'pre-maint' on pve1",
+      ]);
+      const errs = r.stderr.trim().split('\n');
+      expect(errs).toHaveLength(1);
+      expect(errs[0]).toContain("111 (bulk2): create 'pre-maint' failed: snapshot feature is not available");
+      for (const v of [110, 112, 113]) expect((await snapshots(v)).find((s) => s.name === 'pre-maint')?.description).toBe('before maintenance');
+      expect(await names(111)).toEqual([]);
+    } finally {
+      await sim.control('/faults', { spec: '' });
+    }
+  });
+
+  test('--only-running skips stopped guests; a locked guest fails naming the lock', async () => {
+    const r = await ps(['create', '113,103', 'only-run', '--only-running']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('113 (bulk4): stopped, skipped (--only-running)');
+    expect(r.stderr).toContain('103 (busy): create');
+    expect(r.stderr).toContain('VM is locked (backup)');
+    expect(await names(113)).not.toContain('only-run');
+  });
+
+  test('--vmstate on a running VM; a name already used', async () => {
+    const r = await ps(['create', '130', 'withram', '--vmstate', '-o', 'json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ vmid: 130, action: 'create', snapshot: 'withram', status: 'ok' });
+    const again = await ps(['create', '130', 'withram']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("snapshot name 'withram' already used");
+  });
+
+  test('templates: refused by name, left out of selectors', async () => {
+    const r = await ps(['create', '140', 'tsnap']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('140 (tmpl): is a template');
+    const dry = await ps(['create', '140,131', 'tsnap', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).not.toContain('140');
+    expect(dry.stdout).toContain('131 (ct1): would create');
+  });
+});
+
+describe('rollback', () => {
+  test('ZFS refuses rolling back past newer snapshots: said before anything is touched', async () => {
+    const tasks = await writeTasks();
+    const r = await ps(['rollback', '101', 'old', '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("101 (zfsvm): can't rollback, 'old' is not the most recent snapshot on local-zfs (zfspool)");
+    expect(r.stderr).toContain('(newer)');
+    expect(await writeTasks()).toBe(tasks);
+    expect((await guest(101)).status).toBe('running');
+  });
+
+  test('without a terminal it needs --yes; a selector needs --yes', async () => {
+    const r = await ps(['rollback', '102', 'old']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('not a terminal: add --yes');
+    const s = await ps(['rollback', '@all', 'old']);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toContain("selector '@all'");
+    expect((await guest(102)).parent).toBe('newer');
+  });
+
+  test('LVM-thin rolls back past newer snapshots, which stay', async () => {
+    const r = await ps(['rollback', 'lvmvm', 'old', '--yes', '--start']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("102 (lvmvm): rolled back to 'old' and started");
+    expect(r.stderr).toContain('newer snapshots stay: newer');
+    const g = await guest(102);
+    expect(g.parent).toBe('old');
+    expect(g.status).toBe('running');
+    expect(g.snapshots.map((s: any) => s.name)).toEqual(['old', 'newer']);
+  });
+
+  test('missing snapshot, locked guest, incomplete snapshot', async () => {
+    const m = await ps(['rollback', '130', 'nope', '--yes']);
+    expect(m.code).toBe(1);
+    expect(m.stderr).toContain("130 (scratch): snapshot 'nope' does not exist");
+    const l = await ps(['rollback', '103', 'keep', '--yes']);
+    expect(l.code).toBe(1);
+    expect(l.stderr).toContain('103 (busy): VM is locked (backup)');
+    const i = await ps(['rollback', '104', 'halfgone', '--yes']);
+    expect(i.code).toBe(1);
+    expect(i.stderr).toContain('incomplete snapshot (snapstate = delete)');
+  });
+
+  function inPty(args: string[], answer: string) {
+    // util-linux script gives the tool a terminal; the answer is typed into it
+    const cmd = [BIN, 'pve-snapshot', '--host', sim.hostPort, '--fingerprint', sim.fingerprint, ...args].map((a) => `'${a}'`).join(' ');
+    const res = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+      input: answer,
+      env: { ...process.env, AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return { code: res.status, out: res.stdout };
+  }
+
+  test('on a terminal it explains and asks: no keeps everything', async () => {
+    const r = inPty(['rollback', '132', 'p1'], 'n\n');
+    expect(r.out).toContain("Roll back 132 (pty) on pve1 to snapshot 'p1'");
+    expect(r.out).toContain('stopped first');
+    expect(r.out).toContain('newer snapshots stay: p2');
+    expect(r.out).toContain('Roll back? [y/N]');
+    expect(r.code).toBe(1);
+    expect((await guest(132)).parent).toBe('p2');
+  });
+
+  test('on a terminal, yes rolls back', async () => {
+    const r = inPty(['rollback', '132', 'p1'], 'y\n');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("132 (pty): rolled back to 'p1'");
+    expect((await guest(132)).parent).toBe('p1');
+  });
+});
+
+describe('delete', () => {
+  test('one snapshot; missing one fails; current is never touched', async () => {
+    await run(['pve-snapshot']); // warm nothing; keeps the structure of the test obvious
+    const c = await ps(['create', '130', 'todelete']);
+    expect(c.code).toBe(0);
+    const r = await ps(['delete', 'scratch', 'todelete']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("130 (scratch): deleted snapshot 'todelete'");
+    expect(await names(130)).not.toContain('todelete');
+    const m = await ps(['delete', '130', 'todelete']);
+    expect(m.code).toBe(1);
+    expect(m.stderr).toContain("snapshot 'todelete' does not exist");
+    const cur = await ps(['delete', '130', 'current']);
+    expect(cur.code).toBe(2);
+  });
+
+  test('a half-deleted snapshot: explained, then finished with --force', async () => {
+    const r = await ps(['delete', '104', 'halfgone']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("snapshot 'halfgone' is half-deleted (snapstate=delete): run again with --force");
+    expect(r.stderr).toContain("'qm unlock 104' on pve1");
+    expect(r.stderr).toContain('only root@pam');
+    expect(await names(104)).toEqual(['fine', 'halfgone']);
+    const f = await ps(['delete', '104', 'halfgone', '--force']);
+    expect(f.code).toBe(0);
+    expect(await names(104)).toEqual(['fine']);
+  });
+
+  test('clean-up: refuses without a terminal, dry run changes nothing, --yes deletes only what matches', async () => {
+    const before = { 120: await names(120), 121: await names(121) };
+    const n = await ps(['delete', '@tag-clean', '--older-than', '30d', '--match', 'pre-*']);
+    expect(n.code).toBe(2);
+    expect(n.stderr).toContain('add --yes, or --dry-run');
+    const d = await ps(['delete', '@tag-clean', '--older-than', '30d', '--match', 'pre-*', '--dry-run']);
+    expect(d.code).toBe(0);
+    expect(d.stdout.trim().split('\n').map((l) => l.split(':')[1].trim().split(' ')[0])).toEqual(['pre-a', 'pre-b', 'pre-x']);
+    expect({ 120: await names(120), 121: await names(121) }).toEqual(before);
+    const y = await ps(['delete', '@tag-clean', '--older-than', '30d', '--match', 'pre-*', '--yes']);
+    expect(y.code).toBe(0);
+    expect(await names(120)).toEqual(['manual', 'pre-c']);
+    expect(await names(121)).toEqual(['vzdump']);
+  });
+
+  test('clean-up never takes a container\'s vzdump snapshot', async () => {
+    const r = await ps(['delete', '121', '--match', '*', '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('vzdump');
+  });
+});
+
+describe('config and describe', () => {
+  test('config prints the saved configuration sorted, like qm config', async () => {
+    const r = await ps(['config', '100', 'base']);
+    expect(r.code).toBe(0);
+    const keys = r.stdout.trim().split('\n').map((l) => l.split(':')[0]);
+    expect(keys).toEqual([...keys].sort());
+    expect(r.stdout).toContain('memory: 2048');
+    expect(r.stdout).toContain(`scsi0: ${zfs(100)}`);
+    const j = await ps(['config', '100', 'base', '-o', 'json']);
+    expect(JSON.parse(j.stdout).memory).toBe(2048);
+    const m = await ps(['config', '100', 'nope']);
+    expect(m.code).toBe(1);
+    expect(m.stderr).toContain('100 (web1)');
+  });
+
+  test('describe changes only the description', async () => {
+    const r = await ps(['describe', '100', 'recent', 'checked after the upgrade']);
+    expect(r.code).toBe(0);
+    const s = (await snapshots(100)).find((x) => x.name === 'recent')!;
+    expect(s.description).toBe('checked after the upgrade');
+    expect(await names(100)).toEqual(['base', 'patched', 'recent']);
+  });
+});
+
+describe('over the pvesh transport', () => {
+  test('list and create through the stand-in', async () => {
+    const dir = path.join(tmp, 'bin');
+    fs.mkdirSync(dir, { recursive: true });
+    const pvesh = path.join(dir, 'pvesh');
+    if (!fs.existsSync(pvesh)) fs.symlinkSync(BIN, pvesh);
+    const env = { ...sim.pveshEnv, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC' };
+    const l = await run(['pve-snapshot', '--transport', 'pvesh', '--pvesh', pvesh, 'list', '100', '-o', 'json'], { env });
+    expect(l.code).toBe(0);
+    expect(JSON.parse(l.stdout).map((x: any) => x.name)).toEqual(['base', 'patched', 'recent']);
+    const c = await run(['pve-snapshot', '--transport', 'pvesh', '--pvesh', pvesh, 'create', '131', 'viapvesh'], { env });
+    expect(c.code).toBe(0);
+    expect(await names(131)).toContain('viapvesh');
+    const f = await run(['pve-snapshot', '--transport', 'pvesh', '--pvesh', pvesh, 'create', '103', 'viapvesh'], { env });
+    expect(f.code).toBe(1);
+    expect(f.stderr).toContain('VM is locked (backup)');
+  });
+});
