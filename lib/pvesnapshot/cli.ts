@@ -699,6 +699,7 @@ export function ageText(seconds: number): string {
  * (in the description) are percent-encoded, so every setting stays on one line.
  */
 export function configLines(config: Record<string, unknown>): string[] {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must be encoded
   const encode = (v: string) => v.replace(/[\x00-\x1f%]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
   return Object.keys(config)
     .filter((k) => k !== 'digest')
