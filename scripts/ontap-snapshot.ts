@@ -1,6 +1,6 @@
-// Entry of the ontap-snapshot tool; the work lives in lib/.
-import { UsageError } from '../lib/cli/errors.ts';
+// Entry of the ontap-snapshot tool; the work lives in lib/ontap.
+import { ontapMain } from '../lib/ontap/cli.ts';
 
-export async function main(_argv: string[]): Promise<number> {
-  throw new UsageError('ontap-snapshot: not built yet');
+export async function main(argv: string[]): Promise<number> {
+  return ontapMain(argv);
 }

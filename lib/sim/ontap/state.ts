@@ -120,7 +120,8 @@ export const DEMO_SEED: Seed = {
         { name: 'vols', path: '/vol', exportPolicy: 'default' },
         {
           name: 'pve_nfs', path: '/vol/pve_nfs', exportPolicy: 'pve',
-          files: ['images/100/vm-100-disk-0.qcow2', 'images/101/vm-101-disk-0.raw', 'images/101/vm-101-disk-1.vmdk'],
+          // VM 301 of the Proxmox simulator's demo cluster lives here (storage nas-nfs)
+          files: ['images/301/vm-301-disk-0.qcow2', 'images/100/vm-100-disk-0.qcow2', 'images/101/vm-101-disk-0.raw', 'images/101/vm-101-disk-1.vmdk'],
           snapshots: [{ name: 'hourly.2024-01-01_0105', comment: 'schedule' }],
         },
         { name: 'pve_archive', path: '/vols/archive', exportPolicy: 'pve' },

@@ -1,0 +1,71 @@
+// The ontap-snapshot command line: `vm create|list|delete` and
+// `storage create|list|delete|restore|mount|unmount|show`. The original tool's
+// single-dash options (-vm, -storage, -snapshot, -suspend, -shutdown) still work.
+import { parseArgs } from '../cli/args.ts';
+import { UsageError } from '../cli/errors.ts';
+import { setLogLevel } from '../cli/log.ts';
+import { parseFormat } from '../cli/output.ts';
+import { VERSION } from '../version.ts';
+import { makeContext } from './context.ts';
+import { storageCommand } from './storage.ts';
+import { vmCommand } from './vm.ts';
+
+export const HELP = `usage: ontap-snapshot vm create --vm ID [--suspend | --shutdown]
+       ontap-snapshot vm list --vm ID
+       ontap-snapshot vm delete --vm ID --clone NAME
+       ontap-snapshot storage create|list|delete|restore|mount|unmount|show --storage ID [--snapshot NAME] [--yes]
+
+NetApp ONTAP snapshots and clones for Proxmox NFS storages.
+  vm create        file-clone every disk of the VM on ONTAP-backed NFS storages
+                   (--suspend: suspend to disk first, --shutdown: shut down first;
+                   the VM is started again afterwards)
+  vm list/delete   the clones made for a VM
+  storage create   snapshot the volume behind the storage (--snapshot NAME, default
+                   proxmox_snapshot_<UTC time>)
+  storage list     its snapshots, and the FlexClones holding them
+  storage delete   delete a snapshot (--snapshot)
+  storage restore  restore the volume to a snapshot: loses newer data (asks, or --yes)
+  storage mount    FlexClone a snapshot and add it as storage <ID>-CLONE-<snapshot>
+  storage unmount  remove such a storage and its FlexClone
+  storage show     the volume, SVM and junction behind the storage
+
+options: --ontap-config FILE (ONTAP settings; the original config.ini layout works too),
+  --config FILE, -o text|json|jsonpretty|markdown|html, --dry-run, --yes, --debug,
+  and the Proxmox connection options shared by every tool (--host, --api-token, ...).
+See docs/ontap-snapshot.md.`;
+
+const SPEC = {
+  string: ['vm', 'storage', 'snapshot', 'clone', 'ontap-config'],
+  boolean: ['suspend', 'shutdown', 'yes'],
+  alias: { y: 'yes' },
+};
+
+/** The original tool took -vm, -storage ... with one dash. */
+export function legacyDashes(argv: string[]): string[] {
+  return argv.map((a) => (/^-(vm|storage|snapshot|suspend|shutdown|clone)(=.*)?$/.test(a) ? `-${a}` : a));
+}
+
+export async function ontapMain(argv: string[]): Promise<number> {
+  const args = parseArgs(legacyDashes(argv), SPEC);
+  if (args.debug) setLogLevel('debug');
+  else if (args.quiet) setLogLevel('warn');
+  if (args.version) {
+    process.stdout.write(`ontap-snapshot ${VERSION}\n`);
+    return 0;
+  }
+  if (args.help || args._.length === 0) {
+    process.stdout.write(HELP + '\n');
+    return args.help ? 0 : 2;
+  }
+  const [area, cmd, ...rest] = args._.map(String);
+  if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  if (area !== 'vm' && area !== 'storage') throw new UsageError(`unknown command '${area}' (expected vm or storage)`);
+  if (!cmd) throw new UsageError(`${area}: which command? (${area === 'vm' ? 'create, list, delete' : 'create, list, delete, restore, mount, unmount, show'})`);
+  const format = parseFormat(args.output);
+  const ctx = makeContext(args, format);
+  try {
+    return area === 'vm' ? await vmCommand(ctx, cmd) : await storageCommand(ctx, cmd);
+  } finally {
+    await ctx.close();
+  }
+}

@@ -1,0 +1,100 @@
+// What every ontap-snapshot command works with: the parsed options, the configs, a lazy
+// Proxmox client and one ONTAP client per cluster (several storages may share one).
+import { loadConfig, type Config } from '../cli/config.ts';
+import { connect } from '../cli/connect.ts';
+import { UsageError } from '../cli/errors.ts';
+import type { Parsed } from '../cli/args.ts';
+import type { Format } from '../cli/output.ts';
+import type { PveClient } from '../pve/types.ts';
+import { connectOntap } from './connect.ts';
+import { legacyPveConfig, ontapTargetFor } from './config.ts';
+import { mapStorage, type Mapped, type NfsStorage } from './mapping.ts';
+import type { Ontap } from './types.ts';
+
+export interface Ctx {
+  args: Parsed;
+  format: Format;
+  /** ONTAP settings are looked up in these, first wins */
+  configs: Config[];
+  pveConfig: Config;
+  now: Date;
+  pve(): Promise<PveClient>;
+  /** the ONTAP client for a storage, or undefined when no config names its cluster */
+  ontapFor(storage: string): Promise<Ontap | undefined>;
+  /** the Proxmox storage's config (GET /storage/{id}) */
+  storageConfig(storage: string): Promise<NfsStorage>;
+  /** storage → ONTAP client + volume, or an error naming what is missing */
+  map(storage: string): Promise<{ ontap: Ontap; mapped: Mapped }>;
+  close(): Promise<void>;
+}
+
+export function makeContext(args: Parsed, format: Format, env: Record<string, string | undefined> = process.env): Ctx {
+  const bundle = loadConfig({ config: args.config }, env);
+  const ontapFile = typeof args['ontap-config'] === 'string' && args['ontap-config'] ? args['ontap-config'] : env.AUTOSNAP_ONTAP_CONFIG || undefined;
+  const ontapCfg = ontapFile ? loadConfig({ config: ontapFile }, {}) : undefined;
+  const configs = [ontapCfg, bundle].filter((c): c is Config => Boolean(c));
+  // Proxmox settings: the bundle's [pve] first; the original config.ini's [proxmox] otherwise
+  let pveConfig = bundle;
+  if (!bundle.get('pve', 'host')) {
+    const legacy = (ontapCfg && legacyPveConfig(ontapCfg)) ?? legacyPveConfig(bundle);
+    if (legacy) pveConfig = legacy;
+  }
+  let client: Promise<PveClient> | undefined;
+  const ontaps = new Map<string, Promise<Ontap>>();
+  const storages = new Map<string, Promise<NfsStorage>>();
+  const ctx: Ctx = {
+    args,
+    format,
+    configs,
+    pveConfig,
+    now: new Date(),
+    pve: () => (client ??= connect(args, pveConfig)),
+    async ontapFor(storage) {
+      const t = ontapTargetFor(storage, configs);
+      if (!t) return undefined;
+      const key = `${t.host.host}:${t.host.port}:${t.user}:${t.api}`;
+      let o = ontaps.get(key);
+      if (!o) {
+        o = connectOntap(t);
+        ontaps.set(key, o);
+      }
+      return o;
+    },
+    storageConfig(storage) {
+      let s = storages.get(storage);
+      if (!s) {
+        s = (async () => {
+          const pve = await ctx.pve();
+          const cfg = await pve.get<Record<string, unknown>>(`/storage/${encodeURIComponent(storage)}`);
+          const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+          return {
+            storage,
+            type: String(cfg?.type ?? ''),
+            server: str(cfg?.server),
+            export: str(cfg?.export),
+            content: str(cfg?.content),
+            options: str(cfg?.options),
+            nodes: str(cfg?.nodes),
+            path: str(cfg?.path),
+          };
+        })();
+        storages.set(storage, s);
+      }
+      return s;
+    },
+    async map(storage) {
+      const st = await ctx.storageConfig(storage);
+      if (st.type !== 'nfs') throw new UsageError(`storage '${storage}' is of type ${st.type || 'unknown'}, not nfs`);
+      const ontap = await ctx.ontapFor(storage);
+      if (!ontap) {
+        const where = configs.map((c) => c.path).filter(Boolean).join(' or ') || 'the config file';
+        throw new UsageError(`no ONTAP cluster configured for storage '${storage}': add a section [ontap ${storage}] (or [ontap]) with host, user, password to ${where}`);
+      }
+      return { ontap, mapped: await mapStorage(ontap, st) };
+    },
+    async close() {
+      if (client) await (await client.catch(() => undefined))?.close();
+    },
+  };
+  return ctx;
+}

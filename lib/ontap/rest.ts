@@ -1,0 +1,217 @@
+// ONTAP over REST (9.6+): collections read with explicit `fields=` and followed through
+// `_links.next`; asynchronous calls (202 + job) polled until they end or time out.
+import { AppError } from '../cli/errors.ts';
+import { OntapError } from './errors.ts';
+import type { OntapHttp } from './http.ts';
+import { nextJobDelay, type DataLif, type FileEntry, type FlexCloneSpec, type Ontap, type SnapshotInfo, type VolumeInfo } from './types.ts';
+
+export interface RestOptions {
+  /** give up waiting for a job after this long */
+  jobTimeoutMs?: number;
+  pollScale?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+type Rec = Record<string, any>;
+
+const VOLUME_FIELDS = 'uuid,name,svm.name,nas.path,nas.export_policy.name,clone.is_flexclone,clone.parent_volume.name,clone.parent_snapshot.name,style,state';
+
+/** Encode a query; `fields` and filters keep their commas, `|`, `*` and `!` readable. */
+export function queryString(q: Record<string, string | number | boolean | undefined>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined) continue;
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v)).replace(/%2C/g, ',').replace(/%7C/g, '|').replace(/%2F/g, '/').replace(/%2A/g, '*')}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+export function toVolume(r: Rec): VolumeInfo {
+  return {
+    uuid: r.uuid,
+    name: r.name,
+    svm: r.svm?.name,
+    path: r.nas?.path || undefined,
+    exportPolicy: r.nas?.export_policy?.name,
+    isClone: r.clone?.is_flexclone === true,
+    parentVolume: r.clone?.parent_volume?.name,
+    parentSnapshot: r.clone?.parent_snapshot?.name,
+    style: r.style,
+    state: r.state,
+  };
+}
+
+export class RestOntap implements Ontap {
+  readonly api = 'rest' as const;
+  readonly host: string;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly http: OntapHttp, private readonly opts: RestOptions = {}) {
+    this.host = http.host;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  requests(): number {
+    return this.http.requests;
+  }
+
+  /** One call; an error answer becomes OntapError naming `what`. */
+  async call(what: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Rec }> {
+    const res = await this.http.send(method, path, body === undefined ? undefined : JSON.stringify(body));
+    let json: Rec;
+    try {
+      json = res.text.trim() ? JSON.parse(res.text) : {};
+    } catch {
+      throw new OntapError({ what, code: res.status, message: `unreadable answer (HTTP ${res.status}, not JSON)`, status: res.status });
+    }
+    if (res.status >= 400) {
+      const err = json.error ?? {};
+      throw new OntapError({ what, code: err.code ?? res.status, message: err.message ?? `HTTP ${res.status}`, status: res.status });
+    }
+    return { status: res.status, json };
+  }
+
+  /** Every record of a collection, page after page. */
+  async collect(what: string, path: string, query: Record<string, string | number | boolean | undefined>): Promise<Rec[]> {
+    const out: Rec[] = [];
+    let next: string | undefined = path + queryString(query);
+    for (let pages = 0; next; pages++) {
+      if (pages > 10_000) throw new AppError(`${what}: more than 10000 pages; giving up`);
+      const { json }: { json: Rec } = await this.call(what, 'GET', next);
+      out.push(...(json.records ?? []));
+      next = json._links?.next?.href;
+    }
+    return out;
+  }
+
+  /** Send a call that may run as a job; wait for the job when it is one. */
+  async job(what: string, method: string, path: string, body?: unknown): Promise<void> {
+    const { status, json } = await this.call(what, method, path, body);
+    const uuid: string | undefined = json.job?.uuid;
+    if (status !== 202 || !uuid) return;
+    const deadline = Date.now() + (this.opts.jobTimeoutMs ?? 300_000);
+    let delay: number | undefined;
+    for (;;) {
+      delay = nextJobDelay(delay, this.opts.pollScale ?? 1);
+      await this.sleep(delay);
+      let j: Rec;
+      try {
+        j = (await this.call(what, 'GET', `/api/cluster/jobs/${uuid}?fields=state,message,code,error`)).json;
+      } catch (e) {
+        // ONTAP forgets a job 300 s after it ended; polling every 2 s cannot miss that,
+        // so a missing job means the outcome is unknown and must be checked by hand
+        if (e instanceof OntapError && e.code === '4') throw new AppError(`${what}: job ${uuid} vanished before its outcome was read; check the result on the cluster`);
+        throw e;
+      }
+      if (j.state === 'success') return;
+      if (j.state === 'failure') {
+        throw new OntapError({ what, code: j.error?.code ?? j.code ?? '?', message: j.error?.message ?? j.message ?? 'job failed' });
+      }
+      if (Date.now() > deadline) {
+        throw new AppError(`${what}: job ${uuid} still ${j.state} after ${Math.round((this.opts.jobTimeoutMs ?? 300_000) / 1000)} s; it may still finish on the cluster`);
+      }
+    }
+  }
+
+  async version(): Promise<string> {
+    const { json } = await this.call('read cluster version', 'GET', '/api/cluster?fields=version');
+    return json.version?.full ?? 'unknown';
+  }
+
+  async nfsLifs(): Promise<DataLif[]> {
+    const recs = await this.collect('list NFS data LIFs', '/api/network/ip/interfaces', { services: 'data_nfs', fields: 'name,ip.address,svm.name,state' });
+    return recs.map((r) => ({ svm: r.svm?.name, ip: r.ip?.address, name: r.name, state: r.state }));
+  }
+
+  async volumes(svm: string, filter: { path?: string; name?: string } = {}): Promise<VolumeInfo[]> {
+    const recs = await this.collect(`list volumes of SVM ${svm}`, '/api/storage/volumes', {
+      'svm.name': svm,
+      'nas.path': filter.path,
+      name: filter.name,
+      fields: VOLUME_FIELDS,
+    });
+    return recs.map(toVolume);
+  }
+
+  async clonesOf(vol: VolumeInfo): Promise<VolumeInfo[]> {
+    const recs = await this.collect(`list clones of volume ${vol.name}`, '/api/storage/volumes', {
+      'svm.name': vol.svm,
+      'clone.is_flexclone': true,
+      'clone.parent_volume.name': vol.name,
+      fields: VOLUME_FIELDS,
+    });
+    return recs.map(toVolume);
+  }
+
+  async snapshots(vol: VolumeInfo): Promise<SnapshotInfo[]> {
+    const recs = await this.collect(`list snapshots of volume ${vol.name}`, `/api/storage/volumes/${vol.uuid}/snapshots`, { fields: 'name,create_time,comment' });
+    return recs.map((r) => ({ name: r.name, uuid: r.uuid, createTime: r.create_time, comment: r.comment }));
+  }
+
+  createSnapshot(vol: VolumeInfo, name: string, comment?: string): Promise<void> {
+    return this.job(`create snapshot ${name} of volume ${vol.name}`, 'POST', `/api/storage/volumes/${vol.uuid}/snapshots`, { name, ...(comment ? { comment } : {}) });
+  }
+
+  deleteSnapshot(vol: VolumeInfo, snap: SnapshotInfo): Promise<void> {
+    return this.job(`delete snapshot ${snap.name} of volume ${vol.name}`, 'DELETE', `/api/storage/volumes/${vol.uuid}/snapshots/${snap.uuid ?? encodeURIComponent(snap.name)}`);
+  }
+
+  restoreSnapshot(vol: VolumeInfo, name: string): Promise<void> {
+    return this.job(`restore volume ${vol.name} to snapshot ${name}`, 'PATCH', `/api/storage/volumes/${vol.uuid}${queryString({ 'restore_to.snapshot.name': name })}`, {});
+  }
+
+  createFlexClone(s: FlexCloneSpec): Promise<void> {
+    return this.job(`create FlexClone ${s.name} of ${s.parent.name}@${s.snapshot}`, 'POST', '/api/storage/volumes', {
+      name: s.name,
+      svm: { name: s.svm },
+      clone: { parent_volume: { name: s.parent.name }, parent_snapshot: { name: s.snapshot }, is_flexclone: true },
+      nas: { path: s.path, ...(s.exportPolicy ? { export_policy: { name: s.exportPolicy } } : {}) },
+    });
+  }
+
+  unmountVolume(vol: VolumeInfo): Promise<void> {
+    return this.job(`unmount volume ${vol.name}`, 'PATCH', `/api/storage/volumes/${vol.uuid}`, { nas: { path: '' } });
+  }
+
+  deleteVolume(vol: VolumeInfo): Promise<void> {
+    return this.job(`delete volume ${vol.name}`, 'DELETE', `/api/storage/volumes/${vol.uuid}`);
+  }
+
+  private filePath(vol: VolumeInfo, path: string): string {
+    const rel = path.split('/').filter(Boolean).join('/');
+    return `/api/storage/volumes/${vol.uuid}/files/${encodeURIComponent(rel)}`;
+  }
+
+  async fileInfo(vol: VolumeInfo, path: string): Promise<FileEntry | undefined> {
+    const rel = path.split('/').filter(Boolean);
+    const parent = rel.slice(0, -1).join('/');
+    const name = rel[rel.length - 1];
+    try {
+      const entries = await this.listDir(vol, parent);
+      return entries.find((e) => e.name === name);
+    } catch (e) {
+      if (e instanceof OntapError && e.code === '4') return undefined;
+      throw e;
+    }
+  }
+
+  async listDir(vol: VolumeInfo, path: string): Promise<FileEntry[]> {
+    const { json } = await this.call(`list ${path || '/'} in volume ${vol.name}`, 'GET', `${this.filePath(vol, path)}?fields=name,type,size`);
+    return (json.records ?? [])
+      .filter((r: Rec) => r.name !== '.' && r.name !== '..')
+      .map((r: Rec) => ({ name: r.name, type: r.type === 'directory' ? 'directory' : 'file', size: r.size }));
+  }
+
+  cloneFile(vol: VolumeInfo, source: string, destination: string): Promise<void> {
+    return this.job(`clone file ${source} to ${destination} in volume ${vol.name}`, 'POST', '/api/storage/file/clone', {
+      volume: { uuid: vol.uuid, name: vol.name },
+      source_path: source,
+      destination_path: destination,
+      overwrite_destination: false,
+    });
+  }
+
+  async deleteFile(vol: VolumeInfo, path: string): Promise<void> {
+    await this.job(`delete file ${path} in volume ${vol.name}`, 'DELETE', this.filePath(vol, path));
+  }
+}
