@@ -132,12 +132,14 @@ _autosnap_complete() {
     case $prev in
         -o | --output) COMPREPLY=($(compgen -W "$_autosnap_formats" -- "$cur")); return 0 ;;
         --transport) COMPREPLY=($(compgen -W "api pvesh" -- "$cur")); return 0 ;;
+        --policy) COMPREPLY=($(compgen -W "intraday" -- "$cur")); return 0 ;;
+        --shutdown) COMPREPLY=($(compgen -W "auto yes no" -- "$cur")); return 0 ;;
         --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --from-file | --ontap-config | --lock-file)
             COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --vmid) _autosnap_complete_selector "$bin" "$cur" selectors; return 0 ;;
         --vm) _autosnap_complete_selector "$bin" "$cur" guests; return 0 ;;
         --storage) COMPREPLY=($(compgen -W "$(_autosnap_cluster "$bin" storages)" -- "$cur")); return 0 ;;
-        --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone)
+        --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --password)
             return 0 ;;
     esac
 
@@ -148,7 +150,7 @@ _autosnap_complete() {
         w=${words[i]}
         case $w in
             --*=*) ;;
-            -o | --output | --transport | --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --vmid | --vm | --storage | --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --from-file | --ontap-config | --lock-file)
+            -o | --output | --transport | --policy | --shutdown | --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --vmid | --vm | --storage | --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --password | --from-file | --ontap-config | --lock-file)
                 ((i++)) ;;
             -*) ;;
             *) pos+=("$w") ;;
