@@ -1,0 +1,199 @@
+import { describe, expect, test } from 'bun:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { backupConfigFrom, parseDurationMs, type BackupConfig } from '../../lib/backup/config.ts';
+import { createExclusive, lockState, type LockEntry } from '../../lib/backup/locks.ts';
+import { fileLine, priorityOf } from '../../lib/backup/logging.ts';
+import { sshArgv } from '../../lib/backup/ssh.ts';
+import { mountPoints } from '../../lib/backup/storage.ts';
+import { pruneLogs, rsyncArgv } from '../../lib/backup/sync.ts';
+import { magicPacket, parseMac, parseRoutes, parseSecureOn, procHexToIp, routeFor, subnetBroadcast, wolTarget } from '../../lib/backup/wol.ts';
+
+const cfg = (values: Record<string, string>): BackupConfig => backupConfigFrom(values, 'test.conf', 'pve1');
+
+describe('magic packet', () => {
+  test('6 x FF then the MAC 16 times', () => {
+    const p = magicPacket(parseMac('01:23:45:67:89:ab'));
+    expect(p.length).toBe(102);
+    expect(p.subarray(0, 6).toString('hex')).toBe('ffffffffffff');
+    for (let i = 0; i < 16; i++) expect(p.subarray(6 + i * 6, 12 + i * 6).toString('hex')).toBe('0123456789ab');
+  });
+  test.each([
+    ['1.2.3.4', '01020304'],
+    ['aa:bb:cc:dd:ee:ff', 'aabbccddeeff'],
+    ['aabbccdd', 'aabbccdd'],
+  ])('SecureOn %s appended as %s', (pw, hex) => {
+    const p = magicPacket(parseMac('01:23:45:67:89:ab'), parseSecureOn(pw));
+    expect(p.subarray(102).toString('hex')).toBe(hex);
+  });
+  test.each([['01:23:45:67:89'], ['01:23:45:67:89:zz'], ['0123456789abcd'], ['']])('bad MAC %p', (m) => {
+    expect(() => parseMac(m)).toThrow('is not a MAC address');
+  });
+  test.each([['01-23-45-67-89-AB', '0123456789ab'], ['01:23:45:67:89:AB', '0123456789ab'], ['0123456789ab', '0123456789ab'], ['0123.4567.89ab', '0123456789ab']])('MAC %s', (m, hex) => {
+    expect(parseMac(m).toString('hex')).toBe(hex);
+  });
+  test('a bad SecureOn password is not echoed', () => {
+    expect(() => parseSecureOn('hunter2')).toThrow(/^wol_password: not a SecureOn password/);
+    try {
+      parseSecureOn('hunter2');
+    } catch (e: any) {
+      expect(e.message).not.toContain('hunter2');
+    }
+  });
+});
+
+const ROUTES = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+vmbr0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0
+vmbr0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
+bond1\t00000A0A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
+eth9\t00050A0A\t00000000\t0000\t0\t0\t0\t00FFFFFF\t0\t0\t0
+`;
+
+describe('route and broadcast', () => {
+  test('little-endian hex from /proc/net/route', () => {
+    expect(procHexToIp('0101A8C0')).toBe(0xc0a80101);
+  });
+  test.each([
+    ['192.168.1.20', 'vmbr0', 0xffffff00],
+    ['10.10.3.4', 'bond1', 0xffff0000],
+    ['10.10.5.9', 'bond1', 0xffff0000], // eth9's route is down (flags 0)
+    ['8.8.8.8', 'vmbr0', 0],
+  ])('%s goes out of %s', (ip, iface, mask) => {
+    const r = routeFor(parseRoutes(ROUTES), ip)!;
+    expect(r.iface).toBe(iface);
+    expect(r.mask).toBe(mask);
+  });
+  test.each([
+    ['192.168.1.7', '255.255.255.0', '192.168.1.255'],
+    ['10.10.3.4', '255.255.0.0', '10.10.255.255'],
+    ['172.16.5.130', '255.255.255.128', '172.16.5.255'],
+    ['172.16.5.2', '255.255.255.252', '172.16.5.3'],
+  ])('%s/%s -> %s', (ip, mask, bc) => expect(subnetBroadcast(ip, mask)).toBe(bc));
+
+  const IFACES: NodeJS.Dict<os.NetworkInterfaceInfo[]> = {
+    vmbr0: [{ address: '192.168.1.5', netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:01', internal: false, cidr: '192.168.1.5/24' }],
+    bond1: [{ address: '10.10.0.5', netmask: '255.255.0.0', family: 'IPv4', mac: '00:00:00:00:00:02', internal: false, cidr: '10.10.0.5/16' }],
+  };
+  test.each([
+    [{ serverIp: '10.10.3.4', port: 9 }, { broadcast: '10.10.255.255', iface: 'bond1', bindAddress: '10.10.0.5', how: 'route to the server' }],
+    [{ serverIp: '8.8.8.8', port: 9 }, { broadcast: '192.168.1.255', iface: 'vmbr0', how: 'default route' }],
+    [{ serverIp: '10.10.3.4', iface: 'vmbr0', port: 7 }, { broadcast: '192.168.1.255', port: 7, how: 'configured interface' }],
+    [{ broadcast: '127.0.0.1', port: 4000 }, { broadcast: '127.0.0.1', port: 4000, bindAddress: undefined, how: 'configured' }],
+  ])('target %p', (opts, want) => {
+    expect(wolTarget(opts as any, ROUTES, IFACES)).toMatchObject(want);
+  });
+  test('an interface without IPv4 is named', () => {
+    expect(() => wolTarget({ iface: 'eth7', port: 9 }, ROUTES, IFACES)).toThrow('interface eth7 has no IPv4 address');
+  });
+});
+
+describe('config', () => {
+  test('defaults and derived paths', () => {
+    const c = cfg({ server: 'backup1', storage: 'bk-nfs' });
+    expect(c).toMatchObject({
+      node: 'pve1', probePort: 445, wakeBudgetMs: 300_000, probeIntervalMs: 10_000, wolPort: 9, shutdownDelayMs: 30_000,
+      mountPoint: '/mnt/pve/bk-nfs', lockDir: '/mnt/pve/bk-nfs/autosnap-locks', lockStaleMs: 12 * 3_600_000,
+      syslogTag: 'pve-backup-hook', loggerPath: '/usr/bin/logger', sshPath: '/usr/bin/ssh', mountCheck: true, shutdown: true,
+    });
+    expect(c.wolBroadcast).toBeUndefined();
+  });
+  test('dash and underscore spell the same key', () => {
+    expect(cfg({ 'probe-port': '22' }).probePort).toBe(22);
+  });
+  test.each([
+    ['30s', 30_000], ['5m', 300_000], ['12h', 43_200_000], ['1d', 86_400_000], ['250ms', 250], ['45', 45_000], ['1.5s', 1500],
+  ])('duration %s', (t, ms) => expect(parseDurationMs(t, 'x')).toBe(ms));
+  test.each([
+    [{ bogus: '1' }, "test.conf [backup]: unknown key 'bogus'"],
+    [{ lock_dir: 'locks' }, "lock_dir: 'locks' must be an absolute path"],
+    [{ shutdown: 'maybe' }, "shutdown: 'maybe' is not yes or no"],
+    [{ sync_via: 'ftp' }, "sync_via: 'ftp' is not ssh or mount"],
+    [{ ssh_options: 'StrictHostKeyChecking' }, "ssh_options: 'StrictHostKeyChecking' is not Key=Value"],
+    [{ server: 'a b' }, "server: 'a b' is not a host name or address"],
+    [{ storage: '../x' }, "storage: '../x' is not a valid name"],
+    [{ mount_command: 'mount /x' }, "mount_command: 'mount' must be an absolute path"],
+  ])('%p is refused', (values, text) => {
+    expect(() => cfg(values as Record<string, string>)).toThrow(text);
+  });
+  test('--node is checked', () => {
+    expect(() => backupConfigFrom({}, 'c', 'a/b')).toThrow("--node: 'a/b' is not a valid name");
+  });
+});
+
+describe('locks', () => {
+  const now = Date.parse('2025-01-02T03:00:00Z');
+  const entry = (info: Partial<LockEntry['info']> | undefined, mtimeMs = now): LockEntry => ({
+    file: 'x.lock',
+    info: info ? { host: 'pve2', job: 'vzdump', pid: 10, phase: 'job-start', started: '2025-01-02T02:00:00Z', ...info } : undefined,
+    mtimeMs,
+  });
+  const alive = (pid: number) => pid !== 99;
+  test.each([
+    ['fresh lock of another node', entry({}), 'live'],
+    ['older than the stale age', entry({ started: '2025-01-01T02:00:00Z' }), 'stale'],
+    ['updated recently counts from the update', entry({ started: '2025-01-01T02:00:00Z', updated: '2025-01-02T02:30:00Z' }), 'live'],
+    ['this node, process gone', entry({ host: 'pve1', pid: 99 }), 'orphaned'],
+    ['this node, process alive', entry({ host: 'pve1', pid: 10 }), 'live'],
+    ['another node with a pid that is dead here', entry({ pid: 99 }), 'live'],
+    ['unreadable, recent mtime', entry(undefined, now - 60_000), 'live'],
+    ['unreadable, old mtime', entry(undefined, now - 86_400_000), 'stale'],
+  ] as const)('%s -> %s', (_n, e, state) => {
+    expect(lockState(e, now, 12 * 3_600_000, 'pve1', alive).state).toBe(state);
+  });
+
+  test('exclusive creation: one winner among many, content complete', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-lock-'));
+    const wins = Array.from({ length: 20 }, (_, i) => createExclusive(dir, 'shutdown.claim', JSON.stringify({ i })));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'shutdown.claim'), 'utf8'))).toEqual({ i: 0 });
+    expect(fs.readdirSync(dir)).toEqual(['shutdown.claim']);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('logging', () => {
+  test.each([
+    ['job-start: lock taken', 14],
+    ['warning: job-end: stale lock', 12],
+    ['error: backup-hook: backup server x did not answer', 11],
+  ])('%s -> <%d>', (line, prio) => expect(priorityOf(line)).toBe(prio));
+  test('file line', () => {
+    expect(fileLine(new Date(2025, 0, 2, 3, 4, 5), 'pve1', 'backup-hook', 42, 'hello')).toBe('2025-01-02 03:04:05 pve1 backup-hook[42]: hello\n');
+  });
+  test('mountinfo with an escaped blank', () => {
+    const mi = '36 35 98:0 / /mnt/pve/bk\\040nfs rw,noatime master:1 - nfs4 srv:/x rw\n22 1 0:21 / / rw - ext4 /dev/sda1 rw\n';
+    expect([...mountPoints(mi)]).toEqual(['/mnt/pve/bk nfs', '/']);
+  });
+});
+
+describe('commands', () => {
+  test('ssh in batch mode with a bounded connect time', () => {
+    const c = cfg({ server: '10.0.0.9', ssh_user: 'backup', ssh_key: '/root/.ssh/id_bk', ssh_port: '2222', ssh_connect_timeout: '7s', ssh_known_hosts: '/etc/autosnap/known_hosts', ssh_options: 'Ciphers=aes128-ctr' });
+    expect(sshArgv(c, '10.0.0.9', '/sbin/poweroff')).toEqual([
+      '/usr/bin/ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=7', '-p', '2222', '-i', '/root/.ssh/id_bk', '-o', 'IdentitiesOnly=yes',
+      '-o', 'UserKnownHostsFile=/etc/autosnap/known_hosts', '-o', 'Ciphers=aes128-ctr', '--', 'backup@10.0.0.9', '/sbin/poweroff',
+    ]);
+  });
+  test('rsync mirrors each node under its own directory', () => {
+    const c = cfg({ server: 'bk', sync_dirs: '/etc/pve/, /root/scripts', sync_target: '/srv/sync', ssh_port: '22' });
+    const a = rsyncArgv(c, '/var/log/x.log', true);
+    expect(a.slice(0, 9)).toEqual(['/usr/bin/rsync', '-a', '--delete', '--relative', '--mkpath', '--stats', '--itemize-changes', '--log-file=/var/log/x.log', '--dry-run']);
+    expect(a.slice(-3)).toEqual(['/etc/pve', '/root/scripts', 'root@bk:/srv/sync/pve1/']);
+    expect(a[a.indexOf('-e') + 1]).toBe('/usr/bin/ssh -o BatchMode=yes -o ConnectTimeout=10 -p 22');
+  });
+  test('rsync into the mounted storage', () => {
+    const c = cfg({ mount_point: '/mnt/bk', sync_dirs: '/etc', sync_target: 'nodes', sync_via: 'mount' });
+    const a = rsyncArgv(c, '/l', false);
+    expect(a).not.toContain('-e');
+    expect(a.slice(-2)).toEqual(['/etc', '/mnt/bk/nodes/pve1/']);
+  });
+  test('old sync logs are pruned, newest kept, other files untouched', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-logs-'));
+    const names = ['sync-20250101-010000Z-5.log', 'sync-20250103-010000Z-7.log', 'sync-20250102-010000Z-6.log', 'notes.txt'];
+    for (const n of names) fs.writeFileSync(path.join(dir, n), '');
+    expect(pruneLogs(dir, 2)).toEqual(['sync-20250101-010000Z-5.log']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['notes.txt', 'sync-20250102-010000Z-6.log', 'sync-20250103-010000Z-7.log']);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
