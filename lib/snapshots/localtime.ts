@@ -3,8 +3,8 @@
 // Offsets come from Intl directly: date-fns-tz 3.2's getTimezoneOffset reports the old
 // offset for the first hour after a DST fall-back and after spring-forward (measured:
 // Europe/Berlin 2025-10-26T01:30Z gave +2 instead of +1), which would merge or split the
-// wrong hourly buckets. Offsets are cached per 15-minute slice of time because a retention
-// plan over 100,000 snapshots would otherwise spend most of its time in Intl.
+// wrong hourly buckets. Offsets are cached (see tzOffset) because a retention plan over
+// 100,000 snapshots would otherwise spend most of its time in Intl.
 import { UsageError } from '../cli/errors.ts';
 
 export interface LocalTime {
@@ -50,19 +50,30 @@ function offsetUncached(epochSec: number, tz: string): number {
   return asUtc - whole;
 }
 
+// Offsets are looked up per UTC day when the day holds no transition (the same offset at
+// both ends; no zone changes twice within a day), else per 15-minute slice, else exactly.
+const DAY = 86400;
 const SLICE = 900;
+const dayCache = new Map<string, Map<number, number>>();
 const sliceCache = new Map<string, Map<number, number>>();
+function cached(cacheOf: Map<string, Map<number, number>>, tz: string, size: number, epochSec: number): number {
+  let cache = cacheOf.get(tz);
+  if (!cache) cacheOf.set(tz, (cache = new Map()));
+  const k = Math.floor(epochSec / size);
+  let v = cache.get(k);
+  if (v === undefined) {
+    const a = offsetUncached(k * size, tz);
+    const b = offsetUncached(k * size + size - 1, tz);
+    v = a === b ? a : NaN;
+    cache.set(k, v);
+  }
+  return v;
+}
 export function tzOffset(epochSec: number, tz: string): number {
-  let cache = sliceCache.get(tz);
-  if (!cache) sliceCache.set(tz, (cache = new Map()));
-  const slice = Math.floor(epochSec / SLICE);
-  const hit = cache.get(slice);
-  if (hit !== undefined) return Number.isNaN(hit) ? offsetUncached(epochSec, tz) : hit;
-  const a = offsetUncached(slice * SLICE, tz);
-  const b = offsetUncached(slice * SLICE + SLICE - 1, tz);
-  // a slice that contains a transition (historic zones switch at odd minutes) is not cached
-  cache.set(slice, a === b ? a : NaN);
-  return a === b ? a : offsetUncached(epochSec, tz);
+  const day = cached(dayCache, tz, DAY, epochSec);
+  if (!Number.isNaN(day)) return day;
+  const slice = cached(sliceCache, tz, SLICE, epochSec);
+  return Number.isNaN(slice) ? offsetUncached(epochSec, tz) : slice;
 }
 
 /** Wall-clock fields of `epochSec` in `tz`. */

@@ -12,7 +12,7 @@ import {
   snapshotName,
   validateLabel,
 } from '../../lib/snapshots/naming.ts';
-import { localToEpoch, resolveTimeZone } from '../../lib/snapshots/localtime.ts';
+import { localTime, localToEpoch, resolveTimeZone } from '../../lib/snapshots/localtime.ts';
 
 const at = (iso: string) => Date.parse(iso) / 1000;
 
@@ -167,6 +167,19 @@ describe('managed: name fits the job AND the description is a marker', () => {
 });
 
 describe('time zones', () => {
+  // the cached offsets against Intl itself, every 7 minutes through a year with transitions
+  test.each(['Europe/Berlin', 'America/Santiago', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'UTC'])('local time in %p matches Intl', (tz) => {
+    const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    const p2 = (n: number) => String(n).padStart(2, '0');
+    const from = at('2025-01-01T00:00:00Z');
+    for (let t = from; t < from + 366 * 86400; t += 7 * 60 + 13) {
+      const l = localTime(t, tz);
+      const mine = `${l.year}-${p2(l.month)}-${p2(l.day)}, ${p2(l.hour)}:${p2(l.minute)}:${p2(l.second)}`;
+      const theirs = fmt.format(new Date(t * 1000));
+      if (mine !== theirs) expect(`${t}: ${mine}`).toBe(`${t}: ${theirs}`);
+    }
+  });
+
   test.each([
     [{ year: 2025, month: 5, day: 16, hour: 9, minute: 15, second: 0 }, 'Europe/Berlin', '2025-05-16T07:15:00Z'],
     // the repeated hour: the earlier instant

@@ -1,0 +1,230 @@
+// Benchmarks of the shipped executable against the Proxmox VE simulator (in this process).
+// Prints markdown tables; goals are reported as PASS/MISS, never asserted.
+//
+//   npm run bench                         (build dist/autosnap, then this file)
+//   AUTOSNAP_BIN=/path/autosnap bun bench/run.ts [--scale 0.2] [--only snap|status|plan]
+//
+// See bench/README.md for what each number means.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startPveSim, type PveSim } from '../lib/sim/pve/server.ts';
+import { BIN } from '../test/helpers/bin.ts';
+import { benchSeed } from './seed.ts';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, def: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
+};
+/** 0.2: creates take 0.2 s and deletes 0.1 s, so the sequential run stays under ~2 minutes */
+const SCALE = Number(opt('scale', process.env.BENCH_TIME_SCALE ?? '0.2'));
+const ONLY = opt('only', 'all');
+const NODES = 3;
+const PER_NODE = 100;
+const LABEL = 'bench';
+const KEEP = 3;
+const CREATE_S = 1.0;
+const DELETE_S = 0.5;
+const LATENCY_MS = 5;
+const DEFAULT_MAX_PARALLEL = 12;
+const DEFAULT_MAX_PER_NODE = 3;
+const TOKEN_ID = 'root@pam!bench';
+const TOKEN = `${TOKEN_ID}=${crypto.randomUUID()}`;
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'autosnap-bench-'));
+const conf = path.join(work, 'empty.conf');
+fs.writeFileSync(conf, '', { mode: 0o600 });
+
+if (!fs.existsSync(BIN)) {
+  console.error(`bench: no executable at ${BIN} (npm run build, or set AUTOSNAP_BIN)`);
+  process.exit(2);
+}
+
+interface Proc {
+  code: number;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+  /** peak resident set size in KiB (VmHWM), when measured */
+  peakKiB?: number;
+}
+
+/** Run the executable; peak RSS read from /proc/PID/status (VmHWM) while it runs. */
+function exec(args: string[], opts: { env?: Record<string, string>; stdoutFile?: string; trackRss?: boolean } = {}): Promise<Proc> {
+  return new Promise((resolve, reject) => {
+    const out = opts.stdoutFile ? fs.openSync(opts.stdoutFile, 'w') : 'pipe';
+    const t0 = performance.now();
+    const child = spawn(BIN, args, {
+      env: { ...process.env, TZ: 'UTC', AUTOSNAP_CONFIG: conf, AUTOSNAP_API_TOKEN: TOKEN, ...opts.env },
+      stdio: ['ignore', out, 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    let peak = 0;
+    const sample = () => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]));
+      } catch {
+        /* the process just ended */
+      }
+    };
+    const timer = opts.trackRss ? setInterval(sample, 5) : undefined;
+    child.on('error', reject);
+    child.on('exit', () => sample());
+    child.on('close', (code) => {
+      if (timer) clearInterval(timer);
+      if (typeof out === 'number') fs.closeSync(out);
+      resolve({ code: code ?? 1, stdout, stderr, wallMs: performance.now() - t0, peakKiB: opts.trackRss ? peak : undefined });
+    });
+  });
+}
+
+async function simStats(sim: PveSim): Promise<{ requests: Record<string, number>; total: number; tasks: Record<string, number> }> {
+  const res = await fetch(`${sim.url}/_sim/stats`, {
+    headers: { Authorization: `PVEAPIToken=${TOKEN}` },
+    // the simulator's certificate is self-signed; this is the benchmark's own loopback call
+    tls: { rejectUnauthorized: false },
+  } as RequestInit);
+  return ((await res.json()) as { data: never }).data;
+}
+
+const connection = (sim: PveSim) => ['--host', `${sim.host}:${sim.port}`, '--fingerprint', sim.fingerprint];
+
+interface SnapResult {
+  name: string;
+  maxParallel: number;
+  maxPerNode: number;
+  code: number;
+  wallS: number;
+  boundS: number;
+  guests: number;
+  requests: number;
+  polls: number;
+  creates: number;
+  deletes: number;
+  stderrTail: string;
+}
+
+async function snapRun(name: string, extra: string[], maxParallel: number, maxPerNode: number): Promise<SnapResult> {
+  const newest = Math.floor(Date.now() / 1000) - 86400;
+  const seed = benchSeed({ nodes: NODES, guestsPerNode: PER_NODE, label: LABEL, snapshotsPerGuest: KEEP, createSeconds: CREATE_S, deleteSeconds: DELETE_S, newest });
+  const sim = await startPveSim({ listen: '127.0.0.1:0', seed, tokens: [TOKEN], timeScale: SCALE, faults: `latency=${LATENCY_MS}` });
+  try {
+    const p = await exec(['snap', '--vmid', '@all', '--label', LABEL, '--keep', String(KEEP), '--lock-file', path.join(work, `${name}.lock`), ...connection(sim), ...extra]);
+    const stats = await simStats(sim);
+    const polls = Object.entries(stats.requests)
+      .filter(([k]) => /\/tasks\/\{upid\}\/status$/.test(k))
+      .reduce((n, [, v]) => n + v, 0);
+    const creates = stats.tasks.qmsnapshot ?? 0;
+    const deletes = stats.tasks.qmdelsnapshot ?? 0;
+    // per node: the sum of its task times over the tasks it may run at once; overall:
+    // the sum over --max-parallel. The slower of the two is what no scheduler can beat.
+    const perGuest = (CREATE_S + DELETE_S) * SCALE;
+    const perNodeBound = (PER_NODE * perGuest) / Math.min(maxPerNode, maxParallel);
+    const overallBound = (NODES * PER_NODE * perGuest) / maxParallel;
+    return {
+      name,
+      maxParallel,
+      maxPerNode,
+      code: p.code,
+      wallS: p.wallMs / 1000,
+      boundS: Math.max(perNodeBound, overallBound),
+      guests: NODES * PER_NODE,
+      requests: stats.total - polls,
+      polls,
+      creates,
+      deletes,
+      stderrTail: p.stderr.trim().split('\n').slice(-3).join(' | '),
+    };
+  } finally {
+    await sim.close();
+  }
+}
+
+const f = (n: number, d = 2) => n.toFixed(d);
+const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+const lines: string[] = [];
+const out = (s = '') => {
+  lines.push(s);
+  console.log(s);
+};
+
+out(`# autosnap benchmarks`);
+out();
+out(`executable \`${BIN}\`, ${os.cpus().length} CPUs, bun ${Bun.version}, ${new Date().toISOString()}`);
+out();
+
+if (ONLY === 'all' || ONLY === 'snap') {
+  out(`## snap --label ${LABEL} --keep ${KEEP} over ${NODES} nodes x ${PER_NODE} guests`);
+  out();
+  out(`Each guest holds ${KEEP} snapshots of the label, so every guest needs one create and one delete.`);
+  out(`Task durations create ${CREATE_S} s and delete ${DELETE_S} s at time scale ${SCALE} (= ${f(CREATE_S * SCALE)} s and ${f(DELETE_S * SCALE)} s), ${LATENCY_MS} ms added latency per request.`);
+  out();
+  const par = await snapRun('parallel', [], DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE);
+  const seq = await snapRun('sequential', ['--max-parallel', '1'], 1, DEFAULT_MAX_PER_NODE);
+  out('| run | max-parallel | max-per-node | exit | creates | deletes | wall s | bound s | wall/bound | requests/guest | polls/guest |');
+  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of [par, seq]) {
+    out(`| ${r.name} | ${r.maxParallel} | ${r.maxPerNode} | ${r.code} | ${r.creates} | ${r.deletes} | ${f(r.wallS)} | ${f(r.boundS)} | ${f(r.wallS / r.boundS)} | ${f(r.requests / r.guests)} | ${f(r.polls / r.guests)} |`);
+  }
+  out();
+  const speedup = seq.wallS / par.wallS;
+  const complete = (r: SnapResult) => r.code === 0 && r.creates === r.guests && r.deletes === r.guests;
+  out('| goal | measured | result |');
+  out('|---|---:|---|');
+  out(`| every guest snapped and pruned, exit 0 (both runs) | ${par.creates}+${par.deletes}, ${seq.creates}+${seq.deletes} | ${verdict(complete(par) && complete(seq))} |`);
+  out(`| parallel wall within 1.25x of the lower bound | ${f(par.wallS / par.boundS)}x | ${verdict(par.wallS / par.boundS <= 1.25)} |`);
+  out(`| at most 4 requests per guest, polls apart | ${f(par.requests / par.guests)} (+${f(par.polls / par.guests)} polls) | ${verdict(par.requests / par.guests <= 4)} |`);
+  out(`| at least 5x faster than sequential | ${f(speedup)}x | ${verdict(speedup >= 5)} |`);
+  for (const r of [par, seq]) if (!complete(r)) out(`\n${r.name}: exit ${r.code}: ${r.stderrTail}`);
+  out();
+}
+
+if (ONLY === 'all' || ONLY === 'status') {
+  const guests = 1000;
+  const seed = benchSeed({ nodes: NODES, guestsPerNode: Math.ceil(guests / NODES), label: LABEL, snapshotsPerGuest: KEEP, createSeconds: CREATE_S, deleteSeconds: DELETE_S, newest: Math.floor(Date.now() / 1000) - 86400 });
+  seed.guests = seed.guests!.slice(0, guests);
+  const sim = await startPveSim({ listen: '127.0.0.1:0', seed, tokens: [TOKEN], timeScale: SCALE });
+  try {
+    const p = await exec(['status', '--vmid', '@all', '--label', LABEL, '-o', 'json', ...connection(sim)], { trackRss: true, stdoutFile: path.join(work, 'status.json') });
+    const rows = p.code === 0 ? (JSON.parse(fs.readFileSync(path.join(work, 'status.json'), 'utf8')) as unknown[]).length : 0;
+    out(`## status over ${guests} guests (${guests * KEEP} snapshots)`);
+    out();
+    out('| exit | rows | wall s | peak RSS MiB |');
+    out('|---:|---:|---:|---:|');
+    out(`| ${p.code} | ${rows} | ${f(p.wallMs / 1000)} | ${f((p.peakKiB ?? 0) / 1024, 1)} |`);
+    if (p.code !== 0) out(`\nstatus: ${p.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+    out();
+  } finally {
+    await sim.close();
+  }
+}
+
+if (ONLY === 'all' || ONLY === 'plan') {
+  const n = 100_000;
+  const start = Date.parse('2022-01-01T00:00:00Z') / 1000;
+  // every 15 minutes for ~2.9 years, a few seconds late like real jobs
+  const items = Array.from({ length: n }, (_, i) => ({ name: `autoq${i}`, snaptime: start + i * 900 + (i % 7) }));
+  const file = path.join(work, 'snapshots.json');
+  fs.writeFileSync(file, JSON.stringify(items));
+  const at = new Date((start + n * 900 + 60) * 1000).toISOString();
+  const policy = ['--keep-last', '4', '--keep-hourly', '24', '--keep-daily', '14', '--keep-weekly', '8', '--keep-monthly', '12', '--keep-yearly', '5'];
+  const p = await exec(['plan', '--from-file', file, ...policy, '--at', at, '--tz', 'Europe/Berlin', '-o', 'json'], { trackRss: true, stdoutFile: path.join(work, 'plan.json') });
+  const decisions = p.code === 0 ? (JSON.parse(fs.readFileSync(path.join(work, 'plan.json'), 'utf8')) as { action: string }[]) : [];
+  out(`## plan --from-file, ${n.toLocaleString('en-US')} snapshots, calendar policy (Europe/Berlin)`);
+  out();
+  out(`\`${policy.join(' ')}\``);
+  out();
+  out('| exit | decisions | kept | wall s | peak RSS MiB |');
+  out('|---:|---:|---:|---:|---:|');
+  out(`| ${p.code} | ${decisions.length} | ${decisions.filter((d) => d.action === 'keep').length} | ${f(p.wallMs / 1000)} | ${f((p.peakKiB ?? 0) / 1024, 1)} |`);
+  if (p.code !== 0) out(`\nplan: ${p.stderr.trim()}`);
+  out();
+}
+
+fs.rmSync(work, { recursive: true, force: true });
