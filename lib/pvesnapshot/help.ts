@@ -34,6 +34,7 @@ const ACTION_HELP: Record<Action, string> = {
   --vmstate            also save the RAM of a running VM (not for containers)
   --description TEXT   the snapshot's description
   --only-running       skip guests that are not running
+  --dry-run            say what would be created, change nothing
   Names: a letter, then letters, digits, '-' or '_'; 2 to 40 characters; not 'current',
   not 'pending' (VMs), not 'vzdump' (containers).`,
   rollback: `pve-snapshot rollback <guest> <name> [--start] [--yes]
@@ -42,7 +43,8 @@ const ACTION_HELP: Record<Action, string> = {
   required. A selector is refused unless --yes. Storage that keeps a linear history (ZFS)
   cannot roll back past newer snapshots: the tool says so before touching anything.
   --start              start the guest after the rollback
-  -y, --yes            do not ask`,
+  -y, --yes            do not ask
+  --dry-run            explain what would happen, change nothing`,
   delete: `pve-snapshot delete <guest|selector> <name> [--force]
 pve-snapshot delete <guest|selector> [--older-than AGE] [--match GLOB] [--dry-run] [--yes]
   Delete the snapshot <name>, or clean up every snapshot older than AGE and/or whose name
@@ -58,7 +60,8 @@ pve-snapshot delete <guest|selector> [--older-than AGE] [--match GLOB] [--dry-ru
   config: `pve-snapshot config <guest> <name> [-o json|jsonpretty]
   The guest configuration saved in the snapshot, as 'qm config' prints it (sorted key: value).`,
   describe: `pve-snapshot describe <guest> <name> <text>
-  Set the description of a snapshot.`,
+  Set the description of a snapshot.
+  --dry-run            change nothing`,
 };
 
 export function mainHelp(): string {
