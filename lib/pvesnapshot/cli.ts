@@ -654,7 +654,8 @@ async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
     }
     if (!yes) {
       for (const l of planLines) process.stderr.write(`  ${l}\n`);
-      if (!(await confirm(`Delete these ${total} snapshot${total === 1 ? '' : 's'} of ${work.length} guest${work.length === 1 ? '' : 's'}?`))) {
+      const what = total === 1 ? 'this snapshot' : `these ${total} snapshots${work.length > 1 ? ` of ${work.length} guests` : ''}`;
+      if (!(await confirm(`Delete ${what}?`))) {
         info('nothing deleted');
         return EXIT.FAILED;
       }

@@ -73,6 +73,10 @@ const SEED = {
       { name: 'pre-x', snaptime: NOW - 45 * DAY },
       { name: 'vzdump', snaptime: NOW - 45 * DAY, parent: 'pre-x' },
     ] }),
+    qemu(122, 'clean3', { disks: { scsi0: lvm(122) }, snapshots: [
+      { name: 'pre-old', snaptime: NOW - 40 * DAY },
+      { name: 'keepme', snaptime: NOW - 40 * DAY, parent: 'pre-old' },
+    ] }),
     // single-guest operations that change state
     qemu(130, 'scratch', { disks: { scsi0: lvm(130) }, snapshots: [{ name: 'one', snaptime: NOW - 3 * DAY }] }),
     lxc(131, 'ct1', { snapshots: [] }),
@@ -115,6 +119,18 @@ async function guest(vmid: number): Promise<any> {
   return (await sim.control('/state')).guests.find((g: any) => g.vmid === vmid);
 }
 const writeTasks = async () => (await sim.control('/state')).tasks.length;
+
+function inPty(args: string[], answer: string) {
+  // util-linux script gives the tool a terminal; the answer is typed into it
+  const cmd = [BIN, 'pve-snapshot', '--host', sim.hostPort, '--fingerprint', sim.fingerprint, ...args].map((a) => `'${a}'`).join(' ');
+  const res = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+    input: answer,
+    env: { ...process.env, AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { code: res.status, out: res.stdout };
+}
 
 describe('usage', () => {
   test('--version and --help', async () => {
@@ -220,7 +236,7 @@ describe('list', () => {
   });
 
   test('--older-than across a selector, markdown', async () => {
-    const r = await ps(['list', '@all,-140', '--older-than', '30d', '-o', 'markdown']);
+    const r = await ps(['list', '@all,-140,-122', '--older-than', '30d', '-o', 'markdown']);
     expect(r.code).toBe(0);
     const body = r.stdout.trim().split('\n').slice(2);
     const found = body.map((l) => l.split('|').map((c) => c.trim())).map((c) => `${c[1]}:${c[5]}`).sort();
@@ -329,18 +345,6 @@ describe('rollback', () => {
     expect(i.stderr).toContain('incomplete snapshot (snapstate = delete)');
   });
 
-  function inPty(args: string[], answer: string) {
-    // util-linux script gives the tool a terminal; the answer is typed into it
-    const cmd = [BIN, 'pve-snapshot', '--host', sim.hostPort, '--fingerprint', sim.fingerprint, ...args].map((a) => `'${a}'`).join(' ');
-    const res = spawnSync('script', ['-qec', cmd, '/dev/null'], {
-      input: answer,
-      env: { ...process.env, AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC' },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    return { code: res.status, out: res.stdout };
-  }
-
   test('on a terminal it explains and asks: no keeps everything', async () => {
     const r = inPty(['rollback', '132', 'p1'], 'n\n');
     expect(r.out).toContain("Roll back 132 (pty) on pve1 to snapshot 'p1'");
@@ -361,7 +365,6 @@ describe('rollback', () => {
 
 describe('delete', () => {
   test('one snapshot; missing one fails; current is never touched', async () => {
-    await run(['pve-snapshot']); // warm nothing; keeps the structure of the test obvious
     const c = await ps(['create', '130', 'todelete']);
     expect(c.code).toBe(0);
     const r = await ps(['delete', 'scratch', 'todelete']);
@@ -400,6 +403,18 @@ describe('delete', () => {
     expect(y.code).toBe(0);
     expect(await names(120)).toEqual(['manual', 'pre-c']);
     expect(await names(121)).toEqual(['vzdump']);
+  });
+
+  test('clean-up on a terminal lists and asks', async () => {
+    const no = inPty(['delete', 'clean3', '--match', 'pre-*'], 'n\n');
+    expect(no.out).toContain('122 (clean3): pre-old');
+    expect(no.out).toContain('Delete this snapshot? [y/N]');
+    expect(no.code).toBe(1);
+    expect(await names(122)).toEqual(['keepme', 'pre-old']);
+    const yes = inPty(['delete', 'clean3', '--match', 'pre-*'], 'y\n');
+    expect(yes.code).toBe(0);
+    expect(yes.out).toContain("122 (clean3): deleted snapshot 'pre-old'");
+    expect(await names(122)).toEqual(['keepme']);
   });
 
   test('clean-up never takes a container\'s vzdump snapshot', async () => {
