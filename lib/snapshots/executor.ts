@@ -184,7 +184,9 @@ async function waitForLock(env: ExecEnv, g: GuestInfo, out: GuestOutcome, snapsh
   const lock = await env.locks.waitFree(g.vmid);
   if (!lock) return true;
   if (lock === 'snapshot-delete') {
-    const stuck = snapshots?.find((s) => s.snapstate === 'delete')?.name;
+    // name the half-deleted snapshot in the advice: worth one more request in this rare case
+    const list = snapshots ?? (await env.ops.list(g).catch(() => []));
+    const stuck = list.find((s) => s.snapstate === 'delete')?.name;
     fail(out, lockAdvice(g.vmid, g.type, lock, stuck));
   } else {
     skip(out, `${lockAdvice(g.vmid, g.type, lock)} after waiting for the lock to go`);
