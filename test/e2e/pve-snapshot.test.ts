@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, run, type RunOptions } from '../helpers/bin.ts';
+import { BIN, run, toolLink, type RunOptions } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 
 const NOW = Math.floor(Date.now() / 1000);
@@ -333,6 +333,16 @@ describe('rollback', () => {
     expect(g.snapshots.map((s: any) => s.name)).toEqual(['old', 'newer']);
   });
 
+  test('a selector with --yes: one line per guest, nothing rolled back that does not exist', async () => {
+    const tasks = await writeTasks();
+    const r = await ps(['rollback', '@tag-bulk', 'nosuch', '--yes']);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.map((l) => l.replace(/^error: pve-snapshot: (\d+) .*$/, '$1'))).toEqual(['110', '111', '112', '113']);
+    for (const l of lines) expect(l).toContain("snapshot 'nosuch' does not exist");
+    expect(await writeTasks()).toBe(tasks);
+  });
+
   test('missing snapshot, locked guest, incomplete snapshot', async () => {
     const m = await ps(['rollback', '130', 'nope', '--yes']);
     expect(m.code).toBe(1);
@@ -450,10 +460,7 @@ describe('config and describe', () => {
 
 describe('over the pvesh transport', () => {
   test('list and create through the stand-in', async () => {
-    const dir = path.join(tmp, 'bin');
-    fs.mkdirSync(dir, { recursive: true });
-    const pvesh = path.join(dir, 'pvesh');
-    if (!fs.existsSync(pvesh)) fs.symlinkSync(BIN, pvesh);
+    const pvesh = toolLink('pvesh');
     const env = { ...sim.pveshEnv, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC' };
     const l = await run(['pve-snapshot', '--transport', 'pvesh', '--pvesh', pvesh, 'list', '100', '-o', 'json'], { env });
     expect(l.code).toBe(0);
