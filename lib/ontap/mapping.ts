@@ -84,5 +84,10 @@ export async function mapStorage(ontap: Ontap, st: NfsStorage): Promise<Mapped> 
   if (exact.length === 1) return { storage: st, svm, volume: exact[0], subdir: '' };
   const hit = pickVolume(await ontap.volumes(svm), st.export);
   if (!hit) throw new AppError(`no volume of SVM ${svm} is mounted at ${st.export} or above it (storage '${st.storage}')`);
+  // a junction above the export only serves it when the directory exists in that volume
+  const dir = await ontap.fileInfo(hit.volume, hit.subdir);
+  if (dir?.type !== 'directory') {
+    throw new AppError(`no volume of SVM ${svm} is mounted at ${st.export}, and volume ${hit.volume.name} (at ${hit.volume.path}) has no directory ${hit.subdir} (storage '${st.storage}')`);
+  }
   return { storage: st, svm, volume: hit.volume, subdir: hit.subdir };
 }
