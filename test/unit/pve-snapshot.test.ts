@@ -13,6 +13,8 @@ import {
   unlockHint,
 } from '../../lib/pvesnapshot/cli.ts';
 import type { SnapshotEntry } from '../../lib/pve/types.ts';
+import type { GuestInfo } from '../../lib/guests/inventory.ts';
+import { completionWords } from '../../lib/pvesnapshot/complete.ts';
 
 describe('snapshot names for create', () => {
   test.each([
@@ -220,5 +222,16 @@ describe('small helpers', () => {
   test('AUTOSNAP_NOW pins the clock', () => {
     expect(nowSeconds({ AUTOSNAP_NOW: '2024-01-02T03:04:05Z' })).toBe(1704164645);
     expect(() => nowSeconds({ AUTOSNAP_NOW: 'yesterday' })).toThrow('AUTOSNAP_NOW');
+  });
+});
+
+describe('completion words', () => {
+  const g = (vmid: number, name: string, node: string, extra: Partial<GuestInfo> = {}): GuestInfo => ({ vmid, name, node, type: 'qemu', status: 'running', template: false, tags: [], ...extra });
+  const guests = [g(100, 'web1', 'pve1', { pool: 'prod', tags: ['Web', 'prod'] }), g(101, '', 'pve2'), g(102, 'db', 'pve1', { tags: ['prod'] })];
+  test('guests: vmids then names', () => {
+    expect(completionWords(guests, false)).toEqual(['100', '101', '102', 'web1', 'db']);
+  });
+  test('selectors add @all, nodes, pools and tags (lower case, once each)', () => {
+    expect(completionWords(guests, true).filter((w) => w.startsWith('@'))).toEqual(['@all', '@all-pve1', '@all-pve2', '@pool-prod', '@tag-prod', '@tag-web']);
   });
 });
