@@ -174,12 +174,12 @@ ensure_dir() {
 # A path is ours when the manifest lists it or it already has exactly our content.
 # Anything else in the way is refused (or, with --force, kept aside and restored later).
 CONFLICTS=()
-check_free() { # path [source]
-  local p=$1 src=${2:-}
+check_free() { # path [source file] [link target]
+  local p=$1 src=${2:-} target=${3:-$PREFIX/bin/autosnap}
   [ -e "$ROOT$p" ] || [ -L "$ROOT$p" ] || return 0
   [ -z "${OLD_KIND[$p]:-}" ] || return 0
   if [ -n "$src" ] && [ ! -L "$ROOT$p" ] && same_content "$src" "$ROOT$p"; then return 0; fi
-  if [ -z "$src" ] && [ -L "$ROOT$p" ] && [ "$(readlink "$ROOT$p")" = "$PREFIX/bin/autosnap" ]; then return 0; fi
+  if [ -z "$src" ] && [ -L "$ROOT$p" ] && [ "$(readlink "$ROOT$p")" = "$target" ]; then return 0; fi
   CONFLICTS+=("$p")
 }
 
@@ -425,7 +425,7 @@ do_install() {
   fi
   [ -f "$bin" ] || die "--bin $bin: no such file"
   [ -x "$bin" ] || die "$bin is not executable"
-  local src_units=$HERE/systemd example=$HERE/etc/autosnap.conf.example u
+  local src_units=$HERE/systemd example=$HERE/etc/autosnap.conf.example u t
   for u in "${BASE_UNITS[@]}" "${HOOK_UNITS[@]}"; do
     [ -f "$src_units/$u" ] || die "missing $src_units/$u beside install.sh"
   done
@@ -439,18 +439,22 @@ do_install() {
   if [ "$WITH_HOOK" = 1 ] || [ "$LAYOUT" = deb ]; then units+=("${HOOK_UNITS[@]}"); fi
 
   local logrotate=$HERE/etc/logrotate.d/autosnap-backup
-  local completions=()
-  [ -d "$HERE/completions" ] && completions=("$HERE"/completions/*)
+  # one completion script serves every tool: bash-completion loads completions/<command>
+  # on first use, so the file is installed once and linked under each tool's name
+  local completion=$HERE/completions/autosnap.bash
+  [ -f "$completion" ] || completion=
   local docs=()
   [ -d "$HERE/docs" ] && docs=("$HERE"/docs/*.md)
 
   # refuse before changing anything
   check_free "$PREFIX/bin/autosnap" "$bin"
-  local t
   for t in "${TOOLS[@]}"; do check_free "$SBIN_DIR/$t"; done
   for u in "${units[@]}"; do check_free "$UNIT_DIR/$u" "$src_units/$u"; done
   [ ! -f "$logrotate" ] || check_free /etc/logrotate.d/autosnap-backup "$logrotate"
-  for u in "${completions[@]}"; do check_free "$COMPL_DIR/$(basename "$u")" "$u"; done
+  if [ -n "$completion" ]; then
+    check_free "$COMPL_DIR/autosnap" "$completion"
+    for t in "${TOOLS[@]}"; do [ "$t" = autosnap ] || check_free "$COMPL_DIR/$t" "" autosnap; done
+  fi
   if [ "${#CONFLICTS[@]}" -gt 0 ] && [ "$FORCE" = 0 ]; then
     die "not installed by autosnap, refusing to replace (--force keeps each as <name>.autosnap-orig and replaces it): ${CONFLICTS[*]}"
   fi
@@ -486,16 +490,19 @@ do_install() {
     ensure_dir /etc/logrotate.d
     put_file "$logrotate" /etc/logrotate.d/autosnap-backup 644
   fi
-  if [ "${#completions[@]}" -gt 0 ]; then
+  if [ -n "$completion" ]; then
     ensure_dir "$COMPL_DIR"
-    for u in "${completions[@]}"; do put_file "$u" "$COMPL_DIR/$(basename "$u")" 644; done
+    put_file "$completion" "$COMPL_DIR/autosnap" 644
+    for t in "${TOOLS[@]}"; do [ "$t" = autosnap ] || put_link autosnap "$COMPL_DIR/$t"; done
   fi
 
   local conf_created=0
   if [ "$LAYOUT" = local ]; then
     ensure_dir "$CONF_DIR" 700
+    # the configuration is autosnap's whether this run created it or not (a re-install
+    # after an uninstall without --purge finds it), so --purge always removes it
+    record conf "$CONF"
     if [ -e "$ROOT$CONF" ]; then
-      [ -z "${OLD_KIND[$CONF]:-}" ] || record conf "$CONF"
       local m
       m=$(file_mode "$ROOT$CONF")
       case $m in
@@ -508,7 +515,6 @@ do_install() {
         chmod 600 "$ROOT$CONF"
       fi
       change created "$CONF (mode 0600, from the example: set the API token there)"
-      record conf "$CONF"
       conf_created=1
     fi
     if [ "$WITH_HOOK" = 1 ]; then vzdump_install; fi
