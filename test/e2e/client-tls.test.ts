@@ -72,7 +72,21 @@ describe('fingerprint pinning', () => {
     expect(err.exitCode).toBe(EXIT.UNREACHABLE);
     expect(err.message).toBe(`${sim.hostPort}: certificate fingerprint ${sim.fingerprint} does not match the pinned ${wrong}, ${caSim.fingerprint}; refusing to connect`);
     expect(c.stats.failovers).toBe(0);
-    expect(c.stats.requests).toBe(0);
+    expect(c.stats.retries).toBe(0);
+  });
+
+  test('a node certificate signed by a CA (like pve-ssl.pem by pve-root-ca) can be pinned', async () => {
+    const c = client(caSim, { fingerprints: [caSim.fingerprint] });
+    expect(await c.get<{ version: string }>('/version')).toHaveProperty('version');
+    await c.close();
+  });
+
+  test('sequential and parallel requests over pinned connections', async () => {
+    const c = client(sim, { fingerprints: [sim.fingerprint] });
+    for (let i = 0; i < 5; i++) await c.get('/version');
+    await Promise.all(Array.from({ length: 4 }, () => c.get('/version')));
+    expect(c.stats.requests).toBe(9);
+    await c.close();
   });
 
   test('compiled: --fingerprint pins, a wrong one exits 3 without sending the token', async () => {
