@@ -25,6 +25,8 @@ export interface OntapTarget {
   jobTimeoutMs: number;
   /** where the settings came from, for messages */
   where: string;
+  /** named for this storage (not only the [ontap] defaults) */
+  specific: boolean;
 }
 
 const yes = /^(1|yes|true|on)$/i;
@@ -64,12 +66,12 @@ export function ontapTargetFor(storage: string, configs: Config[]): OntapTarget 
     const defaults = values(config, 'ontap');
     if (!specific && !defaults) continue;
     const merged = { ...(defaults?.section.values ?? {}), ...(specific?.section.values ?? {}) };
-    return buildTarget(merged, (specific ?? defaults)!.where);
+    return { ...buildTarget(merged, (specific ?? defaults)!.where), specific: Boolean(specific) };
   }
   return undefined;
 }
 
-export function buildTarget(v: Record<string, string>, where: string): OntapTarget {
+export function buildTarget(v: Record<string, string>, where: string): Omit<OntapTarget, 'specific'> {
   const hostText = get(v, 'host');
   if (!hostText) throw new UsageError(`${where}: no host (the ONTAP cluster management address)`);
   let host: HostPort;

@@ -21,6 +21,8 @@ export interface Ctx {
   pve(): Promise<PveClient>;
   /** the ONTAP client for a storage, or undefined when no config names its cluster */
   ontapFor(storage: string): Promise<Ontap | undefined>;
+  /** is the storage named in a config section of its own (not only by [ontap] defaults) */
+  namedInConfig(storage: string): boolean;
   /** the Proxmox storage's config (GET /storage/{id}) */
   storageConfig(storage: string): Promise<NfsStorage>;
   /** storage → ONTAP client + volume, or an error naming what is missing */
@@ -60,6 +62,7 @@ export function makeContext(args: Parsed, format: Format, env: Record<string, st
       }
       return o;
     },
+    namedInConfig: (storage) => ontapTargetFor(storage, configs)?.specific === true,
     storageConfig(storage) {
       let s = storages.get(storage);
       if (!s) {

@@ -63,6 +63,9 @@ export async function addressesOf(server: string): Promise<string[]> {
   }
 }
 
+/** The storage's server is no NFS data LIF of the cluster: an NFS server of another make. */
+export class NotServedError extends AppError {}
+
 /** The SVM whose NFS data LIF answers at the storage's server address. */
 export async function svmOf(ontap: Ontap, server: string): Promise<string> {
   const addrs = await addressesOf(server);
@@ -70,7 +73,7 @@ export async function svmOf(ontap: Ontap, server: string): Promise<string> {
   const svms = [...new Set(lifs.filter((l) => addrs.includes(l.ip)).map((l) => l.svm))];
   if (svms.length === 0) {
     const known = lifs.map((l) => `${l.ip} (${l.svm})`).join(', ') || 'none';
-    throw new AppError(`no NFS data LIF of ONTAP ${ontap.host} has the address ${server}${addrs[0] !== server ? ` (${addrs.join(', ')})` : ''}; NFS data LIFs: ${known}`);
+    throw new NotServedError(`no NFS data LIF of ONTAP ${ontap.host} has the address ${server}${addrs[0] !== server ? ` (${addrs.join(', ')})` : ''}; NFS data LIFs: ${known}`);
   }
   if (svms.length > 1) throw new AppError(`NFS server ${server} matches data LIFs of several SVMs (${svms.join(', ')}); give the address of one`);
   return svms[0];

@@ -9,7 +9,7 @@ import { print, render, type Column } from '../cli/output.ts';
 import type { ClusterVm, PveClient } from '../pve/types.ts';
 import type { Ctx } from './context.ts';
 import { cloneFileName, imageFile, joinPath, parseCloneName, vmDisks, type VmDisk } from './disks.ts';
-import type { Mapped } from './mapping.ts';
+import { NotServedError, type Mapped } from './mapping.ts';
 import type { Ontap } from './types.ts';
 
 interface Vm {
@@ -57,8 +57,14 @@ async function targets(ctx: Ctx, storages: string[]): Promise<{ ok: Map<string, 
       not.set(storage, 'no ONTAP cluster configured for it');
       continue;
     }
-    const { ontap, mapped } = await ctx.map(storage);
-    ok.set(storage, { storage, ontap, mapped });
+    try {
+      const { ontap, mapped } = await ctx.map(storage);
+      ok.set(storage, { storage, ontap, mapped });
+    } catch (e) {
+      // the [ontap] defaults cover every NFS storage; one on another NFS server is not ours
+      if (!(e instanceof NotServedError) || ctx.namedInConfig(storage)) throw e;
+      not.set(storage, `server ${st.server} is not an NFS data LIF of the ONTAP cluster`);
+    }
   }
   return { ok, not };
 }

@@ -68,6 +68,7 @@ export const PVE_SEED = {
         tpmstate0: 'nfs1:100/vm-100-disk-5.raw,size=4M,version=v2.0',
         ide2: 'nfs1:iso/debian.iso,media=cdrom',
         scsi3: 'local-zfs:vm-100-disk-9,size=4G',
+        scsi4: 'nfs-foreign:100/vm-100-disk-7.qcow2,size=4G',
       },
     },
     { vmid: 101, type: 'qemu', node: 'pve2', name: 'stopped-one', status: 'stopped', disks: { scsi0: 'nfs1:101/vm-101-disk-0.qcow2,size=8G' } },
