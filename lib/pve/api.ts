@@ -159,9 +159,10 @@ export class ApiTransport {
     const data = (await this.send('POST', '/access/ticket', { username: a.username, password: a.password, realm: a.realm, otp: a.otp })) as
       | { ticket?: string; CSRFPreventionToken?: string; NeedTFA?: number }
       | null;
+    if (data?.ticket) registerSecret(data.ticket);
+    // a second-factor account gets a half ticket that only opens the TFA challenge
+    if (data?.NeedTFA) throw new AuthError(a.username, 'the account needs a second factor; use an API token');
     if (!data?.ticket || !data.CSRFPreventionToken) throw new AuthError(a.username, 'no ticket in the answer');
-    if (data.NeedTFA) throw new AuthError(a.username, 'the account needs a second factor; use an API token');
-    registerSecret(data.ticket);
     registerSecret(data.CSRFPreventionToken);
     debug(`logged in as ${a.username}`);
     return { ticket: data.ticket, csrf: data.CSRFPreventionToken, obtainedAt: started };
