@@ -219,7 +219,9 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   }
   const ordered = outcomes.sort((a, b) => jobs.indexOf(a.job) - jobs.indexOf(b.job) || a.outcome.guest.vmid - b.outcome.guest.vmid);
   if (dry) {
-    const rows: PlanRow[] = ordered.flatMap((o) => o.outcome.plan);
+    // per guest: what is created first, then newest to oldest, whichever rule decided
+    const rank = (r: PlanRow) => (r.action === 'create' || r.action === 'exists' ? 0 : 1);
+    const rows: PlanRow[] = ordered.flatMap((o) => [...o.outcome.plan].sort((a, b) => rank(a) - rank(b) || (b.snaptime ?? 0) - (a.snaptime ?? 0)));
     print(render(s.format, rows, planColumns(s.tz, jobs.length > 1), planJson(rows, s.tz)));
   } else if (!text) {
     print(render(s.format, ordered, outcomeColumns(), outcomeJson(ordered, totals, (Date.now() - started) / 1000)));
