@@ -56,6 +56,9 @@ export const PVE_SEED = {
     nfs('nfs-foreign', '10.9.9.9', '/export/x'),
     { storage: 'local-zfs', type: 'zfspool', content: 'images,rootdir', nodes: ['pve1', 'pve2'] },
   ],
+  users: [
+    { userid: 'ontap@pve', password: 'pve-secret-pw', privileges: { '/': ['VM.Audit', 'VM.PowerMgmt', 'Datastore.Audit', 'Datastore.Allocate', 'Sys.Audit'] } },
+  ],
   guests: [
     {
       vmid: 100, type: 'qemu', node: 'pve1', name: 'every-bus', status: 'running',
