@@ -109,13 +109,15 @@ export class ApiTransport {
     const failures: NetworkError[] = [];
     for (let tried = 0; tried < this.opts.hosts.length; ) {
       const host = this.opts.hosts[this.current];
+      const used = this.ticket;
       try {
         return await this.sendTo(host, method, path, params);
       } catch (e) {
         if (e instanceof AuthError && this.opts.auth.kind === 'password' && path !== '/access/ticket' && !renewed) {
-          // the ticket expired early (server clock ahead of ours) or the server restarted
+          // the ticket expired early (server clock ahead of ours) or the server restarted;
+          // parallel requests that failed with the same ticket share one new login
           renewed = true;
-          this.ticket = undefined;
+          if (this.ticket === used) this.ticket = undefined;
           await this.ensureTicket();
           continue;
         }
