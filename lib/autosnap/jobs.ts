@@ -99,7 +99,7 @@ export function jobFromCli(src: OptionSource, opts: { requireLabel: boolean; req
  * (`tiers` in `[autosnap]` moves the boundaries, `interval` the spacing of names).
  */
 export function defaultJob(src: OptionSource): Job {
-  const tiers = src.fromConfig('tiers') ?? (src.args.tiers === undefined ? undefined : String(src.args.tiers));
+  const tiers = src.str('tiers');
   let policy: Policy;
   try {
     policy = parsePolicyOptions({ policy: 'intraday', tiers });

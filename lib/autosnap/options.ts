@@ -128,11 +128,20 @@ export class OptionSource {
     return `--${name}`;
   }
 
-  /** The policy-related options as one flat object (dashed keys), for the policy parser. */
-  policyOptions(fromCliToo: boolean): Record<string, string> {
+  /**
+   * The policy options as one flat object (dashed keys), for the policy parser: from the
+   * command line only, or from the first (the job's own) section only. A policy is never
+   * inherited from `[autosnap]`, where `tiers` configures the intraday default job and
+   * would otherwise collide with a job's `keep`.
+   */
+  policyOptions(fromCli: boolean): Record<string, string> {
     const out: Record<string, string> = {};
     for (const k of POLICY_KEYS) {
-      const v = fromCliToo ? this.str(k) : this.fromConfig(k);
+      let v: string | undefined;
+      if (fromCli) {
+        const a = this.typed.has(k) ? this.args[k] : undefined;
+        v = a === undefined || a === '' || typeof a === 'boolean' ? undefined : String(a);
+      } else if (this.sections.length) v = this.config.get(this.sections[0], k);
       if (v !== undefined) out[k] = v;
     }
     return out;

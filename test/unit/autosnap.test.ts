@@ -366,3 +366,31 @@ describe('run lock', () => {
     l.release();
   });
 });
+
+describe('the documented config example', () => {
+  test('parses into its jobs once uncommented', () => {
+    const doc = fs.readFileSync(path.join(import.meta.dir, '..', '..', 'docs', 'autosnap.md'), 'utf8');
+    const block = /```ini\n([\s\S]*?)```/.exec(doc)![1];
+    const ini = block
+      .split('\n')
+      .map((l) => l.replace(/^#(\[|[a-z_]+ =)/, '$1'))
+      .filter((l) => !/^(host|api_token|api_token_file|fingerprint) =/.test(l))
+      .join('\n');
+    const { inv, src } = source([], ini);
+    const jobs = jobsFor(inv, src);
+    expect(jobs.map((j) => [j.name, j.kind, j.policy.kind])).toEqual([
+      ['quarter', 'intraday', 'tiers'],
+      ['hourly', 'label', 'count'],
+      ['daily', 'label', 'calendar'],
+    ]);
+    expect(jobs[2]).toMatchObject({ state: false, script: '/etc/autosnap/daily-hook.sh', selector: '@all' });
+    expect(jobs[1]).toMatchObject({ onlyRunning: true, script: '/etc/autosnap/hook.sh', tags: ['AutoSnapshot'] });
+  });
+  test('[autosnap] tiers shape the default job but never leak into a CLI policy', () => {
+    const ini = '[autosnap]\ntiers = 2h=all,today=60m\n';
+    const def = source([], ini);
+    expect(jobsFor(def.inv, def.src)[0].keepText).toBe('tiers=2h=all,today=60m');
+    const cli = source(['snap', '--label', 'h', '--keep', '2'], ini);
+    expect(jobsFor(cli.inv, cli.src)[0].policy).toEqual({ kind: 'count', keep: 2 });
+  });
+});
