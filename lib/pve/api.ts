@@ -111,7 +111,15 @@ export class ApiTransport {
       const host = this.opts.hosts[this.current];
       const used = this.ticket;
       try {
-        return await this.sendTo(host, method, path, params);
+        const data = await this.sendTo(host, method, path, params);
+        // said once per dead host, and only when another one answered: a run against a dead
+        // cluster gets the one error line below instead
+        for (const f of failures) {
+          if (this.announced.has(f.host)) continue;
+          this.announced.add(f.host);
+          warn(`${f.host} did not answer (${f.code}); using ${formatHost(host)} from now on`);
+        }
+        return data;
       } catch (e) {
         if (e instanceof AuthError && this.opts.auth.kind === 'password' && path !== '/access/ticket' && !renewed) {
           // the ticket expired early (server clock ahead of ours) or the server restarted;
@@ -127,21 +135,22 @@ export class ApiTransport {
         if (this.opts.hosts.length > 1) {
           this.current = (this.current + 1) % this.opts.hosts.length;
           this.stats.failovers++;
-          // once per host, or a run against a dead cluster repeats it for every retry
-          if (!this.announced.has(formatHost(host))) {
-            this.announced.add(formatHost(host));
-            warn(`${formatHost(host)} did not answer (${e.code}); using ${formatHost(this.opts.hosts[this.current])} from now on`);
-          }
         }
-        if (e.sent && method !== 'GET') throw e;
+        if (e.sent && method !== 'GET') {
+          if (this.opts.hosts.length > 1 && !this.announced.has(e.host)) {
+            this.announced.add(e.host);
+            warn(`${e.host} did not answer (${e.code}); using ${formatHost(this.opts.hosts[this.current])} from now on`);
+          }
+          throw e;
+        }
       }
     }
     if (failures.length === 1) throw failures[0];
     const list = failures.map((f) => f.message).join('; ');
     throw new NetworkError(
-      'all hosts',
+      '',
       failures[failures.length - 1].code,
-      `no host answered (${list})`,
+      `no host answered: ${list}`,
       { sent: failures.some((f) => f.sent), failover: false, retryable: failures.every((f) => f.retryable) },
     );
   }

@@ -54,7 +54,7 @@ export class NetworkError extends ConnectionError {
   readonly failover: boolean;
   readonly retryable: boolean;
   constructor(host: string, code: string, detail: string, o: { sent: boolean; failover?: boolean; retryable?: boolean }) {
-    super(redact(`${host}: ${detail}`));
+    super(redact(host ? `${host}: ${detail}` : detail));
     this.host = host;
     this.code = code;
     this.sent = o.sent;
