@@ -65,10 +65,41 @@ export function ontapTargetFor(storage: string, configs: Config[]): OntapTarget 
     const specific = values(config, `ontap ${storage}`) ?? values(config, `ontap ${baseStorageId(storage)}`) ?? legacyStorageSection(config, storage);
     const defaults = values(config, 'ontap');
     if (!specific && !defaults) continue;
-    const merged = { ...(defaults?.section.values ?? {}), ...(specific?.section.values ?? {}) };
+    // the original layout's [DEFAULT] section is inherited by every section, as in Python
+    const legacyDefaults = specific && !/^ontap /i.test(specific.section.name) ? pick(values(config, 'DEFAULT')?.section.values, ['host', 'user', 'pass', 'verify']) : {};
+    const merged = mergeLevels([defaults?.section.values ?? {}, legacyDefaults, specific?.section.values ?? {}]);
     return { ...buildTarget(merged, (specific ?? defaults)!.where), specific: Boolean(specific) };
   }
   return undefined;
+}
+
+function pick(v: Record<string, string> | undefined, keys: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of keys) if (v?.[k] !== undefined) out[k] = v[k];
+  return out;
+}
+
+/**
+ * Later levels win. `pass` is the original layout's `password`; a level that names a
+ * password one way hides the other way from the levels below it.
+ */
+export function mergeLevels(levels: Record<string, string>[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of levels) {
+    const v = { ...raw };
+    if (v.pass !== undefined) {
+      v.password ??= v.pass;
+      delete v.pass;
+    }
+    if (v.username !== undefined) {
+      v.user ??= v.username;
+      delete v.username;
+    }
+    if (v.password !== undefined) delete out.password_file;
+    if (v.password_file !== undefined) delete out.password;
+    Object.assign(out, v);
+  }
+  return out;
 }
 
 export function buildTarget(v: Record<string, string>, where: string): Omit<OntapTarget, 'specific'> {
