@@ -226,7 +226,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   } else if (!text) {
     print(render(s.format, ordered, outcomeColumns(), outcomeJson(ordered, totals, (Date.now() - started) / 1000)));
   }
-  const line = summaryLine(inv.command === 'plan' ? 'plan' : dry ? 'dry run' : inv.command, totals, (Date.now() - started) / 1000, dry);
+  const what = inv.command === 'plan' ? 'plan' : dry ? 'dry run' : inv.cleanOnly ? 'clean' : inv.command;
+  const line = summaryLine(what, totals, (Date.now() - started) / 1000, dry);
   if (text && !dry) print(line + '\n');
   else process.stderr.write(line + '\n');
   return totals.failed ? 1 : 0;

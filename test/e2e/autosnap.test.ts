@@ -324,6 +324,28 @@ describe('autosnap under real conditions (api)', () => {
     for (const fmt of ['markdown', 'html', 'jsonpretty']) expect((await as(['--vmid', '100', 'status', '-o', fmt])).code).toBe(0);
   });
 
+  test('config jobs: run does them in file order; -clean only cleans; -o json reports per guest', async () => {
+    const conf = path.join(TMP, 'jobs.conf');
+    fs.writeFileSync(conf, ['[autosnap]', 'max_parallel = 2', '[job h]', 'vmid = 101', 'label = cfg', 'keep = 1', '[job d]', 'vmid = 105', 'label = cfgd', 'keep_daily = 2'].join('\n'));
+    for (const t of ['13:00', '14:00']) {
+      await setClock(sim, iso(t));
+      const r = await as(['-o', 'json'], { now: iso(t), env: { AUTOSNAP_CONFIG: conf } });
+      expect(r.code).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.guests.map((g: { job: string; vmid: number; status: string }) => [g.job, g.vmid, g.status])).toEqual([['h', 101, 'ok'], ['d', 105, 'ok']]);
+      expect(doc.summary).toMatchObject({ created: 2, failed: 0 });
+    }
+    expect((await names(sim, 101)).filter((n) => n.startsWith('autocfg'))).toEqual(['autocfg250516140000']);
+    expect((await names(sim, 105)).filter((n) => n.startsWith('autocfgd'))).toEqual(['autocfgd250516140000']);
+    const before = await sim.control('/state');
+    const c = await as(['-clean'], { now: iso('15:00'), env: { AUTOSNAP_CONFIG: conf } });
+    expect(c.code).toBe(0);
+    expect(c.stdout).toMatch(/autosnap clean: 0 created, 0 removed/);
+    expect((await sim.control('/state')).guests).toEqual(before.guests);
+    const only = await as(['--job', 'd', 'plan', '-o', 'json'], { now: iso('15:00'), env: { AUTOSNAP_CONFIG: conf } });
+    expect(JSON.parse(only.stdout).filter((p: { action: string }) => p.action !== 'protected').map((p: { job: string; snapshot: string; reason: string }) => [p.job, p.snapshot])).toEqual([['d', 'autocfgd250516140000']]);
+  });
+
   test('two runs never overlap: the second says so and exits 1', async () => {
     const holder = spawn('sleep', ['30']);
     const lockFile = path.join(TMP, 'held.lock');
