@@ -48,6 +48,11 @@ export class LockWatcher {
     return this.locks.get(vmid) || undefined;
   }
 
+  /** A fresher inventory (the next job's): its locks replace what is known. */
+  update(locks: Map<number, string | undefined>): void {
+    for (const [vmid, lock] of locks) this.locks.set(vmid, lock);
+  }
+
   /** Note a lock learnt another way (a task failed with "VM is locked (backup)"). */
   noteLock(vmid: number, lock: string): void {
     this.locks.set(vmid, lock);

@@ -187,7 +187,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
         initial,
         { deadline: started + s.lockWait * 1000, onError: (e) => warn(`re-reading guest locks: ${(e as Error).message}`) },
       );
-    } else for (const [vmid, l] of initial) if (l) locks.noteLock(vmid, l);
+    } else locks.update(initial);
     const env: ExecEnv = {
       ops: clientOps(client),
       now: s.now,
