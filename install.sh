@@ -169,6 +169,9 @@ ensure_dir() {
     case $d in "$PREFIX"*|"$CONF_DIR"*) change created "$d/" ;; esac
   done
   for d in "${missing[@]}"; do record dir "$d"; done
+  # autosnap's own directories are its own even when an earlier installation left them
+  # (emptied, or holding a kept configuration); they go when they are empty again
+  case $dir in "$PREFIX"*|"$CONF_DIR") record dir "$dir" ;; esac
 }
 
 # A path is ours when the manifest lists it or it already has exactly our content.
