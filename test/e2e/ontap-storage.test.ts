@@ -1,7 +1,9 @@
 // ontap-snapshot storage ...: the compiled executable against both simulators over HTTPS.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { spawnSync } from 'node:child_process';
+import { BIN } from '../helpers/bin.ts';
 import { writeConfig } from '../helpers/ontap.ts';
-import { configText, errorLines, startClusters, vol, type Clusters } from './ontap-fixtures.ts';
+import { FAST, configText, errorLines, startClusters, vol, type Clusters } from './ontap-fixtures.ts';
 
 let c: Clusters;
 beforeAll(async () => {
@@ -107,6 +109,30 @@ describe('restore', () => {
     expect(ok.code).toBe(0);
     expect(Object.keys(vol(await c.ontap.state(), 'pve_data').files)).not.toContain('images/101/after.qcow2');
     expect((await c.tool(['storage', 'delete', '--storage', 'nfs1', '--snapshot', 'before'])).code).toBe(0);
+  });
+});
+
+describe('restore on a terminal', () => {
+  // `script` gives the tool a pseudo-terminal and passes our answer to it
+  const onTerminal = (answer: string) => {
+    const cmd = `'${BIN}' ontap-snapshot storage restore --storage nfs1 --snapshot asked --config '${c.config}'`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: answer, encoding: 'utf8', env: { ...process.env, ...FAST, AUTOSNAP_CONFIG: '' }, timeout: 30_000 });
+    return { code: r.status, out: r.stdout.replace(/\r/g, '') };
+  };
+  test('says what is lost and goes on only after yes', async () => {
+    expect((await c.tool(['storage', 'create', '--storage', 'nfs1', '--snapshot', 'asked'])).code).toBe(0);
+    const v = vol(await c.ontap.state(), 'pve_data');
+    await c.ontap.rest('POST', '/api/storage/file/clone?return_timeout=30', { volume: { uuid: v.uuid }, source_path: 'images/101/vm-101-disk-0.qcow2', destination_path: 'images/101/later.qcow2' });
+    const no = onTerminal('no\n');
+    expect(no.out).toMatch(/restoring volume pve_data \(storage nfs1\) to snapshot asked loses everything written to it since/);
+    expect(no.out).toMatch(/Type 'yes' to restore:/);
+    expect(no.out).toMatch(/not confirmed; nothing was changed/);
+    expect(no.code).toBe(1);
+    expect(Object.keys(vol(await c.ontap.state(), 'pve_data').files)).toContain('images/101/later.qcow2');
+    const yes = onTerminal('yes\n');
+    expect(yes.code).toBe(0);
+    expect(Object.keys(vol(await c.ontap.state(), 'pve_data').files)).not.toContain('images/101/later.qcow2');
+    expect((await c.tool(['storage', 'delete', '--storage', 'nfs1', '--snapshot', 'asked'])).code).toBe(0);
   });
 });
 
