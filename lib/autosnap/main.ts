@@ -23,7 +23,7 @@ import { OptionSource, parseInvocation, type Invocation } from './options.ts';
 import { planColumns, planJson, summaryLine, outcomeColumns, outcomeJson, type Totals } from './report.ts';
 import { acquireRunLock, DEFAULT_LOCK_FILE } from './runlock.ts';
 import { DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE, runBounded } from './schedule.ts';
-import { statusCommand } from './status.ts';
+import { statusCommand, statusOptions } from './status.ts';
 
 export const DEFAULT_LOCK_WAIT = 60;
 export const DEFAULT_MAX_PERC_STORAGE = 95;
@@ -113,6 +113,7 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   const src = new OptionSource(inv.args, config, ['autosnap'], inv.typed);
   const s = settingsOf(src);
   if (inv.command === 'status') {
+    statusOptions(src);
     const client = await connect(inv.args, config);
     try {
       return await statusCommand(client, src, s);

@@ -83,10 +83,16 @@ export function statusJson(rows: StatusRow[], tz: string): unknown {
   }));
 }
 
-export async function statusCommand(client: PveClient, src: OptionSource, s: { tz: string; format: 'text' | 'json' | 'jsonpretty' | 'markdown' | 'html'; maxParallel: number; maxPerNode: number }): Promise<number> {
+/** The options of status, checked before any connection is made. */
+export function statusOptions(src: OptionSource): { label?: string; format: string } {
   const format = src.str('timestamp-format') ?? DEFAULT_TIMESTAMP_FORMAT;
-  const labelOpt = src.args.label === undefined ? undefined : String(src.args.label);
-  if (labelOpt !== undefined) validateLabel(labelOpt, format);
+  const label = src.args.label === undefined ? undefined : String(src.args.label);
+  if (label !== undefined) validateLabel(label, format);
+  return { label, format };
+}
+
+export async function statusCommand(client: PveClient, src: OptionSource, s: { tz: string; format: 'text' | 'json' | 'jsonpretty' | 'markdown' | 'html'; maxParallel: number; maxPerNode: number }): Promise<number> {
+  const { label: labelOpt, format } = statusOptions(src);
   const guests = await resolveGuests(client, src.str('vmid') ?? '@all');
   const keep = statusFilter(labelOpt, format);
   // reads are cheap for the node; still bounded, so a big cluster is not hit all at once
