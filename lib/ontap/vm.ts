@@ -3,6 +3,7 @@
 // <disk>-snapshot-<UTC yyyyMMddHHmmss>.<ext>; Proxmox sees it as an unused disk after
 // `qm rescan`.
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { AppError, UsageError, errorLine } from '../cli/errors.ts';
 import { error, info, warn } from '../cli/log.ts';
 import { print, render, type Column } from '../cli/output.ts';
@@ -181,10 +182,16 @@ async function create(ctx: Ctx): Promise<number> {
   return failed ? 1 : 0;
 }
 
+/** The node name Proxmox gives this host: its short host name. */
+function localNode(): string {
+  return os.hostname().split('.')[0];
+}
+
 /** Make Proxmox see the clones: `qm rescan` exists only on a node, not in the API. */
 function rescan(pve: PveClient, vm: Vm): void {
   const cmd = ['qm', 'rescan', '--vmid', String(vm.vmid)];
-  if (pve.transport !== 'pvesh') {
+  // qm rescan only looks at the VMs of the node it runs on
+  if (pve.transport !== 'pvesh' || vm.node !== localNode()) {
     info(`to add the clones to VM ${vm.vmid} as unused disks, run on node ${vm.node}: ${cmd.join(' ')}`);
     return;
   }

@@ -1,6 +1,7 @@
 // The clusters the ontap-snapshot end-to-end tests run against: an ONTAP cluster with
 // two SVMs that both have a volume at /vol/pve_nfs (only the LIF tells them apart), and a
 // Proxmox cluster whose NFS storages point at them.
+import os from 'node:os';
 import { run, type RunResult } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 import { startOntapSim, writeConfig, type OntapSimHandle } from '../helpers/ontap.ts';
@@ -23,7 +24,7 @@ export const ONTAP_SEED = {
           files: [
             'images/100/vm-100-disk-0.qcow2', 'images/100/vm-100-disk-1.raw', 'images/100/vm-100-disk-2.vmdk',
             'images/100/vm-100-disk-3.qcow2', 'images/100/vm-100-disk-4.raw', 'images/100/vm-100-disk-5.raw',
-            'images/101/vm-101-disk-0.qcow2', 'sub/images/102/vm-102-disk-0.raw',
+            'images/101/vm-101-disk-0.qcow2', 'sub/images/102/vm-102-disk-0.raw', 'images/105/vm-105-disk-0.qcow2',
           ],
           snapshots: [{ name: 'nightly.0', comment: 'schedule' }],
         },
@@ -43,9 +44,12 @@ const nfs = (storage: string, server: string, exp: string) => ({
   storage, type: 'nfs', server, export: exp, content: 'images,iso', options: 'vers=4.2,soft', nodes: ['pve1', 'pve2'], shared: true, path: `/mnt/pve/${storage}`,
 });
 
+/** the node the tests run on, as Proxmox would name it (qm rescan works only there) */
+export const LOCAL_NODE = os.hostname().split('.')[0];
+
 export const PVE_SEED = {
   cluster: 'e2e',
-  nodes: [{ node: 'pve1' }, { node: 'pve2' }],
+  nodes: [{ node: 'pve1' }, { node: 'pve2' }, { node: LOCAL_NODE }],
   storages: [
     nfs('nfs1', '10.0.0.5', '/vol/pve_nfs'),
     nfs('nfs2', '10.0.1.5', '/vol/pve_nfs'),
@@ -78,6 +82,7 @@ export const PVE_SEED = {
     { vmid: 102, type: 'qemu', node: 'pve1', name: 'in-a-subdir', status: 'running', disks: { virtio0: 'nfs-sub:102/vm-102-disk-0.raw,size=8G' } },
     { vmid: 103, type: 'qemu', node: 'pve2', name: 'svm2-guest', status: 'running', disks: { scsi0: 'nfs2:103/vm-103-disk-0.qcow2,size=8G' } },
     { vmid: 104, type: 'qemu', node: 'pve1', name: 'zfs-only', status: 'running', disks: { scsi0: 'local-zfs:vm-104-disk-0,size=8G' } },
+    { vmid: 105, type: 'qemu', node: LOCAL_NODE, name: 'on-this-node', status: 'stopped', disks: { scsi0: 'nfs1:105/vm-105-disk-0.qcow2,size=8G' } },
     { vmid: 200, type: 'lxc', node: 'pve1', name: 'ct', status: 'running', disks: { rootfs: 'nfs1:subvol-200-disk-0,size=8G' } },
   ],
 };

@@ -136,20 +136,32 @@ describe('over the local pvesh transport', () => {
   // the pvesh stand-in belongs to the Proxmox simulator; until it is built there is nothing to run
   const standIn = Bun.spawnSync([toolLink('pvesh'), 'get', '/version']);
   const missing = /not built yet/.test(standIn.stderr.toString());
-  test.skipIf(missing)('runs qm rescan --vmid after cloning', async () => {
+  const withQm = async (vmid: number) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qm-'));
     const record = path.join(dir, 'qm.calls');
     fs.writeFileSync(path.join(dir, 'qm'), `#!/bin/sh\necho "$@" >> '${record}'\n`, { mode: 0o755 });
-    const pvesh = toolLink('pvesh');
-    const r = await c.tool(['vm', 'create', '--vm', '101', '--transport', 'pvesh', '--pvesh', pvesh, '-o', 'json'], {
+    const r = await c.tool(['vm', 'create', '--vm', String(vmid), '--transport', 'pvesh', '--pvesh', toolLink('pvesh'), '-o', 'json'], {
       ...c.pve.pveshEnv,
       PATH: `${dir}:${process.env.PATH}`,
     });
+    const calls = fs.existsSync(record) ? fs.readFileSync(record, 'utf8') : '';
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { r, calls };
+  };
+
+  test.skipIf(missing)('runs qm rescan --vmid after cloning a VM of this node', async () => {
+    const { r, calls } = await withQm(105);
     expect(errorLines(r)).toEqual([]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)[0].status).toBe('cloned');
-    expect(fs.readFileSync(record, 'utf8')).toBe('rescan --vmid 101\n');
-    expect(r.stderr).toMatch(/ran qm rescan --vmid 101/);
-    fs.rmSync(dir, { recursive: true, force: true });
+    expect(calls).toBe('rescan --vmid 105\n');
+    expect(r.stderr).toMatch(/ran qm rescan --vmid 105/);
+  });
+
+  test.skipIf(missing)('for a VM of another node it prints the command for that node', async () => {
+    const { r, calls } = await withQm(101);
+    expect(r.code).toBe(0);
+    expect(calls).toBe('');
+    expect(r.stderr).toMatch(/run on node pve2: qm rescan --vmid 101/);
   });
 });
