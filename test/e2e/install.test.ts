@@ -387,7 +387,7 @@ describe('systemd units', () => {
       // the embedded JavaScript JIT needs writable+executable memory
       expect(text).not.toMatch(/^MemoryDenyWriteExecute=/m);
     }
-    expect(read(root, 'etc/systemd/system/autosnap-clean.service')).toMatch(/^ExecStart=\/opt\/autosnap\/bin\/autosnap --clean$/m);
+    expect(read(root, 'etc/systemd/system/autosnap-clean.service')).toMatch(/^ExecStart=\/opt\/autosnap\/bin\/autosnap --clean --wait$/m);
     // /etc/pve and /etc/lvm must stay writable for snapshots over pvesh
     expect(read(root, 'etc/systemd/system/autosnap.service')).toMatch(/^ProtectSystem=yes$/m);
   });
