@@ -1,7 +1,7 @@
 // The ONTAP simulator as a client sees it: REST collections, jobs, errors, ZAPI.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { run } from '../helpers/bin.ts';
-import { startOntapSim, type OntapSimHandle } from '../helpers/ontap.ts';
+import { startOntapSim, writeConfig, type OntapSimHandle } from '../helpers/ontap.ts';
 import { ONTAP_SEED } from './ontap-fixtures.ts';
 
 let s: OntapSimHandle;
@@ -163,6 +163,10 @@ describe('command line', () => {
     [['--time-scale', '0'], /--time-scale: '0' is not a positive number/],
     [['--user', 'nocolon'], /--user: .* is not USER:PASSWORD/],
     [['--bogus'], /unknown option '--bogus'/],
+    [['--seed', writeConfig('{"svms": []}', 0o600, 'seed.json')], /seed.json: 'svms' must be a non-empty array/],
+    [['--seed', writeConfig('{"svms": [{"name": "s", "volumes": [{"name": "bad-name"}]}]}', 0o600, 'seed.json')], /volumes\[0\]: 'name' must be a volume name/],
+    [['--seed', writeConfig('{"svms": [{"name": "s", "volumes": [{"name": "c", "clone": {"parentVolume": "p", "parentSnapshot": "x"}}]}]}', 0o600, 'seed.json')], /seed.json: entry doesn't exist: volume "p"/],
+    [['--seed', writeConfig('{not json', 0o600, 'seed.json')], /is not valid JSON/],
   ])('%p is refused', async (args, msg) => {
     const r = await run(['ontap-sim', ...args, '--listen', '127.0.0.1:0'], { timeoutMs: 10_000 });
     expect(r.code).toBe(2);

@@ -4,6 +4,7 @@
 // holding their parent snapshot) lives here so both protocols report it the same way.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { UsageError } from '../../cli/errors.ts';
 
 export interface SimFile {
   size: number;
@@ -200,7 +201,15 @@ export class OntapState {
   }
 
   static fromFile(file: string, opts: StateOptions = {}): OntapState {
-    return new OntapState(JSON.parse(fs.readFileSync(file, 'utf8')) as Seed, opts);
+    const seed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    checkSeed(seed, file);
+    try {
+      return new OntapState(seed, opts);
+    } catch (e) {
+      // a clone whose parent volume or snapshot the seed does not have
+      if (e instanceof SimError) throw new UsageError(`${file}: ${e.message}`);
+      throw e;
+    }
   }
 
   // ---- lookups --------------------------------------------------------------------
@@ -424,6 +433,34 @@ export class OntapState {
       jobs: [...this.jobs.values()].map(({ done: _d, ...j }) => j),
     };
   }
+}
+
+/** Structural checks, so a bad seed fails with one line instead of odd behaviour later. */
+export function checkSeed(doc: unknown, where = 'seed'): asserts doc is Seed {
+  const fail = (msg: string): never => {
+    throw new UsageError(`${where}: ${msg}`);
+  };
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) fail('must be a JSON object');
+  const d = doc as Record<string, any>;
+  for (const k of Object.keys(d)) if (!['cluster', 'version', 'pageSize', 'svms', 'comment', '$schema'].includes(k)) fail(`unknown key '${k}'`);
+  if (!Array.isArray(d.svms) || d.svms.length === 0) fail("'svms' must be a non-empty array");
+  if (d.pageSize !== undefined && !(Number.isInteger(d.pageSize) && d.pageSize > 0)) fail("'pageSize' must be a positive integer");
+  const svmNames = new Set<string>();
+  d.svms.forEach((svm: any, i: number) => {
+    if (!svm || typeof svm.name !== 'string' || !svm.name) fail(`svms[${i}]: needs a 'name'`);
+    if (svmNames.has(svm.name)) fail(`svms[${i}]: SVM '${svm.name}' is listed twice`);
+    svmNames.add(svm.name);
+    (svm.lifs ?? []).forEach((l: any, j: number) => {
+      if (!l || typeof l.ip !== 'string') fail(`svms[${i}].lifs[${j}]: needs an 'ip'`);
+    });
+    const vols = new Set<string>();
+    (svm.volumes ?? []).forEach((v: any, j: number) => {
+      if (!v || typeof v.name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.name)) fail(`svms[${i}].volumes[${j}]: 'name' must be a volume name ([A-Za-z_][A-Za-z0-9_]*)`);
+      if (vols.has(v.name)) fail(`svms[${i}].volumes[${j}]: volume '${v.name}' is listed twice`);
+      vols.add(v.name);
+      if (v.path !== undefined && (typeof v.path !== 'string' || !v.path.startsWith('/'))) fail(`svms[${i}].volumes[${j}]: 'path' must start with /`);
+    });
+  });
 }
 
 /** Paths inside a volume: relative, no leading or trailing slash, no `.` parts. */
