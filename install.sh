@@ -538,6 +538,10 @@ do_install() {
   if [ "$units_changed" = 1 ] && systemd_live && [ "$DRY" = 0 ]; then
     systemctl daemon-reload
     say reloaded "systemd units"
+    # a running timer re-arms with its new schedule; a stopped one stays stopped
+    for u in "${UPDATED_PATHS[@]}"; do
+      case $u in "$UNIT_DIR"/*.timer) systemctl try-restart "$(basename "$u")" || true ;; esac
+    done
   fi
 
   if [ "$CHANGES" -eq 0 ]; then
