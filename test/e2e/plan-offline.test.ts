@@ -14,7 +14,7 @@ const write = (name: string, content: unknown) => {
 };
 const sec = (iso: string) => Date.parse(iso) / 1000;
 // the environment must not decide the zone of a test
-const env = { TZ: 'UTC', AUTOSNAP_CONFIG: '/nonexistent/autosnap.conf' };
+const env = { TZ: 'UTC' };
 
 interface Decision {
   name: string;
