@@ -1,6 +1,7 @@
-// Entry of the sim-pvesh tool; the work lives in lib/.
-import { UsageError } from '../lib/cli/errors.ts';
+// Entry of the sim-pvesh tool (a pvesh stand-in that talks to the simulator); the work
+// lives in lib/sim/pve.
+import { pveshMain } from '../lib/sim/pve/pvesh.ts';
 
-export async function main(_argv: string[]): Promise<number> {
-  throw new UsageError('sim-pvesh: not built yet');
+export async function main(argv: string[]): Promise<number> {
+  return pveshMain(argv);
 }

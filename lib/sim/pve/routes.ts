@@ -177,10 +177,11 @@ route('GET /nodes/{node}/tasks/{upid}/log', (c) => {
   const t = taskOf(c);
   const lines = t.log.length ? t.log : ['no content'];
   const start: number = c.params.start ?? 0;
-  const limit: number = c.params.limit ?? 50;
+  // PVE's dump_logfile reads a limit of 0 as the default 50
+  const limit: number = c.params.limit || 50;
   c.total = lines.length;
   const out = [];
-  for (let i = start; i < lines.length && (limit === 0 || out.length < limit); i++) out.push({ n: i + 1, t: lines[i] });
+  for (let i = start; i < lines.length && out.length < limit; i++) out.push({ n: i + 1, t: lines[i] });
   return out;
 });
 

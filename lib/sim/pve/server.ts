@@ -218,7 +218,12 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
 
   const authenticate = (req: http.IncomingMessage, method: string): Principal => {
     const authz = req.headers.authorization;
-    if (authz && /^PVEAPIToken[= ]/.test(authz)) return auth.fromTokenHeader(authz);
+    if (authz && /^PVEAPIToken[= ]/.test(authz)) {
+      const p = auth.fromTokenHeader(authz);
+      // the pvesh stand-in acts as root@pam, like pvesh on a node
+      if (p.all && req.headers['x-sim-pvesh'] === '1') return { userid: 'root@pam', all: true, privs: new Map() };
+      return p;
+    }
     const ticket = cookie(req.headers.cookie, 'PVEAuthCookie');
     if (!ticket) throw new PveError(401, 'No ticket');
     const csrf = req.headers.csrfpreventiontoken;
