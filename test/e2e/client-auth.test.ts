@@ -87,7 +87,7 @@ describe('tickets', () => {
 
   test('a wrong password: exit 3, naming the user, never the password', async () => {
     const c = client({ kind: 'password', username: 'snap@pve', password: 'wrong-password-123' });
-    const err = await c.get('/version').catch((e) => e);
+    const err: any = await c.get('/version').catch((e: any) => e);
     expect(err).toBeInstanceOf(AuthError);
     expect(err.exitCode).toBe(EXIT.UNREACHABLE);
     expect(err.message).toBe('authentication failed for snap@pve');
@@ -97,7 +97,7 @@ describe('tickets', () => {
 describe('tokens', () => {
   test('a wrong secret: exit 3 naming the token id only', async () => {
     const c = client({ kind: 'token', tokenId: sim.tokenId, secret: 'not-the-secret-4567' });
-    const err = await c.get('/version').catch((e) => e);
+    const err: any = await c.get('/version').catch((e: any) => e);
     expect(err).toBeInstanceOf(AuthError);
     expect(err.exitCode).toBe(EXIT.UNREACHABLE);
     expect(err.message).toStartWith(`authentication failed for ${sim.tokenId}`);
@@ -106,7 +106,7 @@ describe('tokens', () => {
 
   test('a missing privilege is one line naming privilege and path', async () => {
     const c = client({ kind: 'password', username: 'audit@pve', password: 'audit-pw' });
-    const err = await createSnapshot(c, guest, 'not_allowed').catch((e) => e);
+    const err: any = await createSnapshot(c, guest, 'not_allowed').catch((e: any) => e);
     expect(err).toBeInstanceOf(PveApiError);
     expect(err.status).toBe(403);
     expect(err.message).toBe('missing privilege VM.Snapshot on /vms/100');
@@ -114,7 +114,7 @@ describe('tokens', () => {
 
   test('parameter errors carry the per-parameter texts', async () => {
     const c = client({ kind: 'token', tokenId: sim.tokenId, secret: sim.secret });
-    const err = await c.post('/nodes/pve1/qemu/100/snapshot', { snapname: '1bad' }).catch((e) => e);
+    const err: any = await c.post('/nodes/pve1/qemu/100/snapshot', { snapname: '1bad' }).catch((e: any) => e);
     expect(err).toBeInstanceOf(PveApiError);
     expect(err.status).toBe(400);
     expect(Object.keys(err.errors ?? {})).toEqual(['snapname']);

@@ -69,7 +69,7 @@ describe('failover', () => {
       retry: { attempts: 2, baseMs: 10 },
     });
     logged.length = 0;
-    const err = await c.get('/version').catch((e) => e);
+    const err: any = await c.get('/version').catch((e: any) => e);
     // the error line says it all; no "using the next host" that did not answer either
     expect(logged.filter((l) => l.includes('did not answer'))).toEqual([]);
     expect(err).toBeInstanceOf(ConnectionError);

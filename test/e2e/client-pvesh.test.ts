@@ -71,7 +71,7 @@ describe('pvesh transport (scripted pvesh)', () => {
 
   test('pvesh exits 0 for a failed task; the failure still surfaces', async () => {
     const c = pvesh();
-    const err = await createSnapshot(c, { vmid: 101, node: 'pve1', type: 'qemu' }, 'b3').catch((e) => e);
+    const err: any = await createSnapshot(c, { vmid: 101, node: 'pve1', type: 'qemu' }, 'b3').catch((e: any) => e);
     expect(err).toBeInstanceOf(TaskError);
     expect(err.exitstatus).toBe('VM is locked (backup)');
     expect(err.message).toBe(`task ${BAD_UPID} failed: VM is locked (backup) (log: trying to acquire lock...)`);
@@ -81,7 +81,7 @@ describe('pvesh transport (scripted pvesh)', () => {
     ['GET', '/nothing', {}, 501, "GET /nothing: 501 No 'get' handler defined for '/nothing'"],
     ['POST', '/nodes/pve1/qemu/100/snapshot', { snapname: '1bad' }, 400, "POST /nodes/pve1/qemu/100/snapshot: 400 Parameter verification failed. (snapname: invalid format - invalid configuration ID '1bad')"],
   ] as const)('%s %s -> %p', async (method, p, params, status, message) => {
-    const err = await pvesh().request(method, p, params).catch((e) => e);
+    const err: any = await pvesh().request(method, p, params).catch((e: any) => e);
     expect(err).toBeInstanceOf(PveApiError);
     expect(err.status).toBe(status);
     expect(err.message).toBe(message);
@@ -89,7 +89,7 @@ describe('pvesh transport (scripted pvesh)', () => {
 
   test('a missing pvesh is a connection error naming it', async () => {
     const c = createClient({ transport: 'pvesh', pvesh: { path: path.join(dir, 'no-such-pvesh') } });
-    const err = await c.get('/version').catch((e) => e);
+    const err: any = await c.get('/version').catch((e: any) => e);
     expect(err).toBeInstanceOf(ConnectionError);
     expect(err.message).toContain('no-such-pvesh: not found');
   });

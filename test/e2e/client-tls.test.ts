@@ -67,7 +67,7 @@ describe('fingerprint pinning', () => {
     const wrong = normalizeFingerprint('AB'.repeat(32));
     // the second host would match; a mismatch on the first must still stop the run
     const c = client(sim, { fingerprints: [wrong, caSim.fingerprint] }, `${sim.hostPort},${caSim.hostPort}`);
-    const err = await c.get('/version').catch((e) => e);
+    const err: any = await c.get('/version').catch((e: any) => e);
     expect(err).toBeInstanceOf(ConnectionError);
     expect(err.exitCode).toBe(EXIT.UNREACHABLE);
     expect(err.message).toBe(`${sim.hostPort}: certificate fingerprint ${sim.fingerprint} does not match the pinned ${wrong}, ${caSim.fingerprint}; refusing to connect`);
@@ -105,7 +105,7 @@ describe('fingerprint pinning', () => {
 describe('default verification', () => {
   test('a self-signed node certificate is refused, with its fingerprint as a hint', async () => {
     const c = client(sim, {});
-    const err = await c.get('/version').catch((e) => e);
+    const err: any = await c.get('/version').catch((e: any) => e);
     expect(err).toBeInstanceOf(NetworkError);
     expect(err.message).toContain(`${sim.hostPort}: TLS certificate not trusted`);
     expect(err.message).toContain(`--fingerprint ${sim.fingerprint}`);

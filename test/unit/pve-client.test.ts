@@ -123,7 +123,7 @@ describe('waitTask', () => {
       { n: 4, t: 'TASK ERROR: zfs error: out of space' },
     ];
     const f = fake((_m, path) => (path.endsWith('/log') ? log : { status: 'stopped', exitstatus: 'zfs error: out of space' }));
-    const err = await f.client.waitTask(UPID).catch((e) => e);
+    const err: any = await f.client.waitTask(UPID).catch((e: any) => e);
     expect(err).toBeInstanceOf(TaskError);
     expect(err.upid).toBe(UPID);
     expect(err.exitstatus).toBe('zfs error: out of space');
