@@ -1,0 +1,448 @@
+// The simulator must be as strict as a real PVE 9 node: these tests pin each behaviour and
+// its exact text, against the compiled executable over HTTPS with real authentication.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { startSim, waitTask, type SimHandle } from '../helpers/sim.ts';
+
+const T0 = 1700000000;
+export const SEED = {
+  cluster: 'conf',
+  nodes: [{ node: 'pve1' }, { node: 'pve2' }, { node: 'pve9', status: 'offline' }],
+  storages: [
+    { storage: 'local-zfs', type: 'zfspool', content: 'images,rootdir', nodes: ['pve1'], total: 1000, used: 400 },
+    { storage: 'thin', type: 'lvmthin', content: 'images,rootdir', nodes: ['pve1', 'pve2'] },
+    { storage: 'local', type: 'dir', path: '/var/lib/vz', content: 'images,rootdir,backup' },
+    { storage: 'nas', type: 'nfs', server: '10.0.0.5', export: '/vol/x', path: '/mnt/pve/nas', options: 'vers=4.2', content: 'images' },
+  ],
+  pools: [{ poolid: 'prod' }, { poolid: 'prod/db' }],
+  guests: [
+    { vmid: 100, type: 'qemu', node: 'pve1', name: 'web1', status: 'running', agent: true, tags: ['prod', 'AutoSnapshot'], pool: 'prod',
+      disks: { scsi0: 'local-zfs:vm-100-disk-0,size=32G' }, snapshots: [{ name: 'sa', snaptime: T0 }, { name: 'sb', snaptime: T0 + 10, description: 'second' }] },
+    { vmid: 101, type: 'qemu', node: 'pve1', name: 'nfs1', status: 'running', disks: { scsi0: 'nas:101/vm-101-disk-0.qcow2,size=8G' },
+      snapshots: [{ name: 's1', snaptime: T0 }, { name: 's2', snaptime: T0 + 1 }] },
+    { vmid: 102, type: 'lxc', node: 'pve2', name: 'ct1', status: 'running', disks: { rootfs: 'thin:vm-102-disk-0,size=8G' }, pool: 'prod/db' },
+    { vmid: 103, type: 'qemu', node: 'pve1', name: 'tmpl', template: true, disks: { scsi0: 'local-zfs:base-103-disk-0,size=8G' }, snapshots: [{ name: 'x1' }] },
+    { vmid: 104, type: 'qemu', node: 'pve1', name: 'busy', status: 'running', lock: 'backup', disks: { scsi0: 'local-zfs:vm-104-disk-0,size=8G' } },
+    { vmid: 105, type: 'qemu', node: 'pve1', name: 'raw', status: 'running', disks: { scsi0: 'local:105/vm-105-disk-0.raw,size=8G' } },
+    { vmid: 106, type: 'qemu', node: 'pve1', name: 'off', status: 'stopped', disks: { scsi0: 'thin:vm-106-disk-0,size=8G' } },
+    { vmid: 107, type: 'qemu', node: 'pve2', name: 'noagent', status: 'running', agent: true, agentRunning: false, disks: { scsi0: 'thin:vm-107-disk-0,size=8G' } },
+    { vmid: 108, type: 'lxc', node: 'pve1', name: 'stuck', status: 'running', lock: 'snapshot-delete', disks: { rootfs: 'local-zfs:subvol-108-disk-0,size=8G' },
+      snapshots: [{ name: 'inc', snaptime: T0, snapstate: 'delete' }] },
+    { vmid: 109, type: 'qemu', node: 'pve1', name: 'chain', status: 'running', disks: { scsi0: 'thin:vm-109-disk-0,size=8G' },
+      snapshots: [{ name: 'c1', snaptime: T0 }, { name: 'c2', snaptime: T0 + 1 }, { name: 'c3', snaptime: T0 + 2 }] },
+    { vmid: 110, type: 'qemu', node: 'pve1', name: 'repl', status: 'running', disks: { scsi0: 'local-zfs:vm-110-disk-0,size=8G' }, snapshots: [{ name: 'replsnap', snaptime: T0 }] },
+    { vmid: 111, type: 'qemu', node: 'pve1', name: 'failing', status: 'running', disks: { scsi0: 'thin:vm-111-disk-0,size=8G' },
+      snapshots: [{ name: 'f1', snaptime: T0 }, { name: 'f2', snaptime: T0 + 1 }] },
+    { vmid: 112, type: 'qemu', node: 'pve1', name: 'stateful', status: 'running', disks: { scsi0: 'thin:vm-112-disk-0,size=8G' } },
+  ],
+  users: [
+    { userid: 'snap@pve', password: 'snap-pw', privileges: { '/vms': ['VM.Audit', 'VM.Snapshot'], '/storage': ['Datastore.Audit'], '/pool': ['Pool.Audit'] },
+      tokens: [{ id: 'ro', secret: 'ro-secret', privsep: true, privileges: { '/vms': ['VM.Audit'] } }, { id: 'full', secret: 'full-secret', privsep: false }] },
+    { userid: 'audit@pve', password: 'audit-pw', privileges: { '/vms/100': ['VM.Audit'] } },
+  ],
+  replication: [{ id: '110-0', guest: 110, snapshots: ['replsnap'] }],
+};
+
+let sim: SimHandle;
+beforeAll(async () => {
+  sim = await startSim({ seed: SEED, timeScale: 0.01, clock: '2025-06-01T00:00:00Z' });
+});
+afterAll(async () => {
+  await sim?.stop();
+});
+
+const tls = { rejectUnauthorized: false };
+async function raw(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) {
+  const r = await fetch(`${sim.url}${path}`, { method, headers: init.headers, body: init.body, tls } as RequestInit);
+  return { status: r.status, reason: r.statusText, body: (await r.json().catch(() => null)) as any, headers: r.headers };
+}
+const as = (token: string) => ({ Authorization: `PVEAPIToken=${token}` });
+
+/** start a task call and wait for its end; returns the final status */
+async function runTask(method: string, path: string, params?: Record<string, unknown>) {
+  const r = await sim.api(method, path, params);
+  expect(r.status).toBe(200);
+  return waitTask(sim, r.body.data);
+}
+const snaps = async (path: string) => (await sim.api('GET', `${path}/snapshot`)).body.data as any[];
+
+describe('envelope and errors', () => {
+  test('unknown path: 501 with PVE text; reason phrase = message', async () => {
+    const r = await sim.api('GET', '/nodes/pve1/bogus');
+    expect([r.status, r.reason, r.body]).toEqual([501, "Method 'GET /nodes/pve1/bogus' not implemented", { data: null, message: "Method 'GET /nodes/pve1/bogus' not implemented" }]);
+  });
+  test('known path, unknown method: 501', async () => {
+    const r = await sim.api('PUT', '/version');
+    expect(r.status).toBe(501);
+    expect(r.body.message).toBe("Method 'PUT /version' not implemented");
+  });
+  test('parameter errors: 400, errors object, reason phrase', async () => {
+    const r = await sim.api('POST', '/nodes/pve1/qemu/100/snapshot', { snapname: 'bad name', extra: 1 });
+    expect(r.status).toBe(400);
+    expect(r.reason).toBe('Parameter verification failed.');
+    expect(r.body).toEqual({
+      data: null, message: 'Parameter verification failed.',
+      errors: { snapname: "invalid format - invalid configuration ID 'bad name'", extra: 'property is not defined in schema and the schema does not allow additional properties' },
+    });
+  });
+  test('JSON bodies with JSON booleans work like form bodies', async () => {
+    const r = await raw('POST', '/api2/json/nodes/pve1/qemu/106/snapshot', {
+      headers: { ...as(sim.token), 'Content-Type': 'application/json' }, body: JSON.stringify({ snapname: 'json1', vmstate: true }),
+    });
+    expect(r.status).toBe(200);
+    expect((await waitTask(sim, r.body.data)).exitstatus).toBe('OK');
+    // vmstate is ignored for a stopped VM
+    expect((await snaps('/nodes/pve1/qemu/106')).find((s) => s.name === 'json1').vmstate).toBe(0);
+  });
+  test('a request for an unknown node fails like pveproxy', async () => {
+    const r = await sim.api('GET', '/nodes/nosuch/qemu/100/snapshot');
+    expect(r.status).toBe(500);
+    expect(r.body.message).toBe("hostname lookup 'nosuch' failed - failed to get address info for: nosuch: Name or service not known");
+    expect((await sim.api('GET', '/nodes/pve9/qemu/100/snapshot')).status).toBe(595);
+  });
+});
+
+describe('authentication', () => {
+  test('no credentials: 401 No ticket', async () => {
+    const r = await raw('GET', '/api2/json/version');
+    expect([r.status, r.reason]).toEqual([401, 'No ticket']);
+  });
+  test.each([
+    ['PVEAPIToken=root@pam!test=wrong'],
+    ['PVEAPIToken=root@pam!nosuch=x'],
+    ['PVEAPIToken=garbage'],
+  ])('%s: 401 authentication failure', async (header) => {
+    const r = await raw('GET', '/api2/json/version', { headers: { Authorization: header } });
+    expect([r.status, r.body?.message]).toEqual([401, 'authentication failure']);
+  });
+  test('a blank instead of = after PVEAPIToken is accepted', async () => {
+    expect((await raw('GET', '/api2/json/version', { headers: { Authorization: `PVEAPIToken ${sim.token}` } })).status).toBe(200);
+  });
+  test('ticket login, cookie, CSRF on writes', async () => {
+    const login = await raw('POST', '/api2/json/access/ticket', { body: 'username=snap@pve&password=snap-pw', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    expect(login.status).toBe(200);
+    const { ticket, CSRFPreventionToken, username, clustername } = login.body.data;
+    expect(ticket).toMatch(/^PVE:snap@pve:[0-9A-F]{8}::\S+$/);
+    expect([username, clustername]).toEqual(['snap@pve', 'conf']);
+    const cookie = `PVEAuthCookie=${encodeURIComponent(ticket)}`;
+    expect((await raw('GET', '/api2/json/version', { headers: { Cookie: cookie } })).status).toBe(200);
+    const noCsrf = await raw('POST', '/api2/json/nodes/pve1/qemu/106/snapshot', { headers: { Cookie: cookie }, body: 'snapname=tk1' });
+    expect([noCsrf.status, noCsrf.reason]).toEqual([401, 'Permission denied - invalid csrf token']);
+    const ok = await raw('POST', '/api2/json/nodes/pve1/qemu/106/snapshot', { headers: { Cookie: cookie, CSRFPreventionToken }, body: 'snapname=tk1' });
+    expect(ok.status).toBe(200);
+    expect(ok.body.data).toContain(':qmsnapshot:106:snap@pve:');
+    await waitTask(sim, ok.body.data);
+  });
+  test('wrong password: 401 authentication failure', async () => {
+    const r = await raw('POST', '/api2/json/access/ticket', { body: 'username=snap&realm=pve&password=nope', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    expect([r.status, r.reason]).toEqual([401, 'authentication failure']);
+  });
+  test('a ticket expires after 2 h of simulated time', async () => {
+    const login = await raw('POST', '/api2/json/access/ticket', { body: 'username=audit@pve&password=audit-pw', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    const cookie = `PVEAuthCookie=${encodeURIComponent(login.body.data.ticket)}`;
+    await sim.control('/clock', { advance: 7300 });
+    try {
+      expect((await raw('GET', '/api2/json/version', { headers: { Cookie: cookie } })).status).toBe(401);
+    } finally {
+      await sim.control('/clock', { advance: -7300 });
+    }
+  });
+});
+
+describe('privileges', () => {
+  const ro = 'snap@pve!ro=ro-secret';
+  const full = 'snap@pve!full=full-secret';
+  test('privilege-separated token: listing works, creating is 403 with PVE text', async () => {
+    expect((await raw('GET', '/api2/json/nodes/pve1/qemu/100/snapshot', { headers: as(ro) })).status).toBe(200);
+    const r = await raw('POST', '/api2/json/nodes/pve1/qemu/100/snapshot', { headers: as(ro), body: 'snapname=nope' });
+    expect([r.status, r.reason, r.body.message]).toEqual([403, 'Permission check failed (/vms/100, VM.Snapshot)', 'Permission check failed (/vms/100, VM.Snapshot)']);
+  });
+  test('a token without privilege separation has its user\'s privileges', async () => {
+    const r = await raw('POST', '/api2/json/nodes/pve1/qemu/106/snapshot', { headers: as(full), body: 'snapname=full1' });
+    expect(r.status).toBe(200);
+    expect(r.body.data).toMatch(/:qmsnapshot:106:snap@pve!full:$/);
+    await waitTask(sim, r.body.data);
+  });
+  test('/cluster/resources is filtered per guest by VM.Audit', async () => {
+    const login = await raw('POST', '/api2/json/access/ticket', { body: 'username=audit@pve&password=audit-pw', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    const cookie = `PVEAuthCookie=${encodeURIComponent(login.body.data.ticket)}`;
+    const r = await raw('GET', '/api2/json/cluster/resources?type=vm', { headers: { Cookie: cookie } });
+    expect(r.body.data.map((g: any) => g.vmid)).toEqual([100]);
+    const p = await raw('GET', '/api2/json/pools?poolid=prod', { headers: { Cookie: cookie } });
+    expect([p.status, p.body.message]).toEqual([403, 'Permission check failed (/pool/prod, Pool.Audit)']);
+  });
+});
+
+describe('inventory', () => {
+  test('cluster resources: fields of a guest', async () => {
+    const r = await sim.api('GET', '/cluster/resources', { type: 'vm' });
+    expect(r.body.data.find((g: any) => g.vmid === 100)).toMatchObject({ id: 'qemu/100', type: 'qemu', node: 'pve1', name: 'web1', status: 'running', template: 0, tags: 'prod;AutoSnapshot', pool: 'prod' });
+    expect(r.body.data.find((g: any) => g.vmid === 104).lock).toBe('backup');
+    expect(r.body.data.find((g: any) => g.vmid === 103).template).toBe(1);
+  });
+  test('storage resources per node', async () => {
+    const r = await sim.api('GET', '/cluster/resources', { type: 'storage' });
+    expect(r.body.data.find((s: any) => s.id === 'storage/pve1/local-zfs')).toMatchObject({ storage: 'local-zfs', node: 'pve1', disk: 400, maxdisk: 1000, plugintype: 'zfspool', shared: 0 });
+    expect(r.body.data.some((s: any) => s.id === 'storage/pve2/local-zfs')).toBe(false);
+  });
+  test('pools: nested pool members, unknown pool', async () => {
+    const r = await sim.api('GET', '/pools', { poolid: 'prod/db' });
+    expect(r.body.data[0].members.map((m: any) => [m.id, m.node, m.type, m.vmid])).toEqual([['lxc/102', 'pve2', 'lxc', 102]]);
+    const prod = await sim.api('GET', '/pools', { poolid: 'prod' });
+    expect(prod.body.data[0].members.map((m: any) => m.vmid)).toEqual([100]);
+    const bad = await sim.api('GET', '/pools', { poolid: 'nope' });
+    expect([bad.status, bad.body.message]).toEqual([500, "pool 'nope' does not exist"]);
+  });
+  test('config and status/current', async () => {
+    const c = (await sim.api('GET', '/nodes/pve1/qemu/100/config')).body.data;
+    expect(c).toMatchObject({ name: 'web1', agent: '1', scsi0: 'local-zfs:vm-100-disk-0,size=32G', tags: 'prod;AutoSnapshot', parent: 'sb' });
+    expect(c.digest).toMatch(/^[0-9a-f]{40}$/);
+    const s = (await sim.api('GET', '/nodes/pve1/qemu/104/status/current')).body.data;
+    expect(s).toMatchObject({ status: 'running', lock: 'backup', name: 'busy' });
+    const missing = await sim.api('GET', '/nodes/pve2/qemu/100/config');
+    expect([missing.status, missing.body.message]).toEqual([500, "Configuration file 'nodes/pve2/qemu-server/100.conf' does not exist"]);
+  });
+  test('storage status and unknown storage', async () => {
+    const s = (await sim.api('GET', '/nodes/pve1/storage/local-zfs/status')).body.data;
+    expect(s).toMatchObject({ type: 'zfspool', total: 1000, used: 400, avail: 600, active: 1, enabled: 1, shared: 0 });
+    const bad = await sim.api('GET', '/nodes/pve2/storage/local-zfs/status');
+    expect([bad.status, bad.body.message]).toEqual([400, 'No such storage.']);
+  });
+});
+
+describe('snapshot list', () => {
+  test('entries, then current last with "You are here!"', async () => {
+    const list = await snaps('/nodes/pve1/qemu/100');
+    expect(list[list.length - 1]).toMatchObject({ name: 'current', description: 'You are here!', parent: 'sb', running: 1 });
+    expect(list.find((s) => s.name === 'sb')).toEqual({ name: 'sb', snaptime: T0 + 10, description: 'second', parent: 'sa', vmstate: 0 });
+    expect(list.find((s) => s.name === 'sa')).toEqual({ name: 'sa', snaptime: T0, description: '', vmstate: 0 });
+  });
+  test('LXC entries have no vmstate', async () => {
+    const list = await snaps('/nodes/pve1/lxc/108');
+    expect(list.find((s) => s.name === 'inc')).toEqual({ name: 'inc', snaptime: T0, description: '', snapstate: 'delete' });
+  });
+  test('the order is not fixed', async () => {
+    const orders = new Set<string>();
+    for (let i = 0; i < 30 && orders.size < 2; i++) orders.add((await snaps('/nodes/pve1/qemu/109')).map((s) => s.name).join(','));
+    expect(orders.size).toBeGreaterThan(1);
+  });
+});
+
+describe('snapshot create', () => {
+  test.each([
+    ['qemu', 100, 'current'], ['qemu', 100, 'pending'], ['qemu', 100, 'PENDING'], ['lxc', 102, 'vzdump'], ['lxc', 102, 'current'],
+  ])('%s reserved name %s: HTTP 500 before any task', async (type, vmid, name) => {
+    const node = type === 'lxc' ? 'pve2' : 'pve1';
+    const r = await sim.api('POST', `/nodes/${node}/${type}/${vmid}/snapshot`, { snapname: name });
+    expect([r.status, r.body.message]).toEqual([500, `unable to use snapshot name '${name.toLowerCase() === 'pending' ? 'pending' : name}' (reserved name)`]);
+  });
+  test('QEMU: missing config is an HTTP 500', async () => {
+    const r = await sim.api('POST', '/nodes/pve1/qemu/999/snapshot', { snapname: 'x1' });
+    expect([r.status, r.body.message]).toEqual([500, "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist"]);
+  });
+  test('LXC: missing config is a failed task', async () => {
+    const st = await runTask('POST', '/nodes/pve1/lxc/999/snapshot', { snapname: 'x1' });
+    expect(st.exitstatus).toBe("Configuration file 'nodes/pve1/lxc/999.conf' does not exist");
+  });
+  test.each([
+    ['template', '/nodes/pve1/qemu/103', 'y1', "you can't take a snapshot if it's a template"],
+    ['locked VM', '/nodes/pve1/qemu/104', 'y1', 'VM is locked (backup)'],
+    ['locked CT', '/nodes/pve1/lxc/108', 'y1', 'CT is locked (snapshot-delete)'],
+    ['name used', '/nodes/pve1/qemu/100', 'sa', "snapshot name 'sa' already used"],
+    ['raw on dir', '/nodes/pve1/qemu/105', 'y1', 'snapshot feature is not available'],
+  ])('%s: failed task with PVE text', async (_what, path, name, text) => {
+    const st = await runTask('POST', `${path}/snapshot`, { snapname: name });
+    expect(st.exitstatus).toBe(text);
+    expect(st.status).toBe('stopped');
+  });
+  test('template is checked before the lock, the lock before the name', async () => {
+    await sim.control('/lock', { vmid: 103, lock: 'backup' });
+    try {
+      expect((await runTask('POST', '/nodes/pve1/qemu/103/snapshot', { snapname: 'x1' })).exitstatus).toBe("you can't take a snapshot if it's a template");
+    } finally {
+      await sim.control('/lock', { vmid: 103, lock: null });
+    }
+    expect((await runTask('POST', '/nodes/pve1/qemu/104/snapshot', { snapname: 'x1' })).exitstatus).toBe('VM is locked (backup)');
+  });
+  test('vmstate on a running VM is kept; the new snapshot becomes the parent of current', async () => {
+    expect((await runTask('POST', '/nodes/pve1/qemu/112/snapshot', { snapname: 'ram1', vmstate: 1, description: 'with RAM' })).exitstatus).toBe('OK');
+    const list = await snaps('/nodes/pve1/qemu/112');
+    expect(list.find((s) => s.name === 'ram1')).toMatchObject({ vmstate: 1, description: 'with RAM' });
+    expect(list[list.length - 1].parent).toBe('ram1');
+  });
+  test('task log: lines, total, TASK OK last', async () => {
+    const r = await sim.api('POST', '/nodes/pve1/qemu/100/snapshot', { snapname: 'logged' });
+    await waitTask(sim, r.body.data);
+    const log = await sim.api('GET', `/nodes/pve1/tasks/${encodeURIComponent(r.body.data)}/log`);
+    expect(log.body.data[0]).toEqual({ n: 1, t: "issuing guest-agent 'fs-freeze' command" });
+    expect(log.body.data[log.body.data.length - 1].t).toBe('TASK OK');
+    expect(log.body.total).toBe(log.body.data.length);
+    const page = await sim.api('GET', `/nodes/pve1/tasks/${encodeURIComponent(r.body.data)}/log`, { start: 1, limit: 1 });
+    expect(page.body.data).toEqual([{ n: 2, t: "snapshotting 'drive-scsi0' (local-zfs:vm-100-disk-0)" }]);
+  });
+  test('snapshot config: GET and PUT description', async () => {
+    const g = await sim.api('GET', '/nodes/pve1/qemu/100/snapshot/sb/config');
+    expect(g.body.data).toMatchObject({ snaptime: T0 + 10, description: 'second', parent: 'sa', scsi0: 'local-zfs:vm-100-disk-0,size=32G' });
+    const p = await sim.api('PUT', '/nodes/pve1/qemu/100/snapshot/sb/config', { description: 'changed' });
+    expect([p.status, p.body]).toEqual([200, { data: null }]);
+    expect((await snaps('/nodes/pve1/qemu/100')).find((s) => s.name === 'sb').description).toBe('changed');
+    const m = await sim.api('GET', '/nodes/pve1/qemu/100/snapshot/nope/config');
+    expect([m.status, m.body.message]).toEqual([500, "snapshot 'nope' does not exist"]);
+  });
+});
+
+describe('snapshot delete', () => {
+  test('missing snapshot: failed task', async () => {
+    expect((await runTask('DELETE', '/nodes/pve1/qemu/100/snapshot/nope')).exitstatus).toBe("snapshot 'nope' does not exist");
+  });
+  test('template', async () => {
+    expect((await runTask('DELETE', '/nodes/pve1/qemu/103/snapshot/x1')).exitstatus).toBe("you can't delete a snapshot if vm is a template");
+  });
+  test('a snapshot with children: children are re-linked to its parent', async () => {
+    expect((await runTask('DELETE', '/nodes/pve1/qemu/109/snapshot/c2')).exitstatus).toBe('OK');
+    const list = await snaps('/nodes/pve1/qemu/109');
+    expect(list.find((s) => s.name === 'c3').parent).toBe('c1');
+    expect(list.some((s) => s.name === 'c2')).toBe(false);
+  });
+  test('replication snapshot: refused unless forced', async () => {
+    expect((await runTask('DELETE', '/nodes/pve1/qemu/110/snapshot/replsnap')).exitstatus).toBe("snapshot 'replsnap' needed by replication job '110-0' - run replication first");
+  });
+  test('a failed delete leaves lock snapshot-delete and snapstate delete; force repairs', async () => {
+    await sim.control('/faults', { spec: 'taskfail=111:qmdelsnapshot:zfs error: dataset is busy' });
+    try {
+      expect((await runTask('DELETE', '/nodes/pve1/qemu/111/snapshot/f1')).exitstatus).toBe('zfs error: dataset is busy');
+      const status = (await sim.api('GET', '/nodes/pve1/qemu/111/status/current')).body.data;
+      expect(status.lock).toBe('snapshot-delete');
+      expect((await snaps('/nodes/pve1/qemu/111')).find((s) => s.name === 'f1').snapstate).toBe('delete');
+      // without force the lock refuses any further work
+      expect((await runTask('DELETE', '/nodes/pve1/qemu/111/snapshot/f2')).exitstatus).toBe('VM is locked (snapshot-delete)');
+      expect((await runTask('POST', '/nodes/pve1/qemu/111/snapshot/f1/rollback')).exitstatus).toBe('unable to rollback to incomplete snapshot (snapstate = delete)');
+      const forced = await runTask('DELETE', '/nodes/pve1/qemu/111/snapshot/f1', { force: 1 });
+      expect(forced.exitstatus).toBe('WARNINGS: 1');
+    } finally {
+      await sim.control('/faults', { spec: '' });
+    }
+    expect((await snaps('/nodes/pve1/qemu/111')).some((s) => s.name === 'f1')).toBe(false);
+    expect((await sim.api('GET', '/nodes/pve1/qemu/111/status/current')).body.data.lock).toBeUndefined();
+  });
+});
+
+describe('rollback', () => {
+  test('ZFS refuses to roll back past a newer snapshot', async () => {
+    expect((await runTask('POST', '/nodes/pve1/qemu/100/snapshot/sa/rollback')).exitstatus).toBe("can't rollback, 'sa' is not most recent snapshot on 'vm-100-disk-0'");
+  });
+  test('qcow2 on NFS allows it; the VM is stopped hard and current follows', async () => {
+    const st = await runTask('POST', '/nodes/pve1/qemu/101/snapshot/s1/rollback');
+    expect(st.exitstatus).toBe('OK');
+    const list = await snaps('/nodes/pve1/qemu/101');
+    expect(list.map((s) => s.name).sort()).toEqual(['current', 's1', 's2']);
+    expect(list[list.length - 1]).toMatchObject({ parent: 's1', running: 0 });
+  });
+  test('a snapshot with vmstate resumes the VM', async () => {
+    await sim.control('/lock', { vmid: 112, lock: null });
+    expect((await runTask('POST', '/nodes/pve1/qemu/112/snapshot/ram1/rollback')).exitstatus).toBe('OK');
+    expect((await sim.api('GET', '/nodes/pve1/qemu/112/status/current')).body.data.status).toBe('running');
+  });
+  test('locked guest and template are refused', async () => {
+    expect((await runTask('POST', '/nodes/pve1/qemu/103/snapshot/x1/rollback')).exitstatus).toBe("you can't rollback if vm is a template");
+  });
+});
+
+describe('tasks', () => {
+  test('bad UPID: 400; unknown: no such task', async () => {
+    const bad = await sim.api('GET', '/nodes/pve1/tasks/nonsense/status');
+    expect([bad.status, bad.body.message]).toEqual([400, 'unable to parse worker upid']);
+    const unknown = await sim.api('GET', `/nodes/pve1/tasks/${encodeURIComponent('UPID:pve1:00000001:00000001:00000001:qmsnapshot:100:root@pam:')}/status`);
+    expect([unknown.status, unknown.body.message]).toEqual([500, 'no such task']);
+  });
+  test('status fields', async () => {
+    const r = await sim.api('POST', '/nodes/pve1/qemu/106/snapshot', { snapname: 'st1' });
+    const st = await waitTask(sim, r.body.data);
+    expect(st).toMatchObject({ upid: r.body.data, node: 'pve1', type: 'qmsnapshot', id: '106', user: 'root@pam', tokenid: 'test', status: 'stopped', exitstatus: 'OK' });
+  });
+});
+
+describe('power and agent', () => {
+  test.each([
+    [106, 'pve1', 'No QEMU guest agent configured'],
+    [107, 'pve2', 'QEMU guest agent is not running'],
+  ])('agent ping %d: %s', async (vmid, node, text) => {
+    const r = await sim.api('POST', `/nodes/${node}/qemu/${vmid}/agent/ping`);
+    expect([r.status, r.body.message]).toEqual([500, text]);
+  });
+  test('agent ping on a stopped VM with an agent', async () => {
+    expect((await runTask('POST', '/nodes/pve1/qemu/100/status/shutdown')).exitstatus).toBe('OK');
+    const r = await sim.api('POST', '/nodes/pve1/qemu/100/agent/ping');
+    expect([r.status, r.body.message]).toEqual([500, 'VM 100 is not running']);
+    expect((await runTask('POST', '/nodes/pve1/qemu/100/status/start')).exitstatus).toBe('OK');
+    expect((await sim.api('POST', '/nodes/pve1/qemu/100/agent/ping')).status).toBe(200);
+  });
+  test('suspend to disk and resume', async () => {
+    const r = await sim.api('POST', '/nodes/pve1/qemu/112/status/suspend', { todisk: 1 });
+    expect(r.body.data).toContain(':qmsuspend:112:');
+    await waitTask(sim, r.body.data);
+    expect((await sim.api('GET', '/nodes/pve1/qemu/112/status/current')).body.data).toMatchObject({ status: 'stopped', lock: 'suspended' });
+    expect((await runTask('POST', '/nodes/pve1/qemu/112/status/resume')).exitstatus).toBe('OK');
+    const after = (await sim.api('GET', '/nodes/pve1/qemu/112/status/current')).body.data;
+    expect([after.status, after.lock]).toEqual(['running', undefined]);
+  });
+});
+
+describe('storage config', () => {
+  test('add an NFS storage, refuse a duplicate, delete, refuse a missing one', async () => {
+    const add = await sim.api('POST', '/storage', { storage: 'clone1', type: 'nfs', server: '10.0.0.9', export: '/vol/clone1', content: 'images' });
+    expect(add.status).toBe(200);
+    expect((await sim.api('GET', '/storage/clone1')).body.data).toMatchObject({ storage: 'clone1', type: 'nfs', server: '10.0.0.9', export: '/vol/clone1', path: '/mnt/pve/clone1' });
+    const dup = await sim.api('POST', '/storage', { storage: 'clone1', type: 'nfs', server: '10.0.0.9', export: '/vol/clone1' });
+    expect([dup.status, dup.body.message]).toEqual([500, "create storage failed: storage ID 'clone1' already defined"]);
+    expect((await sim.api('DELETE', '/storage/clone1')).status).toBe(200);
+    const gone = await sim.api('DELETE', '/storage/clone1');
+    expect([gone.status, gone.body.message]).toEqual([500, "delete storage failed: storage 'clone1' does not exist"]);
+  });
+});
+
+describe('faults and control API', () => {
+  test('fail and failn', async () => {
+    await sim.control('/faults', { spec: 'fail=GET:^/version$:596:Connection timed out; failn=1:GET:/cluster/resources:503' });
+    try {
+      const r = await sim.api('GET', '/version');
+      expect([r.status, r.reason, r.body.message]).toEqual([596, 'Connection timed out', 'Connection timed out']);
+      expect((await sim.api('GET', '/cluster/resources')).status).toBe(503);
+      expect((await sim.api('GET', '/cluster/resources')).status).toBe(200);
+    } finally {
+      await sim.control('/faults', { spec: '' });
+    }
+    expect((await sim.api('GET', '/version')).status).toBe(200);
+  });
+  test('drop closes the connection without an answer', async () => {
+    await sim.control('/faults', { spec: 'drop=1' });
+    try {
+      await expect(sim.api('GET', '/version')).rejects.toThrow();
+    } finally {
+      await sim.control('/faults', { spec: '' });
+    }
+  });
+  test('a bad spec is refused and names the fault', async () => {
+    await expect(sim.control('/faults', { spec: 'latency=fast' })).rejects.toThrow("fault latency: 'fast' is not a number of milliseconds");
+  });
+  test('lock via control shows up in cluster resources; clock can be set', async () => {
+    await sim.control('/lock', { vmid: 106, lock: 'migrate' });
+    const g = (await sim.api('GET', '/cluster/resources', { type: 'vm' })).body.data.find((x: any) => x.vmid === 106);
+    expect(g.lock).toBe('migrate');
+    await sim.control('/lock', { vmid: 106, lock: null });
+    const c = await sim.control('/clock', { now: '2030-01-01T00:00:00Z' });
+    expect(c.now.slice(0, 16)).toBe('2030-01-01T00:00');
+    const st = await sim.control('/state');
+    expect(st.now.slice(0, 4)).toBe('2030');
+    await sim.control('/clock', { now: '2025-06-01T00:00:00Z' });
+  });
+  test('stats count requests by method and schema path', async () => {
+    const before = (await sim.control('/stats')).requests['GET /nodes/{node}/qemu/{vmid}/snapshot'] ?? 0;
+    await snaps('/nodes/pve1/qemu/100');
+    const after = (await sim.control('/stats')).requests['GET /nodes/{node}/qemu/{vmid}/snapshot'];
+    expect(after).toBe(before + 1);
+  });
+  test('the control API needs a full-privilege token', async () => {
+    const r = await raw('GET', '/_sim/state', { headers: as('snap@pve!ro=ro-secret') });
+    expect(r.status).toBe(403);
+  });
+});
