@@ -523,10 +523,22 @@ do_install() {
     if [ "$WITH_HOOK" = 1 ]; then vzdump_install; fi
   fi
 
-  # entries of earlier runs this run did not touch (directories created then) stay
-  local p
+  # entries of earlier runs this run did not touch: directories created then stay listed;
+  # files and links an older release installed and this one no longer ships are removed,
+  # or they would be left behind for good once they drop out of the manifest
+  local p line
+  declare -A now=()
+  for line in "${NEW_MANIFEST[@]}"; do line=${line#*$'\t'}; now[${line%%$'\t'*}]=1; done
   for p in "${OLD_ORDER[@]}"; do
-    case ${OLD_KIND[$p]} in dir|orig) record "${OLD_KIND[$p]}" "$p" "${OLD_EXTRA[$p]}" ;; esac
+    case ${OLD_KIND[$p]} in
+      dir|orig) record "${OLD_KIND[$p]}" "$p" "${OLD_EXTRA[$p]}" ;;
+      file|link)
+        if [ -z "${now[$p]:-}" ] && { [ -e "$ROOT$p" ] || [ -L "$ROOT$p" ]; }; then
+          [ "$DRY" = 1 ] || rm -f "$ROOT$p"
+          change removed "$p (no longer part of autosnap)"
+          case $p in "$UNIT_DIR"/*) UPDATED_PATHS+=("$p"); units_changed=1 ;; esac
+        fi ;;
+    esac
   done
   if [ "$LAYOUT" = local ]; then
     if [ "$CHANGES" -gt 0 ] || [ ! -f "$ROOT$MANIFEST" ]; then

@@ -321,6 +321,22 @@ describe('install.sh: files it did not install', () => {
   });
 });
 
+describe('install.sh: an upgrade', () => {
+  test('removes a file an older release installed and this one no longer ships', () => {
+    const root = freshRoot('dropped');
+    expect(install(root).code).toBe(0);
+    // what an older release would have left: a file of its own, listed in the manifest
+    write(root, 'opt/autosnap/share/doc/old-tool.md', 'gone in this release\n');
+    fs.appendFileSync(path.join(root, 'opt/autosnap/install-manifest'), 'file\t/opt/autosnap/share/doc/old-tool.md\n');
+    const r = install(root);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('removed    /opt/autosnap/share/doc/old-tool.md (no longer part of autosnap)');
+    expect(exists(root, 'opt/autosnap/share/doc/old-tool.md')).toBe(false);
+    expect(read(root, 'opt/autosnap/install-manifest')).not.toContain('old-tool.md');
+    expect(install(root).stdout).toContain('nothing changed');
+  });
+});
+
 describe('install.sh: bad input is one line and exit 2', () => {
   const root = freshRoot('bad');
   test.each([
