@@ -303,14 +303,16 @@ vzdump_install() {
   if [ "$VZ_INDEX" -ge 0 ] && [ "$FORCE" = 0 ]; then
     die "$VZDUMP already runs the hook script '$VZ_VALUE'; not replacing it (--force replaces it, keeping the original file as $VZDUMP_ORIG)"
   fi
+  local existed=0
+  [ ! -f "$f" ] || existed=1
   if [ "$DRY" = 0 ]; then
-    if [ -f "$f" ] && [ ! -e "$ROOT$VZDUMP_ORIG" ]; then cp -p "$f" "$ROOT$VZDUMP_ORIG"; fi
+    if [ "$existed" = 1 ] && [ ! -e "$ROOT$VZDUMP_ORIG" ]; then cp -p "$f" "$ROOT$VZDUMP_ORIG"; fi
     vz_apply
     vz_write "$f"
   fi
   if [ "$VZ_INDEX" -ge 0 ]; then
     change edited "$VZDUMP (script: $HOOK_PATH replaces '$VZ_VALUE'; original kept as $VZDUMP_ORIG)"
-  elif [ -f "$f" ]; then
+  elif [ "$existed" = 1 ]; then
     change edited "$VZDUMP (script: $HOOK_PATH; original kept as $VZDUMP_ORIG)"
   else
     change created "$VZDUMP (script: $HOOK_PATH)"

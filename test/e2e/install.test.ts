@@ -215,7 +215,9 @@ describe('install.sh --with-backup-hook: /etc/vzdump.conf', () => {
 
   test('no vzdump.conf at all: created with the one line, removed again', () => {
     const root = freshRoot('vznone');
-    expect(install(root, '--with-backup-hook').code).toBe(0);
+    const r = install(root, '--with-backup-hook');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`created    /etc/vzdump.conf (${HOOK_LINE})`);
     expect(read(root, 'etc/vzdump.conf')).toBe(`${HOOK_LINE}\n`);
     expect(install(root, '--uninstall', '--purge').code).toBe(0);
     expect(tree(root).size).toBe(0);
