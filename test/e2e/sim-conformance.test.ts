@@ -446,3 +446,19 @@ describe('faults and control API', () => {
     expect(r.status).toBe(403);
   });
 });
+
+describe('guest config changes', () => {
+  test('POST config adds a disk as a task; PUT refuses a locked guest and a stale digest', async () => {
+    const st = await runTask('POST', '/nodes/pve1/qemu/106/config', { scsi1: 'nas:4' });
+    expect(st.exitstatus).toBe('OK');
+    expect(st.type).toBe('qmconfig');
+    const cfg = (await sim.api('GET', '/nodes/pve1/qemu/106/config')).body.data;
+    expect(cfg.scsi1).toBe('nas:106/vm-106-disk-1.qcow2,size=4G');
+    const locked = await sim.api('PUT', '/nodes/pve1/qemu/104/config', { description: 'x' });
+    expect([locked.status, locked.body.message]).toEqual([500, 'VM is locked (backup)']);
+    const stale = await sim.api('PUT', '/nodes/pve1/qemu/106/config', { delete: 'scsi1', digest: '0'.repeat(40) });
+    expect([stale.status, stale.body.message]).toEqual([500, 'detected modified configuration - file changed by other user? Try again.']);
+    expect((await sim.api('PUT', '/nodes/pve1/qemu/106/config', { delete: 'scsi1', digest: cfg.digest })).status).toBe(200);
+    expect((await sim.api('GET', '/nodes/pve1/qemu/106/config')).body.data.scsi1).toBeUndefined();
+  });
+});

@@ -244,3 +244,11 @@ describe('pvesh stand-in: arguments and output', () => {
     expect(formatResult([{ name: 'a', n: 1 }], 'yaml')).toBe('---\n- n: 1\n  name: a\n');
   });
 });
+
+describe('numbered config keys', () => {
+  const cfg = info('POST', '/nodes/pve1/qemu/100/config').method;
+  test('scsi1 and net0 validate against scsi[n] and net[n]', () => {
+    expect(validateParams(cfg, { ...base, scsi1: 'nas:4', net0: 'virtio,bridge=vmbr0' }).errors).toBeUndefined();
+    expect(validateParams(cfg, { ...base, scsix: 'nas:4' }).errors).toEqual({ scsix: 'property is not defined in schema and the schema does not allow additional properties' });
+  });
+});

@@ -523,6 +523,55 @@ export class PveModel {
     g.startedAt = this.nowSec();
   }
 
+  /** PUT/POST .../config: disks (a new volume from `STORAGE:SIZE_GB`), name, tags, agent, other keys, `delete` */
+  updateConfig(g: Guest, params: Record<string, unknown>): void {
+    if (params.digest !== undefined && params.digest !== g.digest) {
+      throw new PveError(500, 'detected modified configuration - file changed by other user? Try again.');
+    }
+    if (!params.skiplock) {
+      try {
+        this.checkLock(g);
+      } catch (e: any) {
+        throw new PveError(500, e.message);
+      }
+    }
+    const diskRe = g.type === 'qemu' ? QEMU_DISK_RE : LXC_DISK_RE;
+    const skip = new Set(['node', 'vmid', 'digest', 'skiplock', 'delete', 'revert', 'background_delay', 'force']);
+    for (const [k, v] of Object.entries(params)) {
+      if (skip.has(k)) continue;
+      const value = String(v);
+      if (diskRe.test(k)) {
+        const m = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(?:\.\d+)?)(,.*)?$/i.exec(value);
+        if (m) {
+          const st = this.storages.get(m[1]);
+          if (!st) throw new PveError(500, `storage '${m[1]}' does not exist`);
+          // the next free disk number, counting volumes still held by snapshots
+          let n = 0;
+          for (const d of [g.disks, ...[...g.snapshots.values()].map((x) => x.disks)]) {
+            for (const vol of Object.values(d)) {
+              const dm = /-disk-(\d+)/.exec(vol);
+              if (dm) n = Math.max(n, Number(dm[1]) + 1);
+            }
+          }
+          const opts = m[3] ?? '';
+          const fmt = /(^|,)format=(\w+)/.exec(opts)?.[2] ?? 'qcow2';
+          const file = ['dir', 'nfs', 'cifs', 'glusterfs'].includes(st.type) ? `${g.vmid}/vm-${g.vmid}-disk-${n}.${fmt}` : `vm-${g.vmid}-disk-${n}`;
+          g.disks[k] = `${m[1]}:${file}${opts.replace(/(^|,)format=\w+/, '')},size=${m[2]}G`;
+        } else g.disks[k] = value;
+      } else if (k === 'name' || k === 'hostname') g.name = value;
+      else if (k === 'tags') g.tags = value.split(/[;,\s]+/).filter(Boolean);
+      else if (k === 'agent') g.agent = value;
+      else g.config[k] = v;
+    }
+    for (const k of String(params.delete ?? '').split(/[,;\s]+/).filter(Boolean)) {
+      delete g.disks[k];
+      delete g.config[k];
+      if (k === 'tags') g.tags = [];
+      if (k === 'agent') g.agent = undefined;
+    }
+    this.touch(g);
+  }
+
   // ------------------------------------------------------------------ power
 
   powerTask(node: string, type: GuestType, vmid: number, action: 'start' | 'shutdown' | 'stop' | 'suspend' | 'resume', opts: { todisk?: boolean }, user: string): string {

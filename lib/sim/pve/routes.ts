@@ -114,6 +114,17 @@ for (const type of ['qemu', 'lxc'] as GuestType[]) {
     return out;
   });
   route(`GET ${base}/config`, (c) => c.model.configOf(guest(c)));
+  route(`PUT ${base}/config`, (c) => {
+    c.model.updateConfig(guest(c), c.params);
+    return null;
+  });
+  if (type === 'qemu') {
+    route(`POST ${base}/config`, (c) => {
+      const g = guest(c);
+      c.model.updateConfig(g, c.params);
+      return c.model.startTask(c.params.node, 'qmconfig', String(g.vmid), user(c), async () => undefined);
+    });
+  }
   route(`GET ${base}/status/current`, (c) => c.model.statusOf(guest(c)));
   route(`GET ${base}/snapshot`, (c) => c.model.listSnapshots(guest(c)));
   route(`POST ${base}/snapshot`, (c) => c.model.createSnapshot(c.params.node, type, c.params.vmid, c.params.snapname,

@@ -225,7 +225,9 @@ export function validateParams(info: MethodInfo, input: Record<string, unknown>)
     if (!(k in errors)) errors[k] = msg;
   };
   for (const [k, v] of Object.entries(input)) {
-    const schema = props[k];
+    // the apidoc folds numbered keys (scsi0..scsi30, mp0..) into one `scsi[n]` entry
+    const indexed = /^(.*?)(\d+)$/.exec(k);
+    const schema = props[k] ?? (indexed ? props[`${indexed[1]}[n]`] : undefined);
     if (!schema) {
       if (typeof additional === 'object' && additional) {
         const r = checkProp(additional, v);
@@ -241,7 +243,7 @@ export function validateParams(info: MethodInfo, input: Record<string, unknown>)
     else params[k] = r.value;
   }
   for (const [k, schema] of Object.entries(props)) {
-    if (input[k] === undefined && !schema.optional) add(k, 'property is missing and it is not optional');
+    if (input[k] === undefined && !schema.optional && !k.endsWith('[n]')) add(k, 'property is missing and it is not optional');
   }
   return Object.keys(errors).length ? { params, errors } : { params };
 }
