@@ -323,6 +323,30 @@ describe('install.sh: files it did not install', () => {
   });
 });
 
+describe('install.sh needs nothing but bash and coreutils', () => {
+  test('install, re-run, hook and uninstall with only coreutils on PATH', () => {
+    const listed = sh('dpkg', ['-L', 'coreutils']);
+    expect(listed.code).toBe(0);
+    const bin = freshRoot('coreutils-path');
+    for (const p of listed.stdout.split('\n').filter((l) => /^\/(usr\/)?s?bin\/[^/]+$/.test(l))) {
+      const name = path.basename(p);
+      if (!fs.existsSync(path.join(bin, name)) && fs.existsSync(p)) fs.symlinkSync(p, path.join(bin, name));
+    }
+    // grep, sed and awk are not coreutils: install.sh must not need them
+    for (const other of ['grep', 'sed', 'awk', 'cmp', 'find']) expect(fs.existsSync(path.join(bin, other))).toBe(false);
+    const env = { PATH: bin };
+    const root = freshRoot('coreutils-root');
+    write(root, 'etc/vzdump.conf', '#script: FILENAME\n');
+    const bash = '/bin/bash';
+    const go = (...args: string[]) => sh(bash, [INSTALL_SH, '--root', root, ...args], { env });
+    for (const args of [['--bin', BIN, '--with-backup-hook'], ['--bin', BIN], ['--uninstall', '--purge']]) {
+      const r = go(...args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+    expect(read(root, 'etc/vzdump.conf')).toBe('#script: FILENAME\n');
+  });
+});
+
 describe('install.sh: an upgrade', () => {
   test('removes a file an older release installed and this one no longer ships', () => {
     const root = freshRoot('dropped');
