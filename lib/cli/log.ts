@@ -20,7 +20,8 @@ export function registerSecret(value: string | undefined | null): void {
 
 export function redact(text: string): string {
   let out = text;
-  for (const s of secrets) out = out.split(s).join('***');
+  // longest first: a secret that contains a shorter registered one must vanish whole
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join('***');
   return out;
 }
 

@@ -93,6 +93,7 @@ describe('output formats', () => {
 });
 
 test('registered secrets never print', () => {
+  registerSecret('aaaa-bbbb');
   registerSecret('0f1e2d3c-aaaa-bbbb');
   expect(redact('token root@pam!t=0f1e2d3c-aaaa-bbbb failed')).toBe('token root@pam!t=*** failed');
 });
