@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, ROOT } from '../helpers/bin.ts';
-import { install, sh, tempRoot, tree, type Entry } from './install-helpers.ts';
+import { install, installReal, removeStandIn, sh, standIn, tempRoot, tree, type Entry } from './install-helpers.ts';
 
 setDefaultTimeout(180_000);
 
@@ -20,7 +20,10 @@ beforeAll(() => {
   if (r.code !== 0) throw new Error(`build-deb.sh failed: ${r.stderr}`);
   [deb, tarball] = r.stdout.trim().split('\n');
 });
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+afterAll(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+  removeStandIn();
+});
 
 /** dpkg-deb -c as a map path -> entry like tree() gives (without file contents) */
 function debListing(file: string): Map<string, Omit<Entry, 'content'> & { target?: string }> {
@@ -204,7 +207,7 @@ describe('dpkg --root: install, upgrade, remove, purge', () => {
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain('already installed by install.sh');
       // install.sh's executable is untouched
-      expect(fs.readFileSync(path.join(other, 'opt/autosnap/bin/autosnap')).equals(fs.readFileSync(BIN))).toBe(true);
+      expect(fs.readFileSync(path.join(other, 'opt/autosnap/bin/autosnap')).equals(fs.readFileSync(standIn()))).toBe(true);
     } finally {
       fs.rmSync(other, { recursive: true, force: true });
     }
@@ -224,7 +227,7 @@ describe('the release tarball', () => {
       const r = sh('bash', [path.join(dir, 'install.sh'), '--root', fromTar]);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`(executable ${dir}/bin/autosnap)`);
-      expect(install(fromCheckout).code).toBe(0);
+      expect(installReal(fromCheckout).code).toBe(0);
       const a = Object.fromEntries(tree(fromTar));
       const b = Object.fromEntries(tree(fromCheckout));
       expect(a).toEqual(b);

@@ -21,10 +21,35 @@ export function sh(cmd: string, args: string[], opts: { cwd?: string; env?: Reco
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** install.sh with the executable under test (AUTOSNAP_BIN or dist/autosnap) */
-export function install(root: string, ...args: string[]): Ran {
-  const withBin = args.includes('--uninstall') ? [] : ['--bin', BIN];
+// install.sh never runs the executable, it only copies it; most tests install this small
+// stand-in so that two dozen scratch roots do not each hold a 100 MB copy. The tests that
+// are about the real file (and the package) use installReal().
+let standin: string | undefined;
+export function standIn(): string {
+  if (!standin) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autosnap-standin-'));
+    standin = path.join(dir, 'autosnap');
+    fs.writeFileSync(standin, '#!/bin/sh\necho "autosnap stand-in"\n', { mode: 0o755 });
+  }
+  return standin;
+}
+/** for afterAll: the next standIn() makes a new one */
+export function removeStandIn(): void {
+  if (standin) fs.rmSync(path.dirname(standin), { recursive: true, force: true });
+  standin = undefined;
+}
+
+function runInstall(bin: string, root: string, args: string[]): Ran {
+  const withBin = args.includes('--uninstall') || args.includes('--bin') ? [] : ['--bin', bin];
   return sh('bash', [INSTALL_SH, '--root', root, ...withBin, ...args]);
+}
+/** install.sh with the small stand-in executable */
+export function install(root: string, ...args: string[]): Ran {
+  return runInstall(standIn(), root, args);
+}
+/** install.sh with the executable under test (AUTOSNAP_BIN or dist/autosnap) */
+export function installReal(root: string, ...args: string[]): Ran {
+  return runInstall(BIN, root, args);
 }
 
 export function tempRoot(tag: string): string {

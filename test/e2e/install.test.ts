@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TOOL_NAMES } from '../../scripts/main.ts';
 import { BIN, ROOT } from '../helpers/bin.ts';
-import { INSTALL_SH, install, sh, tempRoot, tree, treeObject } from './install-helpers.ts';
+import { INSTALL_SH, install, installReal, removeStandIn, sh, standIn, tempRoot, tree, treeObject } from './install-helpers.ts';
 
 // every install copies and checksums the ~100 MB executable
 setDefaultTimeout(120_000);
@@ -18,6 +18,7 @@ function freshRoot(tag: string): string {
 }
 afterAll(() => {
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
+  removeStandIn();
 });
 
 const LINKED = ['autosnap', 'pve-snapshot', 'ontap-snapshot', 'backup-hook', 'backup-wakeup', 'backup-sync'];
@@ -57,7 +58,7 @@ describe('install.sh: the tool links', () => {
 
 describe('install.sh: a fresh install', () => {
   const root = freshRoot('fresh');
-  const first = install(root);
+  const first = installReal(root);
 
   test('succeeds and reports what it did', () => {
     expect(first.stderr).toBe('');
@@ -114,7 +115,7 @@ describe('install.sh: a fresh install', () => {
 
   test('a second run changes nothing and says so (not even a timestamp)', () => {
     const before = treeObject(tree(root, { mtimes: true }));
-    const again = install(root);
+    const again = installReal(root);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('nothing changed');
     expect(treeObject(tree(root, { mtimes: true }))).toEqual(before);
@@ -318,7 +319,8 @@ describe('install.sh: files it did not install', () => {
     fs.writeFileSync(path.join(root, 'opt/autosnap/bin/autosnap'), 'old build');
     const r = install(root);
     expect(r.stdout).toContain('updated    /opt/autosnap/bin/autosnap');
-    expect(fs.readFileSync(path.join(root, 'opt/autosnap/bin/autosnap')).equals(fs.readFileSync(BIN))).toBe(true);
+    expect(fs.readFileSync(path.join(root, 'opt/autosnap/bin/autosnap')).equals(fs.readFileSync(standIn()))).toBe(true);
+    expect(modeOf(root, 'opt/autosnap/bin/autosnap')).toBe('755');
     expect(exists(root, 'opt/autosnap/bin/autosnap.autosnap-orig')).toBe(false);
   });
 });
@@ -339,7 +341,7 @@ describe('install.sh needs nothing but bash and coreutils', () => {
     write(root, 'etc/vzdump.conf', '#script: FILENAME\n');
     const bash = '/bin/bash';
     const go = (...args: string[]) => sh(bash, [INSTALL_SH, '--root', root, ...args], { env });
-    for (const args of [['--bin', BIN, '--with-backup-hook'], ['--bin', BIN], ['--uninstall', '--purge']]) {
+    for (const args of [['--bin', standIn(), '--with-backup-hook'], ['--bin', standIn()], ['--uninstall', '--purge']]) {
       const r = go(...args);
       expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
     }
