@@ -99,6 +99,8 @@ if [ "$TARBALL" = 1 ]; then
   [ ! -d "$TOP/etc/logrotate.d" ] || cp -r "$TOP/etc/logrotate.d" "$REL/etc/"
   [ ! -d "$TOP/completions" ] || cp -r "$TOP/completions" "$REL/"
   [ ! -d "$TOP/docs" ] || cp -r "$TOP/docs" "$REL/"
+  # for the backup server, not the node: the forced command of the nodes' SSH key
+  [ ! -d "$TOP/hooks" ] || cp -r "$TOP/hooks" "$REL/"
   [ ! -f "$TOP/README.md" ] || install -m 644 "$TOP/README.md" "$REL/"
   TAR_OPTS=(--sort=name --owner=0 --group=0 --numeric-owner --mtime="@$EPOCH" -C "$WORK")
   if [ "$COMPRESS" = none ]; then
