@@ -11,6 +11,10 @@
 # Every file it writes is recorded in /opt/autosnap/install-manifest, so --uninstall
 # removes exactly what was installed (and directories only if it created them and they
 # are empty), and restores what it replaced.
+if [ -z "${BASH_VERSION:-}" ]; then
+  echo "install.sh: run it with bash (bash install.sh ...), not sh" >&2
+  exit 2
+fi
 set -euo pipefail
 shopt -s nullglob
 
