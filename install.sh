@@ -200,13 +200,25 @@ set_aside() { # a foreign file at path: keep it as path.autosnap-orig (restored 
 }
 
 # install a regular file atomically (a running executable keeps its old inode)
+sha_of() { local sum _; read -r sum _ < <(sha256sum <"$1"); printf '%s' "$sum"; }
+
 put_file() { # src dest mode
-  local src=$1 dest=$2 mode=$3
+  local src=$1 dest=$2 mode=$3 sum=
+  # files under /etc are the admin's to edit: the manifest keeps what was installed
+  case $dest in /etc/*) sum=$(sha_of "$src") ;; esac
   if [ -f "$ROOT$dest" ] && [ ! -L "$ROOT$dest" ] && same_content "$src" "$ROOT$dest"; then
     if [ "$(file_mode "$ROOT$dest")" != "$mode" ]; then
       [ "$DRY" = 1 ] || chmod "$mode" "$ROOT$dest"
       change chmod "$dest ($mode)"
     fi
+  elif [ -n "$sum" ] && [ "${OLD_KIND[$dest]:-}" = file ] && [ -n "${OLD_EXTRA[$dest]:-}" ] &&
+    [ -f "$ROOT$dest" ] && [ "$(sha_of "$ROOT$dest")" != "${OLD_EXTRA[$dest]}" ]; then
+    # changed by the admin since it was installed: theirs stays, ours goes beside it
+    # (like dpkg's conffiles); keep the old sum so the next run still sees the change
+    say kept "$dest (changed since it was installed; the new version is $dest.autosnap-new)"
+    put_file "$src" "$dest.autosnap-new" "$mode"
+    record file "$dest" "${OLD_EXTRA[$dest]}"
+    return 0
   else
     local verb=installed
     { [ -e "$ROOT$dest" ] || [ -L "$ROOT$dest" ]; } && verb=updated
@@ -221,7 +233,7 @@ put_file() { # src dest mode
     change "$verb" "$dest"
     UPDATED_PATHS+=("$dest")
   fi
-  record file "$dest"
+  record file "$dest" "$sum"
 }
 UPDATED_PATHS=()
 
@@ -408,19 +420,17 @@ need_root() {
 
 write_manifest() {
   [ "$DRY" = 0 ] || return 0
-  local f=$ROOT$MANIFEST tmp line
+  local f=$ROOT$MANIFEST tmp
   tmp=$(mktemp "$f.XXXXXX")
   {
     echo "# written by install.sh; install.sh --uninstall removes exactly these. kind<TAB>path[<TAB>detail]"
-    declare -A seen=()
-    for line in "${NEW_MANIFEST[@]}"; do
-      [ -z "${seen[$line]:-}" ] || continue
-      seen[$line]=1
-      printf '%s\n' "$line"
-    done
+    # sorted, so the same installation always gives the same file (uninstall orders by kind)
+    printf '%s\n' "${NEW_MANIFEST[@]}" | LC_ALL=C sort -u
   } >"$tmp"
   chmod 644 "$tmp"
-  mv -f "$tmp" "$f"
+  # bookkeeping only: rewritten when its content changes, so a run that changes nothing
+  # leaves even the manifest's timestamp alone
+  if same_content "$tmp" "$f"; then rm -f "$tmp"; else mv -f "$tmp" "$f"; fi
 }
 
 # ---------------------------------------------------------------------------------------
@@ -547,10 +557,8 @@ do_install() {
     esac
   done
   if [ "$LAYOUT" = local ]; then
-    if [ "$CHANGES" -gt 0 ] || [ ! -f "$ROOT$MANIFEST" ]; then
-      [ -f "$ROOT$MANIFEST" ] || change wrote "$MANIFEST"
-      write_manifest
-    fi
+    [ -f "$ROOT$MANIFEST" ] || change wrote "$MANIFEST"
+    write_manifest
   fi
 
   if [ "$units_changed" = 1 ] && systemd_live && [ "$DRY" = 0 ]; then

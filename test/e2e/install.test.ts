@@ -365,6 +365,32 @@ describe('install.sh: an upgrade', () => {
   });
 });
 
+describe('install.sh: files under /etc the admin changed', () => {
+  test('an upgrade keeps the admin\'s unit and puts the new one beside it', () => {
+    const root = freshRoot('edited');
+    const unit = 'etc/systemd/system/autosnap.timer';
+    expect(install(root).code).toBe(0);
+    const before = treeObject(tree(root));
+    const mine = read(root, unit).replace('RandomizedDelaySec=20s', 'RandomizedDelaySec=2min');
+    fs.writeFileSync(path.join(root, unit), mine);
+    const r = install(root);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`kept       /${unit} (changed since it was installed; the new version is /${unit}.autosnap-new)`);
+    expect(read(root, unit)).toBe(mine);
+    expect(read(root, `${unit}.autosnap-new`)).toBe(fs.readFileSync(path.join(ROOT, 'systemd/autosnap.timer'), 'utf8'));
+    // stable: the next run changes nothing and still keeps the admin's version
+    const again = install(root);
+    expect(again.stdout).toContain('nothing changed');
+    expect(read(root, unit)).toBe(mine);
+    // taking the new version over ends it
+    fs.renameSync(path.join(root, `${unit}.autosnap-new`), path.join(root, unit));
+    expect(install(root).stdout).toContain('nothing changed');
+    expect(treeObject(tree(root))).toEqual(before);
+    expect(install(root, '--uninstall', '--purge').code).toBe(0);
+    expect(tree(root).size).toBe(0);
+  });
+});
+
 describe('install.sh: bad input is one line and exit 2', () => {
   const root = freshRoot('bad');
   test.each([
