@@ -19,6 +19,7 @@ import { ACTIONS, actionHelp, mainHelp, type Action } from './help.ts';
 import { nameProblem, nameProblemFor } from './names.ts';
 import { confirm, interactive } from './prompt.ts';
 import { assessRollback, configVolumes, type StorageInfo } from './rollback.ts';
+import * as stuck from './stuck.ts';
 import { formatTime, renderTree, treeRows, descriptionOf } from './tree.ts';
 
 const TOOL = 'pve-snapshot';
@@ -451,7 +452,7 @@ async function planRollback(client: PveClient, g: GuestInfo, name: string, start
     return fail(`unable to rollback to incomplete snapshot (snapstate = ${target.snapstate}); finish it first with '${TOOL} delete ${g.vmid} ${name} --force'`);
   }
   if (g.template) return fail('is a template; Proxmox does not roll back templates');
-  if (g.lock) return fail(lockMessage(g));
+  if (g.lock) return fail(lockMessage(g, stuck.callerOf(client)));
   let config = await api.snapshotConfig(client, g, name).catch((e) => {
     if (fatal(e)) throw e;
     return {} as Record<string, unknown>;
@@ -483,22 +484,20 @@ async function planRollback(client: PveClient, g: GuestInfo, name: string, start
   return { guest: g, explanation: ex };
 }
 
-function lockMessage(g: GuestInfo): string {
-  if (g.lock === 'snapshot-delete') return unlockHint(g);
+function lockMessage(g: GuestInfo, caller?: string): string {
+  if (g.lock === 'snapshot-delete') return unlockHint(g, caller);
   return `${kind(g)} is locked (${g.lock}); try again when that operation has finished`;
 }
 
 /**
  * A delete that failed half way leaves the guest locked `snapshot-delete`, and Proxmox
  * refuses every snapshot operation, forced delete included, until the lock is cleared.
- * Clearing it needs `skiplock`, which only root@pam may use: an API token cannot.
+ * Clearing it over the API needs `skiplock`, which only root@pam may use (a VM only).
  */
-export function unlockHint(g: { vmid: number; node: string; type: string }): string {
-  const how =
-    g.type === 'qemu'
-      ? `over the API only root@pam may clear it (PUT /nodes/${g.node}/qemu/${g.vmid}/config with delete=lock and skiplock=1); an API token cannot`
-      : 'the API offers no way to clear it for a container';
-  return `${kind(g)} is locked (snapshot-delete) by a delete that did not finish: run '${g.type === 'lxc' ? 'pct' : 'qm'} unlock ${g.vmid}' on ${g.node} (${how}), then '${TOOL} delete ${g.vmid} <name> --force'`;
+export function unlockHint(g: { vmid: number; node: string; type: string }, caller?: string): string {
+  const head = `${kind(g)} is locked (snapshot-delete) by a delete that did not finish`;
+  if (stuck.canClearLock(g, caller)) return `${head}: '${TOOL} delete ${g.vmid} <name> --force' on the half-deleted snapshot clears the lock and finishes it`;
+  return `${head}: ${stuck.wayOut(g, '<name>')} (${stuck.whyNotClear(g, caller)})`;
 }
 
 async function rollbackAction(ctx: Ctx, target: string, name: string): Promise<number> {
@@ -562,6 +561,7 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
   const force = ctx.args.force === true;
   const client = await open(ctx);
   try {
+    const caller = stuck.callerOf(client);
     const guests = await resolve(client, target, { single });
     const outcomes = await forEachGuest(
       guests,
@@ -572,16 +572,32 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
           const entries = await api.listSnapshots(client, g);
           const snap = entries.find((e) => e.name === name);
           if (!snap) return single ? o('failed', `snapshot '${name}' does not exist`) : o('skipped', `no snapshot '${name}', nothing to do`);
-          const stuck = g.lock === 'snapshot-delete';
-          if (g.lock && !stuck) return o('failed', lockMessage(g));
-          if ((stuck || snap.snapstate === 'delete') && !force) {
-            return o('failed', `snapshot '${name}' is ${snap.snapstate === 'delete' ? 'half-deleted (snapstate=delete)' : 'on a guest locked by an unfinished delete (snapshot-delete)'}: run again with --force to finish (force=1 drops it from the config even if a disk snapshot cannot be removed)${stuck ? `; if Proxmox still refuses: ${unlockHint(g)}` : ''}`);
+          const half = snap.snapstate === 'delete';
+          if (g.lock === 'snapshot-delete') {
+            if (!half) {
+              // the lock belongs to another snapshot's delete, finished or not: never ours to clear
+              const other = entries.find((e) => e.snapstate === 'delete');
+              return o('failed', other
+                ? `${kind(g)} is locked (snapshot-delete) by the unfinished delete of '${other.name}': finish that one first ('${TOOL} delete ${g.vmid} ${other.name} --force')`
+                : `${kind(g)} is locked (snapshot-delete) and no snapshot is half-deleted: a delete is probably still running; try again when it has finished`);
+            }
+            if (!force) return o('failed', stuck.halfDeletedLine(g, name, true, caller));
+            return finishHalfDeleted(ctx, client, g, name, caller);
           }
+          if (g.lock) return o('failed', lockMessage(g, caller));
+          if (half && !force) return o('failed', stuck.halfDeletedLine(g, name, false, caller));
           if (ctx.dryRun) return o('skipped', `would delete snapshot '${name}'${force ? ' (forced)' : ''} (dry run)`);
           const res = await api.deleteSnapshot(client, g, name, force);
           const out = outcomeOf(g, 'delete', name, res, `deleted snapshot '${name}'${snap.snapstate ? ` (was snapstate=${snap.snapstate})` : ''}`);
-          if (out.status === 'failed' && /locked \(snapshot-delete\)/.test(res.exitstatus)) out.message = `delete '${name}' failed: ${unlockHint(g)}`;
-          else if (out.status === 'failed' && !force) out.message += `; a delete that failed half way is finished with --force`;
+          if (out.status === 'failed' && !force) {
+            // a delete that failed after taking the lock leaves the snapshot half-deleted
+            const after = (await api.listSnapshots(client, g).catch(() => [])).find((e) => e.name === name);
+            if (after?.snapstate === 'delete') {
+              out.message += `; Proxmox left it half-deleted and the ${kind(g)} locked (snapshot-delete): ${
+                stuck.canClearLock(g, caller) ? `'${TOOL} delete ${g.vmid} ${name} --force' clears the lock and finishes it` : stuck.wayOut(g, name)
+              }`;
+            }
+          }
           return out;
         }),
       emitter(ctx),
@@ -590,6 +606,51 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
   } finally {
     await client.close();
   }
+}
+
+/**
+ * `delete <guest> <name> --force` on the half-deleted snapshot of a guest locked
+ * `snapshot-delete`: clear the lock (root@pam, VM only) and delete with force=1. Every
+ * fact the decision rests on is read again first; the lock is never cleared when it may
+ * belong to a delete still running, or when the config changed since it was read.
+ */
+async function finishHalfDeleted(ctx: Ctx, client: PveClient, g: GuestInfo, name: string, caller: string | undefined): Promise<Outcome> {
+  const o = (status: Outcome['status'], message: string, upid?: string): Outcome => ({ guest: g, status, action: 'delete', snapshot: name, message, upid });
+  if (!stuck.canClearLock(g, caller)) {
+    return o('failed', `cannot finish the half-deleted snapshot '${name}': the ${kind(g)} is locked (snapshot-delete) by that failed delete and ${stuck.whyNotClear(g, caller)}; ${stuck.wayOut(g, name)}`);
+  }
+  // the config first: its digest then covers the snapshot state checked below
+  const cfg = await stuck.guestConfig(client, g);
+  if (cfg.lock && cfg.lock !== 'snapshot-delete') return o('failed', lockMessage({ ...g, lock: cfg.lock }, caller));
+  const snap = (await api.listSnapshots(client, g)).find((e) => e.name === name);
+  if (!snap) return o('failed', `snapshot '${name}' does not exist`);
+  if (cfg.lock && snap.snapstate !== 'delete') return o('failed', `${kind(g)} is locked (snapshot-delete) but '${name}' is no longer half-deleted: a delete is running; try again when it has finished`);
+  let running: string[];
+  try {
+    running = await stuck.runningDeletes(client, g);
+  } catch (e) {
+    if (fatal(e)) throw e;
+    return o('failed', `cannot tell whether a delete is still running on ${g.node} (${reasonOf(e)}), so the lock snapshot-delete is left alone; ${stuck.wayOut(g, name)} once none is`);
+  }
+  if (running.length) {
+    return o('failed', `a snapshot delete is still running on this ${kind(g)} (${running[0]}): the lock snapshot-delete is in use, not left over; nothing done, try again when it has finished`);
+  }
+  const unlock = cfg.lock ? 'cleared the lock snapshot-delete left by a failed delete, then ' : '';
+  if (ctx.dryRun) return o('skipped', `would ${cfg.lock ? 'clear the lock snapshot-delete left by a failed delete, then ' : ''}delete snapshot '${name}' with force=1 (dry run)`);
+  if (cfg.lock) {
+    try {
+      await stuck.clearLock(client, g, cfg.digest);
+    } catch (e) {
+      if (fatal(e)) throw e;
+      if (e instanceof PveApiError && e.errors?.skiplock) return o('failed', `cannot clear the lock snapshot-delete: ${e.errors.skiplock.replace(/\.$/, '')} (skiplock); ${stuck.wayOut(g, name)}`);
+      return o('failed', `clearing the lock snapshot-delete failed: ${reasonOf(e)}; nothing was deleted`);
+    }
+    info(`${label(g)}: cleared the lock snapshot-delete (snapshot '${name}' was half-deleted by a failed delete)`);
+  }
+  const res = await api.deleteSnapshot(client, g, name, true);
+  const out = outcomeOf(g, 'delete', name, res, `${unlock}deleted snapshot '${name}' (forced)`);
+  if (out.status === 'failed' && cfg.lock) out.message = `lock snapshot-delete cleared, but the forced delete of '${name}' failed: ${res.exitstatus}`;
+  return out;
 }
 
 /** Snapshots a clean-up may never take, whatever the pattern says. */
@@ -669,7 +730,7 @@ async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
         for (const e of doomed) {
           // one guest holds one snapshot lock at a time: its deletions run one after another
           const o = await guarded(g, 'delete', e.name, async () => {
-            if (g.lock) return { guest: g, status: 'failed', action: 'delete', snapshot: e.name, message: lockMessage(g) };
+            if (g.lock) return { guest: g, status: 'failed', action: 'delete', snapshot: e.name, message: lockMessage(g, stuck.callerOf(client)) };
             return outcomeOf(g, 'delete', e.name, await api.deleteSnapshot(client, g, e.name, false), `deleted snapshot '${e.name}'`);
           });
           mine.push(o);

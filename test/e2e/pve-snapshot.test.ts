@@ -388,16 +388,28 @@ describe('delete', () => {
     expect(cur.code).toBe(2);
   });
 
-  test('a half-deleted snapshot: explained, then finished with --force', async () => {
+  test('a half-deleted snapshot on a locked VM, over an API token: the way out in one line, nothing changed', async () => {
+    const before = { tasks: await writeTasks(), snaps: await snapshots(104), lock: (await guest(104)).lock };
     const r = await ps(['delete', '104', 'halfgone']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("snapshot 'halfgone' is half-deleted (snapstate=delete): run again with --force");
-    expect(r.stderr).toContain("'qm unlock 104' on pve1");
-    expect(r.stderr).toContain('only root@pam');
-    expect(await names(104)).toEqual(['fine', 'halfgone']);
+    expect(r.stderr).toBe(
+      "error: pve-snapshot: 104 (stuck): snapshot 'halfgone' is half-deleted (snapstate=delete) and the VM still holds the lock snapshot-delete of that failed delete: " +
+        "run 'qm unlock 104' on pve1, then 'pve-snapshot delete 104 halfgone --force' (only root@pam can clear a lock over the API, not the API token root@pam!test)\n",
+    );
+    // a token cannot clear the lock (skiplock is root@pam's alone), so --force does not even try
     const f = await ps(['delete', '104', 'halfgone', '--force']);
-    expect(f.code).toBe(0);
-    expect(await names(104)).toEqual(['fine']);
+    expect(f.code).toBe(1);
+    expect(f.stderr.trim().split('\n')).toEqual([
+      "error: pve-snapshot: 104 (stuck): cannot finish the half-deleted snapshot 'halfgone': the VM is locked (snapshot-delete) by that failed delete and " +
+        "only root@pam can clear a lock over the API, not the API token root@pam!test; run 'qm unlock 104' on pve1, then 'pve-snapshot delete 104 halfgone --force'",
+    ]);
+    // the other snapshot of the stuck guest is refused with the reason, not blindly sent
+    const other = await ps(['delete', '104', 'fine']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain("VM is locked (snapshot-delete) by the unfinished delete of 'halfgone': finish that one first ('pve-snapshot delete 104 halfgone --force')");
+    expect({ tasks: await writeTasks(), snaps: await snapshots(104), lock: (await guest(104)).lock }).toEqual(before);
+    expect(before.lock).toBe('snapshot-delete');
+    expect((await sim.control('/stats')).requests['PUT /nodes/{node}/qemu/{vmid}/config']).toBeUndefined();
   });
 
   test('clean-up: refuses without a terminal, dry run changes nothing, --yes deletes only what matches', async () => {

@@ -38,6 +38,7 @@ export const SEED = {
     { userid: 'snap@pve', password: 'snap-pw', privileges: { '/vms': ['VM.Audit', 'VM.Snapshot'], '/storage': ['Datastore.Audit'], '/pool': ['Pool.Audit'] },
       tokens: [{ id: 'ro', secret: 'ro-secret', privsep: true, privileges: { '/vms': ['VM.Audit'] } }, { id: 'full', secret: 'full-secret', privsep: false }] },
     { userid: 'audit@pve', password: 'audit-pw', privileges: { '/vms/100': ['VM.Audit'] } },
+    { userid: 'root@pam', password: 'root-pw' },
   ],
   replication: [{ id: '110-0', guest: 110, snapshots: ['replsnap'] }],
 };
@@ -306,23 +307,90 @@ describe('snapshot delete', () => {
   test('replication snapshot: refused unless forced', async () => {
     expect((await runTask('DELETE', '/nodes/pve1/qemu/110/snapshot/replsnap')).exitstatus).toBe("snapshot 'replsnap' needed by replication job '110-0' - run replication first");
   });
-  test('a failed delete leaves lock snapshot-delete and snapstate delete; force repairs', async () => {
+  test('a failed delete leaves lock snapshot-delete and snapstate delete; the lock blocks every delete, forced or not', async () => {
     await sim.control('/faults', { spec: 'taskfail=111:qmdelsnapshot:zfs error: dataset is busy' });
     try {
       expect((await runTask('DELETE', '/nodes/pve1/qemu/111/snapshot/f1')).exitstatus).toBe('zfs error: dataset is busy');
       const status = (await sim.api('GET', '/nodes/pve1/qemu/111/status/current')).body.data;
       expect(status.lock).toBe('snapshot-delete');
       expect((await snaps('/nodes/pve1/qemu/111')).find((s) => s.name === 'f1').snapstate).toBe('delete');
-      // without force the lock refuses any further work
       expect((await runTask('DELETE', '/nodes/pve1/qemu/111/snapshot/f2')).exitstatus).toBe('VM is locked (snapshot-delete)');
+      // force only means "drop it from the config even if the disk part fails": the leftover lock still refuses
+      expect((await runTask('DELETE', '/nodes/pve1/qemu/111/snapshot/f1', { force: 1 })).exitstatus).toBe('VM is locked (snapshot-delete)');
       expect((await runTask('POST', '/nodes/pve1/qemu/111/snapshot/f1/rollback')).exitstatus).toBe('unable to rollback to incomplete snapshot (snapstate = delete)');
-      const forced = await runTask('DELETE', '/nodes/pve1/qemu/111/snapshot/f1', { force: 1 });
-      expect(forced.exitstatus).toBe('WARNINGS: 1');
+      expect((await snaps('/nodes/pve1/qemu/111')).map((s) => [s.name, s.snapstate]).sort()).toEqual([['current', undefined], ['f1', 'delete'], ['f2', undefined]]);
+      // a delete on the half-deleted snapshot that fails again leaves the same state
+      await rootUnlock('qemu', 111);
+      expect((await runTask('DELETE', '/nodes/pve1/qemu/111/snapshot/f1')).exitstatus).toBe('zfs error: dataset is busy');
+      expect((await sim.api('GET', '/nodes/pve1/qemu/111/config')).body.data.lock).toBe('snapshot-delete');
+      // qm unlock, then force: the disk part fails again, the snapshot leaves the config anyway
+      await rootUnlock('qemu', 111);
+      expect((await runTask('DELETE', '/nodes/pve1/qemu/111/snapshot/f1', { force: 1 })).exitstatus).toBe('WARNINGS: 1');
     } finally {
       await sim.control('/faults', { spec: '' });
     }
     expect((await snaps('/nodes/pve1/qemu/111')).some((s) => s.name === 'f1')).toBe(false);
     expect((await sim.api('GET', '/nodes/pve1/qemu/111/status/current')).body.data.lock).toBeUndefined();
+  });
+  test('order: a missing snapshot is reported before the lock, the lock before the template', async () => {
+    expect((await runTask('DELETE', '/nodes/pve1/lxc/108/snapshot/nope')).exitstatus).toBe("snapshot 'nope' does not exist");
+    expect((await runTask('DELETE', '/nodes/pve1/lxc/108/snapshot/inc', { force: 1 })).exitstatus).toBe('CT is locked (snapshot-delete)');
+    expect((await runTask('DELETE', '/nodes/pve1/qemu/104/snapshot/nope')).exitstatus).toBe("snapshot 'nope' does not exist");
+  });
+});
+
+/** A ticket session of root@pam: the only caller PVE lets use skiplock or touch `lock`. */
+async function rootSession() {
+  const login = await raw('POST', '/api2/json/access/ticket', { body: 'username=root@pam&password=root-pw', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+  expect(login.status).toBe(200);
+  const { ticket, CSRFPreventionToken } = login.body.data;
+  return (method: string, path: string, form: Record<string, string> = {}) =>
+    raw(method, `/api2/json${path}`, {
+      headers: { Cookie: `PVEAuthCookie=${encodeURIComponent(ticket)}`, CSRFPreventionToken, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+}
+/** `qm unlock` as the API offers it */
+async function rootUnlock(type: 'qemu' | 'lxc', vmid: number) {
+  const r = await (await rootSession())('PUT', `/nodes/pve1/${type}/${vmid}/config`, { delete: 'lock', skiplock: '1' });
+  expect([r.status, r.body]).toEqual([200, { data: null }]);
+}
+
+describe('clearing a lock (qm unlock over the API)', () => {
+  const cfg = async (type: string, vmid: number) => (await sim.api('GET', `/nodes/pve1/${type}/${vmid}/config`)).body.data;
+  test('skiplock is root@pam only: refused to any token, root@pam!test included', async () => {
+    await sim.control('/lock', { vmid: 112, lock: 'snapshot-delete' });
+    try {
+      const r = await sim.api('PUT', '/nodes/pve1/qemu/112/config', { delete: 'lock', skiplock: 1 });
+      expect([r.status, r.reason, r.body]).toEqual([400, 'Parameter verification failed.', { data: null, message: 'Parameter verification failed.', errors: { skiplock: 'Only root may use this option.' } }]);
+      const noSkip = await sim.api('PUT', '/nodes/pve1/qemu/112/config', { delete: 'lock' });
+      expect([noSkip.status, noSkip.body.message]).toEqual([500, "only root can set 'lock' config"]);
+      const setLock = await sim.api('PUT', '/nodes/pve1/qemu/112/config', { lock: 'backup' });
+      expect([setLock.status, setLock.body.message]).toEqual([500, "only root can set 'lock' config"]);
+      expect((await cfg('qemu', 112)).lock).toBe('snapshot-delete');
+      // root@pam without skiplock meets the lock like anyone
+      const root = await rootSession();
+      const locked = await root('PUT', '/nodes/pve1/qemu/112/config', { delete: 'lock' });
+      expect([locked.status, locked.body.message]).toEqual([500, 'VM is locked (snapshot-delete)']);
+      // a stale digest refuses even root's unlock
+      const stale = await root('PUT', '/nodes/pve1/qemu/112/config', { delete: 'lock', skiplock: '1', digest: '0'.repeat(40) });
+      expect([stale.status, stale.body.message]).toEqual([500, 'detected modified configuration - file changed by other user? Try again.']);
+      expect((await cfg('qemu', 112)).lock).toBe('snapshot-delete');
+      const ok = await root('PUT', '/nodes/pve1/qemu/112/config', { delete: 'lock', skiplock: '1', digest: (await cfg('qemu', 112)).digest });
+      expect([ok.status, ok.body]).toEqual([200, { data: null }]);
+      expect((await cfg('qemu', 112)).lock).toBeUndefined();
+      expect((await sim.api('GET', '/nodes/pve1/qemu/112/status/current')).body.data.lock).toBeUndefined();
+    } finally {
+      await sim.control('/lock', { vmid: 112, lock: null });
+    }
+  });
+  test('containers: no skiplock in the schema, and the lock is checked before any change', async () => {
+    const r = await sim.api('PUT', '/nodes/pve1/lxc/108/config', { delete: 'lock', skiplock: 1 });
+    expect([r.status, r.body.errors]).toEqual([400, { skiplock: 'property is not defined in schema and the schema does not allow additional properties' }]);
+    const root = await rootSession();
+    const locked = await root('PUT', '/nodes/pve1/lxc/108/config', { delete: 'lock' });
+    expect([locked.status, locked.body.message]).toEqual([500, 'CT is locked (snapshot-delete)']);
+    expect((await cfg('lxc', 108)).lock).toBe('snapshot-delete');
   });
 });
 
@@ -460,5 +528,46 @@ describe('guest config changes', () => {
     expect([stale.status, stale.body.message]).toEqual([500, 'detected modified configuration - file changed by other user? Try again.']);
     expect((await sim.api('PUT', '/nodes/pve1/qemu/106/config', { delete: 'scsi1', digest: cfg.digest })).status).toBe(200);
     expect((await sim.api('GET', '/nodes/pve1/qemu/106/config')).body.data.scsi1).toBeUndefined();
+  });
+});
+
+describe('task lists of a node: source, vmid, typefilter', () => {
+  // its own simulator with deletes that take a minute, so a running task can be seen
+  let slow: SimHandle;
+  beforeAll(async () => {
+    slow = await startSim({
+      seed: {
+        nodes: [{ node: 'pve1' }],
+        storages: [{ storage: 'local-zfs', type: 'zfspool', nodes: ['pve1'] }],
+        guests: [
+          { vmid: 100, type: 'qemu', node: 'pve1', status: 'running', disks: { scsi0: 'local-zfs:vm-100-disk-0,size=8G' }, snapshots: [{ name: 'a1' }, { name: 'a2' }] },
+          { vmid: 101, type: 'lxc', node: 'pve1', status: 'running', disks: { rootfs: 'local-zfs:subvol-101-disk-0,size=8G' }, snapshots: [{ name: 'b1' }] },
+        ],
+        taskDurations: { qmdelsnapshot: 600, vzdelsnapshot: 0 },
+      },
+    });
+  });
+  afterAll(async () => {
+    await slow?.stop();
+  });
+  test('a running delete is active, not archived; finished ones are archived', async () => {
+    const done = await slow.api('DELETE', '/nodes/pve1/lxc/101/snapshot/b1');
+    await waitTask(slow, done.body.data);
+    const running = (await slow.api('DELETE', '/nodes/pve1/qemu/100/snapshot/a1')).body.data as string;
+    const list = async (q: Record<string, unknown>) => ((await slow.api('GET', '/nodes/pve1/tasks', q)).body.data as any[]).map((t) => t.upid);
+    expect(await list({ source: 'active' })).toEqual([running]);
+    expect(await list({ source: 'active', vmid: 101 })).toEqual([]);
+    expect(await list({ source: 'active', vmid: 100, typefilter: 'qmdelsnapshot' })).toEqual([running]);
+    expect(await list({ source: 'active', typefilter: 'vzdelsnapshot' })).toEqual([]);
+    expect(await list({})).toEqual([done.body.data]);
+    expect(await list({ source: 'all' })).toEqual([running, done.body.data]);
+    const entry = ((await slow.api('GET', '/nodes/pve1/tasks', { source: 'active' })).body.data as any[])[0];
+    expect(entry).toMatchObject({ type: 'qmdelsnapshot', id: '100', user: 'root@pam!test' });
+    expect(entry.status).toBeUndefined();
+    expect(entry.endtime).toBeUndefined();
+    // while it runs the guest looks exactly like a stuck delete
+    expect((await slow.api('GET', '/nodes/pve1/qemu/100/config')).body.data.lock).toBe('snapshot-delete');
+    const bad = await slow.api('GET', '/nodes/pve1/tasks', { source: 'running' });
+    expect([bad.status, bad.body.errors]).toEqual([400, { source: "value 'running' does not have a value in the enumeration 'archive, active, all'" }]);
   });
 });

@@ -444,15 +444,17 @@ export class PveModel {
     return this.startTask(node, taskType, String(vmid), user, async (task) => {
       const g = this.taskGuest(node, type, vmid);
       await this.lockConfig(g);
-      if (g.template) throw new Error(`you can't delete a snapshot if vm is a template`);
+      // AbstractConfig::snapshot_delete's order: existence, replication (unless forced),
+      // then set_lock, which refuses any lock: `force` does not override a leftover
+      // `snapshot-delete`; that takes `qm unlock` / `pct unlock` first
       const snap = g.snapshots.get(name);
       if (!snap) throw new Error(`snapshot '${name}' does not exist`);
-      // force repairs a delete that failed half-way (lock snapshot-delete + snapstate delete)
-      if (!(force && g.lock === 'snapshot-delete')) this.checkLock(g);
       if (!force) {
         const job = this.replication.find((r) => r.guest === g.vmid && r.snapshots.includes(name));
         if (job) throw new Error(`snapshot '${name}' needed by replication job '${job.id}' - run replication first`);
       }
+      this.checkLock(g);
+      if (g.template) throw new Error(`you can't delete a snapshot if vm is a template`);
       g.lock = 'snapshot-delete';
       snap.snapstate = 'delete';
       this.touch(g);
@@ -523,16 +525,36 @@ export class PveModel {
     g.startedAt = this.nowSec();
   }
 
-  /** PUT/POST .../config: disks (a new volume from `STORAGE:SIZE_GB`), name, tags, agent, other keys, `delete` */
-  updateConfig(g: Guest, params: Record<string, unknown>): void {
-    if (params.digest !== undefined && params.digest !== g.digest) {
-      throw new PveError(500, 'detected modified configuration - file changed by other user? Try again.');
-    }
-    if (!params.skiplock) {
+  /**
+   * PUT/POST .../config: disks (a new volume from `STORAGE:SIZE_GB`), name, tags, agent,
+   * `lock`, other keys, `delete`. `user` is the caller as PVE's rpcenv names it: an API
+   * token is `user@realm!id`, so even root's own token is not `root@pam`.
+   */
+  updateConfig(g: Guest, params: Record<string, unknown>, user: string): void {
+    const root = user === 'root@pam';
+    const deletes = String(params.delete ?? '').split(/[,;\s]+/).filter(Boolean);
+    const locked = () => {
       try {
         this.checkLock(g);
       } catch (e: any) {
         throw new PveError(500, e.message);
+      }
+    };
+    if (g.type === 'qemu') {
+      // qemu-server's update_vm_api: skiplock first, then the per-option permission check
+      // (`lock` is root@pam's alone), then digest and lock inside the config lock
+      if (params.skiplock && !root) throw new PveError(400, 'Parameter verification failed.', { skiplock: 'Only root may use this option.' });
+      if (!root && (params.lock !== undefined || deletes.includes('lock'))) throw new PveError(500, "only root can set 'lock' config");
+      if (params.digest !== undefined && params.digest !== g.digest) {
+        throw new PveError(500, 'detected modified configuration - file changed by other user? Try again.');
+      }
+      if (!params.skiplock) locked();
+    } else {
+      // pve-container checks the lock unconditionally (it has no skiplock): a locked
+      // container is unlocked only by `pct unlock` on its node, never over the API
+      locked();
+      if (params.digest !== undefined && params.digest !== g.digest) {
+        throw new PveError(500, 'detected modified configuration - file changed by other user? Try again.');
       }
     }
     const diskRe = g.type === 'qemu' ? QEMU_DISK_RE : LXC_DISK_RE;
@@ -561,13 +583,15 @@ export class PveModel {
       } else if (k === 'name' || k === 'hostname') g.name = value;
       else if (k === 'tags') g.tags = value.split(/[;,\s]+/).filter(Boolean);
       else if (k === 'agent') g.agent = value;
+      else if (k === 'lock') g.lock = value;
       else g.config[k] = v;
     }
-    for (const k of String(params.delete ?? '').split(/[,;\s]+/).filter(Boolean)) {
+    for (const k of deletes) {
       delete g.disks[k];
       delete g.config[k];
       if (k === 'tags') g.tags = [];
       if (k === 'agent') g.agent = undefined;
+      if (k === 'lock') g.lock = undefined;
     }
     this.touch(g);
   }

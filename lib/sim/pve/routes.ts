@@ -115,13 +115,13 @@ for (const type of ['qemu', 'lxc'] as GuestType[]) {
   });
   route(`GET ${base}/config`, (c) => c.model.configOf(guest(c)));
   route(`PUT ${base}/config`, (c) => {
-    c.model.updateConfig(guest(c), c.params);
+    c.model.updateConfig(guest(c), c.params, user(c));
     return null;
   });
   if (type === 'qemu') {
     route(`POST ${base}/config`, (c) => {
       const g = guest(c);
-      c.model.updateConfig(g, c.params);
+      c.model.updateConfig(g, c.params, user(c));
       return c.model.startTask(c.params.node, 'qmconfig', String(g.vmid), user(c), async () => undefined);
     });
   }
@@ -199,9 +199,19 @@ route('GET /nodes/{node}/tasks/{upid}/log', (c) => {
 route('GET /nodes/{node}/tasks', (c) => {
   c.model.checkNode(c.params.node);
   const out = [];
+  // PVE's `source`: archive = finished tasks (the default), active = running ones, all = both
+  const source: string = c.params.source ?? 'archive';
+  const p = c.params;
   for (const t of c.model.tasks.values()) {
-    if (t.node !== c.params.node) continue;
+    if (t.node !== p.node) continue;
     if (t.user !== user(c) && !hasPriv(c.principal, `/nodes/${t.node}`, 'Sys.Audit')) continue;
+    if (source === 'archive' ? t.status === 'running' : source === 'active' ? t.status !== 'running' : false) continue;
+    if (p.vmid !== undefined && t.id !== String(p.vmid)) continue;
+    if (p.typefilter !== undefined && t.type !== p.typefilter) continue;
+    if (p.userfilter !== undefined && !t.user.includes(p.userfilter)) continue;
+    if (p.errors === 1 && (t.status === 'running' || t.exitstatus === 'OK' || t.exitstatus?.startsWith('WARNINGS'))) continue;
+    if (p.since !== undefined && t.starttime < p.since) continue;
+    if (p.until !== undefined && t.starttime > p.until) continue;
     out.push({ upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user, status: t.exitstatus, endtime: t.endtime });
   }
   out.reverse();
