@@ -581,7 +581,14 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
                 ? `${kind(g)} is locked (snapshot-delete) by the unfinished delete of '${other.name}': finish that one first ('${TOOL} delete ${g.vmid} ${other.name} --force')`
                 : `${kind(g)} is locked (snapshot-delete) and no snapshot is half-deleted: a delete is probably still running; try again when it has finished`);
             }
-            if (!force) return o('failed', stuck.halfDeletedLine(g, name, true, caller));
+            if (!force) {
+              // a delete still running looks the same; its lock must never be suggested for clearing
+              const busy = await stuck.runningDeletes(client, g).catch((e) => {
+                if (fatal(e)) throw e;
+                return [] as string[];
+              });
+              return o('failed', busy.length ? stuck.runningLine(g, busy[0]) : stuck.halfDeletedLine(g, name, true, caller));
+            }
             return finishHalfDeleted(ctx, client, g, name, caller);
           }
           if (g.lock) return o('failed', lockMessage(g, caller));
@@ -632,9 +639,7 @@ async function finishHalfDeleted(ctx: Ctx, client: PveClient, g: GuestInfo, name
     if (fatal(e)) throw e;
     return o('failed', `cannot tell whether a delete is still running on ${g.node} (${reasonOf(e)}), so the lock snapshot-delete is left alone; ${stuck.wayOut(g, name)} once none is`);
   }
-  if (running.length) {
-    return o('failed', `a snapshot delete is still running on this ${kind(g)} (${running[0]}): the lock snapshot-delete is in use, not left over; nothing done, try again when it has finished`);
-  }
+  if (running.length) return o('failed', stuck.runningLine(g, running[0]));
   const unlock = cfg.lock ? 'cleared the lock snapshot-delete left by a failed delete, then ' : '';
   if (ctx.dryRun) return o('skipped', `would ${cfg.lock ? 'clear the lock snapshot-delete left by a failed delete, then ' : ''}delete snapshot '${name}' with force=1 (dry run)`);
   if (cfg.lock) {

@@ -85,3 +85,8 @@ export function halfDeletedLine(g: { vmid: number; node: string; type: string },
   if (canClearLock(g, caller)) return `${held}: run again with --force to clear the lock and finish the delete (${finish})`;
   return `${held}: ${wayOut(g, name)} (${whyNotClear(g, caller)})`;
 }
+
+/** A delete task of the guest is running: the lock is in use, not left over. */
+export function runningLine(g: { type: string }, upid: string): string {
+  return `a snapshot delete is still running on this ${kind(g)} (${upid}): the lock snapshot-delete is in use, not left over; nothing done, try again when it has finished`;
+}
