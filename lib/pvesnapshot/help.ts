@@ -52,10 +52,12 @@ pve-snapshot delete <guest|selector> [--older-than AGE] [--match GLOB] [--dry-ru
   terminal it asks, otherwise it needs --yes (or --dry-run to only list). 'current',
   replication snapshots ('__replicate_*') and a container's 'vzdump' are never touched.
   --force              remove from the config even if removing a disk snapshot fails;
-                       also finishes a half-deleted snapshot (snapstate=delete)
+                       also finishes a half-deleted snapshot (snapstate=delete): as
+                       root@pam (pvesh on a node) it first clears the VM's leftover
+                       lock snapshot-delete; otherwise it names 'qm/pct unlock'
   --older-than AGE     clean-up: snapshots older than AGE (30d, 12h, 2w)
   --match GLOB         clean-up: snapshot names matching GLOB
-  --dry-run            clean-up: list only
+  --dry-run            say what would be deleted, change nothing
   -y, --yes            clean-up: do not ask`,
   config: `pve-snapshot config <guest> <name> [-o json|jsonpretty]
   The guest configuration saved in the snapshot, as 'qm config' prints it (sorted key: value).`,

@@ -1,0 +1,84 @@
+// The half-deleted snapshot: who may clear the lock, what the user is told, which tasks
+// count as a delete still running. Pure parts as tables; the end-to-end side is in
+// test/e2e/pve-snapshot-stuck.test.ts.
+import { describe, expect, test } from 'bun:test';
+import { unlockHint } from '../../lib/pvesnapshot/cli.ts';
+import { callerOf, canClearLock, halfDeletedLine, runningDeletes, whyNotClear, type TaskEntry } from '../../lib/pvesnapshot/stuck.ts';
+import type { PveClient } from '../../lib/pve/types.ts';
+
+const VM = { vmid: 104, node: 'pve2', type: 'qemu' };
+const CT = { vmid: 210, node: 'pve3', type: 'lxc' };
+
+describe('who may clear a lock over the API', () => {
+  test.each([
+    [VM, 'root@pam', true],
+    [VM, 'root@pam!autosnap', false],
+    [VM, 'admin@pve', false],
+    [VM, 'ROOT@PAM', false],
+    [VM, undefined, false],
+    [CT, 'root@pam', false],
+  ] as const)('%o as %s: %s', (g, caller, can) => {
+    expect(canClearLock(g, caller)).toBe(can);
+  });
+
+  test.each([
+    [VM, 'root@pam!autosnap', 'only root@pam can clear a lock over the API, not the API token root@pam!autosnap'],
+    [VM, 'admin@pve', 'only root@pam can clear a lock over the API, not admin@pve'],
+    [VM, undefined, 'only root@pam can clear a lock over the API'],
+    [CT, 'root@pam', "the API offers no way to clear a container's lock"],
+  ] as const)('why not: %o as %s', (g, caller, text) => {
+    expect(whyNotClear(g, caller)).toBe(text);
+  });
+
+  test('the caller: pvesh is root@pam; the API transport names its token or login', () => {
+    const fake = (transport: 'api' | 'pvesh', principal?: string) => ({ transport, impl: principal ? { principal } : {} }) as unknown as PveClient;
+    expect(callerOf(fake('pvesh'))).toBe('root@pam');
+    expect(callerOf(fake('api', 'root@pam!t'))).toBe('root@pam!t');
+    expect(callerOf(fake('api', 'root@pam'))).toBe('root@pam');
+    expect(callerOf(fake('api'))).toBeUndefined();
+  });
+});
+
+describe('one line for a half-deleted snapshot', () => {
+  test.each([
+    [VM, true, 'root@pam', 'run again with --force to clear the lock and finish the delete'],
+    [VM, true, 'root@pam!x', "run 'qm unlock 104' on pve2, then 'pve-snapshot delete 104 snap1 --force' (only root@pam"],
+    [CT, true, 'root@pam', "run 'pct unlock 210' on pve3, then 'pve-snapshot delete 210 snap1 --force' (the API offers no way"],
+    [VM, false, 'root@pam!x', "snapshot 'snap1' is half-deleted (snapstate=delete): run again with --force to finish the delete"],
+  ] as const)('%o locked=%s as %s', (g, locked, caller, text) => {
+    const line = halfDeletedLine(g, 'snap1', locked, caller);
+    expect(line).toContain(text);
+    expect(line).not.toContain('\n');
+  });
+
+  test('the generic hint for a lock met elsewhere (rollback, clean-up)', () => {
+    expect(unlockHint(VM, 'root@pam')).toContain("'pve-snapshot delete 104 <name> --force' on the half-deleted snapshot clears the lock");
+    expect(unlockHint(VM)).toContain("run 'qm unlock 104' on pve2");
+    expect(unlockHint(CT, 'root@pam')).toContain("run 'pct unlock 210' on pve3");
+  });
+});
+
+describe('a delete still running', () => {
+  const client = (list: TaskEntry[], seen: unknown[] = []) =>
+    ({
+      transport: 'api',
+      get: async (path: string, params: unknown) => {
+        seen.push([path, params]);
+        return list;
+      },
+    }) as unknown as PveClient;
+  const g = { vmid: 104, node: 'pve2', type: 'qemu' as const };
+
+  test.each([
+    ['running, no status', [{ upid: 'U1', type: 'qmdelsnapshot', id: '104' }], ['U1']],
+    ['status running', [{ upid: 'U1', type: 'qmdelsnapshot', id: '104', status: 'running' }], ['U1']],
+    ['ended (active list keeps it a while)', [{ upid: 'U1', type: 'qmdelsnapshot', id: '104', status: 'OK', endtime: 5 }], []],
+    ['ended with an error', [{ upid: 'U1', type: 'qmdelsnapshot', id: '104', status: 'zfs error' }], []],
+    ['another guest (server ignored vmid)', [{ upid: 'U1', type: 'qmdelsnapshot', id: '105' }], []],
+    ['another type (server ignored typefilter)', [{ upid: 'U1', type: 'qmsnapshot', id: '104' }], []],
+  ] as [string, TaskEntry[], string[]][])('%s', async (_what, list, upids) => {
+    const seen: unknown[] = [];
+    expect(await runningDeletes(client(list, seen), g)).toEqual(upids);
+    expect(seen).toEqual([['/nodes/pve2/tasks', { vmid: 104, source: 'active', typefilter: 'qmdelsnapshot' }]]);
+  });
+});
