@@ -3,6 +3,7 @@
 // (`autosnap pve-snapshot list 100`), and autosnap itself otherwise.
 import path from 'node:path';
 import { runMain, type Main } from '../lib/cli/run.ts';
+import { VERSION } from '../lib/version.ts';
 
 const TOOLS: Record<string, () => Promise<{ main: Main }>> = {
   autosnap: () => import('./autosnap.ts'),
@@ -32,6 +33,11 @@ export function pickTool(argv0: string, args: string[]): { tool: string; args: s
 
 if (import.meta.main) {
   const { tool, args } = pickTool(process.argv0, process.argv.slice(2));
+  // one answer to --version for every tool of the bundle, whatever its own parser does
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    process.stdout.write(`${tool === 'pvesh' ? 'sim-pvesh' : tool} ${VERSION}\n`);
+    process.exit(0);
+  }
   const mod = await TOOLS[tool]();
   const code = await runMain(tool, mod.main, args);
   // let stdout drain before leaving; process.exit would cut a large JSON document short
