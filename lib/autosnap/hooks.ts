@@ -3,6 +3,7 @@
 // the exit code of a `*-pre` phase matters (non-zero vetoes that guest's action), the
 // hook's output is shown, and its run time is bounded.
 import { spawn } from 'node:child_process';
+import { childEnv } from '../cli/log.ts';
 
 export const HOOK_PHASES = [
   'snap-job-start',
@@ -96,7 +97,7 @@ export function runHook(script: string, ctx: HookContext, timeoutSec: number): P
     try {
       // its own process group, so a time-out kills what the hook started too (a shell's
       // `sleep` would otherwise keep the pipes, and this run, open)
-      child = spawn(script, [], { env: { ...process.env, ...hookEnv(ctx) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      child = spawn(script, [], { env: childEnv(hookEnv(ctx)), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     } catch (e: any) {
       resolve({ code: -1, output, timedOut, error: `cannot run ${script}: ${e.code ?? e.message}`, ok: false });
       return;

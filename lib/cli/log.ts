@@ -25,6 +25,26 @@ export function redact(text: string): string {
   return out;
 }
 
+/** Environment variables that carry a secret by their name, whatever their value. */
+const SECRET_ENV = /(^|_)(SECRET|PASSWORD|PASS|TOKEN|TICKET)(_|$)/i;
+
+/**
+ * The environment for a program this tool starts (a hook script, pvesh, qm): ours, less
+ * every variable that holds a secret by name or contains a registered secret, plus extra.
+ * A hook is the admin's own script, but it has no business holding the API secret.
+ */
+export function childEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  const values = [...secrets];
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || SECRET_ENV.test(k)) continue;
+    if (values.some((s) => v.includes(s))) continue;
+    out[k] = v;
+  }
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
 export function setLogLevel(level: Level): void {
   threshold = level;
 }

@@ -1,0 +1,54 @@
+// A hook script is the admin's own program, but it must never receive the API secret or a
+// password: not through our variables, not through the environment autosnap inherited.
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run } from '../helpers/bin.ts';
+import { startSim, type SimHandle } from '../helpers/sim.ts';
+
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'autosnap-hookenv-'));
+let sim: SimHandle;
+
+beforeAll(async () => {
+  sim = await startSim({
+    seed: {
+      cluster: 'hookenv',
+      nodes: [{ node: 'pve1' }],
+      storages: [{ storage: 'local-zfs', type: 'zfspool', content: 'images', nodes: ['pve1'], total: 1000, used: 100 }],
+      guests: [{ vmid: 100, type: 'qemu', node: 'pve1', name: 'web1', status: 'running', agent: true, disks: { scsi0: 'local-zfs:vm-100-disk-0,size=8G' } }],
+    },
+    timeScale: 0.01,
+  });
+});
+afterAll(async () => {
+  await sim?.stop();
+  fs.rmSync(TMP, { recursive: true, force: true });
+});
+
+test('the hook gets its variables and none of the secrets', async () => {
+  const dump = path.join(TMP, 'env.txt');
+  const hook = path.join(TMP, 'hook.sh');
+  fs.writeFileSync(hook, `#!/bin/sh\nenv >> ${dump}\n`, { mode: 0o755 });
+  const conf = path.join(TMP, 'empty.conf');
+  fs.writeFileSync(conf, '');
+  const [tokenId, secret] = [sim.token.slice(0, sim.token.indexOf('=')), sim.secret];
+  const r = await run(['--host', sim.hostPort, '--fingerprint', sim.fingerprint, '--api-token', tokenId, '--vmid', '100', 'snap', '--label', 'hk', '--keep', '1', '--script', hook], {
+    env: {
+      AUTOSNAP_API_TOKEN_SECRET: secret,
+      AUTOSNAP_PASSWORD: 'a-password-of-nobody',
+      // a secret that came into autosnap's environment under an innocent name
+      SOME_OTHER_VAR: `x${secret}x`,
+      AUTOSNAP_CONFIG: conf,
+      AUTOSNAP_LOCK_FILE: path.join(TMP, 'lock'),
+    },
+  });
+  expect(r.code).toBe(0);
+  const env = fs.readFileSync(dump, 'utf8');
+  expect(env).toContain('CV4PVE_AUTOSNAP_PHASE=snap-create-pre');
+  expect(env).toContain('AUTOSNAP_VMID=100');
+  expect(env).not.toContain(secret);
+  expect(env).not.toContain('a-password-of-nobody');
+  expect(env).not.toContain('SOME_OTHER_VAR');
+  expect(r.stdout + r.stderr).not.toContain(secret);
+});
