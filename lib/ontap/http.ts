@@ -1,11 +1,11 @@
 // HTTPS to an ONTAP management interface, shared by REST and ZAPI: Basic auth and TLS
-// verified per request. The certificate pinning technique is the Proxmox client's (a
-// handshake reads the peer certificate, its SHA-256 is compared with the pin, then exactly
-// that certificate is trusted for bun's fetch), so its probe is reused from lib/pve.
+// verified per request. A pinned certificate is checked the way the Proxmox client checks
+// one (lib/cli/tls.ts): on each new connection, before the request is written, so a
+// certificate signed by a CA is pinned as well as a self-signed one.
 import tls from 'node:tls';
 import { ConnectionError } from '../cli/errors.ts';
 import { debug, registerSecret, warn } from '../cli/log.ts';
-import { probeCertificate } from '../pve/api.ts';
+import { isTlsErrorCode, peerFingerprint, PinnedAgent } from '../cli/tls.ts';
 import { formatHost, type HostPort } from '../pve/hosts.ts';
 import { OntapAuthError } from './errors.ts';
 
@@ -30,7 +30,9 @@ export class OntapHttp {
   readonly host: string;
   readonly user: string;
   requests = 0;
-  private tlsOpts?: Promise<Record<string, unknown> | undefined>;
+  private tlsOpts?: Record<string, unknown>;
+  private warnedInsecure = false;
+  private agent?: PinnedAgent;
   private readonly auth: string;
 
   constructor(private readonly opts: HttpOptions) {
@@ -41,59 +43,59 @@ export class OntapHttp {
     registerSecret(this.auth.slice(6));
   }
 
-  private tls(): Promise<Record<string, unknown> | undefined> {
-    this.tlsOpts ??= (async () => {
-      const o = this.opts;
-      if (o.fingerprints?.length) {
-        let peer;
-        try {
-          peer = await probeCertificate(o.host, o.timeoutMs ?? 30_000);
-        } catch (e) {
-          throw new ConnectionError(`ONTAP ${this.host}: ${(e as Error).message}`);
-        }
-        if (!o.fingerprints.includes(peer.fingerprint)) {
-          throw new ConnectionError(`ONTAP ${this.host}: certificate fingerprint ${peer.fingerprint} does not match the pinned ${o.fingerprints.join(', ')}; refusing to connect`);
-        }
-        return { ca: peer.pem, checkServerIdentity: () => undefined };
-      }
-      if (o.insecure) {
+  private get timeoutMs(): number {
+    return this.opts.timeoutMs ?? 30_000;
+  }
+
+  // one options object for every request: bun reuses a kept-alive connection for the same
+  // TLS options only
+  private fetchTls(): Record<string, unknown> | undefined {
+    const o = this.opts;
+    if (o.insecure) {
+      if (!this.warnedInsecure) {
+        this.warnedInsecure = true;
         warn(`ONTAP ${this.host}: certificate not verified (verify = no); pin it with fingerprint = ... instead`);
-        return { rejectUnauthorized: false };
       }
-      if (o.ca) return { ca: [...tls.rootCertificates, o.ca] };
-      return undefined;
-    })();
-    return this.tlsOpts;
+      return (this.tlsOpts ??= { rejectUnauthorized: false });
+    }
+    if (o.ca) return (this.tlsOpts ??= { ca: [...tls.rootCertificates, o.ca] });
+    return undefined;
   }
 
   async send(method: string, path: string, body?: string, contentType = 'application/json'): Promise<HttpAnswer> {
-    const tlsOpts = await this.tls();
-    const url = `https://${this.host}${path}`;
     const headers: Record<string, string> = { Authorization: this.auth, Accept: contentType === 'text/xml' ? 'text/xml' : 'application/hal+json, application/json' };
     if (body !== undefined) headers['Content-Type'] = contentType;
     this.requests++;
     const started = performance.now();
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000), ...(tlsOpts ? { tls: tlsOpts } : {}) } as RequestInit);
-      text = await res.text();
-    } catch (e: any) {
-      const code = String(e?.code ?? e?.name ?? 'ERROR');
-      if (e?.name === 'TimeoutError' || e?.name === 'AbortError') throw new ConnectionError(`ONTAP ${this.host}: no answer within ${Math.round((this.opts.timeoutMs ?? 30_000) / 1000)} s`);
-      if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|TLS|SSL|HANDSHAKE/i.test(code)) {
-        let hint = '';
-        try {
-          hint = `; pin it with fingerprint = ${(await probeCertificate(this.opts.host, 5_000)).fingerprint} or give ca_file`;
-        } catch {
-          /* the hint is optional */
-        }
-        throw new ConnectionError(`ONTAP ${this.host}: TLS certificate not trusted (${e?.message ?? code})${hint}`);
+    let answer: HttpAnswer;
+    if (this.opts.fingerprints?.length) {
+      this.agent ??= new PinnedAgent(this.opts.host, this.opts.fingerprints, async (e) => this.connectionError(e));
+      answer = await this.agent.request(method, path, headers, body, this.timeoutMs);
+    } else {
+      const tlsOpts = this.fetchTls();
+      try {
+        const res = await fetch(`https://${this.host}${path}`, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs), ...(tlsOpts ? { tls: tlsOpts } : {}) } as RequestInit);
+        answer = { status: res.status, text: await res.text() };
+      } catch (e) {
+        throw await this.connectionError(e);
       }
-      throw new ConnectionError(`ONTAP ${this.host}: ${code === 'ECONNREFUSED' || code === 'ConnectionRefused' ? 'connection refused' : e?.message ?? code}`);
     }
-    debug(`ONTAP ${method} ${path.slice(0, 160)} -> ${res.status} (${Math.round(performance.now() - started)} ms)`);
-    if (res.status === 401) throw new OntapAuthError(this.host, this.opts.user);
-    return { status: res.status, text };
+    debug(`ONTAP ${method} ${path.slice(0, 160)} -> ${answer.status} (${Math.round(performance.now() - started)} ms)`);
+    if (answer.status === 401) throw new OntapAuthError(this.host, this.opts.user);
+    return answer;
+  }
+
+  private async connectionError(e: any): Promise<ConnectionError> {
+    if (e instanceof ConnectionError) {
+      // the pinned connection's own refusal (fingerprint mismatch) already names the host
+      return new ConnectionError(`ONTAP ${e.message}`);
+    }
+    const code = String(e?.code ?? e?.name ?? 'ERROR');
+    if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new ConnectionError(`ONTAP ${this.host}: no answer within ${Math.round(this.timeoutMs / 1000)} s`);
+    if (isTlsErrorCode(code)) {
+      const fp = await peerFingerprint(this.opts.host);
+      return new ConnectionError(`ONTAP ${this.host}: TLS certificate not trusted (${e?.message ?? code})${fp ? `; pin it with fingerprint = ${fp} or give ca_file` : ''}`);
+    }
+    return new ConnectionError(`ONTAP ${this.host}: ${code === 'ECONNREFUSED' || code === 'ConnectionRefused' ? 'connection refused' : e?.message ?? code}`);
   }
 }

@@ -4,6 +4,7 @@
 // Nothing is deleted or rolled back that the user did not name.
 import { parseArgs, parseDuration, intOption, type Parsed } from '../cli/args.ts';
 import { loadConfig } from '../cli/config.ts';
+import { confirm, interactive } from '../cli/confirm.ts';
 import { connect } from '../cli/connect.ts';
 import { AppError, EXIT, UsageError, errorLine } from '../cli/errors.ts';
 import { debug, error, info, setLogLevel } from '../cli/log.ts';
@@ -17,7 +18,6 @@ import { completeMain } from './complete.ts';
 import { globMatch } from './glob.ts';
 import { ACTIONS, actionHelp, mainHelp, type Action } from './help.ts';
 import { nameProblem, nameProblemFor } from './names.ts';
-import { confirm, interactive } from './prompt.ts';
 import { assessRollback, configVolumes, type StorageInfo } from './rollback.ts';
 import * as stuck from './stuck.ts';
 import { formatTime, renderTree, treeRows, descriptionOf } from './tree.ts';
