@@ -340,7 +340,7 @@ describe('simulator state rules', () => {
     return ['ok'];
   };
   test('a clone holds its snapshot; restore drops newer snapshots and newer files', () => {
-    const st = new OntapState(seed, { now: () => Date.parse('2024-06-01T00:00:00Z') });
+    const st = new OntapState(seed, { start: Date.parse('2024-06-01T00:00:00Z') });
     const v = st.volume('s', 'v');
     st.createSnapshot(v, 'new');
     st.createClone({ svm: 's', name: 'c', parentVolume: 'v', parentSnapshot: 'new', path: '/c' });

@@ -1,9 +1,11 @@
 // The ONTAP simulator's HTTPS server: REST under /api, ZAPI at its servlet path, and a
 // small control API under /_sim for tests (state, faults, request counts). Basic auth
 // guards all of it, as on a real cluster management LIF.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { parseArgs } from '../../cli/args.ts';
 import { UsageError } from '../../cli/errors.ts';
-import { selfSignedCertificate } from './cert.ts';
+import { fingerprintOf, selfSignedCertificate } from './cert.ts';
 import { parseFaults, matchRule, type Faults } from './faults.ts';
 import { handleRest, json, restError } from './rest.ts';
 import { OntapState, DEMO_SEED, type Seed } from './state.ts';
@@ -18,6 +20,9 @@ export interface OntapSimOptions {
   users?: string[];
   faults?: string;
   timeScale?: number;
+  /** PEM files of the certificate (leaf first, then its chain) and its key; default a fresh self-signed one */
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export interface OntapSim {
@@ -46,6 +51,34 @@ function template(path: string): string {
   return path.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{uuid}').replace(/\/files\/.*$/, '/files/{path}');
 }
 
+/** A certificate and key given as files, checked here so a bad file is one clear line. */
+function certificateFiles(certFile: string | undefined, keyFile: string | undefined): { cert: string; key: string; fingerprint: string } {
+  if (!certFile || !keyFile) throw new UsageError('--tls-cert and --tls-key go together');
+  const read = (opt: string, file: string) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (e: any) {
+      throw new UsageError(`${opt}: cannot read ${file}: ${e?.code ?? e?.message}`);
+    }
+  };
+  const cert = read('--tls-cert', certFile);
+  const key = read('--tls-key', keyFile);
+  let leaf: crypto.X509Certificate;
+  try {
+    leaf = new crypto.X509Certificate(cert);
+  } catch {
+    throw new UsageError(`--tls-cert: ${certFile} holds no PEM certificate`);
+  }
+  let privateKey: crypto.KeyObject;
+  try {
+    privateKey = crypto.createPrivateKey(key);
+  } catch {
+    throw new UsageError(`--tls-key: ${keyFile} holds no PEM private key`);
+  }
+  if (!leaf.checkPrivateKey(privateKey)) throw new UsageError(`--tls-key: ${keyFile} is not the key of the first certificate in ${certFile}`);
+  return { cert, key, fingerprint: fingerprintOf(leaf.raw) };
+}
+
 export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSim> {
   const { host, port } = parseListen(opts.listen);
   const timeScale = opts.timeScale ?? 1;
@@ -59,7 +92,9 @@ export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSi
     users.set(u.slice(0, i), u.slice(i + 1));
   }
   const stats = new Map<string, number>();
-  const cert = selfSignedCertificate('autosnap ontap-sim', host.includes(':') || !/^\d+\.\d+\.\d+\.\d+$/.test(host) ? ['127.0.0.1'] : [...new Set([host, '127.0.0.1'])]);
+  const cert = opts.tlsCert || opts.tlsKey
+    ? certificateFiles(opts.tlsCert, opts.tlsKey)
+    : selfSignedCertificate('autosnap ontap-sim', host.includes(':') || !/^\d+\.\d+\.\d+\.\d+$/.test(host) ? ['127.0.0.1'] : [...new Set([host, '127.0.0.1'])]);
 
   const authorized = (req: Request): boolean => {
     const h = req.headers.get('authorization') ?? '';
@@ -82,6 +117,20 @@ export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSi
     stats.set(key, (stats.get(key) ?? 0) + 1);
     if (url.pathname === '/_sim/state' && method === 'GET') return json(200, state.dump());
     if (url.pathname === '/_sim/stats' && method === 'GET') return json(200, Object.fromEntries(stats));
+    if (url.pathname === '/_sim/clock' && method === 'POST') {
+      let body: { advance?: unknown };
+      try {
+        body = (await req.json()) as { advance?: unknown };
+      } catch {
+        body = {};
+      }
+      const seconds = Number(body?.advance);
+      if (body?.advance === undefined || body.advance === null || body.advance === '' || !Number.isFinite(seconds) || seconds < 0) {
+        return restError(400, '2', "body needs 'advance' (seconds, >= 0)");
+      }
+      state.clock.advance(seconds);
+      return json(200, { now: new Date(state.now()).toISOString() });
+    }
     if (url.pathname === '/_sim/faults' && method === 'POST') {
       try {
         const body = (await req.json()) as { spec?: string };
@@ -126,13 +175,15 @@ export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSi
 }
 
 const HELP = `usage: ontap-sim [--listen HOST:PORT] [--seed FILE] [--user USER:PASSWORD]... [--faults SPEC] [--time-scale X]
+                 [--tls-cert FILE --tls-key FILE]
 Simulated NetApp ONTAP cluster (REST under /api, ZAPI at ${ZAPI_PATH}) over HTTPS with a
-self-signed certificate. Prints one line when ready:
+self-signed certificate, or the given one (PEM: the leaf first, then its chain). Prints one
+line when ready (the fingerprint is the leaf's):
   listening on https://HOST:PORT fingerprint <SHA-256>
 Default user ${DEFAULT_USER.split(':')[0]} (password in docs/ontap-snapshot.md). Serves until SIGINT/SIGTERM.`;
 
 export async function simMain(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { string: ['listen', 'seed', 'user', 'faults', 'time-scale'], boolean: ['help'], multi: ['user'] }, { global: false });
+  const args = parseArgs(argv, { string: ['listen', 'seed', 'user', 'faults', 'time-scale', 'tls-cert', 'tls-key'], boolean: ['help'], multi: ['user'] }, { global: false });
   if (args.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -145,7 +196,7 @@ export async function simMain(argv: string[]): Promise<number> {
   }
   let sim: OntapSim;
   try {
-    sim = await startOntapSim({ listen: args.listen, seed: args.seed, users: args.user, faults: args.faults, timeScale });
+    sim = await startOntapSim({ listen: args.listen, seed: args.seed, users: args.user, faults: args.faults, timeScale, tlsCert: args['tls-cert'], tlsKey: args['tls-key'] });
   } catch (e: any) {
     if (e instanceof UsageError) throw e;
     if (e?.code === 'ENOENT') throw new UsageError(`--seed: cannot read ${args.seed}`);

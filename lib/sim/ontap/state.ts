@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { UsageError } from '../../cli/errors.ts';
+import { SimClock } from './clock.ts';
 
 export interface SimFile {
   size: number;
@@ -140,9 +141,10 @@ export const DEMO_SEED: Seed = {
 const uuid = () => crypto.randomUUID();
 
 export interface StateOptions {
-  /** multiply every job duration and the job retention by this */
+  /** real seconds per simulated second: job durations and the job retention shrink by it */
   timeScale?: number;
-  now?: () => number;
+  /** the cluster's wall-clock time (ms) at start; default now */
+  start?: number;
 }
 
 /** Job durations in seconds before scaling, like a small real cluster. */
@@ -160,13 +162,16 @@ export class OntapState {
   readonly lifs: SimLif[] = [];
   readonly volumes: SimVolume[] = [];
   readonly jobs = new Map<string, SimJob>();
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   readonly timeScale: number;
-  readonly now: () => number;
+  readonly clock: SimClock;
+
+  now(): number {
+    return this.clock.now();
+  }
 
   constructor(seed: Seed = DEMO_SEED, opts: StateOptions = {}) {
     this.timeScale = opts.timeScale ?? 1;
-    this.now = opts.now ?? Date.now;
+    this.clock = new SimClock(this.timeScale, opts.start);
     this.cluster = seed.cluster ?? 'sim-cluster';
     this.version = seed.version ?? '9.14.1';
     this.pageSize = seed.pageSize ?? 20;
@@ -380,18 +385,11 @@ export class OntapState {
     let finish!: () => void;
     const job: SimJob = { uuid: uuid(), description, state: 'queued', message: '', code: 0, startTime: this.now(), done: new Promise((r) => (finish = r)) };
     this.jobs.set(job.uuid, job);
-    const later = (ms: number, fn: () => void) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        fn();
-      }, Math.max(0, ms));
-      this.timers.add(t);
-    };
-    const durationMs = (DURATION[kind] ?? 1) * 1000 * this.timeScale;
-    later(durationMs / 4, () => {
+    const duration = DURATION[kind] ?? 1;
+    this.clock.after(duration / 4, () => {
       if (job.state === 'queued') job.state = 'running';
     });
-    later(durationMs, () => {
+    this.clock.after(duration, () => {
       try {
         if (failure) {
           failure.partial?.();
@@ -409,14 +407,13 @@ export class OntapState {
       }
       job.endTime = this.now();
       finish();
-      later(JOB_RETENTION_S * 1000 * this.timeScale, () => this.jobs.delete(job.uuid));
+      this.clock.after(JOB_RETENTION_S, () => this.jobs.delete(job.uuid));
     });
     return job;
   }
 
   close(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.clock.close();
   }
 
   /** The whole state as JSON, for the control API and the tests. */
