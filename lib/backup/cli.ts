@@ -1,8 +1,8 @@
 // The frame the three backup tools share: arguments, the [backup] config, logging to
 // console + syslog + file, and one error line (also to syslog) before the exit code.
 import { loadConfig } from '../cli/config.ts';
-import { errorLine, exitCodeOf, EXIT } from '../cli/errors.ts';
-import { parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
+import { errorLine, exitCodeOf, EXIT, UsageError } from '../cli/errors.ts';
+import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
 import { error, setLogLevel } from '../cli/log.ts';
 import { VERSION } from '../version.ts';
 import { loadBackupConfig, type BackupConfig } from './config.ts';
@@ -21,7 +21,7 @@ export async function runBackupTool(
   consoleStream: 'stdout' | 'stderr',
   body: (ctx: ToolContext) => Promise<number>,
 ): Promise<number> {
-  const args = parseArgs(argv, { ...spec, string: [...(spec.string ?? []), 'node'] });
+  const args = parseBackupArgs(tool, argv, spec);
   if (args.help) {
     process.stdout.write(help);
     return EXIT.OK;
@@ -52,6 +52,36 @@ export async function runBackupTool(
   } finally {
     await log.close();
   }
+}
+
+/** Options of every backup tool; the bundle's Proxmox VE connection options mean nothing here. */
+const COMMON: Required<Pick<OptionSpec, 'string' | 'boolean' | 'alias'>> = {
+  string: ['config', 'node'],
+  boolean: ['debug', 'quiet', 'help', 'version'],
+  alias: { h: 'help', V: 'version' },
+};
+
+/**
+ * Parse without the bundle's global options: `--host`, `--api-token`, `--vmid`... are
+ * accepted by the other tools, but here they would be silently ignored, and someone who
+ * passes them believes they have an effect. Such an option gets its own line.
+ */
+export function parseBackupArgs(tool: string, argv: string[], spec: OptionSpec): Parsed {
+  const merged: OptionSpec = {
+    ...spec,
+    string: [...COMMON.string, ...(spec.string ?? [])],
+    boolean: [...COMMON.boolean, ...(spec.boolean ?? [])],
+    alias: { ...COMMON.alias, ...(spec.alias ?? {}) },
+  };
+  const accepted = new Set([...merged.string!, ...merged.boolean!, ...Object.keys(merged.alias!)]);
+  const bundle = new Set([...GLOBAL_OPTIONS.string, ...GLOBAL_OPTIONS.boolean, ...Object.keys(GLOBAL_OPTIONS.alias)]);
+  for (const a of expandParamFiles(argv)) {
+    if (a === '--') break;
+    const m = /^--?(?:no-)?([A-Za-z][\w-]*)/.exec(a);
+    if (!m || accepted.has(m[1]) || !bundle.has(m[1])) continue;
+    throw new UsageError(`option '${a.replace(/=.*$/, '')}' does not apply to ${tool} (see --help)`);
+  }
+  return parseArgs(argv, merged, { global: false });
 }
 
 export const COMMON_HELP = `Common options:

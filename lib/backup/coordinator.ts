@@ -22,8 +22,8 @@ import { AppError, ConnectionError } from '../cli/errors.ts';
 import { info, warn } from '../cli/log.ts';
 import { need, type BackupConfig } from './config.ts';
 import {
-  CLAIM_FILE, claimAgeMs, createExclusive, describeLock, listLocks, lockFileName, lockState, newClaim, pidAlive,
-  readClaim, readJson, replaceFile, retireClaim, type ClaimInfo, type LockEntry, type LockInfo,
+  CLAIM_FILE, claimAgeMs, createExclusive, describeLock, isOwnLock, listLocks, lockFileName, lockState, newClaim,
+  ownerAlive, processStart, readClaim, readJson, replaceFile, retireClaim, type ClaimInfo, type LockEntry, type LockInfo,
 } from './locks.ts';
 import { sleep, tcpProbe } from './probe.ts';
 import { ensureStorage, lastLine } from './storage.ts';
@@ -130,28 +130,46 @@ export interface Acquired {
   adopted: boolean;
 }
 
-/** Wake the server, check the storage, take this node's lock, and wait out a shutdown in progress. */
+/**
+ * Wake the server, check the storage, take the lock of process `pid` (vzdump for the hook,
+ * backup-sync itself), and wait out a shutdown in progress. Every phase of one vzdump job
+ * runs under the same vzdump process and so shares one lock; a second job on the node has
+ * another pid and another lock.
+ */
 export async function acquire(cfg: BackupConfig, job: string, phase: string, pid: number): Promise<Acquired> {
   const what = phase;
   let up = await ensureServerUp(cfg, what);
   await ensureStorage(cfg, what);
   const dir = lockDirOf(cfg);
   ensureLockDir(dir);
-  const name = lockFileName(cfg.node, job);
+  const name = lockFileName(cfg.node, job, pid);
+  const file = path.join(dir, name);
   const now = new Date().toISOString();
-  const mine: LockInfo = { host: cfg.node, job, pid, phase, started: now };
+  const pidStart = processStart(pid);
+  const mine: LockInfo = { host: cfg.node, job, pid, ...(pidStart ? { pidStart } : {}), phase, started: now };
   let adopted = false;
   if (createExclusive(dir, name, JSON.stringify(mine) + '\n')) {
-    info(`${what}: lock ${path.join(dir, name)} taken`);
+    info(`${what}: lock ${file} taken`);
   } else {
-    // job-init and job-start both call us: the second finds the first's lock
-    const prev = readJson<LockInfo>(path.join(dir, name));
-    const p = prev && prev !== 'unreadable' ? prev : undefined;
-    adopted = true;
-    const same = p && p.pid === pid;
-    if (!same) warn(`${what}: lock ${name} was already there (${p ? `pid ${p.pid}, ${p.phase}, since ${p.started}` : 'unreadable'}); taking it over`);
-    else info(`${what}: lock ${name} already held since ${p!.started}; not taken again`);
-    replaceFile(dir, name, JSON.stringify({ ...mine, started: same ? p!.started : now, updated: now }) + '\n');
+    const prev = readJson<LockInfo>(file);
+    if (isOwnLock(prev, pid, pidStart)) {
+      // job-init and job-start both call us: the second finds the first's lock
+      const p = prev as LockInfo;
+      adopted = true;
+      info(`${what}: lock ${name} already held since ${p.started}; not taken again`);
+      replaceFile(dir, name, JSON.stringify({ ...mine, started: p.started, updated: now }) + '\n');
+    } else {
+      const p = prev && prev !== 'unreadable' ? prev : undefined;
+      const desc = p ? `${p.host}/${p.job} pid ${p.pid}, ${p.phase}, since ${p.started}` : 'unreadable';
+      if (p && p.host === cfg.node && ownerAlive(p)) {
+        // the name carries our pid, so this only happens to a hand-made file; never take over a live owner
+        throw new AppError(`lock ${file} belongs to a running process (${desc}); not taken over`);
+      }
+      // our pid was used before by a process that is gone (it crashed and left its lock):
+      // that lock cannot be told apart from ours by name, so it is replaced, said loudly
+      warn(`${what}: lock ${name} was left by an earlier process with the same pid (${desc}), which is gone; replaced`);
+      replaceFile(dir, name, JSON.stringify(mine) + '\n');
+    }
   }
   up = await waitOutShutdown(cfg, dir, up, what);
   return { up, adopted };
@@ -209,7 +227,7 @@ function liveLocks(cfg: BackupConfig, dir: string, what: string): LockEntry[] {
   const now = Date.now();
   const live: LockEntry[] = [];
   for (const e of listLocks(dir)) {
-    const { state, ageMs } = lockState(e, now, cfg.lockStaleMs, cfg.node, pidAlive);
+    const { state, ageMs } = lockState(e, now, cfg.lockStaleMs, cfg.node);
     if (state === 'live') live.push(e);
     else if (state === 'stale') warn(`${what}: stale lock ${e.file}: ${describeLock(e)}, ${fmtS(Math.round(ageMs / 1000) * 1000)} old; ignored, not removed`);
     else warn(`${what}: orphaned lock ${e.file}: ${describeLock(e)}, process gone; ignored, not removed`);
@@ -219,22 +237,34 @@ function liveLocks(cfg: BackupConfig, dir: string, what: string): LockEntry[] {
 
 export type ReleaseOutcome = 'shutdown' | 'in-use' | 'claimed-elsewhere' | 'stood-down' | 'already-down' | 'disabled' | 'failed';
 
-/** Remove this node's lock; when it was the last one, shut the server down after the delay. */
-export async function release(cfg: BackupConfig, job: string, what: string, opts: { shutdown: boolean }): Promise<ReleaseOutcome> {
+/**
+ * Remove the lock of process `pid` (only if it is still ours); when no live lock is left,
+ * shut the server down after the delay.
+ */
+export async function release(cfg: BackupConfig, job: string, what: string, opts: { shutdown: boolean }, pid: number): Promise<ReleaseOutcome> {
   const server = need(cfg.server, 'server', cfg);
   const dir = lockDirOf(cfg);
+  const name = lockFileName(cfg.node, job, pid);
   if (!(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs))) {
     // the lock directory is on the server's storage: do not touch it while the server is off
-    warn(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; lock ${lockFileName(cfg.node, job)} left as it is`);
+    warn(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; lock ${name} left as it is (reported as orphaned once pid ${pid} ended; remove it by hand)`);
     return 'already-down';
   }
-  const name = lockFileName(cfg.node, job);
-  try {
-    fs.unlinkSync(path.join(dir, name));
-    info(`${what}: lock ${path.join(dir, name)} released`);
-  } catch (e: any) {
-    if (e.code !== 'ENOENT') throw new AppError(`cannot remove lock ${path.join(dir, name)}: ${e.code ?? e.message}`);
+  const file = path.join(dir, name);
+  const cur = readJson<LockInfo>(file);
+  if (cur === undefined) {
     info(`${what}: no lock ${name} to release`);
+  } else if (!isOwnLock(cur, pid, processStart(pid))) {
+    const desc = cur === 'unreadable' ? 'unreadable' : `${cur.host}/${cur.job} pid ${cur.pid}, since ${cur.started}`;
+    warn(`${what}: lock ${name} is not ours (${desc}); left as it is`);
+  } else {
+    try {
+      fs.unlinkSync(file);
+      info(`${what}: lock ${file} released`);
+    } catch (e: any) {
+      if (e.code !== 'ENOENT') throw new AppError(`cannot remove lock ${file}: ${e.code ?? e.message}`);
+      info(`${what}: no lock ${name} to release`);
+    }
   }
   if (!opts.shutdown) {
     info(`${what}: shutdown of the backup server is off; leaving it up`);

@@ -1,4 +1,4 @@
-// backup-hook: vzdump's `script:`. Job phases wake the server and take this node's lock
+// backup-hook: vzdump's `script:`. Job phases wake the server and take this job's lock
 // (job-init, job-start) or release it and shut the server down when last (job-end,
 // job-abort); guest phases are logged.
 import { UsageError } from '../cli/errors.ts';
@@ -11,14 +11,16 @@ const HELP = `Usage: backup-hook PHASE [MODE VMID]   (set as 'script: /usr/local
 
 vzdump calls it for every phase:
   job-init, job-start    wake the backup server if it does not answer, check the backup
-                         storage is mounted and writable, take this node's lock
-                         (the second of the two finds the lock and neither wakes nor locks again)
-  job-end, job-abort     release this node's lock; when no lock is left, wait shutdown_delay,
+                         storage is mounted and writable, take this job's lock
+                         <node>.<job>.<vzdump pid>.lock (the second of the two finds the
+                         lock and neither wakes nor locks again)
+  job-end, job-abort     release this job's lock; when no lock is left, wait shutdown_delay,
                          look again, and shut the backup server down over SSH
   backup-start, backup-end, backup-abort, pre-stop, pre-restart, post-restart, log-end
                          logged only
 Options:
-  --job NAME      lock name part for this job (default vzdump)
+  --job NAME      lock name part for this job (default vzdump); the lock belongs to the
+                  hook's parent process, so a wrapper script must 'exec' backup-hook
 ${COMMON_HELP}`;
 
 const JOB_PHASES = new Set(['job-init', 'job-start', 'job-end', 'job-abort']);
@@ -42,11 +44,12 @@ export async function hookMain(argv: string[]): Promise<number> {
     }
     info(`${phase}: node ${cfg.node}${env.STOREID ? ' storage ' + env.STOREID : ''}${env.DUMPDIR ? ' dumpdir ' + env.DUMPDIR : ''}`);
     if (phase === 'job-init' || phase === 'job-start') {
-      // vzdump is our parent: the lock lives as long as the vzdump run
+      // vzdump is our parent and calls every phase of one job: its pid names the job's
+      // lock, so two jobs running at once on this node hold two locks
       await acquire(cfg, job, phase, process.ppid);
       return 0;
     }
-    await release(cfg, job, phase, { shutdown: cfg.shutdown });
+    await release(cfg, job, phase, { shutdown: cfg.shutdown }, process.ppid);
     // a server left running is reported as a warning; the backups themselves are good
     return 0;
   });

@@ -15,6 +15,11 @@ export interface LockInfo {
   job: string;
   /** the process whose life the lock spans (vzdump for the hook, the tool for sync) */
   pid: number;
+  /**
+   * that process's identity on its node (boot id and start time): a pid alone can be
+   * reused by an unrelated process after a crash; absent where /proc is not readable
+   */
+  pidStart?: string;
   phase: string;
   /** ISO time the lock was taken */
   started: string;
@@ -34,7 +39,47 @@ export interface ClaimInfo {
 export const CLAIM_FILE = 'shutdown.claim';
 export const LAST_CLAIM_FILE = 'shutdown.last';
 
-export const lockFileName = (node: string, job: string) => `${node}.${job}.lock`;
+// One lock per owning process: two vzdump jobs of one node (or two syncs) each hold their
+// own, so neither can remove or overwrite the other's.
+export const lockFileName = (node: string, job: string, pid: number) => `${node}.${job}.${pid}.lock`;
+
+/**
+ * Boot id and start time of a process, from /proc; undefined where it cannot be read
+ * (then only the pid is compared). The start time in clock ticks since boot is unique per
+ * pid within one boot, the boot id makes it unique across reboots.
+ */
+export function processStart(pid: number, procRoot = '/proc'): string | undefined {
+  try {
+    const stat = fs.readFileSync(path.join(procRoot, String(pid), 'stat'), 'utf8');
+    const boot = fs.readFileSync(path.join(procRoot, 'sys/kernel/random/boot_id'), 'utf8').trim();
+    const start = startFromStat(stat);
+    return start === undefined ? undefined : `${boot}:${start}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Field 22 (starttime) of /proc/PID/stat; the command name before it may hold blanks and parentheses. */
+export function startFromStat(stat: string): string | undefined {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).trim().split(/\s+/);
+  // rest[0] is field 3 (state), so field 22 is rest[19]
+  const v = rest[19];
+  return v !== undefined && /^\d+$/.test(v) ? v : undefined;
+}
+
+/** Whether the process that wrote a lock still runs on this node (the same process, not a reuse of its pid). */
+export function ownerAlive(info: Pick<LockInfo, 'pid' | 'pidStart'>, alive = pidAlive, startOf = processStart): boolean {
+  if (!(info.pid > 0) || !alive(info.pid)) return false;
+  if (info.pidStart === undefined) return true;
+  const now = startOf(info.pid);
+  return now === undefined || now === info.pidStart;
+}
+
+/** Whether a lock file's content was written by this very process (pid and identity). */
+export function isOwnLock(info: LockInfo | 'unreadable' | undefined, pid: number, pidStart: string | undefined): boolean {
+  if (!info || info === 'unreadable' || info.pid !== pid) return false;
+  return info.pidStart === undefined || pidStart === undefined || info.pidStart === pidStart;
+}
 
 function tmpName(dir: string, base: string): string {
   return path.join(dir, `.${base}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
@@ -121,13 +166,13 @@ export function lockState(
   now: number,
   staleMs: number,
   myNode: string,
-  pidAlive: (pid: number) => boolean,
+  alive: (info: LockInfo) => boolean = (i) => ownerAlive(i),
 ): { state: LockState; ageMs: number } {
   const started = entry.info ? Date.parse(entry.info.updated ?? entry.info.started) : NaN;
   const since = Number.isFinite(started) ? started : entry.mtimeMs;
   const ageMs = Math.max(0, now - since);
   if (ageMs > staleMs) return { state: 'stale', ageMs };
-  if (entry.info && entry.info.host === myNode && entry.info.pid > 0 && !pidAlive(entry.info.pid)) return { state: 'orphaned', ageMs };
+  if (entry.info && entry.info.host === myNode && entry.info.pid > 0 && !alive(entry.info)) return { state: 'orphaned', ageMs };
   return { state: 'live', ageMs };
 }
 

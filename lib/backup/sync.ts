@@ -48,7 +48,7 @@ export function pruneLogs(dir: string, keep: number): string[] {
 }
 
 export async function syncMain(argv: string[]): Promise<number> {
-  return runBackupTool('backup-sync', argv, { string: ['shutdown'] }, HELP, 'stderr', async ({ args, cfg }) => {
+  return runBackupTool('backup-sync', argv, { string: ['shutdown'], boolean: ['dry-run'] }, HELP, 'stderr', async ({ args, cfg }) => {
     if (args._.length) throw new UsageError(`unexpected argument '${args._[0]}'`);
     if (!cfg.syncDirs.length) throw new UsageError(`${cfg.source} [backup]: 'sync_dirs' is not set`);
     need(cfg.syncTarget, 'sync_target', cfg);
@@ -80,7 +80,7 @@ export async function syncMain(argv: string[]): Promise<number> {
       else info(`sync: done`);
     } finally {
       const shutdown = cfg.shutdown && (policy === 'yes' || (policy === 'auto' && got.up.woken));
-      await release(cfg, 'sync', 'sync', { shutdown });
+      await release(cfg, 'sync', 'sync', { shutdown }, process.pid);
       const pruned = pruneLogs(cfg.syncLogDir, cfg.syncLogKeep);
       if (pruned.length) info(`sync: removed ${pruned.length} old sync log${pruned.length === 1 ? '' : 's'} (sync_log_keep ${cfg.syncLogKeep})`);
     }

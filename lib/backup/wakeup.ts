@@ -7,7 +7,7 @@ import { parseFormat, print, render, type Column } from '../cli/output.ts';
 import { COMMON_HELP, runBackupTool } from './cli.ts';
 import { parseDurationMs, type BackupConfig } from './config.ts';
 import { claimStaleMs, ensureServerUp, resolveWol } from './coordinator.ts';
-import { CLAIM_FILE, claimAgeMs, describeLock, listLocks, lockState, pidAlive, readClaim } from './locks.ts';
+import { CLAIM_FILE, claimAgeMs, describeLock, listLocks, lockState, readClaim } from './locks.ts';
 import { tcpProbe } from './probe.ts';
 import { sshRun } from './ssh.ts';
 import { isMounted, lastLine, writeTest } from './storage.ts';
@@ -45,9 +45,11 @@ export async function checkItems(cfg: BackupConfig, configPath: string | undefin
   }
   const up = cfg.server ? await tcpProbe(cfg.server, cfg.probePort, cfg.probeTimeoutMs) : false;
   add('server', up ? 'ok' : 'FAIL', cfg.server ? `${cfg.server} ${up ? 'answers' : 'does not answer'} on port ${cfg.probePort}` : 'no server set');
-  const skip = 'server does not answer';
   if (!up) {
-    for (const i of ['storage', 'ssh', 'lock-dir']) add(i, 'skip', skip);
+    // nothing on the server's side can be tested, and the storage must not even be looked at
+    add('storage', 'skip', `${cfg.mountPoint ?? 'mount point'}: not tested, the server does not answer`);
+    add('ssh', 'skip', 'no login tried, the server does not answer');
+    add('lock-dir', 'skip', `${cfg.lockDir ?? 'lock_dir'}: not looked at while the server does not answer (it is on the server's storage, where a hard NFS mount of a server that is off hangs)`);
     return items;
   }
   const mp = cfg.mountPoint;
@@ -65,7 +67,7 @@ export async function checkItems(cfg: BackupConfig, configPath: string | undefin
   else {
     const err = writeTest(dir, cfg.node);
     const now = Date.now();
-    const locks = listLocks(dir).map((e) => `${describeLock(e)} ${lockState(e, now, cfg.lockStaleMs, cfg.node, pidAlive).state}`);
+    const locks = listLocks(dir).map((e) => `${describeLock(e)} ${lockState(e, now, cfg.lockStaleMs, cfg.node).state}`);
     const claim = readClaim(dir);
     let claimText = '';
     if (claim) {
@@ -85,8 +87,11 @@ const COLUMNS: Column<Item>[] = [
 ];
 
 export async function wakeupMain(argv: string[]): Promise<number> {
-  return runBackupTool('backup-wakeup', argv, { string: ['budget'], boolean: ['check'] }, HELP, 'stderr', async ({ args, cfg }) => {
+  return runBackupTool('backup-wakeup', argv, { string: ['budget', 'output'], boolean: ['check'], alias: { o: 'output' } }, HELP, 'stderr', async ({ args, cfg }) => {
     if (args._.length) throw new UsageError(`unexpected argument '${args._[0]}'`);
+    // options of the other mode would be silently ignored
+    if (args.check && args.budget !== undefined) throw new UsageError('--budget does not apply to --check, which wakes nothing');
+    if (!args.check && args.output !== undefined) throw new UsageError('-o/--output applies to --check only');
     if (args.check) {
       const format = parseFormat(args.output);
       const items = await checkItems(cfg, cfg.source);

@@ -3,6 +3,8 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { BIN } from '../helpers/bin.ts';
 import { MAC, SHUTDOWN_CMD, World, until } from './backup-fixture.ts';
 
 setDefaultTimeout(60_000);
@@ -13,10 +15,59 @@ async function world(opts: Parameters<World['start']>[0] = {}): Promise<World> {
   worlds.push(w);
   return w;
 }
+let jobs: ChildProcess[] = [];
 afterEach(async () => {
+  for (const c of jobs) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  jobs = [];
   for (const w of worlds) await w.stop();
   worlds = [];
 });
+
+/** The lock of a hook run by this test process (its parent, as vzdump is in real life). */
+const L = (node: string, pid = process.pid) => `${node}.vzdump.${pid}.lock`;
+
+interface Job {
+  pid: number;
+  started: string;
+  /** let the job end (job-end, or nothing when it plays a crash) and wait for it */
+  end(): Promise<{ code: number; stdout: string }>;
+}
+
+/**
+ * One vzdump job: a process that stays alive for the whole job and runs every hook phase
+ * as its child with vzdump's emptied environment, so all phases see the same parent pid.
+ * With crash, it dies after job-start without calling job-end.
+ */
+function vzdumpJob(w: World, name: string, node: string, opts: { crash?: boolean } = {}): Job {
+  const started = path.join(w.dir, `${name}.started`);
+  const go = path.join(w.dir, `${name}.go`);
+  const hook = (a: string) => `'${BIN}' backup-hook ${a} --node ${node}`;
+  const script = [
+    `${hook('job-init')} || exit 1`,
+    `${hook('job-start')} || exit 1`,
+    hook('backup-start snapshot 101'),
+    `: > '${started}'`,
+    `while [ ! -e '${go}' ]; do /bin/sleep 0.05; done`,
+    opts.crash ? 'exit 9' : hook('job-end'),
+  ].join('\n');
+  const child = spawn('/bin/sh', ['-c', script], {
+    env: { AUTOSNAP_CONFIG: w.config, STOREID: 'backup', DUMPDIR: path.join(w.store, 'dump') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  jobs.push(child);
+  let stdout = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stdout += d));
+  const done = new Promise<number>((r) => child.on('close', (code) => r(code ?? 128)));
+  return {
+    pid: child.pid!,
+    started,
+    end: async () => {
+      fs.writeFileSync(go, '');
+      return { code: await done, stdout };
+    },
+  };
+}
 
 /** Built here from the definition, not by the code under test. */
 function expectedPacket(mac: string, password?: number[]): Buffer {
@@ -73,6 +124,37 @@ describe('Wake-on-LAN', () => {
     expect(w.locks()).toEqual([]);
   });
 
+  test.each([
+    [['--host', 'pve1'], "option '--host' does not apply to backup-wakeup"],
+    [['--check', '--api-token', 'root@pam!x=y'], "option '--api-token' does not apply to backup-wakeup"],
+    [['--insecure'], "option '--insecure' does not apply to backup-wakeup"],
+    [['--check', '--budget', '5m'], '--budget does not apply to --check'],
+    [['-o', 'json'], '-o/--output applies to --check only'],
+  ])('backup-wakeup %p is refused: one line, exit 2, nothing sent', async (args, text) => {
+    const w = await world();
+    const r = await w.tool('backup-wakeup', args);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(text);
+    // a secret given where it does not belong is not echoed
+    expect(r.stderr).not.toContain('x=y');
+    expect(w.server.packets).toHaveLength(0);
+  });
+
+  test('--check with the server down: the items that need it say why they were skipped', async () => {
+    const w = await world();
+    const r = await w.tool('backup-wakeup', ['--check']);
+    expect(r.code).toBe(1);
+    const line = (item: string) => r.stdout.split('\n').find((l) => l.split(/\s+/)[1] === item) ?? '';
+    expect(line('server')).toMatch(/^FAIL server +127\.0\.0\.1 does not answer/);
+    expect(line('storage')).toMatch(/^skip storage +.*not tested, the server does not answer/);
+    expect(line('ssh')).toMatch(/^skip ssh +no login tried, the server does not answer/);
+    expect(line('lock-dir')).toContain(`skip lock-dir    ${w.lockDir}: not looked at while the server does not answer (it is on the server's storage`);
+    // a check wakes nothing
+    expect(w.server.packets).toHaveLength(0);
+  });
+
   test('a server already up is not woken', async () => {
     const w = await world();
     await w.server.up();
@@ -88,8 +170,8 @@ describe('hook phases with the environment vzdump gives', () => {
     const a = await w.hook(['job-init', '--node', 'pve1']);
     expect(a.stdout).toContain('lock');
     expect(a.code).toBe(0);
-    expect(w.locks()).toEqual(['pve1.vzdump.lock']);
-    const lock1 = JSON.parse(fs.readFileSync(path.join(w.lockDir, 'pve1.vzdump.lock'), 'utf8'));
+    expect(w.locks()).toEqual([L('pve1')]);
+    const lock1 = JSON.parse(fs.readFileSync(path.join(w.lockDir, L('pve1')), 'utf8'));
     expect(lock1).toMatchObject({ host: 'pve1', job: 'vzdump', phase: 'job-init', pid: process.pid });
     const packets = w.server.packets.length;
     expect(packets).toBeGreaterThanOrEqual(1);
@@ -97,8 +179,8 @@ describe('hook phases with the environment vzdump gives', () => {
     expect(b.code).toBe(0);
     expect(b.stdout).toContain('not taken again');
     expect(w.server.packets.length).toBe(packets);
-    expect(w.locks()).toEqual(['pve1.vzdump.lock']);
-    const lock2 = JSON.parse(fs.readFileSync(path.join(w.lockDir, 'pve1.vzdump.lock'), 'utf8'));
+    expect(w.locks()).toEqual([L('pve1')]);
+    const lock2 = JSON.parse(fs.readFileSync(path.join(w.lockDir, L('pve1')), 'utf8'));
     expect(lock2.started).toBe(lock1.started);
     expect(lock2.phase).toBe('job-start');
   });
@@ -106,7 +188,7 @@ describe('hook phases with the environment vzdump gives', () => {
   test('node name from the config (node_name) without --node', async () => {
     const w = await world({ overrides: { node_name: 'pve7' } });
     expect((await w.hook(['job-start'])).code).toBe(0);
-    expect(w.locks()).toEqual(['pve7.vzdump.lock']);
+    expect(w.locks()).toEqual([L('pve7')]);
   });
 
   test('guest phases are logged, with the variables vzdump sets', async () => {
@@ -150,7 +232,7 @@ describe('nodes sharing one lock directory (real sshd records the shutdown)', ()
     const w = await world({ ssh: true });
     const starts = await Promise.all(['pve1', 'pve2', 'pve3'].map((n) => w.hook(['job-start', '--node', n])));
     for (const s of starts) expect(s.code).toBe(0);
-    expect(w.locks()).toEqual(['pve1.vzdump.lock', 'pve2.vzdump.lock', 'pve3.vzdump.lock']);
+    expect(w.locks()).toEqual([L('pve1'), L('pve2'), L('pve3')]);
     const ends = await Promise.all(['pve1', 'pve2'].map((n) => w.hook(['job-end', '--node', n])));
     for (const e of ends) expect(e.code).toBe(0);
     expect(ends.map((e) => e.stdout).join('')).toContain('stays up: in use by pve3/vzdump');
@@ -208,7 +290,7 @@ describe('nodes sharing one lock directory (real sshd records the shutdown)', ()
     expect(w.server.downTimes.length).toBeGreaterThanOrEqual(1);
     expect(w.server.packets.length).toBeGreaterThan(packetsBefore);
     expect(w.server.isUp).toBe(true);
-    expect(w.locks()).toEqual(['pve2.vzdump.lock']);
+    expect(w.locks()).toEqual([L('pve2')]);
     expect(fs.existsSync(path.join(w.lockDir, 'shutdown.claim'))).toBe(false);
     expect(fs.existsSync(path.join(w.lockDir, 'shutdown.last'))).toBe(true);
   });
@@ -227,11 +309,11 @@ describe('nodes sharing one lock directory (real sshd records the shutdown)', ()
     const w = await world({ ssh: true, overrides: { lock_stale: '1h' } });
     expect((await w.hook(['job-start', '--node', 'pve1'])).code).toBe(0);
     const old = new Date(Date.now() - 2 * 86_400_000).toISOString();
-    const ghost = path.join(w.lockDir, 'pve9.vzdump.lock');
+    const ghost = path.join(w.lockDir, 'pve9.vzdump.4242.lock');
     fs.writeFileSync(ghost, JSON.stringify({ host: 'pve9', job: 'vzdump', pid: 4242, phase: 'job-start', started: old }));
     const r = await w.hook(['job-end', '--node', 'pve1']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/warning: job-end: stale lock pve9\.vzdump\.lock: pve9\/vzdump \(pid 4242, job-start, since .*\), \d+s old; ignored, not removed/);
+    expect(r.stdout).toMatch(/warning: job-end: stale lock pve9\.vzdump\.4242\.lock: pve9\/vzdump \(pid 4242, job-start, since .*\), \d+s old; ignored, not removed/);
     expect(w.shutdowns()).toBe(1);
     expect(fs.existsSync(ghost)).toBe(true);
   });
@@ -239,7 +321,7 @@ describe('nodes sharing one lock directory (real sshd records the shutdown)', ()
   test('a fresh lock of another node keeps the server up', async () => {
     const w = await world({ ssh: true, overrides: { lock_stale: '1h' } });
     expect((await w.hook(['job-start', '--node', 'pve1'])).code).toBe(0);
-    fs.writeFileSync(path.join(w.lockDir, 'pve9.vzdump.lock'), JSON.stringify({ host: 'pve9', job: 'vzdump', pid: 4242, phase: 'job-start', started: new Date().toISOString() }));
+    fs.writeFileSync(path.join(w.lockDir, 'pve9.vzdump.4242.lock'), JSON.stringify({ host: 'pve9', job: 'vzdump', pid: 4242, phase: 'job-start', started: new Date().toISOString() }));
     const r = await w.hook(['job-end', '--node', 'pve1']);
     expect(r.code).toBe(0);
     expect(w.shutdowns()).toBe(0);
@@ -273,6 +355,84 @@ describe('nodes sharing one lock directory (real sshd records the shutdown)', ()
     const r = await w.tool('backup-wakeup', ['--check']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL ssh /m);
+  });
+});
+
+describe('two vzdump jobs at once on one node (each a live parent of its hook calls)', () => {
+  test.each([
+    ['the first to start ends first', 0],
+    ['the last to start ends first', 1],
+  ])('%s: one lock per job, the server shut down exactly once, after the second ended', async (_name, firstToEnd) => {
+    const w = await world({ ssh: true });
+    const a = vzdumpJob(w, 'a', 'pve1');
+    await until(() => fs.existsSync(a.started), 'job a to start');
+    const b = vzdumpJob(w, 'b', 'pve1');
+    await until(() => fs.existsSync(b.started), 'job b to start');
+    expect(w.locks()).toEqual([L('pve1', a.pid), L('pve1', b.pid)].sort());
+    // every phase of a job found its own lock, never the other job's
+    for (const j of [a, b]) {
+      const lock = JSON.parse(fs.readFileSync(path.join(w.lockDir, L('pve1', j.pid)), 'utf8'));
+      expect(lock).toMatchObject({ host: 'pve1', job: 'vzdump', pid: j.pid, phase: 'job-start' });
+    }
+    const [first, second] = firstToEnd === 0 ? [a, b] : [b, a];
+    const r1 = await first.end();
+    expect(r1.code).toBe(0);
+    expect(r1.stdout).not.toContain('warning');
+    expect(r1.stdout).toContain(`stays up: in use by pve1/vzdump (pid ${second.pid},`);
+    expect(w.shutdowns()).toBe(0);
+    expect(w.server.isUp).toBe(true);
+    expect(w.locks()).toEqual([L('pve1', second.pid)]);
+    const r2 = await second.end();
+    expect(r2.code).toBe(0);
+    expect(r2.stdout).not.toContain('warning');
+    expect(r2.stdout).toContain(`shutting down backup server 127.0.0.1: ${SHUTDOWN_CMD}`);
+    expect(w.shutdowns()).toBe(1);
+    expect(w.locks()).toEqual([]);
+  });
+
+  test('a job that died without job-end: its lock is reported as orphaned, kept, and does not keep the server up', async () => {
+    const w = await world({ ssh: true });
+    const crashed = vzdumpJob(w, 'crashed', 'pve1', { crash: true });
+    await until(() => fs.existsSync(crashed.started), 'the crashing job to start');
+    const c = await crashed.end();
+    expect(c.code).toBe(9);
+    const b = vzdumpJob(w, 'b', 'pve1');
+    await until(() => fs.existsSync(b.started), 'job b to start');
+    expect(w.locks()).toEqual([L('pve1', crashed.pid), L('pve1', b.pid)].sort());
+    const r = await b.end();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`warning: job-end: orphaned lock ${L('pve1', crashed.pid)}: pve1/vzdump (pid ${crashed.pid}, job-start`);
+    expect(r.stdout).toContain('process gone; ignored, not removed');
+    expect(w.shutdowns()).toBe(1);
+    expect(w.locks()).toEqual([L('pve1', crashed.pid)]);
+  });
+
+  test('a lock left under our pid by a process that is gone is replaced with a warning; a live one is never taken over', async () => {
+    const w = await world({ ssh: true });
+    fs.mkdirSync(w.lockDir, { recursive: true });
+    // the pid is this test process, but the start time is not its own: a reused pid
+    const old = { host: 'pve1', job: 'vzdump', pid: process.pid, pidStart: 'another-boot:1', phase: 'job-start', started: '2020-01-01T00:00:00.000Z' };
+    fs.writeFileSync(path.join(w.lockDir, L('pve1')), JSON.stringify(old));
+    const r = await w.hook(['job-start', '--node', 'pve1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`warning: job-start: lock ${L('pve1')} was left by an earlier process with the same pid (pve1/vzdump pid ${process.pid}, job-start, since 2020-01-01T00:00:00.000Z), which is gone; replaced`);
+    const now = JSON.parse(fs.readFileSync(path.join(w.lockDir, L('pve1')), 'utf8'));
+    expect(now.started).not.toBe(old.started);
+    expect(now.pidStart).not.toBe(old.pidStart);
+    // job-end recognises the replaced lock as its own
+    const e = await w.hook(['job-end', '--node', 'pve1']);
+    expect(e.stdout).toContain('released');
+    expect(w.locks()).toEqual([]);
+
+    // a file under our name that names another process, which runs: one line, nothing overwritten
+    const other = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+    jobs.push(other);
+    const foreign = JSON.stringify({ host: 'pve1', job: 'vzdump', pid: other.pid, phase: 'job-start', started: '2020-01-01T00:00:00.000Z' });
+    fs.writeFileSync(path.join(w.lockDir, L('pve1')), foreign);
+    const f = await w.hook(['job-start', '--node', 'pve1']);
+    expect(f.code).toBe(1);
+    expect(f.stdout).toContain(`error: backup-hook: lock ${path.join(w.lockDir, L('pve1'))} belongs to a running process (pve1/vzdump pid ${other.pid}, job-start, since 2020-01-01T00:00:00.000Z); not taken over`);
+    expect(fs.readFileSync(path.join(w.lockDir, L('pve1')), 'utf8')).toBe(foreign);
   });
 });
 

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { backupConfigFrom, parseDurationMs, type BackupConfig } from '../../lib/backup/config.ts';
-import { createExclusive, lockState, type LockEntry } from '../../lib/backup/locks.ts';
+import { parseBackupArgs } from '../../lib/backup/cli.ts';
+import { createExclusive, isOwnLock, lockFileName, lockState, ownerAlive, startFromStat, type LockEntry, type LockInfo } from '../../lib/backup/locks.ts';
 import { fileLine, priorityOf } from '../../lib/backup/logging.ts';
 import { sshArgv } from '../../lib/backup/ssh.ts';
 import { mountPoints } from '../../lib/backup/storage.ts';
@@ -128,7 +129,7 @@ describe('locks', () => {
     info: info ? { host: 'pve2', job: 'vzdump', pid: 10, phase: 'job-start', started: '2025-01-02T02:00:00Z', ...info } : undefined,
     mtimeMs,
   });
-  const alive = (pid: number) => pid !== 99;
+  const alive = (i: LockInfo) => i.pid !== 99;
   test.each([
     ['fresh lock of another node', entry({}), 'live'],
     ['older than the stale age', entry({ started: '2025-01-01T02:00:00Z' }), 'stale'],
@@ -140,6 +141,40 @@ describe('locks', () => {
     ['unreadable, old mtime', entry(undefined, now - 86_400_000), 'stale'],
   ] as const)('%s -> %s', (_n, e, state) => {
     expect(lockState(e, now, 12 * 3_600_000, 'pve1', alive).state).toBe(state);
+  });
+
+  test('one lock per owning process: two jobs of one node get two names', () => {
+    expect(lockFileName('pve1', 'vzdump', 4242)).toBe('pve1.vzdump.4242.lock');
+    expect(lockFileName('pve1', 'vzdump', 4243)).not.toBe(lockFileName('pve1', 'vzdump', 4242));
+  });
+
+  // a command name with blanks and a closing parenthesis must not shift the fields
+  const stat = (comm: string, start: number) => `77 (${comm}) S 1 77 77 0 -1 4194560 10 0 0 0 1 2 0 0 20 0 1 0 ${start} 1000 10 18446744073709551615`;
+  test.each([
+    ['plain', stat('vzdump', 123456), '123456'],
+    ['blank and parenthesis in the name', stat('task UPID:pve1:(x) y', 98765), '98765'],
+    ['truncated', '77 (vzdump) S 1 77', undefined],
+  ])('start time from /proc stat: %s', (_n, text, want) => expect(startFromStat(text)).toBe(want));
+
+  const me = { host: 'pve1', job: 'vzdump', pid: 500, pidStart: 'boot:100', phase: 'job-init', started: '2025-01-02T02:00:00Z' };
+  test.each([
+    ['written by this process', me, 500, 'boot:100', true],
+    ['same pid, another process (pid reused after a crash)', me, 500, 'boot:999', false],
+    ['another pid', me, 501, 'boot:100', false],
+    ['no identity recorded: the pid decides', { ...me, pidStart: undefined }, 500, 'boot:100', true],
+    ['unreadable', 'unreadable', 500, 'boot:100', false],
+    ['absent', undefined, 500, 'boot:100', false],
+  ] as const)('own lock: %s -> %p', (_n, info, pid, start, want) => {
+    expect(isOwnLock(info as LockInfo | 'unreadable' | undefined, pid, start)).toBe(want);
+  });
+
+  test.each([
+    ['running, same start', 500, 'boot:100', true],
+    ['running, pid reused by another process', 500, 'boot:999', false],
+    ['gone', 501, 'boot:100', false],
+    ['running, start not readable', 500, undefined, true],
+  ] as const)('owner alive: %s -> %p', (_n, pid, startNow, want) => {
+    expect(ownerAlive({ pid, pidStart: 'boot:100' }, (p) => p === 500, () => startNow)).toBe(want);
   });
 
   test('exclusive creation: one winner among many, content complete', async () => {
@@ -195,5 +230,26 @@ describe('commands', () => {
     expect(pruneLogs(dir, 2)).toEqual(['sync-20250101-010000Z-5.log']);
     expect(fs.readdirSync(dir).sort()).toEqual(['notes.txt', 'sync-20250102-010000Z-6.log', 'sync-20250103-010000Z-7.log']);
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('backup tool options', () => {
+  test.each([
+    ['backup-wakeup', ['--host', 'pve1'], "option '--host' does not apply to backup-wakeup"],
+    ['backup-wakeup', ['--api-token=x'], "option '--api-token' does not apply to backup-wakeup"],
+    ['backup-wakeup', ['--insecure'], "option '--insecure' does not apply to backup-wakeup"],
+    ['backup-wakeup', ['--dry-run'], "option '--dry-run' does not apply to backup-wakeup"],
+    ['backup-hook', ['job-start', '-o', 'json'], "option '-o' does not apply to backup-hook"],
+    ['backup-hook', ['job-start', '--timeout', '30'], "option '--timeout' does not apply to backup-hook"],
+    ['backup-sync', ['--frobnicate'], "unknown option '--frobnicate'"],
+  ])('%s %p is refused', (tool, argv, text) => {
+    expect(() => parseBackupArgs(tool, argv, {})).toThrow(text);
+  });
+  test.each([
+    ['backup-wakeup', ['--check', '-o', 'json', '--node', 'pve2'], { string: ['output'], boolean: ['check'], alias: { o: 'output' } }, { check: true, output: 'json', node: 'pve2' }],
+    ['backup-sync', ['--dry-run', '--config', '/etc/x.conf'], { boolean: ['dry-run'] }, { 'dry-run': true, config: '/etc/x.conf' }],
+    ['backup-hook', ['job-end', '--job', 'nightly', '--quiet'], { string: ['job'] }, { job: 'nightly', quiet: true, _: ['job-end'] }],
+  ])('%s %p is accepted', (tool, argv, spec, want) => {
+    expect(parseBackupArgs(tool, argv, spec)).toMatchObject(want);
   });
 });
