@@ -1,4 +1,9 @@
 // `autosnap --help`. The full reference is docs/autosnap.md.
+import { globalHelp } from '../cli/help.ts';
+import { DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL_MIN } from './jobs.ts';
+import { DEFAULT_LOCK_FILE } from './runlock.ts';
+import { DEFAULT_MAX_PER_NODE } from './schedule.ts';
+
 export const HELP = `autosnap - Proxmox VE snapshots on a schedule, cv4pve-autosnap compatible
 
 usage: autosnap [global options] [command] [command options]
@@ -14,18 +19,16 @@ commands:
 
 retention (instead of --keep N):
   --keep-last N --keep-hourly N --keep-daily N --keep-weekly N --keep-monthly N --keep-yearly N
-  --tiers 1h=all,3h=30m,today=60m      --policy intraday      --tz ZONE
+  --tiers 1h=all,3h=30m,today=60m      --policy intraday
 
-global options:
-  --host H[:port],...  --api-token USER@REALM!ID[=SECRET]  --api-token-file F
-  --username U@REALM --password file:PATH | --password-file F
-  --fingerprint FP  --ca-file F  --insecure  --validate-certificate (no-op)
-  --transport api|pvesh  --config FILE  --timeout S
-  --vmid SELECTOR (default @all)  --timestamp-format FMT (yyMMddHHmmss)
-  --max-perc-storage N (95)  --max-parallel N (${12})  --max-per-node N (${3})
-  --lock-wait S (60)  --lock-file F (/run/autosnap/autosnap.lock)  --wait
-  --hook-timeout S (300)  --tags T1,T2  --job NAME  --dry-run  --debug  --quiet
-  @file.parm   read arguments from a file, one per line
+autosnap options (also keys of the config's [autosnap] section, without the dashes):
+  --vmid SELECTOR (default @all)  --tags T1,T2  --job NAME[,NAME]
+  --timestamp-format FMT (yyMMddHHmmss)  --interval MIN (${DEFAULT_INTERVAL_MIN}, intraday)
+  --max-perc-storage N (95)  --max-per-node N (${DEFAULT_MAX_PER_NODE})
+  --lock-wait S (60)  --lock-file F (${DEFAULT_LOCK_FILE})  --wait
+  --hook-timeout S (${DEFAULT_HOOK_TIMEOUT})
+
+${globalHelp()}
 
 exit codes: 0 all fine, 1 some guest failed, 2 usage or config error,
             3 cluster unreachable or authentication failed

@@ -2,19 +2,51 @@
 // options), the original script's `-clean`, and the bundle's own options. Every option can
 // also be set in the config file, in `[autosnap]` (defaults) or in a `[job NAME]` section.
 import { UsageError } from '../cli/errors.ts';
-import { expandParamFiles, parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
-import { normKey, type Config } from '../cli/config.ts';
+import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
+import { checkConfig, normKey, type Config, type SectionKeys } from '../cli/config.ts';
+import { PVE_SECTION } from '../cli/connect.ts';
 
 export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'tiers', 'policy'] as const;
 
+/** What a job reads from its own `[job NAME]` section (before `[autosnap]`). */
+const JOB_KEYS = ['vmid', 'label', ...POLICY_KEYS, 'state', 'only-running', 'tags', 'script', 'hook-timeout', 'timestamp-format', 'interval'];
+/** Settings of the whole run: read from `[autosnap]` (or the command line) only. */
+const RUN_KEYS = ['max-perc-storage', 'max-parallel', 'max-per-node', 'lock-wait', 'lock-file', 'wait', 'tz', 'output', 'dry-run', 'debug', 'job'];
+const runWide = Object.fromEntries(RUN_KEYS.map((k) => [normKey(k), 'it applies to the whole run: set it in [autosnap]']));
+const policyHere = Object.fromEntries(
+  POLICY_KEYS.filter((k) => k !== 'tiers').map((k) => [normKey(k), 'a retention policy belongs to a [job NAME] section (or --keep on the command line)']),
+);
+
+/**
+ * The config sections autosnap reads, with every key it understands; anything else is
+ * refused before the run starts (a misspelt keep_montly would otherwise drop a rule).
+ * A new option read from the config must be added here.
+ */
+export const AUTOSNAP_SECTIONS: SectionKeys[] = [
+  {
+    section: 'autosnap',
+    // `tiers` here shapes the intraday default job; the other policy keys are a job's own
+    keys: [...JOB_KEYS.filter((k) => k === 'tiers' || (!(POLICY_KEYS as readonly string[]).includes(k) && k !== 'label')), ...RUN_KEYS],
+    hints: { ...policyHere, label: 'a label belongs to a [job NAME] section (or --label on the command line)' },
+  },
+  {
+    section: 'job *',
+    keys: JOB_KEYS,
+    hints: { ...runWide, schedule: 'autosnap does not read a schedule: the systemd timers decide when jobs run (write it as a # comment)' },
+  },
+  PVE_SECTION,
+];
+
 export const AUTOSNAP_OPTIONS: OptionSpec = {
   string: [
     'label', 'keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly',
     'tiers', 'policy', 'script', 'hook-timeout', 'lock-wait', 'lock-file', 'job', 'interval', 'tags',
     'from-file', 'at', 'max-age', 'keep-newest',
+    // autosnap's own, not global: no other tool reads them
+    'vmid', 'timestamp-format', 'max-perc-storage', 'max-per-node',
   ],
   boolean: ['state', 'only-running', 'clean', 'wait'],
 };
@@ -34,7 +66,7 @@ export interface Invocation {
  * rewritten first.
  */
 export function parseInvocation(argv: string[]): Invocation {
-  const fixed = expandParamFiles(argv).map((a) => (a === '-clean' ? '--clean' : a));
+  const fixed = expandParamFiles(argv, [...GLOBAL_OPTIONS.string, 'o', ...AUTOSNAP_OPTIONS.string!]).map((a) => (a === '-clean' ? '--clean' : a));
   const args = parseArgs(fixed, AUTOSNAP_OPTIONS);
   const positional = args._.map(String);
   let command: Command = 'run';
@@ -62,7 +94,11 @@ export class OptionSource {
     readonly sections: string[],
     /** CLI options that the user typed (minimist sets booleans to false when absent) */
     private readonly typed: Set<string>,
-  ) {}
+  ) {
+    // The base source is built once per run, right after the config is read and before
+    // any lock, connection or plan: the place to refuse keys no part of autosnap reads.
+    if (sections.length === 1 && sections[0] === 'autosnap') checkConfig(config, AUTOSNAP_SECTIONS);
+  }
 
   /** A source that reads a job section before the defaults; CLI still wins. */
   withSection(name: string): OptionSource {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import minimist from 'minimist';
 import { UsageError } from './errors.ts';
+import { GLOBAL_OPTION_TABLE } from './help.ts';
 
 export interface OptionSpec {
   /** options that take a value */
@@ -17,26 +18,36 @@ export interface OptionSpec {
   multi?: string[];
 }
 
-/** Options every tool of the bundle understands, with the same meaning everywhere. */
+/**
+ * Options every tool of the bundle understands, with the same meaning everywhere; from
+ * the table the help block is rendered from (lib/cli/help.ts).
+ */
 export const GLOBAL_OPTIONS: Required<Pick<OptionSpec, 'string' | 'boolean' | 'alias'>> = {
-  string: [
-    'host', 'api-token', 'api-token-file', 'username', 'password', 'password-file',
-    'fingerprint', 'ca-file', 'config', 'timeout', 'output', 'transport', 'pvesh', 'vmid',
-    'timestamp-format', 'max-perc-storage', 'max-parallel', 'max-per-node', 'tz',
-  ],
-  boolean: ['insecure', 'validate-certificate', 'debug', 'quiet', 'help', 'version', 'dry-run'],
-  alias: { o: 'output', h: 'help', V: 'version' },
+  string: GLOBAL_OPTION_TABLE.filter((o) => o.arg).map((o) => o.name),
+  boolean: GLOBAL_OPTION_TABLE.filter((o) => !o.arg).map((o) => o.name),
+  alias: Object.fromEntries(GLOBAL_OPTION_TABLE.filter((o) => o.short).map((o) => [o.short!, o.name])),
 };
+
+/** Global options that take a value, with their one-letter aliases. */
+const GLOBAL_VALUE_OPTIONS = [...GLOBAL_OPTIONS.string, ...GLOBAL_OPTION_TABLE.filter((o) => o.short && o.arg).map((o) => o.short!)];
 
 /**
  * Expand `@file` arguments: each non-empty line of the file is one argument, as if typed.
  * A line `--key value` is split at the first blank, since people write them that way.
  * Lines starting with `#` are comments. Files may include other files, up to a depth.
+ * An `@x` that is the value of an option (`--vmid @bogus`) is never a file: `valueOptions`
+ * names the options that take a value (default: the global ones).
  */
-export function expandParamFiles(argv: string[], depth = 0): string[] {
+export function expandParamFiles(argv: string[], valueOptions: Iterable<string> = GLOBAL_VALUE_OPTIONS): string[] {
+  return expand(argv, new Set(valueOptions), 0);
+}
+
+function expand(argv: string[], valueOptions: Set<string>, depth: number): string[] {
   const out: string[] = [];
   for (const arg of argv) {
-    if (!arg.startsWith('@') || arg.length === 1 || looksLikeSelector(arg)) {
+    const prev = out[out.length - 1];
+    const isValue = prev !== undefined && /^--?[^-=][^=]*$/.test(prev) && valueOptions.has(prev.replace(/^--?/, ''));
+    if (!arg.startsWith('@') || arg.length === 1 || isValue || looksLikeSelector(arg)) {
       out.push(arg);
       continue;
     }
@@ -46,6 +57,8 @@ export function expandParamFiles(argv: string[], depth = 0): string[] {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e: any) {
+      // `@bogus` is as likely a mistyped selector as a missing file: say both
+      if (e?.code === 'ENOENT') throw new UsageError(`unknown selector or missing parameter file '${arg}'`);
       throw new UsageError(`cannot read parameter file ${file}: ${e.code ?? e.message}`);
     }
     const lines: string[] = [];
@@ -57,7 +70,7 @@ export function expandParamFiles(argv: string[], depth = 0): string[] {
       if (m) lines.push(m[1], m[2]);
       else lines.push(line);
     }
-    out.push(...expandParamFiles(lines, depth + 1));
+    out.push(...expand(lines, valueOptions, depth + 1));
   }
   return out;
 }
@@ -80,11 +93,11 @@ export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?
     for (const a of Array.isArray(v) ? v : [v]) known.add(a);
   }
   let unknown: string | undefined;
-  // minimist would read `--vmid -100:200` as the flag -1; a value that starts with a dash
-  // and a digit or @ (a selector exclusion) belongs to the option before it.
-  const expanded = expandParamFiles(argv);
   const stringSet = new Set(string);
   for (const [k, v] of Object.entries(alias)) if (stringSet.has(String(v))) stringSet.add(k);
+  // minimist would read `--vmid -100:200` as the flag -1; a value that starts with a dash
+  // and a digit or @ (a selector exclusion) belongs to the option before it.
+  const expanded = expandParamFiles(argv, stringSet);
   const joined: string[] = [];
   for (let i = 0; i < expanded.length; i++) {
     const a = expanded[i];

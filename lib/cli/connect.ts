@@ -8,11 +8,18 @@ import { Client, type ClientOptions } from '../pve/client.ts';
 import type { Auth } from '../pve/api.ts';
 import { parseFingerprints, parseHostList } from '../pve/hosts.ts';
 import type { PveClient } from '../pve/types.ts';
-import { readSecretFile, type Config } from './config.ts';
+import { checkConfig, readSecretFile, type Config, type SectionKeys } from './config.ts';
 import { UsageError } from './errors.ts';
 import { debug, registerSecret, warn } from './log.ts';
 
 type Env = Record<string, string | undefined>;
+
+/** The keys of `[pve]`; every tool that talks to Proxmox VE refuses any other. */
+export const PVE_SECTION: SectionKeys = {
+  section: 'pve',
+  keys: ['host', 'api_token', 'api_token_file', 'api_token_secret', 'username', 'password', 'password_file', 'fingerprint', 'ca_file', 'insecure', 'timeout', 'transport', 'pvesh'],
+  hints: { token: "did you mean 'api_token'?", user: "did you mean 'username'?", port: "give the port with the host: 'host = pve1:8006'" },
+};
 type Args = Record<string, unknown>;
 
 const TOKEN_ID = /^([^\s@!=]+@[A-Za-z0-9.\-_]+)!([A-Za-z][A-Za-z0-9.\-_]+)$/;
@@ -141,11 +148,14 @@ function configLevel(config: Config): Level {
   } catch (e) {
     throw new UsageError(`${where} insecure: ${(e as Error).message}`);
   }
+  // registered here too: a config built in memory (tests, the ONTAP layout) skipped loadConfig
+  registerSecret(g('api_token_secret'));
   return {
     name: where,
     host: g('host'),
     apiToken: g('api_token'),
     apiTokenFile: g('api_token_file'),
+    apiTokenSecret: g('api_token_secret'),
     username: g('username'),
     password: g('password'),
     passwordFile: g('password_file'),
@@ -166,6 +176,11 @@ function first<K extends keyof Level>(levels: Level[], key: K): { value: NonNull
 function resolveAuth(levels: Level[]): Auth {
   // the first level naming a principal decides between token and password
   const decider = levels.find((l) => l.apiToken || l.username || l.apiTokenFile);
+  for (const l of levels) {
+    if (l.apiTokenFile && l.apiTokenSecret) {
+      throw new UsageError(`${l.name}: api_token_file and api_token_secret contradict each other; choose one`);
+    }
+  }
   if (!decider) {
     throw new UsageError('no credentials: give --api-token USER@REALM!TOKENID with --api-token-file, or --username with --password-file (or set them in the config [pve] section)');
   }
@@ -199,7 +214,9 @@ function resolveAuth(levels: Level[]): Auth {
     warn('--api-token with the secret: it is visible in the process list; use --api-token-file or AUTOSNAP_API_TOKEN_SECRET');
   }
   if (!secret) {
-    for (const l of levels.slice(levels.indexOf(decider))) {
+    // levels above the decider name no principal, but may hold the secret for it
+    // (AUTOSNAP_API_TOKEN_SECRET with the token id from the config): the earlier wins
+    for (const l of levels) {
       if (l.apiTokenFile) {
         const content = readSecretFile(l.apiTokenFile, 'API token');
         // the file may hold the secret alone or the whole token
@@ -226,7 +243,7 @@ function resolveAuth(levels: Level[]): Auth {
     }
   }
   if (!tokenId) throw new UsageError(`${decider.name}: an API token file needs the token id too: give --api-token USER@REALM!TOKENID`);
-  if (!secret) throw new UsageError(`no secret for API token ${tokenId}: give --api-token-file FILE or set AUTOSNAP_API_TOKEN_SECRET`);
+  if (!secret) throw new UsageError(`no secret for API token ${tokenId}: give --api-token-file FILE, set AUTOSNAP_API_TOKEN_SECRET, or api_token_file in the config [pve] section`);
   registerSecret(secret);
   return { kind: 'token', tokenId, secret };
 }
@@ -236,6 +253,7 @@ function resolveAuth(levels: Level[]): Auth {
  * it is told to read (secrets, CA) and looking for pvesh; throws UsageError with one line.
  */
 export function resolveClientOptions(args: Args, config: Config, environment: Environment = realEnvironment): ClientOptions {
+  checkConfig(config, [PVE_SECTION]);
   const levels = [cliLevel(args), envLevel(environment.env), configLevel(config)];
   const transportOpt = first(levels, 'transport');
   const host = first(levels, 'host');

@@ -9,25 +9,31 @@ export interface IniSection {
   /** line number of the [section] header, for error messages */
   line: number;
   values: Record<string, string>;
+  /** line number of each key as written (lower-cased), for error messages */
+  lines?: Record<string, number>;
 }
 export interface IniFile {
   /** keys before the first section */
   global: Record<string, string>;
+  /** line number of each key before the first section */
+  globalLines?: Record<string, number>;
   sections: IniSection[];
 }
 
 export function parseIni(text: string, source = 'config'): IniFile {
-  const out: IniFile = { global: {}, sections: [] };
+  const out: IniFile = { global: {}, globalLines: {}, sections: [] };
   let cur: Record<string, string> = out.global;
+  let curLines: Record<string, number> = out.globalLines!;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i].trim();
     if (!raw || raw.startsWith('#') || raw.startsWith(';')) continue;
     const sec = /^\[([^\]]+)\]$/.exec(raw);
     if (sec) {
-      const s: IniSection = { name: sec[1].trim(), line: i + 1, values: {} };
+      const s: IniSection = { name: sec[1].trim(), line: i + 1, values: {}, lines: {} };
       out.sections.push(s);
       cur = s.values;
+      curLines = s.lines!;
       continue;
     }
     const eq = raw.search(/[=:]/);
@@ -36,6 +42,7 @@ export function parseIni(text: string, source = 'config'): IniFile {
     let value = raw.slice(eq + 1).trim();
     if (value.length >= 2 && /^(["']).*\1$/.test(value)) value = value.slice(1, -1);
     cur[key] = value;
+    curLines[key] = i + 1;
   }
   return out;
 }

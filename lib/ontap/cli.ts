@@ -2,6 +2,7 @@
 // `storage create|list|delete|restore|mount|unmount|show`. The original tool's
 // single-dash options (-vm, -storage, -snapshot, -suspend, -shutdown) still work.
 import { parseArgs } from '../cli/args.ts';
+import { globalHelp } from '../cli/help.ts';
 import { UsageError } from '../cli/errors.ts';
 import { setLogLevel } from '../cli/log.ts';
 import { parseFormat } from '../cli/output.ts';
@@ -29,13 +30,17 @@ NetApp ONTAP snapshots and clones for Proxmox NFS storages.
   storage unmount  remove such a storage and its FlexClone
   storage show     the volume, SVM and junction behind the storage
 
-options: --ontap-config FILE (ONTAP settings; the original config.ini layout works too),
-  --config FILE, -o text|json|jsonpretty|markdown|html, --dry-run, --yes, --debug,
-  and the Proxmox connection options shared by every tool (--host, --api-token, ...).
+ontap-snapshot options:
+  --ontap-config FILE  ONTAP settings (the original config.ini layout works too)
+  -y, --yes            do not ask (storage restore)
+
+${globalHelp()}
+
 See docs/ontap-snapshot.md.`;
 
 const SPEC = {
-  string: ['vm', 'storage', 'snapshot', 'clone', 'ontap-config'],
+  // vmid: another spelling of --vm (it used to come with the global options)
+  string: ['vm', 'vmid', 'storage', 'snapshot', 'clone', 'ontap-config'],
   boolean: ['suspend', 'shutdown', 'yes'],
   alias: { y: 'yes' },
 };

@@ -1,27 +1,12 @@
 // Help texts. The bash completion reads the options from here (`--help` output), so every
 // option an action accepts must appear in its text.
+import { globalHelp } from '../cli/help.ts';
 
 export const ACTIONS = ['list', 'create', 'rollback', 'delete', 'config', 'describe'] as const;
 export type Action = (typeof ACTIONS)[number];
 
-const GLOBAL = `Global options (same for every tool of the bundle):
-  --host HOST[:PORT],...     Proxmox VE hosts (first that answers wins); config [pve] host
-  --api-token USER@REALM!ID  API token id; secret from --api-token-file F or AUTOSNAP_API_TOKEN_SECRET
-  --api-token-file FILE      file holding the token secret (mode 600)
-  --username USER@REALM      ticket login, with --password-file FILE or AUTOSNAP_PASSWORD
-  --password-file FILE       file holding the password
-  --fingerprint FP           pin the node certificate (SHA-256); --ca-file FILE; --insecure
-  --ca-file FILE             trust this CA for the node certificate
-  --insecure                 do not verify the node certificate (not recommended)
-  --transport api|pvesh      HTTPS API or the local pvesh (default: pvesh on a node)
-  --pvesh PATH               pvesh to run with --transport pvesh
-  --config FILE              config file (default /etc/autosnap/autosnap.conf, or AUTOSNAP_CONFIG)
-  --timeout SECONDS          per request (default 30)
-  --max-parallel N           guests worked on at once (default 4)
-  --tz ZONE                  time zone for printed times (default: local)
-  -o, --output FORMAT        text, json, jsonpretty, markdown, html
-  --debug, --quiet           more or less logging on stderr
-  -h, --help                 this help; -V, --version the version`;
+// the block every tool of the bundle prints, from the table the parser uses
+const GLOBAL = globalHelp();
 
 const ACTION_HELP: Record<Action, string> = {
   list: `pve-snapshot list <guest|selector> [--older-than AGE] [-o text|json|jsonpretty|markdown|html]

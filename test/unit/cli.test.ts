@@ -32,15 +32,18 @@ describe('arguments', () => {
     expect(expandParamFiles(['--debug', `@${f}`, '--keep', '3'])).toEqual(['--debug', '--host=pve1', '--vmid', '@all,-100', 'snap', '--keep', '3']);
   });
   test('missing parameter file names it', () => {
-    expect(() => expandParamFiles(['@/nonexistent/x.parm'])).toThrow('cannot read parameter file /nonexistent/x.parm: ENOENT');
+    expect(() => expandParamFiles(['@/nonexistent/x.parm'])).toThrow("unknown selector or missing parameter file '@/nonexistent/x.parm'");
   });
   test('unknown option is named', () => {
     expect(() => parseArgs(['snap', '--lable', 'x'], { string: ['label'] })).toThrow("unknown option '--lable'");
   });
   test('selector exclusions are values, not options', () => {
-    expect(parseArgs(['--vmid', '-100:200', 'snap'], {}).vmid).toBe('-100:200');
-    expect(parseArgs(['--vmid', '@all,-@pool-x'], {}).vmid).toBe('@all,-@pool-x');
-    expect(parseArgs(['--vmid', '@tag-a'], {}).vmid).toBe('@tag-a');
+    // --vmid is autosnap's own option, no longer a global one
+    const vmid = { string: ['vmid'] };
+    expect(parseArgs(['--vmid', '-100:200', 'snap'], vmid).vmid).toBe('-100:200');
+    expect(parseArgs(['--vmid', '@all,-@pool-x'], vmid).vmid).toBe('@all,-@pool-x');
+    expect(parseArgs(['--vmid', '@tag-a'], vmid).vmid).toBe('@tag-a');
+    expect(parseArgs(['--vmid', '@bogus'], vmid).vmid).toBe('@bogus');
   });
   test('repeated option keeps the last unless multi', () => {
     expect(parseArgs(['--host', 'a', '--host', 'b']).host).toBe('b');
