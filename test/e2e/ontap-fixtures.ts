@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { run, type RunResult } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
-import { startOntapSim, writeConfig, type OntapSimHandle } from '../helpers/ontap.ts';
+import { startOntapSim, writeConfig, type OntapSimHandle, type OntapSimOptions } from '../helpers/ontap.ts';
 
 export const ONTAP_SEED = {
   cluster: 'e2e',
@@ -103,8 +103,8 @@ export function configText(pve: SimHandle, ontap: OntapSimHandle, extraOntap = '
 
 export const FAST = { AUTOSNAP_ONTAP_POLL_SCALE: '0.01' };
 
-export async function startClusters(o: { extraOntap?: string; pveFaults?: string } = {}): Promise<Clusters> {
-  const [ontap, pve] = await Promise.all([startOntapSim({ seed: ONTAP_SEED }), startSim({ seed: PVE_SEED, timeScale: 0.01, faults: o.pveFaults })]);
+export async function startClusters(o: { extraOntap?: string; pveFaults?: string; ontap?: OntapSimOptions } = {}): Promise<Clusters> {
+  const [ontap, pve] = await Promise.all([startOntapSim({ seed: ONTAP_SEED, ...o.ontap }), startSim({ seed: PVE_SEED, timeScale: 0.01, faults: o.pveFaults })]);
   const config = writeConfig(configText(pve, ontap, o.extraOntap));
   return {
     ontap,

@@ -1,12 +1,17 @@
 // The ONTAP simulator as a client sees it: REST collections, jobs, errors, ZAPI.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import crypto from 'node:crypto';
 import { run } from '../helpers/bin.ts';
 import { startOntapSim, writeConfig, type OntapSimHandle } from '../helpers/ontap.ts';
 import { ONTAP_SEED } from './ontap-fixtures.ts';
 
+// each test runs the compiled tool a few times; on a shared, loaded machine that can take
+// longer than bun's 5 s default (a limit, not a speed assertion)
+setDefaultTimeout(60_000);
+
 let s: OntapSimHandle;
 beforeAll(async () => {
-  // time scale 0.001: jobs end within milliseconds and vanish 0.3 s after they end
+  // time scale 0.001: jobs end within milliseconds (the clock tests below run at real speed)
   s = await startOntapSim({ seed: ONTAP_SEED, timeScale: 0.001, users: ['admin:netapp123', 'ro:other-pass'] });
 });
 afterAll(async () => {
@@ -98,16 +103,13 @@ describe('jobs and errors', () => {
     expect(dup.body.error.message).toMatch(/already exists/);
   });
 
-  test('jobs vanish 300 s (scaled) after they end', async () => {
-    const v = await uuidOf('pve_data');
-    const r = await s.rest('POST', `/api/storage/volumes/${v}/snapshots`, { name: 'vanish' });
-    await waitJob(r.body.job.uuid);
-    await Bun.sleep(800);
-    const gone = await s.rest('GET', `/api/cluster/jobs/${r.body.job.uuid}`);
-    expect(gone.status).toBe(404);
-    expect(gone.body.error.code).toBe('4');
+  test('POST /_sim/clock refuses a body without a usable advance', async () => {
+    for (const body of [{}, { advance: 'soon' }, { advance: -5 }]) {
+      const r = await s.rest('POST', '/_sim/clock', body);
+      expect(r.status).toBe(400);
+      expect(r.body.error.message).toMatch(/'advance'/);
+    }
   });
-
   test.each([
     ['GET', '/api/storage/volumes/no-such-uuid', 404, '4'],
     ['POST', '/api/storage/volumes', 400, '2'],
@@ -125,6 +127,49 @@ describe('jobs and errors', () => {
     expect((await s.zapi('<netapp version="1.21"><system-get-version/></netapp>', bad)).status).toBe(401);
     const other = 'Basic ' + Buffer.from('ro:other-pass').toString('base64');
     expect((await s.rest('GET', '/api/cluster', undefined, other)).status).toBe(200);
+  });
+});
+
+describe('the simulated clock', () => {
+  // real speed (time scale 1): nothing a test waits for happens on its own within the test,
+  // only when the clock is moved on
+  let slow: OntapSimHandle;
+  beforeAll(async () => {
+    slow = await startOntapSim({ seed: ONTAP_SEED, timeScale: 1 });
+  });
+  afterAll(async () => {
+    await slow?.stop();
+  });
+  const job = async (uuid: string) => slow.rest('GET', `/api/cluster/jobs/${uuid}?fields=state`);
+
+  test('a job ends when its duration has passed, and vanishes 300 s after it ended', async () => {
+    const v = (await slow.rest('GET', '/api/storage/volumes?name=pve_data')).body.records[0].uuid;
+    const r = await slow.rest('POST', `/api/storage/volumes/${v}/snapshots`, { name: 'clocked' });
+    expect(r.status).toBe(202);
+    const uuid = r.body.job.uuid;
+    expect((await job(uuid)).body.state).toBe('queued');
+    const before = (await slow.state()).volumes.find((x: any) => x.name === 'pve_data').snapshots.length;
+    await slow.advance(1);
+    expect((await job(uuid)).body.state).toBe('success');
+    expect((await slow.state()).volumes.find((x: any) => x.name === 'pve_data').snapshots.length).toBe(before + 1);
+    await slow.advance(250);
+    expect((await job(uuid)).status).toBe(200);
+    await slow.advance(50);
+    const gone = await job(uuid);
+    expect(gone.status).toBe(404);
+    expect(gone.body.error.code).toBe('4');
+  });
+
+  test('the snapshot create time follows the moved clock', async () => {
+    const v = (await slow.rest('GET', '/api/storage/volumes?name=held')).body.records[0].uuid;
+    await slow.advance(86400);
+    const r = await slow.rest('POST', `/api/storage/volumes/${v}/snapshots`, { name: 'tomorrow' });
+    expect(r.status).toBe(202);
+    await slow.advance(1);
+    const snap = (await slow.rest('GET', `/api/storage/volumes/${v}/snapshots?name=tomorrow&fields=create_time`)).body.records[0];
+    const ageDays = (Date.parse(snap.create_time) - Date.now()) / 86400_000;
+    expect(ageDays).toBeGreaterThan(0.99);
+    expect(ageDays).toBeLessThan(1.01);
   });
 });
 
@@ -167,10 +212,21 @@ describe('command line', () => {
     [['--seed', writeConfig('{"svms": [{"name": "s", "volumes": [{"name": "bad-name"}]}]}', 0o600, 'seed.json')], /volumes\[0\]: 'name' must be a volume name/],
     [['--seed', writeConfig('{"svms": [{"name": "s", "volumes": [{"name": "c", "clone": {"parentVolume": "p", "parentSnapshot": "x"}}]}]}', 0o600, 'seed.json')], /seed.json: entry doesn't exist: volume "p"/],
     [['--seed', writeConfig('{not json', 0o600, 'seed.json')], /is not valid JSON/],
+    [['--tls-cert', writeConfig('x', 0o600, 'c.pem')], /--tls-cert and --tls-key go together/],
+    [['--tls-cert', writeConfig('x', 0o600, 'c.pem'), '--tls-key', '/nonexistent.key'], /--tls-key: cannot read \/nonexistent.key: ENOENT/],
+    [['--tls-cert', writeConfig('not a certificate', 0o600, 'c.pem'), '--tls-key', writeConfig('x', 0o600, 'k.pem')], /--tls-cert: \S+c.pem holds no PEM certificate/],
   ])('%p is refused', async (args, msg) => {
     const r = await run(['ontap-sim', ...args, '--listen', '127.0.0.1:0'], { timeoutMs: 10_000 });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(msg);
     expect(r.stdout).toBe('');
+  });
+
+  test('a key that does not belong to the certificate is refused', async () => {
+    const cert = writeConfig(await s.certPem(), 0o600, 'c.pem');
+    const key = writeConfig(crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600, 'k.pem');
+    const r = await run(['ontap-sim', '--tls-cert', cert, '--tls-key', key, '--listen', '127.0.0.1:0'], { timeoutMs: 10_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--tls-key: \S+k.pem is not the key of the first certificate in \S+c.pem/);
   });
 });

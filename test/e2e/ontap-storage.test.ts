@@ -1,9 +1,13 @@
 // ontap-snapshot storage ...: the compiled executable against both simulators over HTTPS.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
 import { BIN } from '../helpers/bin.ts';
 import { writeConfig } from '../helpers/ontap.ts';
 import { FAST, configText, errorLines, startClusters, vol, type Clusters } from './ontap-fixtures.ts';
+
+// each test runs the compiled tool a few times; on a shared, loaded machine that can take
+// longer than bun's 5 s default (a limit, not a speed assertion)
+setDefaultTimeout(60_000);
 
 let c: Clusters;
 beforeAll(async () => {

@@ -1,10 +1,14 @@
 // ontap-snapshot vm ...: file clones of every disk, power state handling, qm rescan.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { toolLink } from '../helpers/bin.ts';
 import { errorLines, startClusters, vol, type Clusters } from './ontap-fixtures.ts';
+
+// each test runs the compiled tool a few times; on a shared, loaded machine that can take
+// longer than bun's 5 s default (a limit, not a speed assertion)
+setDefaultTimeout(60_000);
 
 let c: Clusters;
 beforeAll(async () => {

@@ -1,9 +1,13 @@
 // The main commands over ZAPI, the automatic fall-back to ZAPI, and the original
 // pve-ontap-snapshot.py config.ini layout.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { run } from '../helpers/bin.ts';
 import { writeConfig } from '../helpers/ontap.ts';
 import { FAST, errorLines, startClusters, vol, type Clusters } from './ontap-fixtures.ts';
+
+// each test runs the compiled tool a few times; on a shared, loaded machine that can take
+// longer than bun's 5 s default (a limit, not a speed assertion)
+setDefaultTimeout(60_000);
 
 let c: Clusters;
 let zapiCfg: string;

@@ -12,6 +12,9 @@ export interface OntapSimOptions {
   users?: string[];
   faults?: string;
   timeScale?: number;
+  /** PEM files the simulator serves instead of its own self-signed certificate */
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export interface OntapSimHandle {
@@ -28,6 +31,8 @@ export interface OntapSimHandle {
   zapi(xml: string, auth?: string): Promise<{ status: number; text: string }>;
   state(): Promise<any>;
   setFaults(spec: string): Promise<void>;
+  /** move the simulated clock on; due jobs end, finished jobs expire */
+  advance(seconds: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +57,8 @@ export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSi
   }
   if (opts.faults) args.push('--faults', opts.faults);
   args.push('--time-scale', String(opts.timeScale ?? 0.01));
+  if (opts.tlsCert) args.push('--tls-cert', opts.tlsCert);
+  if (opts.tlsKey) args.push('--tls-key', opts.tlsKey);
   const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let stderr = '';
@@ -105,6 +112,10 @@ export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSi
     setFaults: async (spec) => {
       const r = await rest('POST', '/_sim/faults', { spec });
       if (r.status !== 200) throw new Error(`faults: ${JSON.stringify(r.body)}`);
+    },
+    advance: async (seconds) => {
+      const r = await rest('POST', '/_sim/clock', { advance: seconds });
+      if (r.status !== 200) throw new Error(`clock: ${JSON.stringify(r.body)}`);
     },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {

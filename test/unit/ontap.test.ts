@@ -10,6 +10,7 @@ import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defa
 import { RestOntap, queryString } from '../../lib/ontap/rest.ts';
 import { nextJobDelay, type VolumeInfo } from '../../lib/ontap/types.ts';
 import { parseZapiResponse, zapiRequest } from '../../lib/ontap/zapi.ts';
+import { SimClock } from '../../lib/sim/ontap/clock.ts';
 import { matchRule, parseFaults } from '../../lib/sim/ontap/faults.ts';
 import { matchesExpr, project, unflatten } from '../../lib/sim/ontap/query.ts';
 import { OntapState, SimError } from '../../lib/sim/ontap/state.ts';
@@ -361,5 +362,41 @@ describe('simulator state rules', () => {
     [(st: OntapState) => st.fileClone(st.volume('s', 'v'), 'a/missing', 'a/x'), ['4', 2]],
   ])('error codes %#', (fn, want) => {
     expect(code(() => fn(new OntapState(seed)))).toEqual(want);
+  });
+});
+
+describe('simulator clock', () => {
+  // time scale 1e6: real time moves the simulated one by microseconds, so only advance() counts
+  const run = (timers: [string, number][], steps: number[]) => {
+    const clock = new SimClock(1e6, Date.parse('2024-06-01T00:00:00Z'));
+    const fired: string[][] = [];
+    for (const [name, s] of timers) clock.after(s, () => fired[fired.length - 1].push(name));
+    for (const step of steps) {
+      fired.push([]);
+      clock.advance(step);
+    }
+    clock.close();
+    return fired;
+  };
+  test.each([
+    [[['a', 1], ['b', 300]], [0.5, 0.5, 298, 2], [[], ['a'], [], ['b']]],
+    [[['late', 5], ['early', 2], ['same', 2]], [10], [['early', 'same', 'late']]],
+    [[['zero', 0]], [0], [['zero']]],
+  ] as [[string, number][], number[], string[][]][])('timers %p, advances %p', (timers, steps, want) => {
+    expect(run(timers, steps)).toEqual(want);
+  });
+
+  test('a timer set by a firing timer counts from its due time; now() moves with advance', () => {
+    const start = Date.parse('2024-06-01T00:00:00Z');
+    const clock = new SimClock(1e6, start);
+    const seen: number[] = [];
+    clock.after(1, () => {
+      seen.push(Math.round((clock.now() - start) / 1000));
+      clock.after(300, () => seen.push(Math.round((clock.now() - start) / 1000)));
+    });
+    clock.advance(1000);
+    clock.close();
+    expect(seen).toEqual([1, 301]);
+    expect(Math.round((clock.now() - start) / 1000)).toBe(1000);
   });
 });
