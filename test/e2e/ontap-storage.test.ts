@@ -133,6 +133,13 @@ describe('restore on a terminal', () => {
     expect(no.out).toMatch(/not confirmed; nothing was changed/);
     expect(no.code).toBe(1);
     expect(Object.keys(vol(await c.ontap.state(), 'pve_data').files)).toContain('images/101/later.qcow2');
+    // a bare y is not the word, and Ctrl-D (end of input) is no rather than a hang
+    for (const answer of ['y\n', '\x04']) {
+      const r = onTerminal(answer);
+      expect(r.out).toMatch(/not confirmed; nothing was changed/);
+      expect(r.code).toBe(1);
+    }
+    expect(Object.keys(vol(await c.ontap.state(), 'pve_data').files)).toContain('images/101/later.qcow2');
     const yes = onTerminal('yes\n');
     expect(yes.code).toBe(0);
     expect(Object.keys(vol(await c.ontap.state(), 'pve_data').files)).not.toContain('images/101/later.qcow2');
