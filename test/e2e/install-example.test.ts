@@ -73,6 +73,7 @@ describe('the example with every line switched on', () => {
     for (const s of ini.sections) {
       for (const [k, v] of Object.entries(s.values)) {
         if (/^(password|pass)$/.test(norm(k))) expect({ k, v }).toEqual({ k, v: 'CHANGE-ME-or-better-use-password_file' });
+        if (norm(k) === 'api_token_secret') expect(v).toBe('CHANGE-ME-or-better-use-api_token_file');
         if (norm(k) === 'api_token') expect(v).not.toContain('=');
       }
     }
