@@ -1,7 +1,8 @@
-import { describe, expect, test } from 'bun:test';
+import { beforeEach, describe, expect, test } from 'bun:test';
 import { Client, type Transport } from '../../lib/pve/client.ts';
 import { NetworkError, PveApiError, TaskError } from '../../lib/pve/errors.ts';
 import { createSnapshot, deleteSnapshot, rollbackSnapshot, type GuestRef } from '../../lib/pve/snapshots.ts';
+import { sharedTaskDurations } from '../../lib/pve/tasks.ts';
 import type { Method, Params } from '../../lib/pve/types.ts';
 import { setLogSink } from '../../lib/cli/log.ts';
 
@@ -104,6 +105,8 @@ describe('writes are never repeated blindly', () => {
 });
 
 describe('waitTask', () => {
+  // the first wait of a run knows no durations yet; others in this file must not teach it
+  beforeEach(() => sharedTaskDurations.clear());
   test('polls fast, then slower, until stopped; counts polls apart', async () => {
     let polls = 0;
     const f = fake((_m, path) => {
