@@ -11,7 +11,7 @@ import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { resolveTimeZone } from '../snapshots/localtime.ts';
 import { localTime } from '../snapshots/localtime.ts';
 import { offlinePlanMain } from '../snapshots/offline-plan.ts';
-import { clientOps, runGuest, type ExecEnv, type GuestMode, type GuestOutcome, type PlanRow } from '../snapshots/executor.ts';
+import { clientOps, prepareGuest, runGuest, type ExecEnv, type GuestMode, type GuestOutcome, type PlanRow, type PreparedGuest } from '../snapshots/executor.ts';
 import type { ClusterVm, PveClient } from '../pve/types.ts';
 import { VERSION } from '../version.ts';
 import { storageUsage, type StorageResource, type StorageUse } from './guestconfig.ts';
@@ -202,14 +202,22 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     };
     const phasePrefix = mode.create ? 'snap' : 'clean';
     await jobHook(job, `${phasePrefix}-job-start` as HookPhase, { ...s, dryRun: dry });
-    await runBounded(guests, s, async (g) => {
-      const outcome = await runGuest(env, job, g, mode);
-      outcomes.push({ job, outcome });
-      // one guest's report in one piece: lines never interleave with another guest's
-      if (!dry && text && outcome.lines.length) print(outcome.lines.join('\n') + '\n');
-      for (const p of outcome.problems) process.stderr.write(p.includes(': failed: ') ? `error: ${p}\n` : `${p}\n`);
-      return outcome;
-    });
+    // a guest's reads (lock wait, config, snapshot list) run while it waits for its node's
+    // slot; the slot is for its tasks, so a node never idles on another guest's round trips
+    const lookahead = { prepare: (g: GuestInfo) => prepareGuest(env, job, g, mode), perNode: Math.min(s.maxPerNode, s.maxParallel) };
+    await runBounded<GuestInfo, GuestOutcome, PreparedGuest>(
+      guests,
+      s,
+      async (g, _i, prepared) => {
+        const outcome = await runGuest(env, job, g, mode, prepared);
+        outcomes.push({ job, outcome });
+        // one guest's report in one piece: lines never interleave with another guest's
+        if (!dry && text && outcome.lines.length) print(outcome.lines.join('\n') + '\n');
+        for (const p of outcome.problems) process.stderr.write(p.includes(': failed: ') ? `error: ${p}\n` : `${p}\n`);
+        return outcome;
+      },
+      lookahead,
+    );
     await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry });
   }
   for (const { outcome } of outcomes) {

@@ -124,13 +124,39 @@ export function namingJob(job: ExecJob) {
 const guestTag = (g: GuestInfo) => `${g.vmid}${g.name ? ` ${g.name}` : ''}`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
-/** Run one job on one guest; never throws (every failure ends up in the outcome). */
-export async function runGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode): Promise<GuestOutcome> {
+/**
+ * What a guest's reads found, before any write: the scheduler reads the next guests while
+ * earlier guests' tasks run, so a node's task slots do not wait for these round trips.
+ */
+export interface PreparedGuest {
+  out: GuestOutcome;
+  /** false: the guest is done already (skipped or failed while reading) */
+  go: boolean;
+  snapshots: SnapshotEntry[];
+}
+
+/** Wait for the guest's lock, read its config and snapshots (at once), check storage; never throws. */
+export async function prepareGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode): Promise<PreparedGuest> {
   const out: GuestOutcome = { guest: g, status: 'ok', created: [], removed: [], removeFailed: [], lines: [], problems: [], plan: [] };
   try {
-    await flow(env, job, g, mode, out);
+    const snapshots = await readGuest(env, job, g, mode, out);
+    return { out, go: snapshots !== undefined, snapshots: snapshots ?? [] };
   } catch (e) {
     fail(out, errorLine(e));
+    return { out, go: false, snapshots: [] };
+  }
+}
+
+/** Run one job on one guest; never throws (every failure ends up in the outcome). */
+export async function runGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, prepared?: PreparedGuest): Promise<GuestOutcome> {
+  const ready = prepared ?? (await prepareGuest(env, job, g, mode));
+  const out = ready.out;
+  if (ready.go) {
+    try {
+      await flow(env, job, g, mode, out, ready.snapshots);
+    } catch (e) {
+      fail(out, errorLine(e));
+    }
   }
   if (out.removeFailed.length && out.status === 'ok') {
     // each failed removal printed its own line already
@@ -194,28 +220,37 @@ async function waitForLock(env: ExecEnv, g: GuestInfo, out: GuestOutcome, snapsh
   return false;
 }
 
-async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, out: GuestOutcome): Promise<void> {
-  const clock = env.clock ?? Date.now;
+/** The reads before any write; the guest's snapshots, or undefined when it is done already. */
+async function readGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, out: GuestOutcome): Promise<SnapshotEntry[] | undefined> {
   // A dry run looks but never waits: it has nothing to protect from a concurrent backup.
-  if (!env.dryRun && !(await waitForLock(env, g, out))) return;
+  if (!env.dryRun && !(await waitForLock(env, g, out))) return undefined;
 
-  let config: Record<string, unknown> | undefined;
-  if (mode.create) {
-    config = await env.ops.config(g);
+  // config and snapshot list do not depend on each other: one round trip instead of two
+  // (a guest skipped for its storage has had its list read for nothing, a cheap price)
+  const [configRead, listRead] = await Promise.allSettled([mode.create ? env.ops.config(g) : Promise.resolve(undefined), env.ops.list(g)]);
+  if (configRead.status === 'rejected') throw configRead.reason;
+  const config = configRead.value;
+  if (config) {
     const storages = diskStorages(g.type, config, { vmstate: job.state });
     const over = env.storage ? storageOverLimit(g.node, storages, env.storage, env.maxPercStorage) : undefined;
     if (over) {
       skip(out, `storage ${over.storage} on ${g.node} is ${over.percent.toFixed(1)}% full (limit ${env.maxPercStorage}%)`);
-      return;
+      return undefined;
     }
     if (g.type === 'qemu' && g.status === 'running' && !job.state && !agentEnabled(config)) {
       out.problems.push(`${guestTag(g)}: warning: no QEMU guest agent configured; the snapshot is crash-consistent only (enable the agent or use --state)`);
     }
   }
-
-  let snapshots = (await env.ops.list(g)).filter((s) => s.name !== 'current');
+  if (listRead.status === 'rejected') throw listRead.reason;
+  const snapshots = listRead.value.filter((s) => s.name !== 'current');
   const stuck = snapshots.find((s) => s.snapstate === 'delete' && isMarker(s.description));
   if (stuck) out.problems.push(`${guestTag(g)}: warning: snapshot ${stuck.name} is half-deleted; to recover: ${g.type === 'lxc' ? 'pct' : 'qm'} unlock ${g.vmid} && pve-snapshot delete ${g.vmid} ${stuck.name} --force`);
+  return snapshots;
+}
+
+async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, out: GuestOutcome, read: SnapshotEntry[]): Promise<void> {
+  const clock = env.clock ?? Date.now;
+  let snapshots = read;
 
   if (mode.cleanFirst) {
     snapshots = await prune(env, job, g, mode, out, snapshots, undefined);

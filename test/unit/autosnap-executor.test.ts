@@ -3,7 +3,7 @@ import { describe, expect, test } from 'bun:test';
 import type { GuestInfo } from '../../lib/guests/inventory.ts';
 import type { HookContext, HookResult } from '../../lib/autosnap/hooks.ts';
 import { LockWatcher } from '../../lib/autosnap/locks.ts';
-import { runGuest, type ExecEnv, type ExecJob, type GuestMode, type SnapshotOps } from '../../lib/snapshots/executor.ts';
+import { prepareGuest, runGuest, type ExecEnv, type ExecJob, type GuestMode, type SnapshotOps } from '../../lib/snapshots/executor.ts';
 import type { SnapshotEntry, TaskResult } from '../../lib/pve/types.ts';
 
 const NOW = new Date('2025-05-16T12:00:00Z');
@@ -104,11 +104,34 @@ describe('executor safety rules', () => {
     expect(o.removed).toEqual(['autoh250516090000']);
     expect(o.problems).toEqual(['100 web1: failed: remove autoh250516080000: snapshot needed by replication job']);
   });
+  test('a guest prepared ahead (reads done while it waited for a slot) runs the same flow', async () => {
+    const a = fake([ours(8), ours(9), ours(10)]);
+    const prepared = await prepareGuest(env(a.ops), job, guest, SNAP);
+    expect(prepared.go).toBe(true);
+    expect(a.calls).toEqual(['config', 'list']);
+    const o = await runGuest(env(a.ops), job, guest, SNAP, prepared);
+    expect(o.status).toBe('ok');
+    expect(a.calls).toEqual(['config', 'list', 'create autoh250516120000', 'remove autoh250516080000', 'remove autoh250516090000']);
+  });
+  test.each([
+    ['config', 'GET /nodes/pve1/qemu/100/config: 403 missing privilege VM.Audit on /vms/100'],
+    ['list', 'GET /nodes/pve1/qemu/100/snapshot: 500 boom'],
+  ])('a failed %s read fails the guest before any write', async (which, message) => {
+    const a = fake([ours(8), ours(9), ours(10)]);
+    const ops: SnapshotOps = { ...a.ops, [which]: async () => { a.calls.push(which); throw new Error(message); } };
+    const prepared = await prepareGuest(env(ops), job, guest, SNAP);
+    expect(prepared.go).toBe(false);
+    const o = await runGuest(env(ops), job, guest, SNAP, prepared);
+    expect(o.status).toBe('failed');
+    expect(o.problems).toEqual([`100 web1: failed: ${message}`]);
+    expect(a.calls.filter((c) => c !== 'config' && c !== 'list')).toEqual([]);
+  });
   test('storage over the limit skips before any write', async () => {
     const { ops, calls } = fake([ours(8)]);
     const o = await runGuest(env(ops, { storage: new Map([['pve1/local-zfs', { storage: 'local-zfs', percent: 99.2 }]]) }), job, guest, SNAP);
     expect(o.status).toBe('skipped');
     expect(o.reason).toBe('storage local-zfs on pve1 is 99.2% full (limit 95%)');
-    expect(calls).toEqual(['config']);
+    // the list is read alongside the config (one round trip); nothing is written
+    expect(calls).toEqual(['config', 'list']);
   });
 });

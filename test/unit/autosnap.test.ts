@@ -252,6 +252,60 @@ describe('scheduling under max-parallel and max-per-node', () => {
     const t = await trace(['a', 'a', 'a', 'b'], { maxParallel: 4, maxPerNode: 1 });
     expect(t.order.slice(0, 2)).toEqual([0, 3]);
   });
+  test('lookahead: waiting items are prepared ahead, per node and in all within the bounds', async () => {
+    // 2 nodes, one slot each; items finish only when the test says so
+    const nodes = ['a', 'a', 'a', 'a', 'b', 'b', 'b'];
+    const prepared: number[] = [];
+    const finish = new Map<number, () => void>();
+    const started: number[] = [];
+    const seen: Array<[number, string | undefined]> = [];
+    const done = runBounded(
+      nodes.map((node) => ({ node })),
+      { maxParallel: 3, maxPerNode: 1 },
+      async (_it, i, p?: string) => {
+        started.push(i);
+        seen.push([i, p]);
+        await new Promise<void>((r) => finish.set(i, r));
+        return i;
+      },
+      { prepare: async (_it, i) => (prepared.push(i), `read ${i}`), perNode: 2 },
+    );
+    const settle = async () => {
+      for (let k = 0; k < 10; k++) await Promise.resolve();
+    };
+    await settle();
+    expect(started).toEqual([0, 4]);
+    // running items were prepared first; then two waiting per node, at most 3 waiting in all
+    expect(prepared).toEqual([0, 4, 1, 2, 5]);
+    finish.get(0)!();
+    await settle();
+    expect(started).toEqual([0, 4, 1]);
+    expect(prepared).toEqual([0, 4, 1, 2, 5, 3]);
+    for (const i of [4, 1, 2, 3, 5, 6]) {
+      await settle();
+      finish.get(i)?.();
+      await settle();
+    }
+    for (let k = 0; k < 7; k++) {
+      for (const f of finish.values()) f();
+      await settle();
+    }
+    const r = await done;
+    expect(r.map((x) => x.ok && x.value)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    // every item got its own reads, once
+    expect([...prepared].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(seen.every(([i, p]) => p === `read ${i}`)).toBe(true);
+  });
+  test('lookahead: a failed prepare fails its item alone', async () => {
+    const r = await runBounded(
+      [{ node: 'a' }, { node: 'a' }],
+      { maxParallel: 1, maxPerNode: 1 },
+      async (_it, i, p?: number) => p ?? -1,
+      { prepare: async (_it, i) => { if (i === 1) throw new Error('read failed'); return i + 10; }, perNode: 1 },
+    );
+    expect(r[0]).toEqual({ ok: true, value: 10 });
+    expect(r[1]).toMatchObject({ ok: false, error: new Error('read failed') });
+  });
   test('a failing item fails alone', async () => {
     const r = await runBounded([{ node: 'a' }, { node: 'a' }], { maxParallel: 1, maxPerNode: 1 }, async (_it, i) => {
       if (i === 0) throw new Error('boom');
