@@ -6,6 +6,7 @@ import { connect } from '../cli/connect.ts';
 import { loadConfig } from '../cli/config.ts';
 import { UsageError } from '../cli/errors.ts';
 import { info, setLogLevel, warn } from '../cli/log.ts';
+import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, render, type Format } from '../cli/output.ts';
 import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { resolveTimeZone } from '../snapshots/localtime.ts';
@@ -28,15 +29,6 @@ import { statusCommand, statusOptions } from './status.ts';
 export const DEFAULT_LOCK_WAIT = 60;
 export const DEFAULT_MAX_PERC_STORAGE = 95;
 
-/** `AUTOSNAP_NOW=<ISO-8601>` pins "now" (a testing aid, documented as such). */
-export function runNow(env: Record<string, string | undefined> = process.env): Date {
-  const v = env.AUTOSNAP_NOW;
-  if (!v) return new Date();
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`AUTOSNAP_NOW: '${v}' is not an ISO-8601 time`);
-  return d;
-}
-
 export interface RunSettings {
   now: Date;
   tz: string;
@@ -51,7 +43,7 @@ export interface RunSettings {
 
 function settingsOf(src: OptionSource): RunSettings {
   return {
-    now: runNow(),
+    now: nowDate(),
     tz: resolveTimeZone(src.str('tz')),
     format: parseFormat(src.str('output')),
     dryRun: src.bool('dry-run'),
@@ -85,7 +77,11 @@ export function jobsFor(inv: Invocation, src: OptionSource): Job[] {
 
 /** What each guest does in a job, for a command. */
 export function modeFor(inv: Invocation, job: Job, s: Pick<RunSettings, 'now' | 'tz'>): GuestMode {
-  const allowRemoveNewest = inv.command === 'clean' && job.policy.kind === 'count' && job.policy.keep === 0;
+  // `--keep 0` given on the command line asks for every snapshot of the label to go:
+  // `clean` does that, and `plan` shows what that clean would do (a config job is planned
+  // as its run cleans it, which keeps the newest)
+  const explicitZero = job.name === 'cli' && job.policy.kind === 'count' && job.policy.keep === 0;
+  const allowRemoveNewest = explicitZero && (inv.command === 'clean' || inv.command === 'plan');
   if (inv.command === 'clean' || inv.command === 'plan' || inv.cleanOnly) return { cleanFirst: true, create: false, pruneAfter: false, allowRemoveNewest };
   if (job.kind === 'intraday' && inv.command === 'run') {
     // the original script cleans at the top of the hour, before that run's snapshot

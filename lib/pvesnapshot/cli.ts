@@ -8,6 +8,7 @@ import { confirm, interactive } from '../cli/confirm.ts';
 import { connect } from '../cli/connect.ts';
 import { AppError, EXIT, UsageError, errorLine } from '../cli/errors.ts';
 import { debug, error, info, setLogLevel } from '../cli/log.ts';
+import { nowSeconds } from '../cli/now.ts';
 import { parseFormat, print, render, type Column, type Format } from '../cli/output.ts';
 import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { PveApiError, TaskError } from '../pve/errors.ts';
@@ -146,16 +147,8 @@ function olderThan(args: Parsed): number | undefined {
   return parseDuration(String(v), '--older-than');
 }
 
-/** "Now" in unix seconds; AUTOSNAP_NOW (ISO-8601) pins it for tests, as for autosnap. */
-export function nowSeconds(env: Record<string, string | undefined> = process.env): number {
-  const pinned = env.AUTOSNAP_NOW;
-  if (pinned) {
-    const t = Date.parse(pinned);
-    if (Number.isNaN(t)) throw new UsageError(`AUTOSNAP_NOW: '${pinned}' is not an ISO-8601 time`);
-    return Math.floor(t / 1000);
-  }
-  return Math.floor(Date.now() / 1000);
-}
+// "now" (AUTOSNAP_NOW pins it for tests) is the one helper every tool shares
+export { nowSeconds };
 
 /** One vmid or one name, as opposed to a selector naming any number of guests. */
 export function isSingleGuest(text: string): boolean {

@@ -8,7 +8,8 @@ import { agentEnabled, diskStorages, storageOverLimit, storageUsage } from '../.
 import { hookEnv, runHook } from '../../lib/autosnap/hooks.ts';
 import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch } from '../../lib/autosnap/jobs.ts';
 import { LockWatcher, lockAdvice, lockFromError } from '../../lib/autosnap/locks.ts';
-import { jobsFor, modeFor, runNow } from '../../lib/autosnap/main.ts';
+import { jobsFor, modeFor } from '../../lib/autosnap/main.ts';
+import { nowDate } from '../../lib/cli/now.ts';
 import { OptionSource, parseInvocation } from '../../lib/autosnap/options.ts';
 import { acquireRunLock, tryLock } from '../../lib/autosnap/runlock.ts';
 import { runBounded } from '../../lib/autosnap/schedule.ts';
@@ -51,9 +52,23 @@ describe('command line', () => {
   test('a bad config value names file, section and key', () => {
     expect(() => source([], '[autosnap]\nmax_parallel = lots\n').src.int('max-parallel', 1)).toThrow("/etc/autosnap/autosnap.conf [autosnap] max_parallel: 'lots' is not a whole number");
   });
-  test('AUTOSNAP_NOW pins the clock', () => {
-    expect(runNow({ AUTOSNAP_NOW: '2025-05-16T09:23:00Z' }).toISOString()).toBe('2025-05-16T09:23:00.000Z');
-    expect(() => runNow({ AUTOSNAP_NOW: 'yesterday' })).toThrow('AUTOSNAP_NOW');
+  test.each([
+    ['2025-05-16T09:23:00Z', '2025-05-16T09:23:00.000Z'],
+    ['2025-05-16T11:23:00+02:00', '2025-05-16T09:23:00.000Z'],
+    ['2025-05-16T09:23:00.500Z', '2025-05-16T09:23:00.500Z'],
+    [' 2025-05-16T09:23Z ', '2025-05-16T09:23:00.000Z'],
+  ])('AUTOSNAP_NOW %p pins the clock at %s', (v, want) => {
+    expect(nowDate({ AUTOSNAP_NOW: v }).toISOString()).toBe(want);
+  });
+  // Date.parse takes these too (and reads some in local time): not ISO-8601, so refused
+  test.each(['yesterday', 'May 16 2025', '2025/05/16 09:00', '16.05.2025', '2025-05-16T25:00:00Z', '1747387380'])('AUTOSNAP_NOW %p is refused with one line', (v) => {
+    expect(() => nowDate({ AUTOSNAP_NOW: v })).toThrow(`AUTOSNAP_NOW: '${v}' is not an ISO-8601 time (e.g. 2025-05-16T12:00:00+02:00)`);
+  });
+  test('without AUTOSNAP_NOW (or empty) it is the clock', () => {
+    for (const env of [{}, { AUTOSNAP_NOW: '' }]) {
+      const d = nowDate(env).getTime();
+      expect(Math.abs(d - Date.now())).toBeLessThan(60_000);
+    }
   });
 });
 
@@ -162,6 +177,17 @@ describe('what a run does per guest', () => {
     expect(modeFor(parseInvocation(['clean']), zero, at('2025-05-16T10:00:00Z')).allowRemoveNewest).toBe(true);
     expect(modeFor(parseInvocation(['snap']), zero, at('2025-05-16T10:00:00Z')).allowRemoveNewest).toBe(false);
     expect(modeFor(parseInvocation(['clean']), label, at('2025-05-16T10:00:00Z')).allowRemoveNewest).toBe(false);
+  });
+  test.each([
+    // plan shows what the same clean would do
+    ['plan --keep 0 (command line)', ['plan'], 'cli', 0, true],
+    ['plan --keep 2', ['plan'], 'cli', 2, false],
+    ['-clean of a config job with keep = 0', ['-clean'], 'nightly', 0, false],
+    ['plan of a config job with keep = 0 (its run keeps the newest)', ['plan'], 'nightly', 0, false],
+    ['run of a config job with keep = 0', [], 'nightly', 0, false],
+  ] as const)('%s: may remove the newest %p', (_n, argv, name, keep, want) => {
+    const job = { ...jobFromCli(source(['clean', '--label', 'h', '--keep', String(keep)]).src, { requireLabel: true, requirePolicy: true })!, name };
+    expect(modeFor(parseInvocation([...argv]), job, at('2025-05-16T10:00:00Z')).allowRemoveNewest).toBe(want);
   });
 });
 
