@@ -8,7 +8,7 @@ import { UsageError } from '../cli/errors.ts';
 import { info, setLogLevel, warn } from '../cli/log.ts';
 import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, render, type Format } from '../cli/output.ts';
-import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
+import { resolveSelection, TEMPLATE_REASON, type GuestInfo } from '../guests/inventory.ts';
 import { resolveTimeZone } from '../snapshots/localtime.ts';
 import { localTime } from '../snapshots/localtime.ts';
 import { offlinePlanMain } from '../snapshots/offline-plan.ts';
@@ -166,7 +166,13 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
 
   for (const job of jobs) {
     const mode = modeFor(inv, job, s);
-    const all = await resolveGuests(client, job.selector);
+    const { guests: all, templates } = await resolveSelection(client, job.selector);
+    // a template named by its vmid or name was meant: say why it gets nothing
+    for (const g of templates) {
+      const line = `${g.vmid}${g.name ? ` ${g.name}` : ''}: skipped: ${TEMPLATE_REASON}`;
+      outcomes.push({ job, outcome: { guest: g, status: 'skipped', reason: TEMPLATE_REASON, created: [], removed: [], removeFailed: [], lines: [], problems: [line], plan: [] } });
+      process.stderr.write(line + '\n');
+    }
     const guests = all.filter((g) => (!job.onlyRunning || g.status === 'running') && tagsMatch(job, g.tags));
     if (!guests.length) {
       info(`job ${job.name}: no guest left after the filters (${[job.onlyRunning && 'running only', job.tags.length && `tags ${job.tags.join(',')}`].filter(Boolean).join(', ')})`);

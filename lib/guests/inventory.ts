@@ -2,7 +2,8 @@
 // GET /pools?poolid=X per pool the selector names. Everything else is pure (selector.ts).
 import { UsageError } from '../cli/errors.ts';
 import type { ClusterVm, PveClient } from '../pve/types.ts';
-import { parseSelector, poolsOf, selectGuests } from './selector.ts';
+import { callerOf } from '../pvesnapshot/stuck.ts';
+import { parseSelector, poolsOf, selectGuests, type Selector } from './selector.ts';
 
 export interface GuestInfo {
   vmid: number;
@@ -77,11 +78,53 @@ export interface ResolveOptions {
   includeTemplates?: boolean;
 }
 
+export const TEMPLATE_REASON = 'template (templates are never snapshotted)';
+
+/** A selector that matched nothing; `hint` says why when it is known (templates, a blind token). */
+export class NoGuestError extends UsageError {
+  constructor(
+    readonly selector: string,
+    readonly hint?: string,
+  ) {
+    super(`selector '${selector}' matched no guest${hint ? `; ${hint}` : ''}`);
+  }
+}
+
 /**
- * Guests a selector names, sorted by vmid. A selector that matches nothing is a usage
- * error (exit 2), because running a job on nothing is almost always a typo.
+ * Why an API token may not see the guests it names. Proxmox filters /cluster/resources by
+ * VM.Audit without an error, and a privilege-separated token has only the ACLs given to
+ * the token itself (intersected with its user's): a new token sees nothing at all, and the
+ * user's own ACL does not help. Undefined when the caller is no token or sees what it named.
  */
-export async function resolveGuests(client: PveClient, selectorText: string, opts: ResolveOptions = {}): Promise<GuestInfo[]> {
+export function tokenBlindHint(caller: string | undefined, visible: GuestInfo[], sel: Selector): string | undefined {
+  if (!caller?.includes('!')) return undefined;
+  if (visible.length === 0) return `the token sees no guests: a privilege-separated token needs its own VM.Audit (pveum acl modify / --tokens '${caller}' --roles ROLE)`;
+  // the token sees others: the vmid may simply not exist, so say only what is known
+  const named = sel.include.flatMap((t) => (t.kind === 'vmid' ? [t.vmid] : []));
+  if (named.length !== 1) return undefined;
+  const v = named[0];
+  return `the token sees no guest ${v}; if it exists, a privilege-separated token needs its own VM.Audit on it (pveum acl modify /vms/${v} --tokens '${caller}' --roles ROLE)`;
+}
+
+/** The templates a selector names by vmid or name (not through @all, a pool or a tag). */
+export function namedTemplates(sel: Selector, all: GuestInfo[], byPool: Map<string, Set<number>> = new Map()): GuestInfo[] {
+  const explicit: Selector = { ...sel, include: sel.include.filter((t) => t.kind === 'vmid' || t.kind === 'name') };
+  if (!explicit.include.length) return [];
+  return selectGuests(explicit, all, byPool, { includeTemplates: true }).filter((g) => g.template);
+}
+
+export interface Selection {
+  guests: GuestInfo[];
+  /** templates the selector names explicitly and that were left out (each deserves a line) */
+  templates: GuestInfo[];
+}
+
+/**
+ * Guests a selector names, sorted by vmid, and the templates it names explicitly but
+ * leaves out. A selector that matches nothing is a usage error (exit 2), because running a
+ * job on nothing is almost always a typo; the error says why when it can.
+ */
+export async function resolveSelection(client: PveClient, selectorText: string, opts: ResolveOptions = {}): Promise<Selection> {
   const sel = parseSelector(selectorText);
   const pools = poolsOf(sel);
   const [resources, ...members] = await Promise.all([
@@ -90,7 +133,20 @@ export async function resolveGuests(client: PveClient, selectorText: string, opt
   ]);
   const byPool = new Map<string, Set<number>>();
   pools.forEach((p, i) => byPool.set(p, members[i] as Set<number>));
-  const guests = selectGuests(sel, guestsFromResources((resources as ClusterVm[]) ?? []), byPool, opts);
-  if (guests.length === 0) throw new UsageError(`selector '${selectorText}' matched no guest`);
-  return guests;
+  const all = guestsFromResources((resources as ClusterVm[]) ?? []);
+  const guests = selectGuests(sel, all, byPool, opts);
+  const templates = opts.includeTemplates ? [] : namedTemplates(sel, all, byPool);
+  if (guests.length === 0) {
+    if (templates.length) {
+      const ids = templates.map((g) => g.vmid).join(', ');
+      throw new NoGuestError(selectorText, `${ids} ${templates.length > 1 ? 'are templates' : 'is a template'} (templates are never snapshotted)`);
+    }
+    throw new NoGuestError(selectorText, tokenBlindHint(callerOf(client), all, sel));
+  }
+  return { guests, templates };
+}
+
+/** The guests of resolveSelection alone. */
+export async function resolveGuests(client: PveClient, selectorText: string, opts: ResolveOptions = {}): Promise<GuestInfo[]> {
+  return (await resolveSelection(client, selectorText, opts)).guests;
 }

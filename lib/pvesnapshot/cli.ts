@@ -10,7 +10,7 @@ import { AppError, EXIT, UsageError, errorLine } from '../cli/errors.ts';
 import { debug, error, info, setLogLevel } from '../cli/log.ts';
 import { nowSeconds } from '../cli/now.ts';
 import { parseFormat, print, render, type Column, type Format } from '../cli/output.ts';
-import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
+import { NoGuestError, resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { PveApiError, TaskError } from '../pve/errors.ts';
 import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
 import { VERSION } from '../version.ts';
@@ -190,8 +190,8 @@ async function resolve(client: PveClient, text: string, opts: { single?: boolean
   try {
     guests = await resolveGuests(client, text, { includeTemplates: true });
   } catch (e) {
-    if (isSingleGuest(text) && e instanceof UsageError && /matched no guest/.test(e.message)) {
-      throw new UsageError(`guest '${text}' not found: no VM or container in the cluster has that vmid or name`);
+    if (isSingleGuest(text) && e instanceof NoGuestError) {
+      throw new UsageError(`guest '${text}' not found${e.hint ? `; ${e.hint}` : ': no VM or container in the cluster has that vmid or name'}`);
     }
     throw e;
   }
