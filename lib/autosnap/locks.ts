@@ -20,6 +20,34 @@ export interface LockWatcherOptions {
   onError?: (err: unknown) => void;
 }
 
+export const LOCK_FIRST_DELAY_MS = 1000;
+export const LOCK_MAX_DELAY_MS = 15000;
+
+/** The backoff: each re-read waits twice as long as the one before, up to the maximum. */
+export const nextDelay = (ms: number, maxMs = LOCK_MAX_DELAY_MS) => Math.min(ms * 2, maxMs);
+
+/**
+ * Is this the last wait before the deadline? Yes when what is left after the step would be
+ * shorter than half the first delay: that remainder is folded into the step, so timers
+ * that fire a little early or late never add a re-read just before the deadline.
+ */
+const lastStep = (leftMs: number, stepMs: number, firstMs: number) => leftMs < stepMs + firstMs / 2;
+
+/**
+ * The waits before each re-read when a lock is held for the whole of `waitMs`: the backoff
+ * steps, the last one ending at the deadline. A watcher never re-reads more often than
+ * this (`[1000, 2000, 1000]` for 4 s): tests and estimates can rely on its length.
+ */
+export function rereadSchedule(waitMs: number, firstMs = LOCK_FIRST_DELAY_MS, maxMs = LOCK_MAX_DELAY_MS): number[] {
+  const out: number[] = [];
+  for (let t = 0, d = firstMs; t < waitMs; d = nextDelay(d, maxMs)) {
+    const step = lastStep(waitMs - t, d, firstMs) ? waitMs - t : d;
+    out.push(step);
+    t += step;
+  }
+  return out;
+}
+
 export class LockWatcher {
   private locks: Map<number, string | undefined>;
   private pending: Promise<void> | undefined;
@@ -27,6 +55,8 @@ export class LockWatcher {
   private readonly opts: Required<Omit<LockWatcherOptions, 'onError'>> & Pick<LockWatcherOptions, 'onError'>;
   /** re-reads done, for reports and tests */
   rereads = 0;
+  /** the re-read that was cut at the deadline is done: nobody waits for another */
+  private atDeadline = false;
 
   constructor(
     private readonly source: LockSource,
@@ -35,8 +65,8 @@ export class LockWatcher {
   ) {
     this.locks = new Map(initial);
     this.opts = {
-      firstDelayMs: 1000,
-      maxDelayMs: 15000,
+      firstDelayMs: LOCK_FIRST_DELAY_MS,
+      maxDelayMs: LOCK_MAX_DELAY_MS,
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       clock: () => Date.now(),
       ...opts,
@@ -63,18 +93,22 @@ export class LockWatcher {
     for (;;) {
       const lock = this.lockOf(vmid);
       if (!lock) return undefined;
-      if (this.opts.clock() >= this.opts.deadline) return lock;
+      // a timer that fires a little early must not buy a re-read beyond the schedule
+      if (this.atDeadline || this.opts.clock() >= this.opts.deadline) return lock;
       await this.nextRead();
     }
   }
 
   private nextRead(): Promise<void> {
     if (!this.pending) {
-      const wait = Math.max(0, Math.min(this.delay, this.opts.deadline - this.opts.clock()));
-      this.delay = Math.min(this.delay * 2, this.opts.maxDelayMs);
+      const left = this.opts.deadline - this.opts.clock();
+      const last = lastStep(left, this.delay, this.opts.firstDelayMs);
+      const wait = Math.max(0, last ? left : this.delay);
+      this.delay = nextDelay(this.delay, this.opts.maxDelayMs);
       this.pending = this.opts
         .sleep(wait)
         .then(async () => {
+          if (last) this.atDeadline = true;
           try {
             this.rereads++;
             this.locks = await this.source.read();

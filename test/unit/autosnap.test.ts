@@ -7,7 +7,7 @@ import { parseConfig } from '../../lib/cli/config.ts';
 import { agentEnabled, diskStorages, storageOverLimit, storageUsage } from '../../lib/autosnap/guestconfig.ts';
 import { hookEnv, runHook } from '../../lib/autosnap/hooks.ts';
 import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch } from '../../lib/autosnap/jobs.ts';
-import { LockWatcher, lockAdvice, lockFromError } from '../../lib/autosnap/locks.ts';
+import { LockWatcher, lockAdvice, lockFromError, rereadSchedule } from '../../lib/autosnap/locks.ts';
 import { jobsFor, modeFor } from '../../lib/autosnap/main.ts';
 import { nowDate } from '../../lib/cli/now.ts';
 import { OptionSource, parseInvocation } from '../../lib/autosnap/options.ts';
@@ -401,6 +401,35 @@ describe('locks', () => {
     expect([a, b, c]).toEqual([undefined, 'backup', undefined]);
     // reads at 1 s, 3 s and 5 s (backoff 1, 2, then the 4 s step cut at the deadline)
     expect(reads).toEqual([1000, 3000, 5000]);
+  });
+  test.each([
+    [0, []],
+    [500, [500]],
+    [1000, [1000]],
+    [4000, [1000, 2000, 1000]],
+    [7000, [1000, 2000, 4000]],
+    // a remainder under half the first delay is folded into the step before
+    [3200, [1000, 2200]],
+    [60000, [1000, 2000, 4000, 8000, 15000, 15000, 15000]],
+  ] as const)('re-read schedule for a %i ms wait: %p', (wait, want) => {
+    expect(rereadSchedule(wait)).toEqual([...want]);
+  });
+  test.each([
+    ['on time', 0],
+    ['a timer that fires 1 ms early', -1],
+    ['a timer that fires 30 ms late', 30],
+  ])('a lock held throughout: never more re-reads than the schedule (%s)', async (_n, skew) => {
+    for (const [start, wait] of [[0, 4000], [300, 4000], [0, 60000], [999, 1000]]) {
+      let t = start;
+      const w = new LockWatcher({ read: async () => new Map([[100, 'backup']]) }, new Map([[100, 'backup']]), {
+        deadline: wait,
+        clock: () => t,
+        sleep: async (ms) => void (t += Math.max(0, ms + skew)),
+      });
+      expect(await w.waitFree(100)).toBe('backup');
+      expect(w.rereads).toBeGreaterThanOrEqual(1);
+      expect(w.rereads).toBeLessThanOrEqual(rereadSchedule(wait - start).length);
+    }
   });
   test('no wait at all with a deadline in the past', async () => {
     const w = new LockWatcher({ read: async () => new Map() }, new Map([[100, 'migrate']]), { deadline: 0, clock: () => 1 });
