@@ -95,6 +95,20 @@ function spacingLabel(every: number): string {
   return `every ${durationLabel(every)}`;
 }
 
+/**
+ * A slot whose mark (:00, :30...) has no snapshot is kept by its oldest one, so a missed
+ * or late run never leaves a slot empty; the reason says so: ` (:15 stands in for :00)`.
+ * A snapshot within the mark's minute is the mark itself (tasks take seconds).
+ */
+function standIn(sec: number, every: number, tz: string): string {
+  const l = localTime(sec, tz);
+  const ofDay = l.hour * 3600 + l.minute * 60 + l.second;
+  const mark = Math.floor(ofDay / every) * every;
+  if (ofDay - mark < 60) return '';
+  const hhmm = (s: number) => `${every > 3600 ? String(Math.floor(s / 3600)).padStart(2, '0') : ''}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}`;
+  return ` (${hhmm(l.hour * 3600 + l.minute * 60)} stands in for ${hhmm(mark)})`;
+}
+
 export interface TierItem {
   name: string;
   snaptime: number;
@@ -161,7 +175,7 @@ export function planTiers<T extends TierItem>(items: T[], tiers: Tier[], now: nu
       continue;
     }
     const first = firstInSlot.get(t.every)!.get(slotKey(it.snaptime, t.every))!;
-    out.set(it, first === it ? { action: 'keep', reason: labels[idx] } : { action: 'remove', reason: `${labels[idx]}, slot kept by ${first.name}` });
+    out.set(it, first === it ? { action: 'keep', reason: labels[idx] + standIn(it.snaptime, t.every, tz) } : { action: 'remove', reason: `${labels[idx]}, slot kept by ${first.name}` });
   }
   return out;
 }

@@ -146,7 +146,7 @@ describe('tiers: the original intraday policy', () => {
       '202505161715 tier <1h all',
       '202505161700 tier 1h-1d :00',
       '202505151900 tier 1h-1d :00',
-      '202505151815 tier 1h-1d :00',
+      '202505151815 tier 1h-1d :00 (:15 stands in for :00)',
     ]);
     expect(d.find((x) => x.name.endsWith('202505151800'))?.reason).toBe('older than 1d');
     expect(d.find((x) => x.name.endsWith('202505151830'))?.reason).toBe('tier 1h-1d :00, slot kept by autosnap-202505151815');
