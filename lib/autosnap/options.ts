@@ -1,6 +1,7 @@
 // The autosnap command line: cv4pve-autosnap's (global options, then a command and its
-// options), the original script's `-clean`, and the bundle's own options. Every option can
-// also be set in the config file, in `[autosnap]` (defaults) or in a `[job NAME]` section.
+// options), the original script's `-clean`, and the bundle's own options. Most options can
+// also be set in the config file, in `[autosnap]` (run-wide settings and job defaults) or
+// in a `[job NAME]` section; AUTOSNAP_SECTIONS lists which, and nothing else is accepted.
 import { UsageError } from '../cli/errors.ts';
 import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
 import { checkConfig, normKey, type Config, type SectionKeys } from '../cli/config.ts';

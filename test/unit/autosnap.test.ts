@@ -10,7 +10,9 @@ import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch } from '../../lib/aut
 import { LockWatcher, lockAdvice, lockFromError, rereadSchedule } from '../../lib/autosnap/locks.ts';
 import { jobsFor, modeFor } from '../../lib/autosnap/main.ts';
 import { nowDate } from '../../lib/cli/now.ts';
-import { OptionSource, parseInvocation } from '../../lib/autosnap/options.ts';
+import { AUTOSNAP_OPTIONS, AUTOSNAP_SECTIONS, OptionSource, POLICY_KEYS, parseInvocation } from '../../lib/autosnap/options.ts';
+import { GLOBAL_OPTIONS } from '../../lib/cli/args.ts';
+import { PVE_SECTION } from '../../lib/cli/connect.ts';
 import { acquireRunLock, tryLock } from '../../lib/autosnap/runlock.ts';
 import { runBounded } from '../../lib/autosnap/schedule.ts';
 
@@ -473,6 +475,31 @@ describe('run lock', () => {
     const l = await p;
     expect(told).toBe(1);
     l.release();
+  });
+});
+
+describe('which options the config file takes, as docs/autosnap.md says', () => {
+  const doc = fs.readFileSync(path.join(import.meta.dir, '..', '..', 'docs', 'autosnap.md'), 'utf8').replace(/\s+/g, ' ');
+  const keysOf = (section: string) => new Set(AUTOSNAP_SECTIONS.find((x) => x.section === section)!.keys.map((k) => k.replace(/-/g, '_')));
+  const key = (o: string) => o.replace(/-/g, '_');
+  const noKey = (/`--label` and the policy options are keys of a `\[job NAME\]` only; the connection options are keys of `\[pve\]`; (.*?) have no config key/.exec(doc)?.[1] ?? '')
+    .split(/,| and /)
+    .map((t) => /`--([a-z-]+)`/.exec(t)?.[1])
+    .filter((o): o is string => Boolean(o));
+  test('the docs name the options without a key', () => {
+    expect(noKey).toContain('from-file');
+    expect(doc).not.toContain('Every command-line option can be written');
+  });
+  test('every other option of autosnap is a key of [autosnap], [job NAME] or [pve]', () => {
+    const pve = new Set(PVE_SECTION.keys.map(key));
+    const options = [...AUTOSNAP_OPTIONS.string!, ...AUTOSNAP_OPTIONS.boolean!, ...GLOBAL_OPTIONS.string, ...GLOBAL_OPTIONS.boolean].filter((o) => !['help', 'version'].includes(o));
+    const missing = options.filter((o) => !noKey.includes(o) && !keysOf('autosnap').has(key(o)) && !keysOf('job *').has(key(o)) && !pve.has(key(o)));
+    expect(missing).toEqual([]);
+    // and the label and the policy are a job's only
+    for (const o of ['label', ...POLICY_KEYS.filter((k) => k !== 'tiers')]) expect([keysOf('autosnap').has(key(o)), keysOf('job *').has(key(o))]).toEqual([false, true]);
+  });
+  test('the options said to have no key are refused in every section', () => {
+    for (const o of noKey) for (const sec of ['autosnap', 'job *']) expect(keysOf(sec).has(key(o))).toBe(false);
   });
 });
 
