@@ -8,6 +8,7 @@ import { UsageError } from '../cli/errors.ts';
 import { info, setLogLevel, warn } from '../cli/log.ts';
 import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, render, type Format } from '../cli/output.ts';
+import { parseSelector } from '../guests/selector.ts';
 import { resolveSelection, TEMPLATE_REASON, type GuestInfo } from '../guests/inventory.ts';
 import { resolveTimeZone } from '../snapshots/localtime.ts';
 import { localTime } from '../snapshots/localtime.ts';
@@ -110,6 +111,8 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   const s = settingsOf(src);
   if (inv.command === 'status') {
     statusOptions(src);
+    // a malformed selector is the user's mistake: say so before any connection is tried
+    parseSelector(src.str('vmid') ?? '@all');
     const client = await connect(inv.args, config);
     try {
       return await statusCommand(client, src, s);
@@ -118,6 +121,7 @@ export async function autosnapMain(argv: string[]): Promise<number> {
     }
   }
   const jobs = jobsFor(inv, src);
+  for (const job of jobs) parseSelector(job.selector);
   const dry = s.dryRun || inv.command === 'plan';
   const lock = dry
     ? undefined

@@ -11,6 +11,7 @@ import { debug, error, info, setLogLevel } from '../cli/log.ts';
 import { nowSeconds } from '../cli/now.ts';
 import { parseFormat, print, render, type Column, type Format } from '../cli/output.ts';
 import { NoGuestError, resolveGuests, type GuestInfo } from '../guests/inventory.ts';
+import { parseSelector } from '../guests/selector.ts';
 import { PveApiError, TaskError } from '../pve/errors.ts';
 import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
 import { VERSION } from '../version.ts';
@@ -181,7 +182,9 @@ function fatal(err: unknown): boolean {
   return err instanceof AppError && err.exitCode === EXIT.UNREACHABLE;
 }
 
-async function open(ctx: Ctx): Promise<PveClient> {
+/** Connect, after checking the guest or selector: a malformed one is named before any connection. */
+async function open(ctx: Ctx, target?: string): Promise<PveClient> {
+  if (target !== undefined) parseSelector(target);
   return connect(ctx.args, loadConfig({ config: ctx.args.config }));
 }
 
@@ -301,7 +304,7 @@ interface SnapshotRow {
 }
 
 async function listAction(ctx: Ctx, target: string, age: number | undefined): Promise<number> {
-  const client = await open(ctx);
+  const client = await open(ctx, target);
   try {
     const guests = await resolve(client, target);
     const now = nowSeconds();
@@ -381,7 +384,7 @@ async function createAction(ctx: Ctx, target: string, name: string): Promise<num
   const single = isSingleGuest(target);
   const vmstate = ctx.args.vmstate === true;
   const description = ctx.args.description === undefined ? undefined : String(ctx.args.description);
-  const client = await open(ctx);
+  const client = await open(ctx, target);
   try {
     let guests = await resolve(client, target, { single });
     if (!single) {
@@ -501,7 +504,7 @@ async function rollbackAction(ctx: Ctx, target: string, name: string): Promise<n
   if (!single && !yes) throw new UsageError(`rollback of the selector '${target}' rolls back every guest it matches: add --yes if you mean it`);
   if (!yes && !ctx.dryRun && !interactive()) throw new UsageError(`rollback of ${target} asks for confirmation, but stdin is not a terminal: add --yes`);
   const start = ctx.args.start === true;
-  const client = await open(ctx);
+  const client = await open(ctx, target);
   try {
     const guests = await resolve(client, target, { single });
     if (single) {
@@ -552,7 +555,7 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
   if (problem) throw new UsageError(problem);
   const single = isSingleGuest(target);
   const force = ctx.args.force === true;
-  const client = await open(ctx);
+  const client = await open(ctx, target);
   try {
     const caller = stuck.callerOf(client);
     const guests = await resolve(client, target, { single });
@@ -675,7 +678,7 @@ async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
   if (ctx.args.force) throw new UsageError('delete: --force is for one named snapshot, not for a clean-up');
   const yes = ctx.args.yes === true;
   if (!yes && !ctx.dryRun && !interactive()) throw new UsageError('delete clean-up asks for confirmation, but stdin is not a terminal: add --yes, or --dry-run to only list');
-  const client = await open(ctx);
+  const client = await open(ctx, target);
   try {
     const guests = (await resolve(client, target)).filter((g) => !g.template || isSingleGuest(target));
     const now = nowSeconds();
@@ -771,7 +774,7 @@ async function configAction(ctx: Ctx, target: string, name: string): Promise<num
   const problem = existingNameProblem(name);
   if (problem) throw new UsageError(problem);
   if (ctx.format !== 'text' && ctx.format !== 'json' && ctx.format !== 'jsonpretty') throw new UsageError(`config: output format ${ctx.format} is not available (text, json, jsonpretty)`);
-  const client = await open(ctx);
+  const client = await open(ctx, target);
   try {
     const [g] = await resolve(client, target, { single: true });
     let config: Record<string, unknown>;
@@ -793,7 +796,7 @@ async function configAction(ctx: Ctx, target: string, name: string): Promise<num
 async function describeAction(ctx: Ctx, target: string, name: string, text: string): Promise<number> {
   const problem = existingNameProblem(name);
   if (problem) throw new UsageError(problem);
-  const client = await open(ctx);
+  const client = await open(ctx, target);
   try {
     const [g] = await resolve(client, target, { single: true });
     const o = await guarded(g, 'describe', name, async () => {

@@ -33,3 +33,18 @@ test('a link named pvesh runs the stand-in, which needs its simulator', async ()
   expect(r.code).toBe(255);
   expect(r.stderr).toContain('PVESH_SIM_URL');
 });
+
+describe('a malformed selector is named before any connection is tried', () => {
+  // no host and no credentials: were the selector not checked first, these would complain about those
+  test.each([
+    [['--vmid', '10x', 'status']],
+    [['--vmid', '10x', 'snap', '--label', 'hourly', '--keep', '2']],
+    [['--vmid', '@all,-', 'plan', '--label', 'hourly', '--keep', '2']],
+    [['pve-snapshot', 'list', '10x']],
+  ])('%p', async (args) => {
+    const r = await run(args, { env: { AUTOSNAP_CONFIG: '/dev/null', AUTOSNAP_HOST: undefined, AUTOSNAP_API_TOKEN: undefined } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/selector: (bad|empty) token/);
+  });
+});
