@@ -1,6 +1,6 @@
 // Run the COMPILED executable, the way a user does. Tests never import tool code to
 // exercise a command: they spawn this binary (AUTOSNAP_BIN overrides the path).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,4 +52,41 @@ export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/**
+ * Start a long-running tool of the executable (the simulators) and wait for its one ready
+ * line on stdout; `what` names it in errors.
+ */
+export async function spawnServer(args: string[], what: string): Promise<{ child: ChildProcess; line: string; stderr: () => string }> {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within 15 s: ${stderr}`)), 15_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(out.slice(0, nl));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}: ${stderr.trim()}`));
+    });
+  });
+  return { child, line, stderr: () => stderr };
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves when the process is gone. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
 }

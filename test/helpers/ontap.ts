@@ -1,11 +1,11 @@
 // Start the COMPILED ONTAP simulator (`BIN ontap-sim`) for a test, on a port the OS picks,
 // and talk to it: REST and ZAPI calls, its /_sim control API. Always stop() it (afterAll).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { BIN } from './bin.ts';
+import { spawnServer, stopChild } from './bin.ts';
 
 export interface OntapSimOptions {
   seed?: object;
@@ -59,25 +59,8 @@ export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSi
   args.push('--time-scale', String(opts.timeScale ?? 0.01));
   if (opts.tlsCert) args.push('--tls-cert', opts.tlsCert);
   if (opts.tlsKey) args.push('--tls-key', opts.tlsKey);
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { child, line } = await spawnServer(args, 'ontap-sim');
   running.add(child);
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`ontap-sim did not start: ${stderr}`)), 15_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve(out.slice(0, out.indexOf('\n')));
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`ontap-sim exited with ${code}: ${stderr.trim()}`));
-    });
-  });
   const m = /^listening on https:\/\/(\S+):(\d+) fingerprint ([0-9A-F:]{95})$/.exec(line);
   if (!m) throw new Error(`unexpected ready line: ${line}`);
   const url = `https://${m[1]}:${m[2]}`;
@@ -118,13 +101,7 @@ export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSi
       if (r.status !== 200) throw new Error(`clock: ${JSON.stringify(r.body)}`);
     },
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(child);
       running.delete(child);
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -1,11 +1,11 @@
 // Start the COMPILED simulator (`BIN sim`) for a test, on a port chosen by the OS, with a
 // full-privilege token. Always call stop() (afterAll) so no server outlives its test.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN } from './bin.ts';
+import { spawnServer, stopChild } from './bin.ts';
 
 export interface SimOptions {
   /** a seed object (written to a temporary file) or the path of a seed file */
@@ -66,26 +66,8 @@ export async function startSim(opts: SimOptions = {}): Promise<SimHandle> {
   if (opts.http) args.push('--http');
   args.push(...(opts.args ?? []));
 
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { child, line } = await spawnServer(args, 'simulator');
   running.add(child);
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`simulator did not start within 15 s: ${stderr}`)), 15_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(out.slice(0, nl));
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`simulator exited with ${code}: ${stderr.trim()}`));
-    });
-  });
   const m = /^listening on (https?):\/\/(\S+):(\d+) fingerprint (\S+)$/.exec(line);
   if (!m) throw new Error(`unexpected ready line: ${line}`);
   const [, scheme, host, portText, fp] = m;
@@ -125,13 +107,7 @@ export async function startSim(opts: SimOptions = {}): Promise<SimHandle> {
     pveshEnv: { PVESH_SIM_URL: url, PVESH_SIM_FINGERPRINT: fingerprint, PVESH_SIM_TOKEN: token },
     control, api,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopChild(child);
       running.delete(child);
       if (tmpSeed) fs.rmSync(path.dirname(tmpSeed), { recursive: true, force: true });
     },
