@@ -1,7 +1,10 @@
 // Two runs never overlap on one host (a slow run at :00 and the timer's next run at :15
 // would otherwise snapshot and prune the same guests at once). The lock is a file created
 // exclusively (O_EXCL, atomic on local file systems) holding the owner's pid; a file whose
-// pid no longer runs is stale and taken over.
+// pid no longer runs is stale and taken over. Taking over is serialised by a second
+// exclusive file (`<lock>.break`), and the stale file is removed only if it is still the
+// very file found stale (same inode, same content): otherwise two runs that both saw the
+// stale lock could each remove it, the second removing the first one's fresh lock.
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError, UsageError } from '../cli/errors.ts';
@@ -32,6 +35,48 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+interface Seen {
+  ino: number;
+  mtimeMs: number;
+  text: string;
+}
+
+function look(file: string): Seen | undefined {
+  try {
+    const st = fs.statSync(file);
+    return { ino: st.ino, mtimeMs: st.mtimeMs, text: fs.readFileSync(file, 'utf8') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long an empty lock file may be a run between its create and its write. */
+const EMPTY_GRACE_MS = 2000;
+/** A breaker file older than this was left by a run that died while breaking. */
+const BREAKER_STALE_MS = 10_000;
+
+/** Remove the stale lock `seen` if it is still exactly that file; false if someone else is breaking it. */
+function breakStale(file: string, seen: Seen): boolean {
+  const breaker = `${file}.break`;
+  let fd: number;
+  try {
+    fd = fs.openSync(breaker, 'wx', 0o644);
+  } catch (e: any) {
+    if (e.code !== 'EEXIST') throw new UsageError(`lock file ${breaker}: ${e.code ?? e.message}; use --lock-file`);
+    const b = look(breaker);
+    if (b && Date.now() - b.mtimeMs > BREAKER_STALE_MS) fs.rmSync(breaker, { force: true });
+    return false;
+  }
+  try {
+    const now = look(file);
+    if (now && now.ino === seen.ino && now.mtimeMs === seen.mtimeMs && now.text === seen.text) fs.rmSync(file, { force: true });
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(breaker, { force: true });
+  }
+  return true;
+}
+
 function readPid(file: string): number | undefined {
   try {
     const n = Number(fs.readFileSync(file, 'utf8').trim().split(/\s+/)[0]);
@@ -48,7 +93,7 @@ export function tryLock(file: string): RunLock | { busyPid: number } {
   } catch (e: any) {
     throw new UsageError(`lock file ${file}: cannot create its directory (${e.code ?? e.message}); use --lock-file`);
   }
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 20; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx', 0o644);
       fs.writeSync(fd, `${process.pid}\n`);
@@ -66,14 +111,17 @@ export function tryLock(file: string): RunLock | { busyPid: number } {
     } catch (e: any) {
       if (e.code !== 'EEXIST') throw new UsageError(`lock file ${file}: ${e.code ?? e.message}; use --lock-file`);
     }
-    const pid = readPid(file);
+    const seen = look(file);
+    if (!seen) continue; // removed meanwhile: try to create it again
+    const n = Number(seen.text.trim().split(/\s+/)[0]);
+    const pid = Number.isInteger(n) && n > 0 ? n : undefined;
     if (pid !== undefined && pid !== process.pid && pidAlive(pid)) return { busyPid: pid };
-    // An empty file may be a run between create and write: give it a moment once.
-    if (pid === undefined && attempt === 0) {
+    // An empty file may be a run between its create and its write: stale only once old.
+    if (pid === undefined && Date.now() - seen.mtimeMs < EMPTY_GRACE_MS) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
       continue;
     }
-    fs.rmSync(file, { force: true });
+    if (!breakStale(file, seen)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   }
   throw new AppError(`lock file ${file}: could not be taken after removing a stale lock`);
 }

@@ -465,6 +465,27 @@ describe('run lock', () => {
     expect(fs.readFileSync(file, 'utf8').trim()).toBe(String(process.pid));
     (l as { release(): void }).release();
   });
+  test('runs racing for one stale lock: exactly one takes it, every time', async () => {
+    const lockMod = path.join(import.meta.dir, '..', '..', 'lib', 'autosnap', 'runlock.ts');
+    for (let round = 0; round < 4; round++) {
+      const file = path.join(dir, `race-${round}.lock`);
+      // a pid above any pid_max: certainly not running
+      fs.writeFileSync(file, '999999999\n');
+      const script = `const { tryLock } = await import(${JSON.stringify(lockMod)});
+        const r = tryLock(${JSON.stringify(file)});
+        if ('release' in r) { console.log('got'); await Bun.sleep(400); r.release(); } else console.log('busy ' + r.busyPid);`;
+      const outs = await Promise.all(
+        Array.from({ length: 6 }, () => new Promise<string>((resolve) => {
+          const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          c.stdout.on('data', (d) => (out += d));
+          c.on('close', () => resolve(out.trim()));
+        })),
+      );
+      expect(outs.filter((o) => o === 'got')).toHaveLength(1);
+      expect(outs.filter((o) => o.startsWith('busy '))).toHaveLength(5);
+    }
+  });
   test('--wait waits for the owner to go', async () => {
     const file = path.join(dir, 'wait.lock');
     fs.writeFileSync(file, `${process.ppid}\n`);
