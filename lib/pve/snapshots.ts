@@ -74,12 +74,13 @@ export async function createSnapshot(client: PveClient, g: GuestRef, name: strin
   const what = `snapshot ${name} of ${g.vmid}`;
   for (let attempt = 1; ; attempt++) {
     let upid: unknown;
+    const sentAt = Math.floor(Date.now() / 1000);
     try {
       upid = await client.post(base(g), body);
     } catch (e) {
       if (!isAmbiguous(e) || attempt >= MAX_WRITE_TRIES) throw e;
       warn(`${what}: ${(e as Error).message}; checking whether it was made`);
-      const found = await afterLostCreate(client, g, name, params, wait);
+      const found = await afterLostCreate(client, g, name, params, sentAt, wait);
       if (found) return found;
       continue;
     }
@@ -87,25 +88,33 @@ export async function createSnapshot(client: PveClient, g: GuestRef, name: strin
   }
 }
 
-async function afterLostCreate(client: PveClient, g: GuestRef, name: string, params: SnapshotParams, wait?: WaitOptions): Promise<TaskResult | undefined> {
+async function afterLostCreate(client: PveClient, g: GuestRef, name: string, params: SnapshotParams, sentAt: number, wait?: WaitOptions): Promise<TaskResult | undefined> {
   const snap = (await listSnapshots(client, g)).find((s) => s.name === name);
   if (!snap) return undefined;
   // someone else's snapshot of the same name is not ours to claim
   if (params.description !== undefined && (snap.description ?? '').trim() !== params.description.trim()) {
     throw new AppError(`snapshot name '${name}' already used on ${g.vmid}`);
   }
-  return adoptTask(client, g, TASK_TYPE.create[g.type], async () => {
+  return adoptTask(client, g, TASK_TYPE.create[g.type], sentAt, async () => {
     const s = (await listSnapshots(client, g)).find((x) => x.name === name);
     return s ? (s.snapstate ? 'running' : 'done') : 'gone';
   }, wait);
 }
 
 /**
- * A write took effect but its UPID was lost: wait for the guest's newest task of that type;
- * without a task list, watch the object itself until it settles.
+ * Tolerance for the clocks of this host and the node when telling this call's task from an
+ * older one (cluster nodes keep NTP time; a minute covers a sloppy client).
  */
-async function adoptTask(client: PveClient, g: GuestRef, type: string, settle: () => Promise<'running' | 'done' | 'gone'>, wait?: WaitOptions): Promise<TaskResult> {
-  const [task] = await recentTasks(client, g, type);
+const CLOCK_SLACK_S = 60;
+
+/**
+ * A write took effect but its UPID was lost: wait for the guest's newest task of that type
+ * that started after the write was sent (an older task, say yesterday's failed delete of
+ * another snapshot, is not this call's result); without one, watch the object itself
+ * until it settles.
+ */
+async function adoptTask(client: PveClient, g: GuestRef, type: string, sentAt: number, settle: () => Promise<'running' | 'done' | 'gone'>, wait?: WaitOptions): Promise<TaskResult> {
+  const task = (await recentTasks(client, g, type)).find((t) => t.starttime >= sentAt - CLOCK_SLACK_S);
   if (task && isUpid(task.upid)) return client.waitTask(task.upid, wait);
   let delay: number | undefined;
   for (let i = 0; i < 200; i++) {
@@ -123,6 +132,7 @@ export async function deleteSnapshot(client: PveClient, g: GuestRef, name: strin
   const what = `delete snapshot ${name} of ${g.vmid}`;
   for (let attempt = 1; ; attempt++) {
     let upid: unknown;
+    const sentAt = Math.floor(Date.now() / 1000);
     try {
       upid = await client.delete(`${base(g)}/${encodeURIComponent(name)}`, opts.force ? { force: true } : undefined);
     } catch (e) {
@@ -130,7 +140,7 @@ export async function deleteSnapshot(client: PveClient, g: GuestRef, name: strin
       warn(`${what}: ${(e as Error).message}; checking whether it happened`);
       const snap = (await listSnapshots(client, g)).find((s) => s.name === name);
       if (snap && !snap.snapstate) continue;
-      return adoptTask(client, g, TASK_TYPE.delete[g.type], async () => {
+      return adoptTask(client, g, TASK_TYPE.delete[g.type], sentAt, async () => {
         const s = (await listSnapshots(client, g)).find((x) => x.name === name);
         return s ? 'running' : 'done';
       }, wait);

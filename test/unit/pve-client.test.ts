@@ -150,9 +150,13 @@ describe('waitTask', () => {
 });
 
 /** A tiny guest: snapshots and tasks, with a switch to lose the next answer. */
-function guestSim(opts: { lose?: 'before' | 'after'; existing?: { name: string; description: string }[]; taskList?: boolean } = {}) {
+function guestSim(opts: { lose?: 'before' | 'after'; existing?: { name: string; description: string }[]; taskList?: boolean; oldFailedDelete?: boolean } = {}) {
   const snaps = [...(opts.existing ?? [])];
-  const tasks: { upid: string; type: string; id: string; starttime: number; status: string }[] = [];
+  const tasks: { upid: string; type: string; id: string; starttime: number; status: string; exitstatus?: string }[] = [];
+  const now = Math.floor(Date.now() / 1000);
+  // yesterday's failed delete of another snapshot: never this call's result
+  const OLD = UPID.replace('qmsnapshot', 'qmdelsnapshot').replace('6553F100', '6553E000');
+  if (opts.oldFailedDelete) tasks.push({ upid: OLD, type: 'qmdelsnapshot', id: '100', starttime: now - 86400, status: 'stopped', exitstatus: "snapshot 'other' does not exist" });
   let lose = opts.lose;
   let creates = 0;
   const f = fake((method, path, params) => {
@@ -161,7 +165,7 @@ function guestSim(opts: { lose?: 'before' | 'after'; existing?: { name: string; 
       if (opts.taskList === false) throw api(501);
       return tasks.filter((t) => t.type === params?.typefilter);
     }
-    if (method === 'GET' && path.endsWith('/status')) return { status: 'stopped', exitstatus: 'OK' };
+    if (method === 'GET' && path.endsWith('/status')) return { status: 'stopped', exitstatus: tasks.find((t) => path.includes(t.upid))?.exitstatus ?? 'OK' };
     if (method === 'POST' && path.endsWith('/snapshot')) {
       creates++;
       if (lose === 'before') {
@@ -170,7 +174,7 @@ function guestSim(opts: { lose?: 'before' | 'after'; existing?: { name: string; 
       }
       const upid = UPID.replace('6553F100', (0x6553f100 + creates).toString(16).toUpperCase());
       snaps.push({ name: String(params!.snapname), description: String(params!.description ?? '') });
-      tasks.push({ upid, type: 'qmsnapshot', id: '100', starttime: creates, status: 'stopped' });
+      tasks.push({ upid, type: 'qmsnapshot', id: '100', starttime: now + creates, status: 'stopped' });
       if (lose === 'after') {
         lose = undefined;
         throw api(596, 'POST', path);
@@ -230,6 +234,12 @@ describe('snapshot helpers: a lost answer does not duplicate the write', () => {
   test('a same-named snapshot that is not ours is not claimed', async () => {
     const g = guestSim({ lose: 'before', existing: [{ name: 'auto1', description: 'manual' }] });
     await expect(createSnapshot(g.client, guest, 'auto1', { description: 'autosnap' })).rejects.toThrow("snapshot name 'auto1' already used on 100");
+  });
+  test('delete happened, answer lost: an older task of that type is not taken for its result', async () => {
+    const g = guestSim({ lose: 'after', existing: [{ name: 'auto1', description: 'autosnap' }], oldFailedDelete: true });
+    const r = await deleteSnapshot(g.client, guest, 'auto1');
+    expect(r).toMatchObject({ ok: true, exitstatus: 'OK' });
+    expect(g.calls.filter((c) => c.method === 'DELETE').length).toBe(1);
   });
   test('delete happened, answer lost: not sent again', async () => {
     const g = guestSim({ lose: 'after', existing: [{ name: 'auto1', description: 'autosnap' }] });
