@@ -23,7 +23,13 @@ export interface Ctx {
   ontapFor(storage: string): Promise<Ontap | undefined>;
   /** is the storage named in a config section of its own (not only by [ontap] defaults) */
   namedInConfig(storage: string): boolean;
-  /** the Proxmox storage's config (GET /storage/{id}) */
+  /**
+   * Every storage's config the caller may see (GET /storage). Not GET /storage/{id}: the
+   * schema guards that with Datastore.Allocate, the list only with Datastore.Audit.
+   * `fresh` skips the copy read earlier in this run.
+   */
+  storageList(fresh?: boolean): Promise<Record<string, unknown>[]>;
+  /** the Proxmox storage's config; a UsageError when it does not exist */
   storageConfig(storage: string): Promise<NfsStorage>;
   /** storage → ONTAP client + volume, or an error naming what is missing */
   map(storage: string): Promise<{ ontap: Ontap; mapped: Mapped }>;
@@ -44,6 +50,7 @@ export function makeContext(args: Parsed, format: Format, env: Record<string, st
   let client: Promise<PveClient> | undefined;
   const ontaps = new Map<string, Promise<Ontap>>();
   const storages = new Map<string, Promise<NfsStorage>>();
+  let list: Promise<Record<string, unknown>[]> | undefined;
   const ctx: Ctx = {
     args,
     format,
@@ -62,23 +69,33 @@ export function makeContext(args: Parsed, format: Format, env: Record<string, st
       }
       return o;
     },
+    storageList(fresh = false) {
+      if (!list || fresh) {
+        list = (async () => {
+          const pve = await ctx.pve();
+          const rows = await pve.get<Record<string, unknown>[]>('/storage');
+          return Array.isArray(rows) ? rows : [];
+        })();
+      }
+      return list;
+    },
     namedInConfig: (storage) => ontapTargetFor(storage, configs)?.specific === true,
     storageConfig(storage) {
       let s = storages.get(storage);
       if (!s) {
         s = (async () => {
-          const pve = await ctx.pve();
-          const cfg = await pve.get<Record<string, unknown>>(`/storage/${encodeURIComponent(storage)}`);
+          const cfg = (await ctx.storageList()).find((s) => s.storage === storage);
+          if (!cfg) throw new UsageError(`storage '${storage}' does not exist`);
           const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
           return {
             storage,
-            type: String(cfg?.type ?? ''),
-            server: str(cfg?.server),
-            export: str(cfg?.export),
-            content: str(cfg?.content),
-            options: str(cfg?.options),
-            nodes: str(cfg?.nodes),
-            path: str(cfg?.path),
+            type: String(cfg.type ?? ''),
+            server: str(cfg.server),
+            export: str(cfg.export),
+            content: str(cfg.content),
+            options: str(cfg.options),
+            nodes: str(cfg.nodes),
+            path: str(cfg.path),
           };
         })();
         storages.set(storage, s);

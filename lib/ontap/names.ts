@@ -1,5 +1,6 @@
 // Names ontap-snapshot gives to what it creates. Pure, documented in docs/ontap-snapshot.md.
 import crypto from 'node:crypto';
+import type { VolumeInfo } from './types.ts';
 
 /** Comment on every snapshot this tool makes: how `delete` tells ours from others'. */
 export const SNAPSHOT_COMMENT = 'made by ontap-snapshot';
@@ -44,4 +45,18 @@ export function cloneStorageId(storage: string, snapshot: string): string {
 export function cloneJunction(parentPath: string | undefined, cloneName: string): string {
   const parts = (parentPath ?? '/').split('/').filter(Boolean);
   return '/' + [...parts.slice(0, -1), cloneName].join('/');
+}
+
+/**
+ * Did `mount` make this storage and volume? Only then may unmount delete them unasked: the
+ * storage id is <parent storage>-CLONE-<snapshot> and the volume <parent>_clone_<snapshot>
+ * for the parent and snapshot ONTAP records for the clone. A FlexClone someone made by
+ * hand (under whatever name) holds their data, not a copy this tool can make again.
+ */
+export function madeByMount(storageId: string, vol: Pick<VolumeInfo, 'name' | 'isClone' | 'parentVolume' | 'parentSnapshot'>): boolean {
+  if (!vol.isClone || !vol.parentVolume || !vol.parentSnapshot) return false;
+  if (vol.name !== cloneVolumeName(vol.parentVolume, vol.parentSnapshot)) return false;
+  const suffix = cloneStorageId('', vol.parentSnapshot);
+  const parentStorage = storageId.endsWith(suffix) ? storageId.slice(0, -suffix.length) : '';
+  return parentStorage !== '' && cloneStorageId(parentStorage, vol.parentSnapshot) === storageId;
 }

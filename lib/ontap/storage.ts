@@ -3,14 +3,13 @@
 import { AppError, UsageError } from '../cli/errors.ts';
 import { info, warn } from '../cli/log.ts';
 import { print, render, type Column } from '../cli/output.ts';
-import { PveApiError } from '../pve/errors.ts';
 import type { Params } from '../pve/types.ts';
 import { confirm } from './confirm.ts';
 import type { Ctx } from './context.ts';
 import { isBusy, isNotFound } from './errors.ts';
 import { joinPath } from './disks.ts';
 import { normJunction, type Mapped } from './mapping.ts';
-import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, SNAPSHOT_COMMENT } from './names.ts';
+import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, SNAPSHOT_COMMENT } from './names.ts';
 import type { Ontap, SnapshotInfo, VolumeInfo } from './types.ts';
 
 function need(ctx: Ctx, name: 'storage' | 'snapshot', cmd: string): string {
@@ -26,14 +25,7 @@ async function findSnapshot(ontap: Ontap, vol: VolumeInfo, name: string): Promis
 }
 
 async function storageExists(ctx: Ctx, id: string): Promise<boolean> {
-  const pve = await ctx.pve();
-  try {
-    await pve.get(`/storage/${encodeURIComponent(id)}`);
-    return true;
-  } catch (e) {
-    if (e instanceof PveApiError && /does not exist|no such storage/i.test(e.pveMessage)) return false;
-    throw e;
-  }
+  return (await ctx.storageList(true)).some((s) => s.storage === id);
 }
 
 const snapColumns: Column<SnapshotRow>[] = [
@@ -253,6 +245,14 @@ async function unmount(ctx: Ctx, storage: string): Promise<number> {
   const { ontap, mapped } = await ctx.map(id);
   const vol = mapped.volume;
   if (!vol.isClone) throw new UsageError(`storage '${id}' is on volume ${vol.name}, which is not a FlexClone; unmount removes only clones`);
+  if (!madeByMount(id, vol)) {
+    await confirm(
+      ctx,
+      `storage '${id}' and FlexClone ${vol.name} (${vol.parentVolume ?? '?'}@${vol.parentSnapshot ?? '?'}) were not made by ontap-snapshot mount; ` +
+        `unmount removes the storage and deletes the clone with everything written to it`,
+      'unmount it anyway',
+    );
+  }
   if (ctx.args['dry-run']) {
     info(`would remove storage '${id}' and delete FlexClone ${vol.name}`);
     return 0;

@@ -47,6 +47,10 @@ const nfs = (storage: string, server: string, exp: string) => ({
 /** the node the tests run on, as Proxmox would name it (qm rescan works only there) */
 export const LOCAL_NODE = os.hostname().split('.')[0];
 
+/** the read-only token of audit@pve */
+export const AUDIT_TOKEN = 'audit@pve!ro';
+export const AUDIT_SECRET = '5b0e6a52-4f6e-4d1c-9a61-0c2f3d7e8a91';
+
 export const PVE_SEED = {
   cluster: 'e2e',
   nodes: [{ node: 'pve1' }, { node: 'pve2' }, { node: LOCAL_NODE }],
@@ -62,6 +66,11 @@ export const PVE_SEED = {
   ],
   users: [
     { userid: 'ontap@pve', password: 'pve-secret-pw', privileges: { '/': ['VM.Audit', 'VM.PowerMgmt', 'Datastore.Audit', 'Datastore.Allocate', 'Sys.Audit'] } },
+    // read-only: may look at storages and guests, not change or configure them
+    {
+      userid: 'audit@pve', password: 'audit-secret-pw', privileges: { '/': ['VM.Audit', 'Datastore.Audit', 'Sys.Audit'] },
+      tokens: [{ id: 'ro', secret: AUDIT_SECRET, privsep: true, privileges: { '/': ['VM.Audit', 'Datastore.Audit', 'Sys.Audit'] } }],
+    },
   ],
   guests: [
     {

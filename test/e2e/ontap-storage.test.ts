@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { spawnSync } from 'node:child_process';
 import { BIN } from '../helpers/bin.ts';
 import { writeConfig } from '../helpers/ontap.ts';
-import { FAST, configText, errorLines, startClusters, vol, type Clusters } from './ontap-fixtures.ts';
+import { AUDIT_SECRET, AUDIT_TOKEN, FAST, configText, errorLines, startClusters, vol, type Clusters } from './ontap-fixtures.ts';
 
 // each test runs the compiled tool a few times; on a shared, loaded machine that can take
 // longer than bun's 5 s default (a limit, not a speed assertion)
@@ -48,10 +48,30 @@ describe('mapping a storage to its volume', () => {
     expect(r.stdout).toBe('');
   });
 
-  test('unknown storage names it', async () => {
-    const r = await c.tool(['storage', 'show', '--storage', 'nope']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/storage 'nope' does not exist/);
+  test.each(['show', 'list', 'create', 'mount', 'unmount'])('unknown storage: %s names it in one line, exit 2', async (cmd) => {
+    const r = await c.tool(['storage', cmd, '--storage', 'nope', ...(cmd === 'mount' ? ['--snapshot', 'x'] : [])]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("error: ontap-snapshot: storage 'nope' does not exist\n");
+    expect(r.stdout).toBe('');
+  });
+
+  test('a token with only audit privileges can show and list (GET /storage, not /storage/{id})', async () => {
+    const config = writeConfig(configText(c.pve, c.ontap).replace(/^api_token = .*$/m, `api_token = ${AUDIT_TOKEN}=${AUDIT_SECRET}`), 0o600, 'audit.conf');
+    // the token really lacks Datastore.Allocate: reading one storage's config is refused
+    const asAudit = (path: string) => fetch(`${c.pve.url}/api2/json${path}`, { headers: { Authorization: `PVEAPIToken=${AUDIT_TOKEN}=${AUDIT_SECRET}` }, tls: { rejectUnauthorized: false } } as RequestInit);
+    expect((await asAudit('/storage/nfs1')).status).toBe(403);
+    expect((await asAudit('/storage')).status).toBe(200);
+    for (const cmd of ['show', 'list']) {
+      const r = await c.tool(['storage', cmd, '--storage', 'nfs1', '-o', 'json', '--config', config]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+    const show = JSON.parse((await c.tool(['storage', 'show', '--storage', 'nfs1', '-o', 'json', '--config', config])).stdout);
+    expect(show).toMatchObject({ storage: 'nfs1', svm: 'svm1', volume: 'pve_data' });
+    // but changing Proxmox storages is still refused by Proxmox
+    const mount = await c.tool(['storage', 'mount', '--storage', 'nfs1', '--snapshot', 'nightly.0', '--config', config]);
+    expect(mount.code).not.toBe(0);
+    expect(clonesOf(await c.ontap.state(), 'pve_data')).toEqual([]);
   });
 });
 

@@ -6,7 +6,7 @@ import { baseStorageId, buildTarget, legacyPveConfig, ontapTargetFor } from '../
 import { cloneFileName, imageFile, parseCloneName, vmDisks } from '../../lib/ontap/disks.ts';
 import { OntapError } from '../../lib/ontap/errors.ts';
 import { pickVolume } from '../../lib/ontap/mapping.ts';
-import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName } from '../../lib/ontap/names.ts';
+import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount } from '../../lib/ontap/names.ts';
 import { RestOntap, queryString } from '../../lib/ontap/rest.ts';
 import { nextJobDelay, type VolumeInfo } from '../../lib/ontap/types.ts';
 import { parseZapiResponse, zapiRequest } from '../../lib/ontap/zapi.ts';
@@ -93,6 +93,23 @@ describe('clone names', () => {
     ['has space', false],
     ['', false],
   ])('snapshot name %p valid: %p', (name, ok) => expect(checkSnapshotName(name) === undefined).toBe(ok));
+  const clone = (name: string, parentVolume: string | undefined, parentSnapshot: string | undefined, isClone = true) => ({ name, isClone, parentVolume, parentSnapshot });
+  test.each([
+    // what mount makes, also for snapshot names that get sanitised or hashed
+    ['nfs1-CLONE-m_one', clone('pve_data_clone_m_one', 'pve_data', 'm_one'), true],
+    ['nfs1-CLONE-m.two', clone(cloneVolumeName('pve_data', 'm.two'), 'pve_data', 'm.two'), true],
+    [cloneStorageId('a-CLONE-b', 'x:y'), clone(cloneVolumeName('v', 'x:y'), 'v', 'x:y'), true],
+    // a clone made by hand: its own storage or volume name
+    ['prodclone', clone('manual_clone', 'pve_data', 'm_one'), false],
+    ['prodclone', clone('pve_data_clone_m_one', 'pve_data', 'm_one'), false],
+    ['nfs1-CLONE-m_one', clone('manual_clone', 'pve_data', 'm_one'), false],
+    // names that fit another parent or snapshot than ONTAP records
+    ['nfs1-CLONE-m_one', clone('pve_data_clone_m_one', 'pve_data', 'other'), false],
+    ['nfs1-CLONE-m_one', clone('pve_data_clone_m_one', 'pve_other', 'm_one'), false],
+    ['-CLONE-m_one', clone('pve_data_clone_m_one', 'pve_data', 'm_one'), false],
+    ['nfs1-CLONE-m_one', clone('pve_data_clone_m_one', undefined, undefined), false],
+    ['nfs1-CLONE-m_one', clone('pve_data_clone_m_one', 'pve_data', 'm_one', false), false],
+  ])('storage %s on %o made by mount: %p', (id, vol, ours) => expect(madeByMount(id as string, vol as ReturnType<typeof clone>)).toBe(ours as boolean));
 });
 
 describe('storage to volume', () => {
