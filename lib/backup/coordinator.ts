@@ -22,8 +22,9 @@ import { AppError, ConnectionError } from '../cli/errors.ts';
 import { info, warn } from '../cli/log.ts';
 import { need, type BackupConfig } from './config.ts';
 import {
-  CLAIM_FILE, claimAgeMs, createExclusive, describeLock, isOwnLock, listLocks, lockFileName, lockState, newClaim,
-  ownerAlive, processStart, readClaim, readJson, replaceFile, retireClaim, type ClaimInfo, type LockEntry, type LockInfo,
+  CLAIM_FILE, claimAgeMs, clearWanted, createExclusive, describeLock, isOwnLock, isSyncLock, listLocks, lockFileName, lockState,
+  newClaim, ownerAlive, processStart, readClaim, readJson, readWanted, replaceFile, retireClaim, WANTED_FILE, type ClaimInfo,
+  type LockEntry, type LockInfo, type WantedInfo,
 } from './locks.ts';
 import { sleep, tcpProbe } from './probe.ts';
 import { ensureStorage, lastLine } from './storage.ts';
@@ -171,6 +172,12 @@ export async function acquire(cfg: BackupConfig, job: string, phase: string, pid
       replaceFile(dir, name, JSON.stringify(mine) + '\n');
     }
   }
+  if (job !== 'sync') {
+    // a backup job needs the server again: an earlier job's wish to have it shut down
+    // after the syncs is void; this job's own end decides
+    const w = readWanted(dir);
+    if (w && clearWanted(dir)) info(`${what}: ${WANTED_FILE}${w.info === 'unreadable' ? '' : ` (left by ${w.info.host}/${w.info.job} at ${w.info.created})`} removed: this job needs the server`);
+  }
   up = await waitOutShutdown(cfg, dir, up, what);
   return { up, adopted };
 }
@@ -235,13 +242,26 @@ function liveLocks(cfg: BackupConfig, dir: string, what: string): LockEntry[] {
   return live;
 }
 
-export type ReleaseOutcome = 'shutdown' | 'in-use' | 'claimed-elsewhere' | 'stood-down' | 'already-down' | 'disabled' | 'failed';
+export type ReleaseOutcome =
+  | 'shutdown' | 'in-use' | 'handed-over' | 'claimed-elsewhere' | 'stood-down' | 'already-down' | 'disabled' | 'not-wanted' | 'failed';
+
+export interface ReleaseOptions {
+  /**
+   * true: shut down when last; false: never; 'if-wanted': only when a backup job that ended
+   * while this sync ran left the shutdown to it (a sync under sync_shutdown auto that found
+   * the server up)
+   */
+  shutdown: boolean | 'if-wanted';
+  /** why shutdown is false, for the log line */
+  offReason?: string;
+}
 
 /**
  * Remove the lock of process `pid` (only if it is still ours); when no live lock is left,
- * shut the server down after the delay.
+ * shut the server down after the delay. When only syncs keep it up, the shutdown is left
+ * to them (WANTED_FILE).
  */
-export async function release(cfg: BackupConfig, job: string, what: string, opts: { shutdown: boolean }, pid: number): Promise<ReleaseOutcome> {
+export async function release(cfg: BackupConfig, job: string, what: string, opts: ReleaseOptions, pid: number): Promise<ReleaseOutcome> {
   const server = need(cfg.server, 'server', cfg);
   const dir = lockDirOf(cfg);
   const name = lockFileName(cfg.node, job, pid);
@@ -266,16 +286,49 @@ export async function release(cfg: BackupConfig, job: string, what: string, opts
       info(`${what}: no lock ${name} to release`);
     }
   }
-  if (!opts.shutdown) {
-    info(`${what}: shutdown of the backup server is off; leaving it up`);
+  if (opts.shutdown === false) {
+    info(`${what}: ${opts.offReason ?? 'shutdown of the backup server is off (shutdown = no)'}; leaving it up`);
     return 'disabled';
   }
-  const live = liveLocks(cfg, dir, what);
+  if (opts.shutdown === 'if-wanted') {
+    // read only after our lock is gone: a job that ends meanwhile writes the marker before
+    // it looks at the locks, so either it sees ours gone and shuts down itself, or we see
+    // its marker (both may: the claim lets one of us through)
+    const w = readWanted(dir);
+    if (!w || w.ageMs > cfg.lockStaleMs) {
+      if (w) warn(`${what}: ${path.join(dir, WANTED_FILE)} is ${fmtS(Math.round(w.ageMs / 1000) * 1000)} old (lock_stale ${fmtS(cfg.lockStaleMs)}); ignored`);
+      info(`${what}: the backup server was already up when this sync began and no backup job left its shutdown to the sync (sync_shutdown auto); leaving it up`);
+      return 'not-wanted';
+    }
+    const by = w.info === 'unreadable' ? 'a backup job' : `${w.info.host}/${w.info.job} (${w.info.phase} at ${w.info.created})`;
+    info(`${what}: the server was already up when this sync began, but ${by} ended while it ran and left the shutdown to the sync`);
+  }
+  let live = liveLocks(cfg, dir, what);
+  if (live.length && live.every(isSyncLock)) {
+    leaveWanted(cfg, dir, job, what, pid, live);
+    // look again after the marker is written: a sync that ended in between did not see it
+    live = liveLocks(cfg, dir, what);
+    if (live.length && live.every(isSyncLock)) {
+      info(`${what}: backup server stays up while ${live.map(describeLock).join(', ')} runs; the last sync to end shuts it down (${WANTED_FILE})`);
+      return 'handed-over';
+    }
+  }
   if (live.length) {
     info(`${what}: backup server stays up: in use by ${live.map(describeLock).join(', ')}`);
     return 'in-use';
   }
   return shutdownIfLast(cfg, dir, server, what);
+}
+
+function leaveWanted(cfg: BackupConfig, dir: string, job: string, what: string, pid: number, syncs: LockEntry[]): void {
+  const mine: WantedInfo = { host: cfg.node, job, pid, phase: what, created: new Date().toISOString(), waitingFor: syncs.map((e) => e.file) };
+  const data = JSON.stringify(mine) + '\n';
+  if (createExclusive(dir, WANTED_FILE, data)) return;
+  const prev = readWanted(dir);
+  // an earlier wish still counts and is kept (its time is the one that matters); a stale or
+  // broken one is replaced so the syncs running now honour ours
+  if (prev && prev.info !== 'unreadable' && prev.ageMs <= cfg.lockStaleMs) return;
+  replaceFile(dir, WANTED_FILE, data);
 }
 
 async function shutdownIfLast(cfg: BackupConfig, dir: string, server: string, what: string): Promise<ReleaseOutcome> {
@@ -311,12 +364,15 @@ async function shutdownIfLast(cfg: BackupConfig, dir: string, server: string, wh
   }
   if (!(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs))) {
     retireClaim(dir, claim.nonce);
+    clearWanted(dir);
     info(`${what}: backup server ${server} no longer answers on port ${cfg.probePort}; no shutdown sent`);
     return 'already-down';
   }
   // the point of no return: from here on a taker that finds the claim waits for the server
   // to go down and wakes it again
   replaceFile(dir, CLAIM_FILE, JSON.stringify({ ...claim, state: 'committed', committed: new Date().toISOString() }) + '\n');
+  // the wish is fulfilled; a sync ending after this finds the server going down or gone
+  clearWanted(dir);
   info(`${what}: shutting down backup server ${server}: ${cfg.shutdownCommand}`);
   const r = await sshRun(cfg, server, cfg.shutdownCommand);
   // ssh reports 255 when the server drops the connection while powering off

@@ -7,7 +7,12 @@ import { COMMON_HELP, runBackupTool } from './cli.ts';
 import { checkName } from './config.ts';
 import { acquire, release } from './coordinator.ts';
 
-const HELP = `Usage: backup-hook PHASE [MODE VMID]   (set as 'script: /usr/local/bin/backup-hook' in /etc/vzdump.conf)
+const HELP = `Usage: backup-hook PHASE [MODE VMID]
+
+Set it as vzdump's hook script in /etc/vzdump.conf (or --script on one job), at the path
+the install made; vzdump refuses to start a backup when that file does not exist:
+  script: /usr/local/sbin/backup-hook     installed with install.sh
+  script: /usr/sbin/backup-hook           installed from the .deb package
 
 vzdump calls it for every phase:
   job-init, job-start    wake the backup server if it does not answer, check the backup
@@ -15,7 +20,9 @@ vzdump calls it for every phase:
                          <node>.<job>.<vzdump pid>.lock (the second of the two finds the
                          lock and neither wakes nor locks again)
   job-end, job-abort     release this job's lock; when no lock is left, wait shutdown_delay,
-                         look again, and shut the backup server down over SSH
+                         look again, and shut the backup server down over SSH; when only
+                         backup-sync runs keep it up, leave the shutdown to the last of
+                         them (shutdown.wanted in lock_dir)
   backup-start, backup-end, backup-abort, pre-stop, pre-restart, post-restart, log-end
                          logged only
 Options:
@@ -31,6 +38,8 @@ export async function hookMain(argv: string[]): Promise<number> {
     const [phase, mode, vmid] = args._.map(String);
     if (!phase) throw new UsageError('missing phase (vzdump calls: backup-hook PHASE [MODE VMID])');
     const job = checkName(typeof args.job === 'string' && args.job ? args.job : 'vzdump', '--job');
+    // a lock named 'sync' counts as backup-sync's, which a backup job's end hands over to
+    if (job === 'sync') throw new UsageError("--job: 'sync' is the name backup-sync's lock uses; choose another");
     const env = process.env;
     if (GUEST_PHASES.has(phase)) {
       const guest = [env.VMTYPE, vmid, env.HOSTNAME ? `(${env.HOSTNAME})` : ''].filter(Boolean).join(' ');

@@ -38,6 +38,21 @@ export interface ClaimInfo {
 
 export const CLAIM_FILE = 'shutdown.claim';
 export const LAST_CLAIM_FILE = 'shutdown.last';
+/**
+ * Left by a job that ended while only syncs kept the server up: the sync that ends last
+ * shuts the server down even when it did not wake it (sync_shutdown auto).
+ */
+export const WANTED_FILE = 'shutdown.wanted';
+
+export interface WantedInfo {
+  host: string;
+  job: string;
+  pid: number;
+  phase: string;
+  created: string;
+  /** the sync locks that kept the server up at that moment */
+  waitingFor: string[];
+}
 
 // One lock per owning process: two vzdump jobs of one node (or two syncs) each hold their
 // own, so neither can remove or overwrite the other's.
@@ -192,6 +207,37 @@ export function describeLock(e: LockEntry): string {
 
 export function newClaim(host: string, now: Date): ClaimInfo {
   return { host, pid: process.pid, nonce: crypto.randomBytes(8).toString('hex'), created: now.toISOString(), state: 'pending' };
+}
+
+/** A sync's lock (backup-sync always uses the job name 'sync', the hook refuses it). */
+export function isSyncLock(e: LockEntry): boolean {
+  return e.info ? e.info.job === 'sync' : /\.sync\.\d+\.lock$/.test(e.file);
+}
+
+export function readWanted(dir: string): { info: WantedInfo | 'unreadable'; ageMs: number } | undefined {
+  const file = path.join(dir, WANTED_FILE);
+  let mtimeMs: number;
+  try {
+    mtimeMs = fs.statSync(file).mtimeMs;
+  } catch (e: any) {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const info = readJson<WantedInfo>(file);
+  if (info === undefined) return undefined;
+  const t = info === 'unreadable' ? NaN : Date.parse(info.created);
+  return { info, ageMs: Math.max(0, Date.now() - (Number.isFinite(t) ? t : mtimeMs)) };
+}
+
+/** Remove the marker; false when there was none. */
+export function clearWanted(dir: string): boolean {
+  try {
+    fs.unlinkSync(path.join(dir, WANTED_FILE));
+    return true;
+  } catch (e: any) {
+    if (e.code === 'ENOENT') return false;
+    throw e;
+  }
 }
 
 export function readClaim(dir: string): ClaimInfo | 'unreadable' | undefined {

@@ -6,7 +6,7 @@ import { AppError, UsageError } from '../cli/errors.ts';
 import { info, warn } from '../cli/log.ts';
 import { COMMON_HELP, runBackupTool } from './cli.ts';
 import { need, type BackupConfig } from './config.ts';
-import { acquire, release } from './coordinator.ts';
+import { acquire, release, type ReleaseOptions } from './coordinator.ts';
 import { sshOptions } from './ssh.ts';
 import { lastLine, runCommand } from './storage.ts';
 
@@ -17,7 +17,8 @@ Mirrors sync_dirs to <sync_target>/<node>/ on the backup server (rsync -a --dele
 first if needed and holds the lock <node>.sync.lock while rsync runs. Each run writes its
 own log under sync_log_dir; only the newest sync_log_keep are kept.
 Afterwards the server is shut down like after a backup job when no lock is left:
-auto (default, sync_shutdown) only if this run had to wake it; yes always; no never.
+auto (default, sync_shutdown) only if this run had to wake it, or a backup job ended
+while it ran and left the shutdown to it (shutdown.wanted); yes always; no never.
   --dry-run       rsync --dry-run: show what would change, change nothing
 ${COMMON_HELP}`;
 
@@ -37,6 +38,16 @@ export function rsyncArgv(cfg: BackupConfig, logFile: string, dryRun: boolean): 
   const dest = path.posix.join(cfg.syncVia === 'mount' && !path.isAbsolute(target) ? need(cfg.mountPoint, 'mount_point', cfg) : '', target, cfg.node) + '/';
   argv.push(cfg.syncVia === 'ssh' ? `${cfg.sshUser}@${need(cfg.server, 'server', cfg)}:${dest}` : dest);
   return argv;
+}
+
+/** What the end of a sync asks of release(); pure, so the tests can read it. */
+export function syncShutdown(shutdownOn: boolean, policy: string, woken: boolean): ReleaseOptions {
+  if (!shutdownOn) return { shutdown: false, offReason: 'shutdown of the backup server is off (shutdown = no)' };
+  if (policy === 'no') return { shutdown: false, offReason: 'sync_shutdown is no' };
+  if (policy === 'yes' || woken) return { shutdown: true };
+  // auto, and the server was up already: someone else woke it for a reason of their own,
+  // unless a backup job ended during the sync and left the shutdown to us
+  return { shutdown: 'if-wanted' };
 }
 
 /** Keep the newest `keep` per-run logs; older ones are removed (names sort by time). */
@@ -79,8 +90,7 @@ export async function syncMain(argv: string[]): Promise<number> {
       else if (r.code !== 0) failure = new AppError(`rsync exited ${r.code}${tail ? ': ' + tail : ''} (see ${logFile})`);
       else info(`sync: done`);
     } finally {
-      const shutdown = cfg.shutdown && (policy === 'yes' || (policy === 'auto' && got.up.woken));
-      await release(cfg, 'sync', 'sync', { shutdown }, process.pid);
+      await release(cfg, 'sync', 'sync', syncShutdown(cfg.shutdown, policy, got.up.woken), process.pid);
       const pruned = pruneLogs(cfg.syncLogDir, cfg.syncLogKeep);
       if (pruned.length) info(`sync: removed ${pruned.length} old sync log${pruned.length === 1 ? '' : 's'} (sync_log_keep ${cfg.syncLogKeep})`);
     }
