@@ -211,6 +211,42 @@ describe('mount and unmount', () => {
     for (const s of ['m_one', 'm.two']) expect((await c.tool(['storage', 'delete', '--storage', 'nfs1', '--snapshot', s])).code).toBe(0);
   });
 
+  test('a FlexClone made by hand is not deleted without --yes; the tool\'s own clone is', async () => {
+    expect((await c.tool(['storage', 'create', '--storage', 'nfs1', '--snapshot', 'hand'])).code).toBe(0);
+    const made = await c.ontap.rest('POST', '/api/storage/volumes?return_timeout=30', {
+      name: 'manual_clone', svm: { name: 'svm1' }, nas: { path: '/vol/manual_clone', export_policy: { name: 'pve_hosts' } },
+      clone: { parent_volume: { name: 'pve_data' }, parent_snapshot: { name: 'hand' }, is_flexclone: true },
+    });
+    expect(made.status).toBeLessThan(300);
+    const added = await c.pve.api('POST', '/storage', { storage: 'prodclone', type: 'nfs', server: '10.0.0.5', export: '/vol/manual_clone', content: 'images' });
+    expect(added.status).toBe(200);
+    const present = async () => ({ storage: (await c.pve.api('GET', '/storage/prodclone')).status === 200, volume: Boolean(vol(await c.ontap.state(), 'manual_clone')) });
+    expect(await present()).toEqual({ storage: true, volume: true });
+
+    // no terminal (stdin is not one under the test runner) and no --yes: refused, nothing changed
+    const refused = await c.tool(['storage', 'unmount', '--storage', 'prodclone']);
+    expect(refused.code).toBe(2);
+    expect(errorLines(refused)).toHaveLength(1);
+    expect(refused.stderr).toMatch(/storage 'prodclone' and FlexClone manual_clone \(pve_data@hand\) were not made by ontap-snapshot mount; .* add --yes to unmount it anyway without a terminal/);
+    expect(await present()).toEqual({ storage: true, volume: true });
+    // PARENT --snapshot S names the storage mount would have made; there is none, so nothing is touched
+    expect((await c.tool(['storage', 'unmount', '--storage', 'prodclone', '--snapshot', 'hand'])).code).not.toBe(0);
+    expect(await present()).toEqual({ storage: true, volume: true });
+
+    // the tool's own mount of the same snapshot still unmounts without --yes
+    expect((await c.tool(['storage', 'mount', '--storage', 'nfs1', '--snapshot', 'hand'])).code).toBe(0);
+    const own = await c.tool(['storage', 'unmount', '--storage', 'nfs1-CLONE-hand']);
+    expect(own.stderr).not.toMatch(/not made by/);
+    expect(own.code).toBe(0);
+    expect(vol(await c.ontap.state(), 'pve_data_clone_hand')).toBeUndefined();
+    expect(await present()).toEqual({ storage: true, volume: true });
+
+    const yes = await c.tool(['storage', 'unmount', '--storage', 'prodclone', '--yes']);
+    expect(yes.code).toBe(0);
+    expect(await present()).toEqual({ storage: false, volume: false });
+    expect((await c.tool(['storage', 'delete', '--storage', 'nfs1', '--snapshot', 'hand'])).code).toBe(0);
+  });
+
   test('unmount refuses a volume that is not a clone', async () => {
     const r = await c.tool(['storage', 'unmount', '--storage', 'nfs1']);
     expect(r.code).toBe(2);
