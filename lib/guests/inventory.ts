@@ -1,8 +1,8 @@
 // The guest inventory: one GET /cluster/resources?type=vm for the whole cluster, plus one
 // GET /pools?poolid=X per pool the selector names. Everything else is pure (selector.ts).
-import { UsageError } from '../cli/errors.ts';
+import { AppError, EXIT, UsageError } from '../cli/errors.ts';
 import type { ClusterVm, PveClient } from '../pve/types.ts';
-import { callerOf } from '../pvesnapshot/stuck.ts';
+import { callerOf } from '../pve/caller.ts';
 import { parseSelector, poolsOf, selectGuests, type Selector } from './selector.ts';
 
 export interface GuestInfo {
@@ -127,10 +127,19 @@ export interface Selection {
 export async function resolveSelection(client: PveClient, selectorText: string, opts: ResolveOptions = {}): Promise<Selection> {
   const sel = parseSelector(selectorText);
   const pools = poolsOf(sel);
-  const [resources, ...members] = await Promise.all([
-    client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' }),
-    ...pools.map((p) => poolMembers(client, p)),
-  ]);
+  let resources: ClusterVm[];
+  let members: Set<number>[];
+  try {
+    [resources, ...members] = (await Promise.all([
+      client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' }),
+      ...pools.map((p) => poolMembers(client, p)),
+    ])) as [ClusterVm[], ...Set<number>[]];
+  } catch (e) {
+    // the credentials cannot even see what to work on: no guest was touched, so this is
+    // not "some guest failed" (1) but the credentials' problem, like a refused login (3)
+    if (e instanceof AppError && (e as { status?: number }).status === 403) throw new AppError(e.message, EXIT.UNREACHABLE, { cause: e });
+    throw e;
+  }
   const byPool = new Map<string, Set<number>>();
   pools.forEach((p, i) => byPool.set(p, members[i] as Set<number>));
   const all = guestsFromResources((resources as ClusterVm[]) ?? []);

@@ -10,16 +10,11 @@
 // the guest is running, and the config has not changed since it was read (digest).
 import type { PveClient } from '../pve/types.ts';
 import { guestPath, type GuestRef } from './api.ts';
+import { callerOf } from '../pve/caller.ts';
 
 const TOOL = 'pve-snapshot';
 
-/** Who the client acts as, when known: pvesh runs as root@pam on the node. */
-export function callerOf(client: PveClient): string | undefined {
-  if (client.transport === 'pvesh') return 'root@pam';
-  // the API transport knows its token id or login name; not part of the PveClient contract
-  const impl = (client as { impl?: { principal?: unknown } }).impl;
-  return typeof impl?.principal === 'string' ? impl.principal : undefined;
-}
+export { callerOf };
 
 export const unlockCommand = (g: { vmid: number; type: string }) => `${g.type === 'lxc' ? 'pct' : 'qm'} unlock ${g.vmid}`;
 const kind = (g: { type: string }) => (g.type === 'lxc' ? 'CT' : 'VM');

@@ -25,9 +25,10 @@ const SEED = {
   cluster: 'sel',
   nodes: [{ node: 'pve1' }],
   storages: [{ storage: 'local-zfs', type: 'zfspool', content: 'images,rootdir', nodes: ['pve1'], total: 1000, used: 100 }],
+  pools: [{ poolid: 'prod' }],
   guests: [
     { vmid: 200, type: 'qemu', node: 'pve1', name: 'app1', status: 'running', agent: true, disks: disk(200), snapshots: [ours('08:00'), ours('09:00')] },
-    { vmid: 201, type: 'qemu', node: 'pve1', name: 'app2', status: 'running', agent: true, disks: disk(201) },
+    { vmid: 201, type: 'qemu', node: 'pve1', name: 'app2', status: 'running', agent: true, pool: 'prod', disks: disk(201) },
     { vmid: 9000, type: 'qemu', node: 'pve1', name: 'tmpl', status: 'stopped', template: true, disks: disk(9000) },
     { vmid: 9001, type: 'lxc', node: 'pve1', name: 'ct-tmpl', status: 'stopped', template: true, disks: { rootfs: 'local-zfs:subvol-9001-disk-0,size=8G' } },
   ],
@@ -66,6 +67,14 @@ describe('selection lines', () => {
       env: { TZ: 'UTC', AUTOSNAP_CONFIG: EMPTY_CONFIG, AUTOSNAP_LOCK_FILE: path.join(TMP, 'run.lock'), AUTOSNAP_NOW: NOW, AUTOSNAP_API_TOKEN: token },
     });
   const names = async (vmid: number) => ((await sim.control('/state')).guests.find((g: { vmid: number }) => g.vmid === vmid).snapshots as Array<{ name: string }>).map((s) => s.name).sort();
+
+  test('credentials that cannot resolve the selector end the run with exit 3 before any guest', async () => {
+    const before = await names(201);
+    const r = await call(['--vmid', '@pool-prod', 'snap', '--label', 'hourly', '--keep', '2'], `${SHARED.id}=${SHARED.secret}`);
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('missing privilege Pool.Audit on /pool/prod')]);
+    expect(await names(201)).toEqual(before);
+  });
 
   test('plan --keep 0 shows what clean --keep 0 does: every snapshot of the label goes', async () => {
     const plan = await call(['--vmid', '200', 'plan', '--label', 'hourly', '--keep', '0', '-o', 'json']);
