@@ -192,18 +192,19 @@ function hookCtx(env: ExecEnv, job: ExecJob, g: GuestInfo, phase: HookPhase, ext
   };
 }
 
-/** Run a hook phase; show its output; true when the action may go on. */
-async function hook(env: ExecEnv, job: ExecJob, g: GuestInfo, out: GuestOutcome, phase: HookPhase, extra: Partial<HookContext> = {}): Promise<boolean> {
-  if (!env.hook) return true;
+/**
+ * Run a hook phase and show its output. Returns what went wrong (exit code, time-out,
+ * cannot run), or undefined when the action may go on; a `*-pre` caller names it in the
+ * line that says what was not done, so a veto and a broken hook can be told apart.
+ */
+async function hook(env: ExecEnv, job: ExecJob, g: GuestInfo, out: GuestOutcome, phase: HookPhase, extra: Partial<HookContext> = {}): Promise<string | undefined> {
+  if (!env.hook) return undefined;
   const r = await env.hook(hookCtx(env, job, g, phase, extra));
-  if (!r) return true;
+  if (!r) return undefined;
   for (const l of r.output) out.lines.push(`${guestTag(g)}: hook ${phase}: ${l}`);
   const problem = hookProblem(phase, r, job.hookTimeout);
-  if (problem) {
-    if (!phase.endsWith('-pre')) out.problems.push(`${guestTag(g)}: warning: ${problem}`);
-    return false;
-  }
-  return true;
+  if (problem && !phase.endsWith('-pre')) out.problems.push(`${guestTag(g)}: warning: ${problem}`);
+  return problem;
 }
 
 async function waitForLock(env: ExecEnv, g: GuestInfo, out: GuestOutcome, snapshots?: SnapshotEntry[]): Promise<boolean> {
@@ -274,8 +275,9 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
     return;
   }
 
-  if (!(await hook(env, job, g, out, 'snap-create-pre', { snapName: name }))) {
-    skip(out, `hook snap-create-pre refused ${name}`);
+  const veto = await hook(env, job, g, out, 'snap-create-pre', { snapName: name });
+  if (veto) {
+    skip(out, `hook snap-create-pre refused ${name} (${veto.replace(/^hook snap-create-pre: /, '')})`);
     return;
   }
   const t0 = clock();
@@ -340,8 +342,9 @@ async function prune(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, 
   if (env.dryRun || !removals.length) return snapshots;
   const gone = new Set<string>();
   for (const d of removals) {
-    if (!(await hook(env, job, g, out, 'snap-remove-pre', { snapName: d.name }))) {
-      out.problems.push(`${guestTag(g)}: kept ${d.name}: hook snap-remove-pre refused its removal`);
+    const veto = await hook(env, job, g, out, 'snap-remove-pre', { snapName: d.name });
+    if (veto) {
+      out.problems.push(`${guestTag(g)}: kept ${d.name}: hook snap-remove-pre refused its removal (${veto.replace(/^hook snap-remove-pre: /, '')})`);
       continue;
     }
     const t0 = (env.clock ?? Date.now)();

@@ -299,7 +299,7 @@ describe('autosnap under real conditions (api)', () => {
     const r = await as(['--vmid', '100,101', '--max-parallel', '1', 'snap', '--label', 'hk', '--keep', '1', '--script', hook], { now: iso('12:00') });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('101 ct1: hook snap-create-pre: database busy');
-    expect(r.stderr).toContain('101 ct1: skipped: hook snap-create-pre refused autohk250516120000');
+    expect(r.stderr).toContain('101 ct1: skipped: hook snap-create-pre refused autohk250516120000 (exit code 3)');
     expect(await names(sim, 101)).not.toContain('autohk250516120000');
     const phases = fs.readFileSync(log, 'utf8').trim().split('\n');
     expect(phases).toEqual([

@@ -87,7 +87,7 @@ describe('executor safety rules', () => {
     const { ops, calls } = fake([ours(8), ours(9), ours(10)]);
     const o = await runGuest(env(ops, { hook }), job, guest, SNAP);
     expect(calls.filter((c) => c.startsWith('remove'))).toEqual(['remove autoh250516090000']);
-    expect(o.problems).toContain('100 web1: kept autoh250516080000: hook snap-remove-pre refused its removal');
+    expect(o.problems).toContain('100 web1: kept autoh250516080000: hook snap-remove-pre refused its removal (exit code 1)');
     expect(o.lines).toContain('100 web1: hook snap-remove-pre: keep this one');
     expect(seen).toEqual(['snap-create-pre autoh250516120000', 'snap-create-post autoh250516120000', 'snap-remove-pre autoh250516080000', 'snap-remove-pre autoh250516090000', 'snap-remove-post autoh250516090000']);
 
