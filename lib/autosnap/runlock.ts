@@ -7,7 +7,7 @@
 // stale lock could each remove it, the second removing the first one's fresh lock.
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError, UsageError } from '../cli/errors.ts';
+import { AppError, EXIT, UsageError } from '../cli/errors.ts';
 
 export const DEFAULT_LOCK_FILE = '/run/autosnap/autosnap.lock';
 
@@ -19,7 +19,8 @@ export interface RunLock {
 export class LockBusyError extends AppError {
   readonly pid: number;
   constructor(file: string, pid: number) {
-    super(`another autosnap run is in progress (pid ${pid}, lock file ${file}); use --wait to wait for it`);
+    // its own exit code: nothing was touched, so "some guest failed" (1) would mislead monitoring
+    super(`another autosnap run is in progress (pid ${pid}, lock file ${file}); use --wait to wait for it`, EXIT.BUSY);
     this.pid = pid;
   }
 }

@@ -9,6 +9,8 @@ export const EXIT = {
   USAGE: 2,
   /** cluster unreachable or authentication failed */
   UNREACHABLE: 3,
+  /** autosnap only: another run holds the run lock, nothing was done (not a guest failure) */
+  BUSY: 4,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 

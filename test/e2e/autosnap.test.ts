@@ -349,13 +349,13 @@ describe('autosnap under real conditions (api)', () => {
     expect(JSON.parse(only.stdout).filter((p: { action: string }) => p.action !== 'protected').map((p: { job: string; snapshot: string; reason: string }) => [p.job, p.snapshot])).toEqual([['d', 'autocfgd250516140000']]);
   });
 
-  test('two runs never overlap: the second says so and exits 1', async () => {
+  test('two runs never overlap: the second says so and exits 4', async () => {
     const holder = spawn('sleep', ['30']);
     const lockFile = path.join(TMP, 'held.lock');
     fs.writeFileSync(lockFile, `${holder.pid}\n`);
     try {
       const r = await as(['--vmid', '100', '--lock-file', lockFile, 'snap', '--label', 'pl', '--keep', '1'], { now: iso('12:00') });
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(4);
       expect(r.stderr.trim()).toBe(`error: autosnap: another autosnap run is in progress (pid ${holder.pid}, lock file ${lockFile}); use --wait to wait for it`);
       expect(await names(sim, 100)).not.toContain('autopl250516120000');
     } finally {
