@@ -458,3 +458,21 @@ describe('config errors: one line, exit 2', () => {
     expect(w.server.packets).toHaveLength(0);
   });
 });
+
+test("--job sync is refused: that name marks backup-sync's lock", async () => {
+  const w = await world();
+  const r = await w.hook(['job-start', '--node', 'pve1', '--job', 'sync']);
+  expect(r.code).toBe(2);
+  // the hook logs to stdout, which vzdump copies into the task log
+  expect(r.stdout + r.stderr).toContain("--job: 'sync' is the name backup-sync's lock uses");
+  expect(w.server.packets).toHaveLength(0);
+});
+
+test('--help names the hook path of both installs', async () => {
+  const w = await world();
+  const r = await w.hook(['--help']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('script: /usr/local/sbin/backup-hook');
+  expect(r.stdout).toContain('script: /usr/sbin/backup-hook');
+  expect(r.stdout).not.toContain('/usr/local/bin/backup-hook');
+});

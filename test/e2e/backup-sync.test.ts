@@ -69,8 +69,63 @@ describe('backup-sync', () => {
     w.writeConfig({ sync_dirs: a, sync_target: path.join(w.dir, 'remote'), sync_log_dir: path.join(w.dir, 'synclogs') });
     const r = await w.tool('backup-sync', ['--node', 'pve1']);
     expect(r.code).toBe(0);
+    expect(r.stderr).toContain('no backup job left its shutdown to the sync (sync_shutdown auto); leaving it up');
+    expect(r.stderr).not.toContain('shutdown of the backup server is off');
     expect(w.shutdowns()).toBe(0);
     expect(w.server.packets).toHaveLength(0);
+  });
+
+  test('a server found running is shut down once, after the sync, when a backup job ended during it', async () => {
+    // the usual night: the wake-up timer started the server, the sync finds it up, a
+    // backup job of another node begins and ends while the sync copies
+    const w = await world({ ssh: true });
+    const { a } = sourceTree(w);
+    await w.server.up();
+    const started = path.join(w.dir, 'rsync-started');
+    const go = path.join(w.dir, 'rsync-go');
+    const wrapper = path.join(w.dir, 'rsync-wrapper.sh');
+    fs.writeFileSync(wrapper, `#!/bin/sh\n: > '${started}'\nwhile [ ! -e '${go}' ]; do /bin/sleep 0.05; done\nexec /usr/bin/rsync "$@"\n`, { mode: 0o755 });
+    w.writeConfig({ sync_dirs: a, sync_target: path.join(w.dir, 'remote'), sync_log_dir: path.join(w.dir, 'synclogs'), rsync_path: wrapper });
+
+    const sync = w.tool('backup-sync', ['--node', 'n2']);
+    await until(() => fs.existsSync(started), 'rsync to start');
+    expect((await w.hook(['job-init', '--node', 'n1'])).code).toBe(0);
+    const end = await w.hook(['job-end', '--node', 'n1']);
+    expect(end.code).toBe(0);
+    expect(end.stdout).toContain('backup server stays up while n2/sync');
+    const wanted = JSON.parse(fs.readFileSync(path.join(w.lockDir, 'shutdown.wanted'), 'utf8'));
+    expect(wanted).toMatchObject({ host: 'n1', job: 'vzdump', phase: 'job-end', waitingFor: [expect.stringMatching(/^n2\.sync\.\d+\.lock$/)] });
+    expect(w.shutdowns()).toBe(0);
+    expect(w.server.isUp).toBe(true);
+
+    fs.writeFileSync(go, '');
+    const r = await sync;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('n1/vzdump (job-end at');
+    expect(r.stderr).not.toContain('shutdown of the backup server is off');
+    const done = r.stderr.indexOf('sync: done');
+    expect(done).toBeGreaterThan(-1);
+    expect(r.stderr.indexOf('shutting down backup server')).toBeGreaterThan(done);
+    expect(w.shutdowns()).toBe(1);
+    expect(fs.existsSync(path.join(w.lockDir, 'shutdown.wanted'))).toBe(false);
+    expect(w.locks()).toEqual([]);
+    await until(() => !w.server.isUp, 'the server to power off');
+    expect(w.server.packets).toHaveLength(0);
+  });
+
+  test('a backup job that starts sets an earlier shutdown.wanted aside; its own end decides', async () => {
+    const w = await world({ ssh: true });
+    await w.server.up();
+    fs.mkdirSync(w.lockDir, { recursive: true });
+    const marker = path.join(w.lockDir, 'shutdown.wanted');
+    fs.writeFileSync(marker, JSON.stringify({ host: 'n1', job: 'vzdump', pid: 1, phase: 'job-end', created: new Date().toISOString(), waitingFor: [] }) + '\n');
+    const init = await w.hook(['job-init', '--node', 'n3']);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain('shutdown.wanted (left by n1/vzdump at');
+    expect(fs.existsSync(marker)).toBe(false);
+    const end = await w.hook(['job-end', '--node', 'n3']);
+    expect(end.code).toBe(0);
+    expect(w.shutdowns()).toBe(1);
   });
 
   test('the server is never shut down while a sync runs', async () => {
@@ -90,7 +145,7 @@ describe('backup-sync', () => {
     expect((await w.hook(['job-start', '--node', 'pve2'])).code).toBe(0);
     const end = await w.hook(['job-end', '--node', 'pve2']);
     expect(end.code).toBe(0);
-    expect(end.stdout).toContain('stays up: in use by pve1/sync');
+    expect(end.stdout).toContain('stays up while pve1/sync');
     expect(w.shutdowns()).toBe(0);
     expect(w.server.isUp).toBe(true);
     fs.writeFileSync(go, '');

@@ -8,7 +8,7 @@ import { createExclusive, isOwnLock, lockFileName, lockState, ownerAlive, startF
 import { fileLine, priorityOf } from '../../lib/backup/logging.ts';
 import { sshArgv } from '../../lib/backup/ssh.ts';
 import { mountPoints } from '../../lib/backup/storage.ts';
-import { pruneLogs, rsyncArgv } from '../../lib/backup/sync.ts';
+import { pruneLogs, rsyncArgv, syncShutdown } from '../../lib/backup/sync.ts';
 import { magicPacket, parseMac, parseRoutes, parseSecureOn, procHexToIp, routeFor, subnetBroadcast, wolTarget } from '../../lib/backup/wol.ts';
 
 const cfg = (values: Record<string, string>): BackupConfig => backupConfigFrom(values, 'test.conf', 'pve1');
@@ -230,6 +230,24 @@ describe('commands', () => {
     expect(pruneLogs(dir, 2)).toEqual(['sync-20250101-010000Z-5.log']);
     expect(fs.readdirSync(dir).sort()).toEqual(['notes.txt', 'sync-20250102-010000Z-6.log', 'sync-20250103-010000Z-7.log']);
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('shutdown after a sync', () => {
+  test.each([
+    // shutdown key, sync_shutdown, the sync woke the server -> release's shutdown
+    [true, 'auto', true, true],
+    [true, 'auto', false, 'if-wanted'],
+    [true, 'yes', false, true],
+    [true, 'no', true, false],
+    [false, 'yes', true, false],
+    [false, 'auto', false, false],
+  ] as const)('shutdown %p, sync_shutdown %p, woken %p -> %p', (on, policy, woken, want) => {
+    expect(syncShutdown(on, policy, woken).shutdown).toBe(want);
+  });
+  test('the reason it stays up names the key that says so', () => {
+    expect(syncShutdown(false, 'auto', true).offReason).toContain('shutdown = no');
+    expect(syncShutdown(true, 'no', true).offReason).toContain('sync_shutdown is no');
   });
 });
 
