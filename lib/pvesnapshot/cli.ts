@@ -7,10 +7,10 @@ import { loadConfig } from '../cli/config.ts';
 import { confirm, interactive } from '../cli/confirm.ts';
 import { connect } from '../cli/connect.ts';
 import { AppError, EXIT, UsageError, errorLine } from '../cli/errors.ts';
-import { debug, error, info, setLogLevel } from '../cli/log.ts';
+import { debug, error, info, setLogLevel, warn } from '../cli/log.ts';
 import { nowSeconds } from '../cli/now.ts';
 import { parseFormat, print, render, type Column, type Format } from '../cli/output.ts';
-import { NoGuestError, resolveGuests, type GuestInfo } from '../guests/inventory.ts';
+import { NoGuestError, namedTemplates, resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { parseSelector } from '../guests/selector.ts';
 import { PveApiError, TaskError } from '../pve/errors.ts';
 import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
@@ -388,6 +388,10 @@ async function createAction(ctx: Ctx, target: string, name: string): Promise<num
   try {
     let guests = await resolve(client, target, { single });
     if (!single) {
+      // a template reached through @all, a pool or a tag is left out quietly; one named by
+      // vmid or name was asked for, so it gets its line
+      const named = new Set(namedTemplates(parseSelector(target), guests).map((g) => g.vmid));
+      for (const g of guests) if (g.template && named.has(g.vmid)) warn(`${label(g)}: skipped: template (Proxmox takes no snapshots of templates)`);
       guests = guests.filter((g) => !g.template);
       if (!guests.length) throw new UsageError(`selector '${target}' matched only templates, which cannot have new snapshots`);
     }

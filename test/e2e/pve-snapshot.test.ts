@@ -298,6 +298,10 @@ describe('create', () => {
     expect(dry.code).toBe(0);
     expect(dry.stdout).not.toContain('140');
     expect(dry.stdout).toContain('131 (ct1): would create');
+    // named in a list: one line says it was left out; reached through @all: quietly
+    expect(dry.stderr).toContain('140 (tmpl): skipped: template');
+    const all = await ps(['create', '@all', 'tsnap', '--dry-run']);
+    expect(all.stderr).not.toContain('140 (tmpl)');
   });
 });
 
