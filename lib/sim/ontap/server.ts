@@ -10,6 +10,7 @@ import { parseFaults, matchRule, type Faults } from './faults.ts';
 import { handleRest, json, restError } from './rest.ts';
 import { OntapState, DEMO_SEED, type Seed } from './state.ts';
 import { handleZapi, ZAPI_PATH } from './zapi.ts';
+import { serveUntilSignal } from '../serve.ts';
 
 export interface OntapSimOptions {
   /** HOST:PORT; default 127.0.0.1 and a port the OS picks */
@@ -203,12 +204,5 @@ export async function simMain(argv: string[]): Promise<number> {
     if (e instanceof SyntaxError) throw new UsageError(`--seed: ${args.seed} is not valid JSON: ${e.message}`);
     throw e;
   }
-  process.stdout.write(`listening on ${sim.url} fingerprint ${sim.fingerprint}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await sim.close();
-  return 0;
+  return serveUntilSignal(sim);
 }

@@ -4,6 +4,7 @@ import { UsageError } from '../../cli/errors.ts';
 import { FaultSpecError } from './faults.ts';
 import { SeedError } from './seed.ts';
 import { SimOptionError, startPveSim, type PveSim } from './server.ts';
+import { serveUntilSignal } from '../serve.ts';
 
 export const SIM_USAGE = `usage: autosnap sim [--listen HOST:PORT] [--seed FILE] [--token USER@REALM!TOKENID=SECRET]...
                     [--http] [--tls-cert FILE --tls-key FILE] [--time-scale X] [--faults SPEC] [--clock ISO-8601]
@@ -49,12 +50,5 @@ export async function simMain(argv: string[]): Promise<number> {
     if (e instanceof Error && /--token/.test(e.message)) throw new UsageError(e.message);
     throw e;
   }
-  process.stdout.write(`listening on ${sim.url} fingerprint ${sim.fingerprint || '-'}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await sim.close();
-  return 0;
+  return serveUntilSignal(sim);
 }
