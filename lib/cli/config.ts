@@ -92,9 +92,13 @@ export const EMPTY_CONFIG: Config = configFromIni({ global: {}, sections: [] });
  * Load the config named by `--config`, else `AUTOSNAP_CONFIG`, else the default path. A
  * missing default file is an empty config; a missing file the user named is an error.
  */
-export function loadConfig(args: { config?: unknown }, env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  args: { config?: unknown },
+  env: Record<string, string | undefined> = process.env,
+  defaultPath = DEFAULT_CONFIG_PATH,
+): Config {
   const explicit = typeof args.config === 'string' && args.config !== '' ? args.config : env.AUTOSNAP_CONFIG || undefined;
-  const file = explicit ?? DEFAULT_CONFIG_PATH;
+  const file = explicit ?? defaultPath;
   let text: string;
   let st: fs.Stats;
   try {

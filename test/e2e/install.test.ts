@@ -93,14 +93,13 @@ describe('install.sh: a fresh install', () => {
   });
 
   test('logrotate file and bash completions, one script linked under every tool name', () => {
+    // both files ship with the project: a missing one is a failure, not a reason to skip
     const lr = path.join(ROOT, 'etc/logrotate.d/autosnap-backup');
-    if (fs.existsSync(lr)) expect(read(root, 'etc/logrotate.d/autosnap-backup')).toBe(fs.readFileSync(lr, 'utf8'));
+    expect(read(root, 'etc/logrotate.d/autosnap-backup')).toBe(fs.readFileSync(lr, 'utf8'));
     const comp = path.join(ROOT, 'completions/autosnap.bash');
-    if (fs.existsSync(comp)) {
-      const dir = 'usr/local/share/bash-completion/completions';
-      expect(read(root, `${dir}/autosnap`)).toBe(fs.readFileSync(comp, 'utf8'));
-      for (const t of LINKED.filter((t) => t !== 'autosnap')) expect(fs.readlinkSync(path.join(root, dir, t))).toBe('autosnap');
-    }
+    const dir = 'usr/local/share/bash-completion/completions';
+    expect(read(root, `${dir}/autosnap`)).toBe(fs.readFileSync(comp, 'utf8'));
+    for (const t of LINKED.filter((t) => t !== 'autosnap')) expect(fs.readlinkSync(path.join(root, dir, t))).toBe('autosnap');
   });
 
   test('the manifest lists every file and link it installed', () => {

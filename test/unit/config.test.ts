@@ -19,9 +19,12 @@ function file(text: string, mode = 0o600): string {
 
 describe('config file', () => {
   test('absent default file is an empty config', () => {
-    const c = loadConfig({}, { AUTOSNAP_CONFIG: undefined });
-    // the default path does not exist on a test machine
-    if (!fs.existsSync('/etc/autosnap/autosnap.conf')) expect(c.ini.sections).toEqual([]);
+    // the default path is given, so a node's own /etc/autosnap cannot decide the outcome
+    const c = loadConfig({}, { AUTOSNAP_CONFIG: undefined }, path.join(dir, 'absent-default.conf'));
+    expect(c.ini.sections).toEqual([]);
+    expect(c.ini.global).toEqual({});
+    const present = file('[pve]\nhost = a\n', 0o644);
+    expect(loadConfig({}, { AUTOSNAP_CONFIG: undefined }, present).get('pve', 'host')).toBe('a');
   });
   test('absent explicit file is a usage error', () => {
     expect(() => loadConfig({ config: path.join(dir, 'nope.conf') })).toThrow(`cannot read config ${path.join(dir, 'nope.conf')}: ENOENT`);
