@@ -2,7 +2,7 @@
 // through (argv0: a link named pve-snapshot runs pve-snapshot), or by its first argument
 // (`autosnap pve-snapshot list 100`), and autosnap itself otherwise.
 import path from 'node:path';
-import { runMain, type Main } from '../lib/cli/run.ts';
+import type { Main } from '../lib/cli/run.ts';
 import { VERSION } from '../lib/version.ts';
 
 const TOOLS: Record<string, () => Promise<{ main: Main }>> = {
@@ -38,7 +38,7 @@ if (import.meta.main) {
     process.stdout.write(`${tool === 'pvesh' ? 'sim-pvesh' : tool} ${VERSION}\n`);
     process.exit(0);
   }
-  const mod = await TOOLS[tool]();
+  const [mod, { runMain }] = await Promise.all([TOOLS[tool](), import('../lib/cli/run.ts')]);
   const code = await runMain(tool, mod.main, args);
   // let stdout drain before leaving; process.exit would cut a large JSON document short
   process.exitCode = code;
