@@ -259,22 +259,53 @@ if (ONLY === 'all' || ONLY === 'snap') {
 }
 
 if (ONLY === 'all' || ONLY === 'status') {
-  const guests = 1000;
-  const seed = benchSeed({ nodes: NODES, guestsPerNode: Math.ceil(guests / NODES), label: LABEL, snapshotsPerGuest: KEEP, createSeconds: CREATE_S, deleteSeconds: DELETE_S, newest: Math.floor(Date.now() / 1000) - 86400 });
-  seed.guests = seed.guests!.slice(0, guests);
-  const sim = await startPveSim({ listen: '127.0.0.1:0', seed, tokens: [TOKEN], timeScale: SCALE });
-  try {
-    const p = await exec(['status', '--vmid', '@all', '--label', LABEL, '-o', 'json', ...connection(sim)], { trackRss: true, stdoutFile: path.join(work, 'status.json') });
-    const rows = p.code === 0 ? (JSON.parse(fs.readFileSync(path.join(work, 'status.json'), 'utf8')) as unknown[]).length : 0;
-    out(`## status over ${guests} guests (${guests * KEEP} snapshots)`);
+  // How cost grows with the cluster: status and snap --dry-run read the same inventory and
+  // snapshot lists; both should grow linearly in wall time and memory.
+  const sizes = opt('sizes', '1000,5000,10000').split(',').map(Number);
+  const rows: { guests: number; cmd: string; code: number; rows: number; wallS: number; peakMiB: number; err: string }[] = [];
+  for (const guests of sizes) {
+    const seed = benchSeed({ nodes: NODES, guestsPerNode: Math.ceil(guests / NODES), label: LABEL, snapshotsPerGuest: KEEP, createSeconds: CREATE_S, deleteSeconds: DELETE_S, newest: Math.floor(Date.now() / 1000) - 86400 });
+    seed.guests = seed.guests!.slice(0, guests);
+    const sim = await startPveSim({ listen: '127.0.0.1:0', seed, tokens: [TOKEN], timeScale: SCALE });
+    try {
+      for (const cmd of ['status', 'snap --dry-run']) {
+        const args = cmd === 'status' ? ['status', '--vmid', '@all', '--label', LABEL] : ['snap', '--vmid', '@all', '--label', LABEL, '--keep', String(KEEP), '--dry-run', '--lock-file', path.join(work, 'dry.lock')];
+        const outFile = path.join(work, 'out.json');
+        const p = await exec([...args, '-o', 'json', ...connection(sim)], { trackRss: true, stdoutFile: outFile });
+        let n = 0;
+        try {
+          const doc = JSON.parse(fs.readFileSync(outFile, 'utf8')) as unknown;
+          n = Array.isArray(doc) ? doc.length : Array.isArray((doc as { guests?: unknown[] }).guests) ? (doc as { guests: unknown[] }).guests.length : 0;
+        } catch {
+          n = 0;
+        }
+        rows.push({ guests, cmd, code: p.code, rows: n, wallS: p.wallMs / 1000, peakMiB: (p.peakKiB ?? 0) / 1024, err: p.code ? p.stderr.trim().split('\n').slice(-1)[0] : '' });
+      }
+    } finally {
+      await sim.close();
+    }
+  }
+  out(`## status and snap --dry-run by cluster size (${KEEP} snapshots per guest)`);
+  out();
+  out('| command | guests | exit | JSON rows | wall s | peak RSS MiB | wall ms/guest |');
+  out('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) out(`| ${r.cmd} | ${r.guests} | ${r.code} | ${r.rows} | ${f(r.wallS)} | ${f(r.peakMiB, 1)} | ${f((r.wallS * 1000) / r.guests, 3)} |`);
+  for (const r of rows) if (r.code) out(`\n${r.cmd} at ${r.guests}: ${r.err}`);
+  out();
+  const st1k = rows.find((r) => r.cmd === 'status' && r.guests === 1000);
+  if (st1k) {
+    out('| goal | measured | result |');
+    out('|---|---:|---|');
+    out(`| peak RSS of \`status\` at 1,000 guests at most 64 MiB | ${f(st1k.peakMiB, 1)} MiB | ${verdict(st1k.peakMiB <= 64)} |`);
+    for (const cmd of ['status', 'snap --dry-run']) {
+      const a = rows.find((r) => r.cmd === cmd && r.guests === sizes[0]);
+      const b = rows.find((r) => r.cmd === cmd && r.guests === sizes[sizes.length - 1]);
+      if (a && b && a !== b) {
+        const growth = b.wallS / a.wallS / (b.guests / a.guests);
+        out(`| \`${cmd}\` wall grows linearly (${sizes[0]} -> ${sizes[sizes.length - 1]}: time ratio / size ratio at most 1.5) | ${f(growth)} | ${verdict(growth <= 1.5)} |`);
+      }
+    }
     out();
-    out('| exit | rows | wall s | peak RSS MiB |');
-    out('|---:|---:|---:|---:|');
-    out(`| ${p.code} | ${rows} | ${f(p.wallMs / 1000)} | ${f((p.peakKiB ?? 0) / 1024, 1)} |`);
-    if (p.code !== 0) out(`\nstatus: ${p.stderr.trim().split('\n').slice(-2).join(' | ')}`);
-    out();
-  } finally {
-    await sim.close();
   }
 }
 
