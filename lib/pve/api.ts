@@ -18,6 +18,7 @@ import { debug, redact, registerSecret, warn } from '../cli/log.ts';
 import { isTlsErrorCode as tlsCode, PinnedAgent, probeCertificate } from '../cli/tls.ts';
 import { AuthError, NetworkError, PveApiError, paramErrorsOf, pveMessageOf } from './errors.ts';
 import { formatHost, type HostPort } from './hosts.ts';
+import { assertSafePath } from './path.ts';
 import type { ClientStats, Method, Params } from './types.ts';
 
 export { probeCertificate, type PeerCertificate } from '../cli/tls.ts';
@@ -102,6 +103,8 @@ export class ApiTransport {
    * decides.
    */
   async send(method: Method, path: string, params?: Params): Promise<unknown> {
+    // fetch's URL parser collapses `..` and `%2e%2e`: a path is checked before any host sees it
+    assertSafePath(path);
     if (this.opts.auth.kind === 'password' && path !== '/access/ticket') await this.ensureTicket();
     let renewed = false;
     const failures: NetworkError[] = [];

@@ -459,7 +459,7 @@ async function planRollback(client: PveClient, g: GuestInfo, name: string, start
   });
   let volumes = configVolumes(config, g.type);
   if (!volumes.length) {
-    config = await client.get<Record<string, unknown>>(`${api.guestPath(g)}/config`).catch(() => ({}));
+    config = await client.get<Record<string, unknown>>(api.guestPath(g, 'config')).catch(() => ({}));
     volumes = configVolumes(config ?? {}, g.type);
   }
   const a = assessRollback(target, entries, volumes, await storages(client));

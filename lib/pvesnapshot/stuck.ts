@@ -62,13 +62,13 @@ export async function runningDeletes(client: PveClient, g: GuestRef): Promise<st
 
 /** The guest's config as it is now: its lock and the digest a conditional write needs. */
 export async function guestConfig(client: PveClient, g: GuestRef): Promise<{ lock?: string; digest?: string }> {
-  const cfg = await client.get<Record<string, unknown>>(`${guestPath(g)}/config`);
+  const cfg = await client.get<Record<string, unknown>>(guestPath(g, 'config'));
   return { lock: typeof cfg?.lock === 'string' ? cfg.lock : undefined, digest: typeof cfg?.digest === 'string' ? cfg.digest : undefined };
 }
 
 /** `qm unlock` over the API: root@pam only; the digest makes it fail if anything changed since it was read. */
 export async function clearLock(client: PveClient, g: GuestRef, digest: string | undefined): Promise<void> {
-  await client.put(`${guestPath(g)}/config`, { delete: 'lock', skiplock: 1, digest });
+  await client.put(guestPath(g, 'config'), { delete: 'lock', skiplock: 1, digest });
 }
 
 /** One line for a half-deleted snapshot when --force was not given. */

@@ -8,6 +8,7 @@
 import { errorLine } from '../cli/errors.ts';
 import type { GuestInfo } from '../guests/inventory.ts';
 import { TaskError } from '../pve/errors.ts';
+import { guestBase } from '../pve/path.ts';
 import { createSnapshot, deleteSnapshot, listSnapshots } from '../pve/snapshots.ts';
 import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
 import { agentEnabled, diskStorages, storageOverLimit, type StorageUse } from '../autosnap/guestconfig.ts';
@@ -105,7 +106,7 @@ export function clientOps(client: PveClient): SnapshotOps {
     }
   };
   return {
-    config: (g) => client.get<Record<string, unknown>>(`/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}/config`),
+    config: (g) => client.get<Record<string, unknown>>(guestBase(g, 'config')),
     list: (g) => listSnapshots(client, g),
     create: (g, name, p) => asResult(g, () => createSnapshot(client, g, name, { description: p.description, vmstate: g.type === 'qemu' && p.vmstate ? true : undefined })),
     remove: (g, name) => asResult(g, () => deleteSnapshot(client, g, name)),
