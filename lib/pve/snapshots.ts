@@ -4,7 +4,7 @@
 // if it did not is it sent again.
 import { AppError } from '../cli/errors.ts';
 import { debug, warn } from '../cli/log.ts';
-import { isAmbiguous } from './errors.ts';
+import { isAmbiguous, TaskError } from './errors.ts';
 import { nextPollDelay, sleep } from './retry.ts';
 import type { Params, PveClient, SnapshotEntry, TaskResult, WaitOptions } from './types.ts';
 import { guestBase, isSnapshotName, node as nodeSeg, pvePath, snap } from './path.ts';
@@ -93,6 +93,43 @@ async function finish(client: PveClient, upid: unknown, what: string, wait?: Wai
 }
 
 /**
+ * The task was started but waiting for it failed in a way that says nothing about the task
+ * (a 500 on a status read, a time-out, a lost connection): before that becomes a failure,
+ * the snapshot list says what the cluster holds. A create whose snapshot is there (and
+ * finished) was made; a delete whose snapshot is gone was done. Anything else, or a list
+ * that cannot be read either, keeps the original error. A failed task (TaskError) is an
+ * answer, not an unknown, and is never second-guessed.
+ */
+async function finishOrLookUp(client: PveClient, g: GuestRef, name: string, upid: unknown, what: string, want: 'present' | 'gone', wait?: WaitOptions): Promise<TaskResult> {
+  try {
+    return await finish(client, upid, what, wait);
+  } catch (e) {
+    if (e instanceof TaskError || !isUpid(upid)) throw e;
+    let delay: number | undefined;
+    // a snapshot still being made or removed settles within its task's time; bounded
+    for (let i = 0; i < 40; i++) {
+      let list: SnapshotEntry[];
+      try {
+        list = await listSnapshots(client, g);
+      } catch {
+        throw e;
+      }
+      const s = list.find((x) => x.name === name);
+      const settled = want === 'present' ? s !== undefined && !s.snapstate : s === undefined;
+      if (settled) {
+        warn(`${what}: ${(e as Error).message}; the snapshot list shows it ${want === 'present' ? 'made' : 'removed'}`);
+        return { upid, node: g.node, exitstatus: 'OK', ok: true, warnings: 0 };
+      }
+      // not there (create) or still there without a state (delete): the task did not do it
+      if (want === 'present' ? s === undefined : !s?.snapstate) throw e;
+      delay = nextPollDelay(delay);
+      await sleep(delay);
+    }
+    throw e;
+  }
+}
+
+/**
  * Create a snapshot and wait for its task. When the answer to the POST is lost, the
  * snapshot list says whether it was made: present (with our description, if one was
  * given) means it was, and its task is looked up and waited for.
@@ -113,7 +150,7 @@ export async function createSnapshot(client: PveClient, g: GuestRef, name: strin
       if (found) return found;
       continue;
     }
-    return finish(client, upid, what, wait);
+    return finishOrLookUp(client, g, name, upid, what, 'present', wait);
   }
 }
 
@@ -174,7 +211,7 @@ export async function deleteSnapshot(client: PveClient, g: GuestRef, name: strin
         return s ? 'running' : 'done';
       }, wait);
     }
-    return finish(client, upid, what, wait);
+    return finishOrLookUp(client, g, name, upid, what, 'gone', wait);
   }
 }
 
