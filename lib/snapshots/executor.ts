@@ -7,7 +7,7 @@
 //  - a lock is waited for (shared deadline), a stuck `snapshot-delete` is explained.
 import { errorLine } from '../cli/errors.ts';
 import type { GuestInfo } from '../guests/inventory.ts';
-import { TaskError } from '../pve/errors.ts';
+import { stopsTheRun, TaskError } from '../pve/errors.ts';
 import { guestBase } from '../pve/path.ts';
 import { createSnapshot, deleteSnapshot, listSnapshots } from '../pve/snapshots.ts';
 import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
@@ -143,6 +143,7 @@ export async function prepareGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mod
     const snapshots = await readGuest(env, job, g, mode, out);
     return { out, go: snapshots !== undefined, snapshots: snapshots ?? [] };
   } catch (e) {
+    if (stopsTheRun(e)) throw e;
     fail(out, errorLine(e));
     return { out, go: false, snapshots: [] };
   }
@@ -156,6 +157,7 @@ export async function runGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: G
     try {
       await flow(env, job, g, mode, out, ready.snapshots);
     } catch (e) {
+      if (stopsTheRun(e)) throw e;
       fail(out, errorLine(e));
     }
   }
@@ -289,6 +291,7 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
       result = await env.ops.create(g, name, { description: MARKER, vmstate: job.state });
       error = result.ok ? undefined : result.exitstatus;
     } catch (e) {
+      if (stopsTheRun(e)) throw e;
       error = errorLine(e);
     }
     const lock = error ? lockFromError(error) : undefined;
@@ -354,6 +357,7 @@ async function prune(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, 
       const r = await env.ops.remove(g, d.name);
       if (!r.ok) error = r.exitstatus;
     } catch (e) {
+      if (stopsTheRun(e)) throw e;
       error = errorLine(e);
     }
     const duration = ((env.clock ?? Date.now)() - t0) / 1000;

@@ -146,6 +146,8 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
   let faults: Faults = emptyFaults();
   const requestCounts: Record<string, number> = {};
   const requestLog: { method: string; path: string; raw: string }[] = [];
+  // TLS handshakes completed, for tests that bound how often a client connects
+  let handshakes = 0;
 
   const applyFaults = (spec: string) => {
     const f = parseFaults(spec);
@@ -253,7 +255,7 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
         return send(res, 200, { data: model.dump() });
       case 'GET /_sim/stats': {
         const total = Object.values(requestCounts).reduce((a, b) => a + b, 0);
-        return send(res, 200, { data: { requests: requestCounts, total, tasks: model.taskCounts, log: requestLog } });
+        return send(res, 200, { data: { requests: requestCounts, total, tasks: model.taskCounts, log: requestLog, handshakes } });
       }
       case 'POST /_sim/faults':
         if (typeof body.spec !== 'string') return sendError(res, new PveError(400, "body needs 'spec' (a string)"));
@@ -372,6 +374,7 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
   };
   const server = opts.http ? http.createServer(listener) : https.createServer({ cert, key }, listener);
   server.keepAliveTimeout = 5000;
+  server.on('secureConnection', () => handshakes++);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: any) => reject(new SimOptionError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
     server.listen(port, host, () => resolve());
