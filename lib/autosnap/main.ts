@@ -193,7 +193,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
           read: async () => new Map((await client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' })).map((r) => [Number(r.vmid), r.lock || undefined])),
         },
         initial,
-        { deadline: started + s.lockWait * 1000, onError: (e) => warn(`re-reading guest locks: ${(e as Error).message}`) },
+        // an error that stops the run is reported once, by the run, not here as well
+        { deadline: started + s.lockWait * 1000, onError: (e) => stopsTheRun(e) || warn(`re-reading guest locks: ${(e as Error).message}`) },
       );
     } else locks.update(initial);
     const env: ExecEnv = {
