@@ -71,4 +71,13 @@ test('the pinned host is down from the start: one line, exit 3, nothing sent', a
   expect(r.stdout).toBe('');
   expect(await handshakes() - before).toBeLessThanOrEqual(2);
   expect((await other.control('/stats')).log).toEqual([]);
+
+  // pve-snapshot stops the same way
+  const p = await run(['pve-snapshot', '--host', `${pinned.hostPort},${other.hostPort}`, '--fingerprint', pinned.fingerprint, 'create', '@all', 'pin1'], {
+    env: { AUTOSNAP_API_TOKEN: TOKEN, AUTOSNAP_CONFIG: conf, TZ: 'UTC' },
+  });
+  expect(p.code).toBe(3);
+  expect(mismatchLines(p.stderr).length).toBe(1);
+  expect(p.stderr.split('\n').filter(Boolean).length).toBe(1);
+  expect((await other.control('/stats')).log).toEqual([]);
 }, 120_000);
