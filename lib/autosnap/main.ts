@@ -5,6 +5,7 @@
 import { connect } from '../cli/connect.ts';
 import { loadConfig } from '../cli/config.ts';
 import { UsageError } from '../cli/errors.ts';
+import { stopsTheRun } from '../pve/errors.ts';
 import { info, setLogLevel, warn } from '../cli/log.ts';
 import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, render, type Format } from '../cli/output.ts';
@@ -192,7 +193,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
           read: async () => new Map((await client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' })).map((r) => [Number(r.vmid), r.lock || undefined])),
         },
         initial,
-        { deadline: started + s.lockWait * 1000, onError: (e) => warn(`re-reading guest locks: ${(e as Error).message}`) },
+        // an error that stops the run is reported once, by the run, not here as well
+        { deadline: started + s.lockWait * 1000, onError: (e) => stopsTheRun(e) || warn(`re-reading guest locks: ${(e as Error).message}`) },
       );
     } else locks.update(initial);
     const env: ExecEnv = {
@@ -211,11 +213,20 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     // a guest's reads (lock wait, config, snapshot list) run while it waits for its node's
     // slot; the slot is for its tasks, so a node never idles on another guest's round trips
     const lookahead = { prepare: (g: GuestInfo) => prepareGuest(env, job, g, mode), perNode: Math.min(s.maxPerNode, s.maxParallel) };
-    await runBounded<GuestInfo, GuestOutcome, PreparedGuest>(
+    let stop: unknown;
+    const results = await runBounded<GuestInfo, GuestOutcome, PreparedGuest>(
       guests,
       s,
       async (g, _i, prepared) => {
-        const outcome = await runGuest(env, job, g, mode, prepared);
+        // after an error that stops the run, the guests still waiting are not started
+        if (stop !== undefined) throw stop;
+        let outcome: GuestOutcome;
+        try {
+          outcome = await runGuest(env, job, g, mode, prepared);
+        } catch (e) {
+          stop ??= e;
+          throw e;
+        }
         outcomes.push({ job, outcome });
         // one guest's report in one piece: lines never interleave with another guest's
         if (!dry && text && outcome.lines.length) print(outcome.lines.join('\n') + '\n');
@@ -224,6 +235,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
       },
       lookahead,
     );
+    // a certificate mismatch with no host left: the one line and exit 3, not a line per guest
+    for (const r of results) if (!r.ok && stopsTheRun(r.error)) throw r.error;
     await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry });
   }
   for (const { outcome } of outcomes) {

@@ -3,6 +3,7 @@
 import { AppError, UsageError } from '../cli/errors.ts';
 import { info, warn } from '../cli/log.ts';
 import { print, render, type Column } from '../cli/output.ts';
+import { pvePath, storage as storageSeg } from '../pve/path.ts';
 import type { Params } from '../pve/types.ts';
 import { confirm } from './confirm.ts';
 import type { Ctx } from './context.ts';
@@ -258,7 +259,7 @@ async function unmount(ctx: Ctx, storage: string): Promise<number> {
     return 0;
   }
   const pve = await ctx.pve();
-  await pve.delete(`/storage/${encodeURIComponent(id)}`);
+  await pve.delete(pvePath('storage', storageSeg(id)));
   try {
     if (vol.path) await ontap.unmountVolume(vol);
     await ontap.deleteVolume({ ...vol, path: undefined });

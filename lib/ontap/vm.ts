@@ -7,6 +7,7 @@ import os from 'node:os';
 import { AppError, UsageError, errorLine } from '../cli/errors.ts';
 import { error, info, warn } from '../cli/log.ts';
 import { print, render, type Column } from '../cli/output.ts';
+import { guestBase } from '../pve/path.ts';
 import type { ClusterVm, PveClient } from '../pve/types.ts';
 import type { Ctx } from './context.ts';
 import { cloneFileName, imageFile, joinPath, parseCloneName, vmDisks, type VmDisk } from './disks.ts';
@@ -36,7 +37,7 @@ async function findVm(pve: PveClient, vmid: number): Promise<Vm> {
   return { vmid, node: g.node, name: g.name, status: g.status };
 }
 
-const base = (vm: Vm) => `/nodes/${vm.node}/qemu/${vm.vmid}`;
+const base = (vm: Vm) => guestBase({ ...vm, type: 'qemu' });
 
 interface Target {
   storage: string;

@@ -16,8 +16,9 @@ import tls from 'node:tls';
 import { ConnectionError } from '../cli/errors.ts';
 import { debug, redact, registerSecret, warn } from '../cli/log.ts';
 import { isTlsErrorCode as tlsCode, PinnedAgent, probeCertificate } from '../cli/tls.ts';
-import { AuthError, NetworkError, PveApiError, paramErrorsOf, pveMessageOf } from './errors.ts';
+import { AuthError, CertificateMismatchError, NetworkError, PveApiError, paramErrorsOf, pveMessageOf } from './errors.ts';
 import { formatHost, type HostPort } from './hosts.ts';
+import { assertSafePath } from './path.ts';
 import type { ClientStats, Method, Params } from './types.ts';
 
 export { probeCertificate, type PeerCertificate } from '../cli/tls.ts';
@@ -72,6 +73,8 @@ export class ApiTransport {
   // TLS options only
   private tlsShared?: Record<string, unknown>;
   private announced = new Set<string>();
+  // set by a certificate mismatch: each later request fails with it at once
+  private stopped?: CertificateMismatchError;
   private warnedInsecure = false;
   private readonly now: () => number;
   private readonly opts: ApiOptions;
@@ -102,6 +105,9 @@ export class ApiTransport {
    * decides.
    */
   async send(method: Method, path: string, params?: Params): Promise<unknown> {
+    // fetch's URL parser collapses `..` and `%2e%2e`: a path is checked before any host sees it
+    assertSafePath(path);
+    if (this.stopped) throw this.stopped;
     if (this.opts.auth.kind === 'password' && path !== '/access/ticket') await this.ensureTicket();
     let renewed = false;
     const failures: NetworkError[] = [];
@@ -127,6 +133,7 @@ export class ApiTransport {
           await this.ensureTicket();
           continue;
         }
+        if (e instanceof NetworkError && e.code === 'FINGERPRINT_MISMATCH') throw this.pinMismatch(e);
         if (!(e instanceof NetworkError) || !e.failover) throw e;
         failures.push(e);
         tried++;
@@ -151,6 +158,18 @@ export class ApiTransport {
       `no host answered: ${list}`,
       { sent: failures.some((f) => f.sent), failover: false, retryable: failures.every((f) => f.retryable) },
     );
+  }
+
+  /**
+   * A host showed another certificate than the pinned one: another machine, or someone in
+   * between. That is no reason to try the next host (a run that failed over to whatever
+   * answers could be steered), so the run stops: the error names the host and both
+   * fingerprints, is printed once, and every later request fails with it at once, without
+   * another handshake.
+   */
+  private pinMismatch(e: NetworkError): CertificateMismatchError {
+    this.stopped ??= new CertificateMismatchError(e.message);
+    return this.stopped;
   }
 
   private async ensureTicket(): Promise<void> {

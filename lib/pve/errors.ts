@@ -63,6 +63,16 @@ export class NetworkError extends ConnectionError {
   }
 }
 
+/**
+ * A host showed another certificate than the pinned one: the run stops (exit 3). Every
+ * request after it fails with this same error at once, without another handshake, and
+ * the tools end instead of going on guest by guest.
+ */
+export class CertificateMismatchError extends ConnectionError {}
+
+/** An error after which nothing else in the run can succeed: the tools stop at once. */
+export const stopsTheRun = (e: unknown): boolean => e instanceof CertificateMismatchError;
+
 /** Did a write fail in a way that leaves open whether it happened? */
 export function isAmbiguous(err: unknown): boolean {
   if (err instanceof NetworkError) return err.sent;

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { ConnectionError } from '../cli/errors.ts';
 import { debug } from '../cli/log.ts';
 import { pveshErrorFrom } from './errors.ts';
+import { assertSafePath } from './path.ts';
 import type { ClientStats, Method, Params } from './types.ts';
 
 export interface PveshOptions {
@@ -62,6 +63,8 @@ export class PveshTransport {
   }
 
   send(method: Method, path: string, params?: Params): Promise<unknown> {
+    // pvesh resolves the path against its own API tree: checked like the HTTPS one
+    assertSafePath(path);
     const cmd = this.opts.path ?? 'pvesh';
     const args = pveshArgs(method, path, params);
     this.stats.requests++;

@@ -4,9 +4,10 @@
 // if it did not is it sent again.
 import { AppError } from '../cli/errors.ts';
 import { debug, warn } from '../cli/log.ts';
-import { isAmbiguous } from './errors.ts';
+import { isAmbiguous, TaskError } from './errors.ts';
 import { nextPollDelay, sleep } from './retry.ts';
 import type { Params, PveClient, SnapshotEntry, TaskResult, WaitOptions } from './types.ts';
+import { guestBase, isSnapshotName, node as nodeSeg, pvePath, snap } from './path.ts';
 import { isUpid } from './upid.ts';
 
 export interface GuestRef {
@@ -31,7 +32,8 @@ export interface TaskEntry {
   status?: string;
 }
 
-const base = (g: GuestRef) => `/nodes/${g.node}/${g.type}/${g.vmid}/snapshot`;
+const base = (g: GuestRef) => guestBase(g, 'snapshot');
+const snapPath = (g: GuestRef, name: string, ...rest: string[]) => guestBase(g, 'snapshot', snap(name), ...rest);
 const TASK_TYPE = {
   create: { qemu: 'qmsnapshot', lxc: 'vzsnapshot' },
   delete: { qemu: 'qmdelsnapshot', lxc: 'vzdelsnapshot' },
@@ -41,16 +43,43 @@ const TASK_TYPE = {
 /** How many times a write is sent again after it provably did not happen. */
 const MAX_WRITE_TRIES = 3;
 
-/** The guest's snapshots without the `current` pseudo-entry. */
+/** The guest's snapshots without the `current` pseudo-entry (and without names PVE could not have made). */
 export async function listSnapshots(client: PveClient, g: GuestRef): Promise<SnapshotEntry[]> {
   const all = await client.get<SnapshotEntry[]>(base(g));
-  return (Array.isArray(all) ? all : []).filter((s) => s.name !== 'current');
+  return saneSnapshots(g, Array.isArray(all) ? all : []).filter((s) => s.name !== 'current');
+}
+
+const reported = new Set<string>();
+
+/** A name for a message: escaped (control characters, bidi marks), and cut when long. */
+export function quoteName(name: unknown): string {
+  const s = typeof name === 'string' ? name : String(name);
+  const cut = s.length > 60 ? `${s.slice(0, 60)}` : s;
+  const q = JSON.stringify(cut).replace(/[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.length > 60 ? `${q}... (${s.length} characters)` : q;
+}
+
+/**
+ * The entries whose names PVE could have made (`current` included); any other is reported
+ * once per guest and name, and left out, so no tool ever plans anything for it (its name
+ * could not even be put into a request path safely).
+ */
+export function saneSnapshots(g: GuestRef, list: SnapshotEntry[]): SnapshotEntry[] {
+  return list.filter((s) => {
+    if (s && (s.name === 'current' || isSnapshotName(s.name))) return true;
+    const key = `${g.node}/${g.vmid}/${String(s?.name)}`;
+    if (!reported.has(key)) {
+      reported.add(key);
+      warn(`${g.vmid}: snapshot named ${quoteName(s?.name)} left alone: not a name Proxmox VE could have made`);
+    }
+    return false;
+  });
 }
 
 /** The guest's recent tasks of one type, newest first (empty when the call is refused). */
 export async function recentTasks(client: PveClient, g: GuestRef, type: string): Promise<TaskEntry[]> {
   try {
-    const list = await client.get<TaskEntry[]>(`/nodes/${g.node}/tasks`, { vmid: g.vmid, typefilter: type, source: 'all', limit: 50 });
+    const list = await client.get<TaskEntry[]>(pvePath('nodes', nodeSeg(g.node), 'tasks'), { vmid: g.vmid, typefilter: type, source: 'all', limit: 50 });
     return (Array.isArray(list) ? list : []).filter((t) => t.type === type && (!t.id || t.id === String(g.vmid))).sort((a, b) => b.starttime - a.starttime);
   } catch (e) {
     debug(`task list of ${g.vmid} unavailable: ${(e as Error).message}`);
@@ -61,6 +90,43 @@ export async function recentTasks(client: PveClient, g: GuestRef, type: string):
 async function finish(client: PveClient, upid: unknown, what: string, wait?: WaitOptions): Promise<TaskResult> {
   if (!isUpid(upid)) throw new AppError(`${what}: expected a task id, got ${JSON.stringify(upid)}`);
   return client.waitTask(upid, wait);
+}
+
+/**
+ * The task was started but waiting for it failed in a way that says nothing about the task
+ * (a 500 on a status read, a time-out, a lost connection): before that becomes a failure,
+ * the snapshot list says what the cluster holds. A create whose snapshot is there (and
+ * finished) was made; a delete whose snapshot is gone was done. Anything else, or a list
+ * that cannot be read either, keeps the original error. A failed task (TaskError) is an
+ * answer, not an unknown, and is never second-guessed.
+ */
+async function finishOrLookUp(client: PveClient, g: GuestRef, name: string, upid: unknown, what: string, want: 'present' | 'gone', wait?: WaitOptions): Promise<TaskResult> {
+  try {
+    return await finish(client, upid, what, wait);
+  } catch (e) {
+    if (e instanceof TaskError || !isUpid(upid)) throw e;
+    let delay: number | undefined;
+    // a snapshot still being made or removed settles within its task's time; bounded
+    for (let i = 0; i < 40; i++) {
+      let list: SnapshotEntry[];
+      try {
+        list = await listSnapshots(client, g);
+      } catch {
+        throw e;
+      }
+      const s = list.find((x) => x.name === name);
+      const settled = want === 'present' ? s !== undefined && !s.snapstate : s === undefined;
+      if (settled) {
+        warn(`${what}: ${(e as Error).message}; the snapshot list shows it ${want === 'present' ? 'made' : 'removed'}`);
+        return { upid, node: g.node, exitstatus: 'OK', ok: true, warnings: 0 };
+      }
+      // not there (create) or still there without a state (delete): the task did not do it
+      if (want === 'present' ? s === undefined : !s?.snapstate) throw e;
+      delay = nextPollDelay(delay);
+      await sleep(delay);
+    }
+    throw e;
+  }
 }
 
 /**
@@ -84,7 +150,7 @@ export async function createSnapshot(client: PveClient, g: GuestRef, name: strin
       if (found) return found;
       continue;
     }
-    return finish(client, upid, what, wait);
+    return finishOrLookUp(client, g, name, upid, what, 'present', wait);
   }
 }
 
@@ -134,7 +200,7 @@ export async function deleteSnapshot(client: PveClient, g: GuestRef, name: strin
     let upid: unknown;
     const sentAt = Math.floor(Date.now() / 1000);
     try {
-      upid = await client.delete(`${base(g)}/${encodeURIComponent(name)}`, opts.force ? { force: true } : undefined);
+      upid = await client.delete(snapPath(g, name), opts.force ? { force: true } : undefined);
     } catch (e) {
       if (!isAmbiguous(e) || attempt >= MAX_WRITE_TRIES) throw e;
       warn(`${what}: ${(e as Error).message}; checking whether it happened`);
@@ -145,7 +211,7 @@ export async function deleteSnapshot(client: PveClient, g: GuestRef, name: strin
         return s ? 'running' : 'done';
       }, wait);
     }
-    return finish(client, upid, what, wait);
+    return finishOrLookUp(client, g, name, upid, what, 'gone', wait);
   }
 }
 
@@ -160,7 +226,7 @@ export async function rollbackSnapshot(client: PveClient, g: GuestRef, name: str
   for (let attempt = 1; ; attempt++) {
     let upid: unknown;
     try {
-      upid = await client.post(`${base(g)}/${encodeURIComponent(name)}/rollback`, opts.start !== undefined ? { start: opts.start } : undefined);
+      upid = await client.post(snapPath(g, name, 'rollback'), opts.start !== undefined ? { start: opts.start } : undefined);
     } catch (e) {
       if (!isAmbiguous(e) || attempt >= MAX_WRITE_TRIES) throw e;
       warn(`${what}: ${(e as Error).message}; checking whether it started`);

@@ -12,6 +12,7 @@ import { AppError } from '../cli/errors.ts';
 import { TaskError } from './errors.ts';
 import { sleep as realSleep } from './retry.ts';
 import type { Params, TaskResult, WaitOptions } from './types.ts';
+import { node as nodeSeg, pvePath, upid as upidSeg } from './path.ts';
 import { parseUpid } from './upid.ts';
 
 export interface ExitStatus {
@@ -128,7 +129,7 @@ export const sharedTaskDurations = new TaskDurations();
 export const DEFAULT_TASK_TIMEOUT_MS = 10 * 60_000;
 
 // PVE takes the UPID as it is in the path (colons, @ and ! are legal there), and pvesh needs it so
-const taskPath = (node: string, upid: string) => `/nodes/${node}/tasks/${upid}`;
+const taskPath = (node: string, upid: string) => pvePath('nodes', nodeSeg(node), 'tasks', upidSeg(upid));
 
 export async function waitForTask(p: TaskPoller, upid: string, opts: WaitOptions = {}, defaultTimeoutMs = DEFAULT_TASK_TIMEOUT_MS): Promise<TaskResult> {
   const { node, type } = parseUpid(upid);

@@ -2,6 +2,7 @@
 // picks the path, everything else is the same (Proxmox shares one snapshot flow).
 import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
 import * as shared from '../pve/snapshots.ts';
+import { guestBase, snap } from '../pve/path.ts';
 import type { GuestType } from './names.ts';
 
 export interface GuestRef {
@@ -10,12 +11,12 @@ export interface GuestRef {
   type: GuestType;
 }
 
-export const guestPath = (g: GuestRef) => `/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}`;
-const snapPath = (g: GuestRef, name: string) => `${guestPath(g)}/snapshot/${encodeURIComponent(name)}`;
+export const guestPath = (g: GuestRef, ...rest: string[]) => guestBase(g, ...rest);
+const snapPath = (g: GuestRef, name: string, ...rest: string[]) => guestBase(g, 'snapshot', snap(name), ...rest);
 
 /** The whole list, `current` included: the tree needs to know where the guest is now. */
 export function listSnapshots(client: PveClient, g: GuestRef): Promise<SnapshotEntry[]> {
-  return client.get<SnapshotEntry[]>(`${guestPath(g)}/snapshot`).then((l) => (Array.isArray(l) ? l : []));
+  return client.get<SnapshotEntry[]>(guestPath(g, 'snapshot')).then((l) => shared.saneSnapshots(g, Array.isArray(l) ? l : []));
 }
 
 // Writes go through the shared helpers, which make a lost answer safe (a create or delete
@@ -36,9 +37,9 @@ export function rollbackSnapshot(client: PveClient, g: GuestRef, name: string, s
 }
 
 export function snapshotConfig(client: PveClient, g: GuestRef, name: string): Promise<Record<string, unknown>> {
-  return client.get<Record<string, unknown>>(`${snapPath(g, name)}/config`).then((c) => c ?? {});
+  return client.get<Record<string, unknown>>(snapPath(g, name, 'config')).then((c) => c ?? {});
 }
 
 export async function setDescription(client: PveClient, g: GuestRef, name: string, text: string): Promise<void> {
-  await client.put(`${snapPath(g, name)}/config`, { description: text });
+  await client.put(snapPath(g, name, 'config'), { description: text });
 }

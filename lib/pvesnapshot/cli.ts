@@ -22,6 +22,7 @@ import { ACTIONS, actionHelp, mainHelp, type Action } from './help.ts';
 import { nameProblem, nameProblemFor } from './names.ts';
 import { assessRollback, configVolumes, type StorageInfo } from './rollback.ts';
 import * as stuck from './stuck.ts';
+import * as sharedStuck from '../pve/stuck.ts';
 import { formatTime, renderTree, treeRows, descriptionOf } from './tree.ts';
 
 const TOOL = 'pve-snapshot';
@@ -452,14 +453,14 @@ async function planRollback(client: PveClient, g: GuestInfo, name: string, start
     return fail(`unable to rollback to incomplete snapshot (snapstate = ${target.snapstate}); finish it first with '${TOOL} delete ${g.vmid} ${name} --force'`);
   }
   if (g.template) return fail('is a template; Proxmox does not roll back templates');
-  if (g.lock) return fail(lockMessage(g, stuck.callerOf(client)));
+  if (g.lock) return fail(await lockLine(client, g, stuck.callerOf(client)));
   let config = await api.snapshotConfig(client, g, name).catch((e) => {
     if (fatal(e)) throw e;
     return {} as Record<string, unknown>;
   });
   let volumes = configVolumes(config, g.type);
   if (!volumes.length) {
-    config = await client.get<Record<string, unknown>>(`${api.guestPath(g)}/config`).catch(() => ({}));
+    config = await client.get<Record<string, unknown>>(api.guestPath(g, 'config')).catch(() => ({}));
     volumes = configVolumes(config ?? {}, g.type);
   }
   const a = assessRollback(target, entries, volumes, await storages(client));
@@ -482,6 +483,18 @@ async function planRollback(client: PveClient, g: GuestInfo, name: string, start
   if (Number(target.vmstate ?? 0) === 1) ex.push(`  - the snapshot holds RAM: the ${k} resumes running from it`);
   else ex.push(start ? `  - the ${k} is started afterwards (--start)` : `  - the ${k} stays stopped afterwards (--start would start it)`);
   return { guest: g, explanation: ex };
+}
+
+/**
+ * lockMessage, after asking the one detector (lib/pve/stuck.ts) when the lock is
+ * snapshot-delete: a delete task still running is named, and nothing says to unlock.
+ */
+async function lockLine(client: PveClient, g: GuestInfo, caller?: string): Promise<string> {
+  if (g.lock !== 'snapshot-delete') return lockMessage(g, caller);
+  const st = await sharedStuck.deleteState(client, g);
+  if (st.state === 'deleting') return stuck.runningLine(g, st.upid);
+  if (st.state === 'unknown') return sharedStuck.unknownLine(g, st.why);
+  return lockMessage(g, caller);
 }
 
 function lockMessage(g: GuestInfo, caller?: string): string {
@@ -575,7 +588,9 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
           const half = snap.snapstate === 'delete';
           if (g.lock === 'snapshot-delete') {
             if (!half) {
-              // the lock belongs to another snapshot's delete, finished or not: never ours to clear
+              // the lock belongs to another snapshot's delete, running or failed: never ours to clear
+              const busy = await sharedStuck.deleteState(client, g);
+              if (busy.state === 'deleting') return o('failed', stuck.runningLine(g, busy.upid));
               const other = entries.find((e) => e.snapstate === 'delete');
               return o('failed', other
                 ? `${kind(g)} is locked (snapshot-delete) by the unfinished delete of '${other.name}': finish that one first ('${TOOL} delete ${g.vmid} ${other.name} --force')`
@@ -735,7 +750,7 @@ async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
         for (const e of doomed) {
           // one guest holds one snapshot lock at a time: its deletions run one after another
           const o = await guarded(g, 'delete', e.name, async () => {
-            if (g.lock) return { guest: g, status: 'failed', action: 'delete', snapshot: e.name, message: lockMessage(g, stuck.callerOf(client)) };
+            if (g.lock) return { guest: g, status: 'failed', action: 'delete', snapshot: e.name, message: await lockLine(client, g, stuck.callerOf(client)) };
             return outcomeOf(g, 'delete', e.name, await api.deleteSnapshot(client, g, e.name, false), `deleted snapshot '${e.name}'`);
           });
           mine.push(o);

@@ -7,6 +7,7 @@ import { connect } from '../cli/connect.ts';
 import { setLogSink } from '../cli/log.ts';
 import { print } from '../cli/output.ts';
 import { guestsFromResources, resolveGuests, type GuestInfo } from '../guests/inventory.ts';
+import { guestBase, isSnapshotName } from '../pve/path.ts';
 import type { ClusterVm, SnapshotEntry } from '../pve/types.ts';
 import { ACTIONS } from './help.ts';
 
@@ -50,8 +51,8 @@ export async function completeMain(argv: string[]): Promise<number> {
       }
       if (!guest) return 2;
       const [g] = await resolveGuests(client, guest, { includeTemplates: true });
-      const list = (await client.get<SnapshotEntry[]>(`/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}/snapshot`)) ?? [];
-      const names = list.map((e) => e.name).filter((n) => n !== 'current');
+      const list = (await client.get<SnapshotEntry[]>(guestBase(g, 'snapshot'))) ?? [];
+      const names = list.map((e) => e.name).filter((n) => n !== 'current' && isSnapshotName(n));
       print(names.join('\n') + (names.length ? '\n' : ''));
       return 0;
     } finally {

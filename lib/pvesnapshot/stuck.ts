@@ -7,7 +7,8 @@
 //
 // The lock is cleared only when it is provably the leftover of a failed delete of the
 // snapshot being deleted: that snapshot is the one in snapstate=delete, no delete task of
-// the guest is running, and the config has not changed since it was read (digest).
+// the guest is running anywhere in the cluster (lib/pve/stuck.ts, shared with autosnap),
+// and the config has not changed since it was read (digest).
 import type { PveClient } from '../pve/types.ts';
 import { guestPath, type GuestRef } from './api.ts';
 import { callerOf } from '../pve/caller.ts';
@@ -36,39 +37,18 @@ export function wayOut(g: { vmid: number; node: string; type: string }, name: st
   return `run '${unlockCommand(g)}' on ${g.node}, then '${TOOL} delete ${g.vmid} ${name} --force'`;
 }
 
-export interface TaskEntry {
-  upid: string;
-  type: string;
-  id?: string;
-  status?: string;
-  endtime?: number;
-}
-
-/** The task type of a snapshot delete for this guest type. */
-export const deleteTaskType = (g: { type: string }) => (g.type === 'lxc' ? 'vzdelsnapshot' : 'qmdelsnapshot');
-
-/**
- * Delete tasks of the guest still running on its node. An entry with an end time or a
- * final status has ended (PVE's active list keeps recently ended tasks for a while).
- */
-export async function runningDeletes(client: PveClient, g: GuestRef): Promise<string[]> {
-  const type = deleteTaskType(g);
-  const list = await client.get<TaskEntry[]>(`/nodes/${encodeURIComponent(g.node)}/tasks`, { vmid: g.vmid, source: 'active', typefilter: type });
-  return (Array.isArray(list) ? list : [])
-    .filter((t) => t.type === type && (t.id === undefined || t.id === String(g.vmid)))
-    .filter((t) => t.endtime === undefined && (t.status === undefined || t.status === 'running'))
-    .map((t) => t.upid);
-}
+// one detector for every tool: a delete task of the guest running anywhere in the cluster
+export { deleteTaskType, runningDeletes } from '../pve/stuck.ts';
 
 /** The guest's config as it is now: its lock and the digest a conditional write needs. */
 export async function guestConfig(client: PveClient, g: GuestRef): Promise<{ lock?: string; digest?: string }> {
-  const cfg = await client.get<Record<string, unknown>>(`${guestPath(g)}/config`);
+  const cfg = await client.get<Record<string, unknown>>(guestPath(g, 'config'));
   return { lock: typeof cfg?.lock === 'string' ? cfg.lock : undefined, digest: typeof cfg?.digest === 'string' ? cfg.digest : undefined };
 }
 
 /** `qm unlock` over the API: root@pam only; the digest makes it fail if anything changed since it was read. */
 export async function clearLock(client: PveClient, g: GuestRef, digest: string | undefined): Promise<void> {
-  await client.put(`${guestPath(g)}/config`, { delete: 'lock', skiplock: 1, digest });
+  await client.put(guestPath(g, 'config'), { delete: 'lock', skiplock: 1, digest });
 }
 
 /** One line for a half-deleted snapshot when --force was not given. */

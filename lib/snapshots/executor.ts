@@ -7,7 +7,9 @@
 //  - a lock is waited for (shared deadline), a stuck `snapshot-delete` is explained.
 import { errorLine } from '../cli/errors.ts';
 import type { GuestInfo } from '../guests/inventory.ts';
-import { TaskError } from '../pve/errors.ts';
+import { stopsTheRun, TaskError } from '../pve/errors.ts';
+import { guestBase } from '../pve/path.ts';
+import { deleteState, deletingLine, unknownLine, type DeleteState } from '../pve/stuck.ts';
 import { createSnapshot, deleteSnapshot, listSnapshots } from '../pve/snapshots.ts';
 import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
 import { agentEnabled, diskStorages, storageOverLimit, type StorageUse } from '../autosnap/guestconfig.ts';
@@ -48,6 +50,8 @@ export interface SnapshotOps {
   list(g: GuestInfo): Promise<SnapshotEntry[]>;
   create(g: GuestInfo, name: string, params: { description: string; vmstate?: boolean }): Promise<TaskResult>;
   remove(g: GuestInfo, name: string): Promise<TaskResult>;
+  /** the half-deleted snapshot detector (lib/pve/stuck.ts); without it nothing is called stuck */
+  deleteState?(g: GuestInfo): Promise<DeleteState>;
 }
 
 export interface ExecEnv {
@@ -105,10 +109,11 @@ export function clientOps(client: PveClient): SnapshotOps {
     }
   };
   return {
-    config: (g) => client.get<Record<string, unknown>>(`/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}/config`),
+    config: (g) => client.get<Record<string, unknown>>(guestBase(g, 'config')),
     list: (g) => listSnapshots(client, g),
     create: (g, name, p) => asResult(g, () => createSnapshot(client, g, name, { description: p.description, vmstate: g.type === 'qemu' && p.vmstate ? true : undefined })),
     remove: (g, name) => asResult(g, () => deleteSnapshot(client, g, name)),
+    deleteState: (g) => deleteState(client, g),
   };
 }
 
@@ -142,6 +147,7 @@ export async function prepareGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mod
     const snapshots = await readGuest(env, job, g, mode, out);
     return { out, go: snapshots !== undefined, snapshots: snapshots ?? [] };
   } catch (e) {
+    if (stopsTheRun(e)) throw e;
     fail(out, errorLine(e));
     return { out, go: false, snapshots: [] };
   }
@@ -155,6 +161,7 @@ export async function runGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: G
     try {
       await flow(env, job, g, mode, out, ready.snapshots);
     } catch (e) {
+      if (stopsTheRun(e)) throw e;
       fail(out, errorLine(e));
     }
   }
@@ -207,14 +214,30 @@ async function hook(env: ExecEnv, job: ExecJob, g: GuestInfo, out: GuestOutcome,
   return problem;
 }
 
+/** Ask the detector; a tool without one (tests of other parts) never hears "stuck". */
+async function deleteStateOf(env: ExecEnv, g: GuestInfo): Promise<DeleteState> {
+  return env.ops.deleteState ? env.ops.deleteState(g) : { state: 'unknown', why: 'no task list' };
+}
+
+/**
+ * The guest is locked snapshot-delete after waiting (or a snapshot of it is in
+ * snapstate=delete): a delete task still running is named and the guest skipped; only
+ * without one is it stuck, with the way out; when the task lists cannot be read, neither.
+ */
+async function snapshotDeleteLock(env: ExecEnv, g: GuestInfo, out: GuestOutcome, what: string, name: string | undefined): Promise<void> {
+  const st = await deleteStateOf(env, g);
+  if (st.state === 'deleting') skip(out, `${what}${deletingLine(name, st.upid)}; locked (snapshot-delete) after waiting for the lock to go`);
+  else if (st.state === 'unknown') fail(out, `${what}${unknownLine(g, st.why)}`);
+  else fail(out, `${what}${lockAdvice(g.vmid, g.type, 'snapshot-delete', name)}`);
+}
+
 async function waitForLock(env: ExecEnv, g: GuestInfo, out: GuestOutcome, snapshots?: SnapshotEntry[]): Promise<boolean> {
   const lock = await env.locks.waitFree(g.vmid);
   if (!lock) return true;
   if (lock === 'snapshot-delete') {
-    // name the half-deleted snapshot in the advice: worth one more request in this rare case
+    // name the snapshot being deleted: worth one more request in this rare case
     const list = snapshots ?? (await env.ops.list(g).catch(() => []));
-    const stuck = list.find((s) => s.snapstate === 'delete')?.name;
-    fail(out, lockAdvice(g.vmid, g.type, lock, stuck));
+    await snapshotDeleteLock(env, g, out, '', list.find((s) => s.snapstate === 'delete')?.name);
   } else {
     skip(out, `${lockAdvice(g.vmid, g.type, lock)} after waiting for the lock to go`);
   }
@@ -244,8 +267,14 @@ async function readGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMo
   }
   if (listRead.status === 'rejected') throw listRead.reason;
   const snapshots = listRead.value.filter((s) => s.name !== 'current');
-  const stuck = snapshots.find((s) => s.snapstate === 'delete' && isMarker(s.description));
-  if (stuck) out.problems.push(`${guestTag(g)}: warning: snapshot ${stuck.name} is half-deleted; to recover: ${g.type === 'lxc' ? 'pct' : 'qm'} unlock ${g.vmid} && pve-snapshot delete ${g.vmid} ${stuck.name} --force`);
+  const half = snapshots.find((s) => s.snapstate === 'delete' && isMarker(s.description));
+  if (half) {
+    // a delete still running (the GUI's, another run's) looks the same: ask before calling it stuck
+    const st = await deleteStateOf(env, g);
+    if (st.state === 'deleting') out.problems.push(`${guestTag(g)}: ${deletingLine(half.name, st.upid)}`);
+    else if (st.state === 'unknown') out.problems.push(`${guestTag(g)}: warning: snapshot ${half.name} is in snapstate=delete; ${unknownLine(g, st.why)}`);
+    else out.problems.push(`${guestTag(g)}: warning: snapshot ${half.name} is half-deleted; to recover: ${g.type === 'lxc' ? 'pct' : 'qm'} unlock ${g.vmid} && pve-snapshot delete ${g.vmid} ${half.name} --force`);
+  }
   return snapshots;
 }
 
@@ -288,11 +317,14 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
       result = await env.ops.create(g, name, { description: MARKER, vmstate: job.state });
       error = result.ok ? undefined : result.exitstatus;
     } catch (e) {
+      if (stopsTheRun(e)) throw e;
       error = errorLine(e);
     }
     const lock = error ? lockFromError(error) : undefined;
-    // locked between the inventory and the task (a backup just started): wait, then retry
-    if (lock && lock !== 'snapshot-delete') {
+    // locked between the inventory and the task (a backup just started, another client
+    // deleting a snapshot): wait, then retry; a snapshot-delete lock without a running
+    // delete is left over and will not go away by waiting
+    if (lock && (lock !== 'snapshot-delete' || (await deleteStateOf(env, g)).state === 'deleting')) {
       env.locks.noteLock(g.vmid, lock);
       if (await env.locks.waitFree(g.vmid)) break;
       continue;
@@ -303,7 +335,10 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
   if (error) {
     await hook(env, job, g, out, 'snap-create-abort', { snapName: name, duration, state: false });
     const lock = lockFromError(error);
-    if (lock === 'snapshot-delete') fail(out, `create ${name}: ${lockAdvice(g.vmid, g.type, lock, snapshots.find((s) => s.snapstate === 'delete')?.name)}`);
+    if (lock === 'snapshot-delete') {
+      const list = await env.ops.list(g).catch(() => snapshots);
+      await snapshotDeleteLock(env, g, out, `create ${name}: `, list.find((s) => s.snapstate === 'delete')?.name);
+    }
     else if (lock) skip(out, `create ${name}: locked (${lock}) after waiting for the lock to go`);
     else fail(out, `create ${name}: ${error}`);
     return;
@@ -353,12 +388,24 @@ async function prune(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, 
       const r = await env.ops.remove(g, d.name);
       if (!r.ok) error = r.exitstatus;
     } catch (e) {
+      if (stopsTheRun(e)) throw e;
       error = errorLine(e);
     }
     const duration = ((env.clock ?? Date.now)() - t0) / 1000;
     if (error) {
       await hook(env, job, g, out, 'snap-remove-abort', { snapName: d.name, duration, state: false });
       const lock = lockFromError(error);
+      if (lock === 'snapshot-delete') {
+        // another client's delete holds the guest: not a failure of ours, and never "stuck"
+        const st = await deleteStateOf(env, g);
+        if (st.state === 'deleting') {
+          out.problems.push(`${guestTag(g)}: kept ${d.name} for now: ${deletingLine(undefined, st.upid)}`);
+          break;
+        }
+        out.removeFailed.push(d.name);
+        out.problems.push(`${guestTag(g)}: failed: remove ${d.name}: ${st.state === 'unknown' ? unknownLine(g, st.why) : lockAdvice(g.vmid, g.type, lock, d.name)}`);
+        break;
+      }
       out.removeFailed.push(d.name);
       out.problems.push(`${guestTag(g)}: failed: remove ${d.name}: ${lock ? lockAdvice(g.vmid, g.type, lock, d.name) : error}`);
       // a failed removal usually leaves the guest locked: further removals would fail too

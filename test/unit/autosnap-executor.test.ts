@@ -135,3 +135,28 @@ describe('executor safety rules', () => {
     expect(calls).toEqual(['config', 'list']);
   });
 });
+
+describe('a guest locked snapshot-delete: the one detector decides', () => {
+  const half = { ...ours(8), snapstate: 'delete' };
+  const locked = () => new LockWatcher({ read: async () => new Map([[100, 'snapshot-delete']]) }, new Map([[100, 'snapshot-delete']]), { deadline: 0 });
+  test.each([
+    ['a delete task runs', { state: 'deleting', upid: 'UPID:pve1:1' }, 'skipped', '100 web1: skipped: snapshot autoh250516080000 is being deleted by task UPID:pve1:1, which is still running'],
+    ['no delete task runs: stuck', { state: 'stuck' }, 'failed', '100 web1: failed: stuck in lock snapshot-delete (a snapshot removal failed half-way); to recover: qm unlock 100'],
+    ['the task lists cannot be read', { state: 'unknown', why: '500 boom' }, 'failed', '100 web1: failed: locked (snapshot-delete), and whether a delete task is still running cannot be read (500 boom)'],
+  ] as const)('%s', async (_what, st, status, line) => {
+    const { ops, calls } = fake([half, ours(9)]);
+    ops.deleteState = async () => st;
+    const o = await runGuest(env(ops, { locks: locked() }), job, guest, SNAP);
+    expect(o.status).toBe(status);
+    expect(o.problems.length).toBe(1);
+    expect(o.problems[0].startsWith(line)).toBe(true);
+    if (st.state !== 'stuck') expect(o.problems[0]).not.toMatch(/(qm|pct) unlock|stuck|half-deleted/);
+    expect(calls.filter((c) => /create|remove/.test(c))).toEqual([]);
+  });
+  test('dry run: a running delete is named, not called half-deleted', async () => {
+    const { ops } = fake([half, ours(9)]);
+    ops.deleteState = async () => ({ state: 'deleting', upid: 'UPID:pve1:2' });
+    const o = await runGuest(env(ops, { dryRun: true }), job, guest, SNAP);
+    expect(o.problems).toEqual(['100 web1: snapshot autoh250516080000 is being deleted by task UPID:pve1:2, which is still running']);
+  });
+});

@@ -261,3 +261,35 @@ describe('snapshot helpers: a lost answer does not duplicate the write', () => {
     expect(g.calls[0]).toEqual({ method: 'POST', path: '/nodes/pve1/lxc/200/snapshot', params: { snapname: 'auto1', description: undefined } });
   });
 });
+
+describe('a task whose end cannot be read: the snapshot list decides', () => {
+  const DEL = UPID.replace('qmsnapshot', 'qmdelsnapshot');
+  const cluster = (list: unknown, status: () => unknown = () => { throw api(500); }) =>
+    fake((method, path) => {
+      if (method === 'POST') return UPID;
+      if (method === 'DELETE') return DEL;
+      if (path.endsWith('/status')) return status();
+      if (path.endsWith('/log')) return [{ n: 1, t: 'TASK ERROR: boom' }];
+      if (path === '/nodes/pve1/qemu/100/snapshot') {
+        if (list instanceof Error) throw list;
+        return list;
+      }
+      throw new Error(`unexpected ${method} ${path}`);
+    });
+  test.each([
+    ['create, the snapshot is there: made', 'create', [{ name: 'auto1' }], true],
+    ['create, the snapshot is missing: the error stands', 'create', [], false],
+    ['create, the list cannot be read either: the error stands', 'create', api(500), false],
+    ['delete, the snapshot is gone: removed', 'delete', [{ name: 'other' }], true],
+    ['delete, the snapshot is still there untouched: the error stands', 'delete', [{ name: 'auto1' }], false],
+  ] as const)('%s', async (_what, op, list, ok) => {
+    const { client } = cluster(list);
+    const p = op === 'create' ? createSnapshot(client, guest, 'auto1', {}) : deleteSnapshot(client, guest, 'auto1');
+    if (ok) expect(await p).toMatchObject({ ok: true, exitstatus: 'OK' });
+    else await expect(p).rejects.toThrow('status 500');
+  });
+  test('a task that ended with an error is never second-guessed', async () => {
+    const { client } = cluster([{ name: 'auto1' }], () => ({ status: 'stopped', exitstatus: 'boom' }));
+    await expect(createSnapshot(client, guest, 'auto1', {})).rejects.toBeInstanceOf(TaskError);
+  });
+});

@@ -3,7 +3,8 @@
 // test/e2e/pve-snapshot-stuck.test.ts.
 import { describe, expect, test } from 'bun:test';
 import { unlockHint } from '../../lib/pvesnapshot/cli.ts';
-import { callerOf, canClearLock, halfDeletedLine, runningDeletes, whyNotClear, type TaskEntry } from '../../lib/pvesnapshot/stuck.ts';
+import { callerOf, canClearLock, halfDeletedLine, whyNotClear } from '../../lib/pvesnapshot/stuck.ts';
+import { deleteState, runningDeletes, type DeleteState, type TaskListEntry as TaskEntry } from '../../lib/pve/stuck.ts';
 import type { PveClient } from '../../lib/pve/types.ts';
 
 const VM = { vmid: 104, node: 'pve2', type: 'qemu' };
@@ -79,6 +80,25 @@ describe('a delete still running', () => {
   ] as [string, TaskEntry[], string[]][])('%s', async (_what, list, upids) => {
     const seen: unknown[] = [];
     expect(await runningDeletes(client(list, seen), g)).toEqual(upids);
-    expect(seen).toEqual([['/nodes/pve2/tasks', { vmid: 104, source: 'active', typefilter: 'qmdelsnapshot' }]]);
+    // the cluster's list (any node) and the node's own active list, read at once
+    expect(seen).toEqual([['/cluster/tasks', undefined], ['/nodes/pve2/tasks', { vmid: 104, source: 'active', typefilter: 'qmdelsnapshot' }]]);
+  });
+
+  const byPath = (lists: Record<string, TaskEntry[] | Error>) =>
+    ({
+      transport: 'api',
+      get: async (path: string) => {
+        const l = lists[path];
+        if (l instanceof Error) throw l;
+        return l;
+      },
+    }) as unknown as PveClient;
+  test.each([
+    ['only the cluster list shows it (another node)', { '/cluster/tasks': [{ upid: 'U9', type: 'qmdelsnapshot', id: '104', node: 'pve1' }], '/nodes/pve2/tasks': [] }, { state: 'deleting', upid: 'U9' }],
+    ['only the node list shows it (just started)', { '/cluster/tasks': new Error('500'), '/nodes/pve2/tasks': [{ upid: 'U8', type: 'qmdelsnapshot', id: '104' }] }, { state: 'deleting', upid: 'U8' }],
+    ['neither shows one', { '/cluster/tasks': [], '/nodes/pve2/tasks': [] }, { state: 'stuck' }],
+    ['neither can be read: cannot tell', { '/cluster/tasks': new Error('500 a'), '/nodes/pve2/tasks': new Error('500 b') }, { state: 'unknown', why: '500 b' }],
+  ] as [string, Record<string, TaskEntry[] | Error>, DeleteState][])('detector: %s', async (_what, lists, want) => {
+    expect(await deleteState(byPath(lists), g)).toEqual(want);
   });
 });

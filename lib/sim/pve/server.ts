@@ -65,6 +65,8 @@ export function parseClock(value: string | Date): Date {
 }
 
 const MAX_BODY = 1 << 20;
+/** requests kept in the log of /_sim/stats (a benchmark run sends a few thousand) */
+const REQUEST_LOG_MAX = 200_000;
 
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -143,6 +145,9 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
   const schema = apiSchema();
   let faults: Faults = emptyFaults();
   const requestCounts: Record<string, number> = {};
+  const requestLog: { method: string; path: string; raw: string }[] = [];
+  // TLS handshakes completed, for tests that bound how often a client connects
+  let handshakes = 0;
 
   const applyFaults = (spec: string) => {
     const f = parseFaults(spec);
@@ -250,7 +255,7 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
         return send(res, 200, { data: model.dump() });
       case 'GET /_sim/stats': {
         const total = Object.values(requestCounts).reduce((a, b) => a + b, 0);
-        return send(res, 200, { data: { requests: requestCounts, total, tasks: model.taskCounts } });
+        return send(res, 200, { data: { requests: requestCounts, total, tasks: model.taskCounts, log: requestLog, handshakes } });
       }
       case 'POST /_sim/faults':
         if (typeof body.spec !== 'string') return sendError(res, new PveError(400, "body needs 'spec' (a string)"));
@@ -297,6 +302,9 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
     if (path !== '/api2/json' && !path.startsWith('/api2/json/')) return send(res, 404, { data: null, message: 'Not Found' }, 'Not Found');
     const apiPath = path.slice('/api2/json'.length) || '/';
 
+    // every API request as sent (before URL normalisation) and as served, for tests that
+    // must prove no request left the paths they expect
+    if (requestLog.length < REQUEST_LOG_MAX) requestLog.push({ method, path: apiPath, raw: (req.url ?? '').split('?')[0] });
     if (faults.latencyMs > 0) await sleepReal(faults.latencyMs);
     if (faults.dropRate > 0 && Math.random() < faults.dropRate) {
       req.socket.destroy();
@@ -366,6 +374,7 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
   };
   const server = opts.http ? http.createServer(listener) : https.createServer({ cert, key }, listener);
   server.keepAliveTimeout = 5000;
+  server.on('secureConnection', () => handshakes++);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: any) => reject(new SimOptionError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
     server.listen(port, host, () => resolve());
