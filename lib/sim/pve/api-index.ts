@@ -14,6 +14,7 @@ export interface ApiNode {
 
 let parsed: ApiNode[] | undefined;
 export function loadApiIndex(): ApiNode[] {
-  parsed ??= JSON.parse(fs.readFileSync(apidocFile, 'utf8')) as ApiNode[];
+  // TypeScript types a .json import as its content; with type 'file' bun gives its path
+  parsed ??= JSON.parse(fs.readFileSync(apidocFile as unknown as string, 'utf8')) as ApiNode[];
   return parsed;
 }
