@@ -5,9 +5,9 @@
 import { connect } from '../cli/connect.ts';
 import { loadConfig } from '../cli/config.ts';
 import { UsageError } from '../cli/errors.ts';
-import { info, setLogLevel, warn } from '../cli/log.ts';
+import { info, setLogLevel, stderrLine, warn } from '../cli/log.ts';
 import { nowDate } from '../cli/now.ts';
-import { parseFormat, print, render, type Format } from '../cli/output.ts';
+import { parseFormat, print, printLines, render, type Format } from '../cli/output.ts';
 import { parseSelector } from '../guests/selector.ts';
 import { resolveSelection, TEMPLATE_REASON, type GuestInfo } from '../guests/inventory.ts';
 import { resolveTimeZone } from '../snapshots/localtime.ts';
@@ -154,7 +154,7 @@ async function jobHook(job: Job, phase: HookPhase, s: RunSettings): Promise<void
   if (!job.script || s.dryRun) return;
   const r = await runHook(job.script, { phase, label: job.kind === 'intraday' ? 'intraday' : job.label, keep: job.keepText, vmstate: job.state, debug: s.debug, dryRun: s.dryRun }, job.hookTimeout);
   const lines = r.output.map((l) => `hook ${phase}: ${l}`);
-  if (lines.length) print(lines.join('\n') + '\n');
+  printLines(lines);
   const problem = hookProblem(phase, r, job.hookTimeout);
   if (problem) warn(`job ${job.name}: ${problem}`);
 }
@@ -175,7 +175,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     for (const g of templates) {
       const line = `${g.vmid}${g.name ? ` ${g.name}` : ''}: skipped: ${TEMPLATE_REASON}`;
       outcomes.push({ job, outcome: { guest: g, status: 'skipped', reason: TEMPLATE_REASON, created: [], removed: [], removeFailed: [], lines: [], problems: [line], plan: [] } });
-      process.stderr.write(line + '\n');
+      stderrLine(line);
     }
     const guests = all.filter((g) => (!job.onlyRunning || g.status === 'running') && tagsMatch(job, g.tags));
     if (!guests.length) {
@@ -218,8 +218,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
         const outcome = await runGuest(env, job, g, mode, prepared);
         outcomes.push({ job, outcome });
         // one guest's report in one piece: lines never interleave with another guest's
-        if (!dry && text && outcome.lines.length) print(outcome.lines.join('\n') + '\n');
-        for (const p of outcome.problems) process.stderr.write(p.includes(': failed: ') ? `error: ${p}\n` : `${p}\n`);
+        if (!dry && text) printLines(outcome.lines);
+        for (const p of outcome.problems) stderrLine(p.includes(': failed: ') ? `error: ${p}` : p);
         return outcome;
       },
       lookahead,
@@ -243,8 +243,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   }
   const what = inv.command === 'plan' ? 'plan' : dry ? 'dry run' : inv.cleanOnly ? 'clean' : inv.command;
   const line = summaryLine(what, totals, (Date.now() - started) / 1000, dry);
-  if (text && !dry) print(line + '\n');
-  else process.stderr.write(line + '\n');
+  if (text && !dry) printLines([line]);
+  else stderrLine(line);
   return totals.failed ? 1 : 0;
 }
 

@@ -3,7 +3,9 @@
 // stdout stays machine-readable with -o json.
 //
 // Every line passes through redact(): a secret registered once (token secret, password,
-// ticket) can never be printed, even inside an error message from a library.
+// ticket) can never be printed, even inside an error message from a library. A message is
+// one line: control characters in it (API text) are shown escaped (lib/cli/escape.ts).
+import { escapeLine } from './escape.ts';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -63,7 +65,14 @@ export function setLogSink(fn: (line: string) => void): void {
 export function log(level: Level, message: string): void {
   if (ORDER[level] < ORDER[threshold]) return;
   const tag = level === 'error' ? 'error: ' : level === 'warn' ? 'warning: ' : level === 'debug' ? 'debug: ' : '';
-  for (const line of redact(message).split('\n')) sink(`${prefix}${tag}${line}`);
+  // a newline inside a message is API text (a guest name, a PVE error): shown as \n, it
+  // cannot forge a line of its own; trailing blanks from a PVE message are dropped
+  sink(`${prefix}${tag}${escapeLine(redact(message).trimEnd())}`);
+}
+
+/** One line to stderr as is, without a level tag (result lines that belong there), escaped. */
+export function stderrLine(line: string): void {
+  sink(`${prefix}${escapeLine(redact(line))}`);
 }
 
 export const debug = (m: string) => log('debug', m);
