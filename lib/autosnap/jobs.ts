@@ -5,7 +5,8 @@
 import { UsageError } from '../cli/errors.ts';
 import type { Config } from '../cli/config.ts';
 import { parsePolicyOptions, type Policy } from '../snapshots/policy.ts';
-import { DEFAULT_TIMESTAMP_FORMAT, validateLabel } from '../snapshots/naming.ts';
+import { checkRunFormat, DEFAULT_TIMESTAMP_FORMAT, validateLabel } from '../snapshots/naming.ts';
+import { checkHook } from './hooks.ts';
 import { OptionSource, POLICY_KEYS } from './options.ts';
 
 export interface Job {
@@ -60,6 +61,24 @@ function tagsOf(text: string | undefined): string[] {
     .filter(Boolean);
 }
 
+/** The hook, checked before any connection: a missing one would skip every guest. */
+function hookOf(src: OptionSource): string | undefined {
+  const script = src.str('script');
+  if (script !== undefined) checkHook(script, src.where('script'));
+  return script;
+}
+
+function runFormatOf(src: OptionSource): string {
+  const format = src.str('timestamp-format');
+  if (format === undefined) return DEFAULT_TIMESTAMP_FORMAT;
+  try {
+    checkRunFormat(format);
+  } catch (e) {
+    throw new UsageError(`${src.where('timestamp-format')} ${(e as Error).message.replace(/^--timestamp-format /, '')}`);
+  }
+  return format;
+}
+
 function common(src: OptionSource, name: string) {
   const hookTimeout = src.seconds('hook-timeout', DEFAULT_HOOK_TIMEOUT);
   const intervalMin = src.int('interval', DEFAULT_INTERVAL_MIN, 1, 60);
@@ -70,9 +89,9 @@ function common(src: OptionSource, name: string) {
     state: src.bool('state'),
     onlyRunning: src.bool('only-running'),
     tags: tagsOf(src.str('tags')),
-    script: src.str('script'),
+    script: hookOf(src),
     hookTimeout,
-    timestampFormat: src.str('timestamp-format') ?? DEFAULT_TIMESTAMP_FORMAT,
+    timestampFormat: runFormatOf(src),
     intervalMin,
   };
 }

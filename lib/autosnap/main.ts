@@ -122,6 +122,7 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   }
   const jobs = jobsFor(inv, src);
   for (const job of jobs) parseSelector(job.selector);
+  if (inv.command === 'snap' || (inv.command === 'run' && !inv.cleanOnly)) for (const job of jobs) refuseKeepZero(job, src);
   const dry = s.dryRun || inv.command === 'plan';
   const lock = dry
     ? undefined
@@ -150,6 +151,16 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A job that creates keeps at least its new snapshot: `snap --keep 0` is refused, as
+ * cv4pve-autosnap refuses it (`clean --keep 0` removes every snapshot of the label).
+ */
+function refuseKeepZero(job: Job, src: OptionSource): void {
+  if (job.policy.kind !== 'count' || job.policy.keep !== 0) return;
+  const where = job.name === 'cli' ? '--keep' : `${src.config.path ?? 'config'} [job ${job.name}] keep`;
+  throw new UsageError(`${where}: 0 would remove the snapshot this run makes; keep at least 1 (clean --keep 0 removes them all)`);
+}
+
 async function jobHook(job: Job, phase: HookPhase, s: RunSettings): Promise<void> {
   if (!job.script || s.dryRun) return;
   const r = await runHook(job.script, { phase, label: job.kind === 'intraday' ? 'intraday' : job.label, keep: job.keepText, vmstate: job.state, debug: s.debug, dryRun: s.dryRun }, job.hookTimeout);
@@ -167,6 +178,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = [];
   let storage: Map<string, StorageUse> | undefined;
   let locks: LockWatcher | undefined;
+  const names = new Map<number, string | undefined>();
 
   for (const job of jobs) {
     const mode = modeFor(inv, job, s);
@@ -186,13 +198,18 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
       storage = storageUsage(await client.get<StorageResource[]>('/cluster/resources', { type: 'storage' }));
     }
     const initial = new Map<number, string | undefined>(all.map((g) => [g.vmid, g.lock]));
+    for (const g of all) names.set(g.vmid, g.name);
     if (!locks) {
       locks = new LockWatcher(
         {
           read: async () => new Map((await client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' })).map((r) => [Number(r.vmid), r.lock || undefined])),
         },
         initial,
-        { deadline: started + s.lockWait * 1000, onError: (e) => warn(`re-reading guest locks: ${(e as Error).message}`) },
+        {
+          deadline: started + s.lockWait * 1000,
+          onError: (e) => warn(`re-reading guest locks: ${(e as Error).message}`),
+          onWait: (vmid, lock, left) => info(`${vmid}${names.get(vmid) ? ` ${names.get(vmid)}` : ''}: locked (${lock}), waiting up to ${left} s`),
+        },
       );
     } else locks.update(initial);
     const env: ExecEnv = {

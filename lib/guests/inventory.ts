@@ -138,6 +138,9 @@ export async function resolveSelection(client: PveClient, selectorText: string, 
     // the credentials cannot even see what to work on: no guest was touched, so this is
     // not "some guest failed" (1) but the credentials' problem, like a refused login (3)
     if (e instanceof AppError && (e as { status?: number }).status === 403) throw new AppError(e.message, EXIT.UNREACHABLE, { cause: e });
+    // a node that cannot list the cluster's guests (a 500 left after the retries) makes the
+    // cluster unusable for this run, as an unreachable one does: exit 3, not a guest failure
+    if (e instanceof AppError && ((e as { status?: number }).status ?? 0) >= 500) throw new AppError(`cannot read the guest list: ${e.message}`, EXIT.UNREACHABLE, { cause: e });
     throw e;
   }
   const byPool = new Map<string, Set<number>>();
