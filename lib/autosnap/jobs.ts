@@ -6,7 +6,6 @@ import { UsageError } from '../cli/errors.ts';
 import type { Config } from '../cli/config.ts';
 import { parsePolicyOptions, type Policy } from '../snapshots/policy.ts';
 import { checkRunFormat, DEFAULT_TIMESTAMP_FORMAT, validateLabel } from '../snapshots/naming.ts';
-import { checkHook } from './hooks.ts';
 import { OptionSource, POLICY_KEYS } from './options.ts';
 
 export interface Job {
@@ -24,6 +23,8 @@ export interface Job {
   /** only guests carrying one of these tags (case-insensitive); empty = no filter */
   tags: string[];
   script?: string;
+  /** where the script came from (`--script`, `FILE [job x] script`), for messages */
+  scriptFrom?: string;
   hookTimeout: number;
   timestampFormat: string;
   /** intraday: minutes between snapshots (names are rounded down to it) */
@@ -61,12 +62,6 @@ function tagsOf(text: string | undefined): string[] {
     .filter(Boolean);
 }
 
-/** The hook, checked before any connection: a missing one would skip every guest. */
-function hookOf(src: OptionSource): string | undefined {
-  const script = src.str('script');
-  if (script !== undefined) checkHook(script, src.where('script'));
-  return script;
-}
 
 function runFormatOf(src: OptionSource): string {
   const format = src.str('timestamp-format');
@@ -89,7 +84,8 @@ function common(src: OptionSource, name: string) {
     state: src.bool('state'),
     onlyRunning: src.bool('only-running'),
     tags: tagsOf(src.str('tags')),
-    script: hookOf(src),
+    script: src.str('script'),
+    scriptFrom: src.where('script'),
     hookTimeout,
     timestampFormat: runFormatOf(src),
     intervalMin,

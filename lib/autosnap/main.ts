@@ -18,7 +18,7 @@ import type { ClusterVm, PveClient } from '../pve/types.ts';
 import { VERSION } from '../version.ts';
 import { storageUsage, type StorageResource, type StorageUse } from './guestconfig.ts';
 import { HELP } from './help.ts';
-import { hookProblem, runHook, type HookPhase } from './hooks.ts';
+import { checkHook, hookProblem, runHook, type HookPhase } from './hooks.ts';
 import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch, type Job } from './jobs.ts';
 import { LockWatcher } from './locks.ts';
 import { OptionSource, parseInvocation, type Invocation } from './options.ts';
@@ -123,6 +123,8 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   const jobs = jobsFor(inv, src);
   for (const job of jobs) parseSelector(job.selector);
   if (inv.command === 'snap' || (inv.command === 'run' && !inv.cleanOnly)) for (const job of jobs) refuseKeepZero(job, src);
+  // a hook that cannot run would make every guest "skipped" with exit 0: refuse it now
+  for (const job of jobs) if (job.script) checkHook(job.script, job.scriptFrom ?? '--script');
   const dry = s.dryRun || inv.command === 'plan';
   const lock = dry
     ? undefined

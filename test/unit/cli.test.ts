@@ -45,8 +45,8 @@ describe('arguments', () => {
     expect(parseArgs(['--vmid', '@tag-a'], vmid).vmid).toBe('@tag-a');
     expect(parseArgs(['--vmid', '@bogus'], vmid).vmid).toBe('@bogus');
   });
-  test('repeated option keeps the last unless multi', () => {
-    expect(parseArgs(['--host', 'a', '--host', 'b']).host).toBe('b');
+  test('a repeated option is refused unless multi', () => {
+    expect(() => parseArgs(['--host', 'a', '--host', 'b'])).toThrow("--host is given 2 times ('a', 'b'); give it once");
     expect(parseArgs(['--token', 'a'], { string: ['token'], multi: ['token'] }).token).toEqual(['a']);
   });
   test.each([
