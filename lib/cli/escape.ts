@@ -9,7 +9,7 @@
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 // eslint-disable-next-line no-control-regex
-const UNSAFE_BUT_NEWLINE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_BUT_NEWLINE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -25,7 +25,10 @@ export function escapeLine(text: string): string {
   return text.replace(UNSAFE, visible);
 }
 
-/** Text of several lines built by the tool itself: its newlines stay, anything else is escaped. */
+/**
+ * Text of several lines built by the tool itself: its newlines (and tabs, harmless on a
+ * terminal) stay, anything else is escaped.
+ */
 export function escapeText(text: string): string {
   return text.replace(UNSAFE_BUT_NEWLINE, visible);
 }

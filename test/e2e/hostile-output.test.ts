@@ -140,6 +140,28 @@ describe('hostile API text is escaped in every output', () => {
     for (const g of state.guests.filter((x: any) => x.vmid >= 100 && x.vmid < 100 + NAMES.length)) expect(g.snapshots.length).toBe(3);
   });
 
+  test('error messages from the API and from tasks are escaped', async () => {
+    // the simulator's fault messages are one line: no newline, but escape sequences,
+    // NUL, C1 and bidi controls
+    const hostile = 'boom\x1b[2J\x1b[1m\x07\x00\u0085\u202eerror: 999 fake: failed: x';
+    await sim.control('/faults', { spec: `fail=GET:/qemu/100/snapshot$:500:${hostile};taskfail=102:qmsnapshot:${hostile}` });
+    try {
+      const list = await tool('api', ['pve-snapshot', 'list', '100']);
+      expect(list.code).toBe(1);
+      assertSafe('list with a hostile API error', list);
+      expect(list.stderr).toContain('boom\\x1b[2J');
+      const create = await tool('api', ['pve-snapshot', 'create', '102', 'hostile1']);
+      expect(create.code).toBe(1);
+      assertSafe('create with a hostile task status', create);
+      const snap = await tool('api', ['autosnap', '--vmid', '102', 'snap', '--label', 'hostile', '--keep', '2']);
+      expect(snap.code).toBe(1);
+      assertSafe('autosnap snap with a hostile task status', snap);
+      expect(snap.stderr).toContain('\\u202eerror: 999');
+    } finally {
+      await sim.control('/faults', { spec: '' });
+    }
+  });
+
   test('a hook printing escape sequences and forged lines shows them escaped', async () => {
     const hook = path.join(tmp, 'hook.sh');
     fs.writeFileSync(hook, `#!/bin/sh\nprintf 'hook\\033[2J\\nerror: 999 fake: failed: hook\\r\\n'\n`, { mode: 0o755 });
