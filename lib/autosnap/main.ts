@@ -9,7 +9,7 @@ import { info, setLogLevel, stderrLine, warn } from '../cli/log.ts';
 import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, printLines, render, type Format } from '../cli/output.ts';
 import { parseSelector } from '../guests/selector.ts';
-import { resolveSelection, TEMPLATE_REASON, type GuestInfo } from '../guests/inventory.ts';
+import { resolveSelection, TEMPLATE_REASON, unusable, type GuestInfo } from '../guests/inventory.ts';
 import { resolveTimeZone } from '../snapshots/localtime.ts';
 import { localTime } from '../snapshots/localtime.ts';
 import { offlinePlanMain } from '../snapshots/offline-plan.ts';
@@ -197,7 +197,11 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
       continue;
     }
     if (mode.create && !storage && s.maxPercStorage < 100) {
-      storage = storageUsage(await client.get<StorageResource[]>('/cluster/resources', { type: 'storage' }));
+      storage = storageUsage(
+        await client.get<StorageResource[]>('/cluster/resources', { type: 'storage' }).catch((e) => {
+          throw unusable(e, 'the storage list');
+        }),
+      );
     }
     const initial = new Map<number, string | undefined>(all.map((g) => [g.vmid, g.lock]));
     for (const g of all) names.set(g.vmid, g.name);

@@ -12,6 +12,9 @@ import { readSecretFile } from '../../lib/cli/config.ts';
 import { childEnv, redact, registerSecret } from '../../lib/cli/log.ts';
 import { nowDate } from '../../lib/cli/now.ts';
 import { checkRunFormat } from '../../lib/snapshots/naming.ts';
+import { AppError, exitCodeOf } from '../../lib/cli/errors.ts';
+import { unusable } from '../../lib/guests/inventory.ts';
+import { PveApiError } from '../../lib/pve/errors.ts';
 import { parsePolicyOptions } from '../../lib/snapshots/policy.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'input-safety-'));
@@ -116,4 +119,18 @@ describe('secrets', () => {
     fs.chmodSync(target, 0o600);
     expect(readSecretFile(link, 'API token')).toBe('abcdef-1234');
   });
+});
+
+test.each([
+  [500, 3],
+  [501, 3],
+  [400, 1],
+  [404, 1],
+])('a %p on a cluster-wide list is exit %p', (status, code) => {
+  const e = new PveApiError({ status, method: 'GET', path: '/cluster/resources', pveMessage: 'x' });
+  expect(exitCodeOf(unusable(e, 'the storage list'))).toBe(code);
+});
+test('anything else passes through unusable()', () => {
+  const e = new AppError('other');
+  expect(unusable(e, 'x')).toBe(e);
 });
