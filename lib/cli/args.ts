@@ -150,8 +150,11 @@ export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?
   return parsed;
 }
 
-/** Options whose empty value means something (an empty snapshot description). */
-const ALLOW_EMPTY = new Set(['description']);
+/**
+ * Options whose empty value means something: an empty snapshot description, and
+ * `--keep-newest`, a flag that also takes yes/no (`--keep-newest` alone is '').
+ */
+const ALLOW_EMPTY = new Set(['description', 'keep-newest']);
 
 /** Read an integer option with bounds; names the option in the error. */
 export function intOption(args: Parsed, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
