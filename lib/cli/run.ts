@@ -3,6 +3,7 @@
 import { AppError, EXIT, errorLine, exitCodeOf } from './errors.ts';
 import { error, logLevel } from './log.ts';
 import { redact } from './log.ts';
+import { escapeText } from './escape.ts';
 
 export type Main = (argv: string[]) => Promise<number>;
 
@@ -29,7 +30,7 @@ export async function runMain(tool: string, main: Main, argv: string[]): Promise
     const line = errorLine(err);
     error(`${tool}: ${line}`);
     if (logLevel() === 'debug' && err instanceof Error && err.stack) {
-      process.stderr.write(redact(err.stack) + '\n');
+      process.stderr.write(escapeText(redact(err.stack)) + '\n');
     }
     return err instanceof AppError ? err.exitCode : exitCodeOf(err) ?? EXIT.FAILED;
   }

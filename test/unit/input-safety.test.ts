@@ -128,7 +128,7 @@ test.each([
   [404, 1],
 ])('a %p on a cluster-wide list is exit %p', (status, code) => {
   const e = new PveApiError({ status, method: 'GET', path: '/cluster/resources', pveMessage: 'x' });
-  expect(exitCodeOf(unusable(e, 'the storage list'))).toBe(code);
+  expect(exitCodeOf(unusable(e, 'the storage list')) as number).toBe(code);
 });
 test('anything else passes through unusable()', () => {
   const e = new AppError('other');
