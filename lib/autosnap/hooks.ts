@@ -3,7 +3,29 @@
 // the exit code of a `*-pre` phase matters (non-zero vetoes that guest's action), the
 // hook's output is shown, and its run time is bounded.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { UsageError } from '../cli/errors.ts';
 import { childEnv } from '../cli/log.ts';
+
+/**
+ * Refuse a hook that cannot run, before any connection: otherwise every guest's
+ * `*-pre` phase fails to start and the whole run is "skipped" with exit 0. `where` names
+ * the option or config key it came from.
+ */
+export function checkHook(script: string, where: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(script);
+  } catch (e: any) {
+    throw new UsageError(`${where}: hook ${script} ${e?.code === 'ENOENT' ? 'does not exist' : `cannot be read (${e?.code ?? e?.message})`}`);
+  }
+  if (!st.isFile()) throw new UsageError(`${where}: hook ${script} is not a regular file`);
+  try {
+    fs.accessSync(script, fs.constants.X_OK);
+  } catch {
+    throw new UsageError(`${where}: hook ${script} is not executable (chmod +x it)`);
+  }
+}
 
 export const HOOK_PHASES = [
   'snap-job-start',

@@ -5,7 +5,7 @@
 import { UsageError } from '../cli/errors.ts';
 import type { Config } from '../cli/config.ts';
 import { parsePolicyOptions, type Policy } from '../snapshots/policy.ts';
-import { DEFAULT_TIMESTAMP_FORMAT, validateLabel } from '../snapshots/naming.ts';
+import { checkRunFormat, DEFAULT_TIMESTAMP_FORMAT, validateLabel } from '../snapshots/naming.ts';
 import { OptionSource, POLICY_KEYS } from './options.ts';
 
 export interface Job {
@@ -23,6 +23,8 @@ export interface Job {
   /** only guests carrying one of these tags (case-insensitive); empty = no filter */
   tags: string[];
   script?: string;
+  /** where the script came from (`--script`, `FILE [job x] script`), for messages */
+  scriptFrom?: string;
   hookTimeout: number;
   timestampFormat: string;
   /** intraday: minutes between snapshots (names are rounded down to it) */
@@ -60,6 +62,18 @@ function tagsOf(text: string | undefined): string[] {
     .filter(Boolean);
 }
 
+
+function runFormatOf(src: OptionSource): string {
+  const format = src.str('timestamp-format');
+  if (format === undefined) return DEFAULT_TIMESTAMP_FORMAT;
+  try {
+    checkRunFormat(format);
+  } catch (e) {
+    throw new UsageError(`${src.where('timestamp-format')} ${(e as Error).message.replace(/^--timestamp-format /, '')}`);
+  }
+  return format;
+}
+
 function common(src: OptionSource, name: string) {
   const hookTimeout = src.seconds('hook-timeout', DEFAULT_HOOK_TIMEOUT);
   const intervalMin = src.int('interval', DEFAULT_INTERVAL_MIN, 1, 60);
@@ -71,8 +85,9 @@ function common(src: OptionSource, name: string) {
     onlyRunning: src.bool('only-running'),
     tags: tagsOf(src.str('tags')),
     script: src.str('script'),
+    scriptFrom: src.where('script'),
     hookTimeout,
-    timestampFormat: src.str('timestamp-format') ?? DEFAULT_TIMESTAMP_FORMAT,
+    timestampFormat: runFormatOf(src),
     intervalMin,
   };
 }

@@ -18,6 +18,8 @@ export interface LockWatcherOptions {
   clock?: () => number;
   /** a failed re-read is reported here and waiting goes on */
   onError?: (err: unknown) => void;
+  /** a guest starts waiting for its lock to go: one line, or the run looks hung for a minute */
+  onWait?: (vmid: number, lock: string, secondsLeft: number) => void;
 }
 
 export const LOCK_FIRST_DELAY_MS = 1000;
@@ -52,7 +54,7 @@ export class LockWatcher {
   private locks: Map<number, string | undefined>;
   private pending: Promise<void> | undefined;
   private delay: number;
-  private readonly opts: Required<Omit<LockWatcherOptions, 'onError'>> & Pick<LockWatcherOptions, 'onError'>;
+  private readonly opts: Required<Omit<LockWatcherOptions, 'onError' | 'onWait'>> & Pick<LockWatcherOptions, 'onError' | 'onWait'>;
   /** re-reads done, for reports and tests */
   rereads = 0;
   /** the re-read that was cut at the deadline is done: nobody waits for another */
@@ -90,11 +92,12 @@ export class LockWatcher {
 
   /** Wait until the guest has no lock; the lock still held at the deadline, or undefined. */
   async waitFree(vmid: number): Promise<string | undefined> {
-    for (;;) {
+    for (let told = false; ; told = true) {
       const lock = this.lockOf(vmid);
       if (!lock) return undefined;
       // a timer that fires a little early must not buy a re-read beyond the schedule
       if (this.atDeadline || this.opts.clock() >= this.opts.deadline) return lock;
+      if (!told) this.opts.onWait?.(vmid, lock, Math.ceil((this.opts.deadline - this.opts.clock()) / 1000));
       await this.nextRead();
     }
   }

@@ -6,11 +6,11 @@ import { connect } from '../cli/connect.ts';
 import { loadConfig } from '../cli/config.ts';
 import { UsageError } from '../cli/errors.ts';
 import { stopsTheRun } from '../pve/errors.ts';
-import { info, setLogLevel, warn } from '../cli/log.ts';
+import { info, setLogLevel, stderrLine, warn } from '../cli/log.ts';
 import { nowDate } from '../cli/now.ts';
-import { parseFormat, print, render, type Format } from '../cli/output.ts';
+import { parseFormat, print, printLines, render, type Format } from '../cli/output.ts';
 import { parseSelector } from '../guests/selector.ts';
-import { resolveSelection, TEMPLATE_REASON, type GuestInfo } from '../guests/inventory.ts';
+import { resolveSelection, TEMPLATE_REASON, unusable, type GuestInfo } from '../guests/inventory.ts';
 import { resolveTimeZone } from '../snapshots/localtime.ts';
 import { localTime } from '../snapshots/localtime.ts';
 import { offlinePlanMain } from '../snapshots/offline-plan.ts';
@@ -19,7 +19,7 @@ import type { ClusterVm, PveClient } from '../pve/types.ts';
 import { VERSION } from '../version.ts';
 import { storageUsage, type StorageResource, type StorageUse } from './guestconfig.ts';
 import { HELP } from './help.ts';
-import { hookProblem, runHook, type HookPhase } from './hooks.ts';
+import { checkHook, hookProblem, runHook, type HookPhase } from './hooks.ts';
 import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch, type Job } from './jobs.ts';
 import { LockWatcher } from './locks.ts';
 import { OptionSource, parseInvocation, type Invocation } from './options.ts';
@@ -123,6 +123,9 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   }
   const jobs = jobsFor(inv, src);
   for (const job of jobs) parseSelector(job.selector);
+  if (inv.command === 'snap' || (inv.command === 'run' && !inv.cleanOnly)) for (const job of jobs) refuseKeepZero(job, src);
+  // a hook that cannot run would make every guest "skipped" with exit 0: refuse it now
+  for (const job of jobs) if (job.script) checkHook(job.script, job.scriptFrom ?? '--script');
   const dry = s.dryRun || inv.command === 'plan';
   const lock = dry
     ? undefined
@@ -151,11 +154,21 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A job that creates keeps at least its new snapshot: `snap --keep 0` is refused, as
+ * cv4pve-autosnap refuses it (`clean --keep 0` removes every snapshot of the label).
+ */
+function refuseKeepZero(job: Job, src: OptionSource): void {
+  if (job.policy.kind !== 'count' || job.policy.keep !== 0) return;
+  const where = job.name === 'cli' ? '--keep' : `${src.config.path ?? 'config'} [job ${job.name}] keep`;
+  throw new UsageError(`${where}: 0 would remove the snapshot this run makes; keep at least 1 (clean --keep 0 removes them all)`);
+}
+
 async function jobHook(job: Job, phase: HookPhase, s: RunSettings): Promise<void> {
   if (!job.script || s.dryRun) return;
   const r = await runHook(job.script, { phase, label: job.kind === 'intraday' ? 'intraday' : job.label, keep: job.keepText, vmstate: job.state, debug: s.debug, dryRun: s.dryRun }, job.hookTimeout);
   const lines = r.output.map((l) => `hook ${phase}: ${l}`);
-  if (lines.length) print(lines.join('\n') + '\n');
+  printLines(lines);
   const problem = hookProblem(phase, r, job.hookTimeout);
   if (problem) warn(`job ${job.name}: ${problem}`);
 }
@@ -168,6 +181,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = [];
   let storage: Map<string, StorageUse> | undefined;
   let locks: LockWatcher | undefined;
+  const names = new Map<number, string | undefined>();
 
   for (const job of jobs) {
     const mode = modeFor(inv, job, s);
@@ -176,7 +190,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     for (const g of templates) {
       const line = `${g.vmid}${g.name ? ` ${g.name}` : ''}: skipped: ${TEMPLATE_REASON}`;
       outcomes.push({ job, outcome: { guest: g, status: 'skipped', reason: TEMPLATE_REASON, created: [], removed: [], removeFailed: [], lines: [], problems: [line], plan: [] } });
-      process.stderr.write(line + '\n');
+      stderrLine(line);
     }
     const guests = all.filter((g) => (!job.onlyRunning || g.status === 'running') && tagsMatch(job, g.tags));
     if (!guests.length) {
@@ -184,17 +198,26 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
       continue;
     }
     if (mode.create && !storage && s.maxPercStorage < 100) {
-      storage = storageUsage(await client.get<StorageResource[]>('/cluster/resources', { type: 'storage' }));
+      storage = storageUsage(
+        await client.get<StorageResource[]>('/cluster/resources', { type: 'storage' }).catch((e) => {
+          throw unusable(e, 'the storage list');
+        }),
+      );
     }
     const initial = new Map<number, string | undefined>(all.map((g) => [g.vmid, g.lock]));
+    for (const g of all) names.set(g.vmid, g.name);
     if (!locks) {
       locks = new LockWatcher(
         {
           read: async () => new Map((await client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' })).map((r) => [Number(r.vmid), r.lock || undefined])),
         },
         initial,
-        // an error that stops the run is reported once, by the run, not here as well
-        { deadline: started + s.lockWait * 1000, onError: (e) => stopsTheRun(e) || warn(`re-reading guest locks: ${(e as Error).message}`) },
+        {
+          deadline: started + s.lockWait * 1000,
+          // an error that stops the run is reported once, by the run, not here as well
+          onError: (e) => stopsTheRun(e) || warn(`re-reading guest locks: ${(e as Error).message}`),
+          onWait: (vmid, lock, left) => info(`${vmid}${names.get(vmid) ? ` ${names.get(vmid)}` : ''}: locked (${lock}), waiting up to ${left} s`),
+        },
       );
     } else locks.update(initial);
     const env: ExecEnv = {
@@ -229,8 +252,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
         }
         outcomes.push({ job, outcome });
         // one guest's report in one piece: lines never interleave with another guest's
-        if (!dry && text && outcome.lines.length) print(outcome.lines.join('\n') + '\n');
-        for (const p of outcome.problems) process.stderr.write(p.includes(': failed: ') ? `error: ${p}\n` : `${p}\n`);
+        if (!dry && text) printLines(outcome.lines);
+        for (const p of outcome.problems) stderrLine(p.includes(': failed: ') ? `error: ${p}` : p);
         return outcome;
       },
       lookahead,
@@ -256,8 +279,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   }
   const what = inv.command === 'plan' ? 'plan' : dry ? 'dry run' : inv.cleanOnly ? 'clean' : inv.command;
   const line = summaryLine(what, totals, (Date.now() - started) / 1000, dry);
-  if (text && !dry) print(line + '\n');
-  else process.stderr.write(line + '\n');
+  if (text && !dry) printLines([line]);
+  else stderrLine(line);
   return totals.failed ? 1 : 0;
 }
 

@@ -52,6 +52,9 @@ export const AUTOSNAP_OPTIONS: OptionSpec = {
   boolean: ['state', 'only-running', 'clean', 'wait'],
 };
 
+/** Config keys whose empty value is refused instead of read as "not set". */
+const BLANK_REFUSED = new Set(['vmid', 'script']);
+
 export interface Invocation {
   command: Command;
   /** `autosnap -clean` / `--clean`: the jobs' cleaning only */
@@ -109,10 +112,21 @@ export class OptionSource {
   /** Only the config (for job keys the CLI must not override, such as a job's label). */
   fromConfig(name: string): string | undefined {
     for (const s of this.sections) {
+      // `vmid =` left empty (a template filled by a script that failed) must not fall back
+      // to every guest; other keys left empty keep meaning "the default"
+      if (BLANK_REFUSED.has(normKey(name)) && this.rawBlank(s, name)) {
+        throw new UsageError(`${this.config.path ?? 'config'} [${s}] ${normKey(name)}: empty value; remove the key for its default`);
+      }
       const v = this.config.get(s, name);
       if (v !== undefined) return v;
     }
     return undefined;
+  }
+
+  private rawBlank(section: string, name: string): boolean {
+    const sec = this.config.ini.sections.find((x) => x.name.toLowerCase() === section.toLowerCase());
+    const v = sec?.values[normKey(name)];
+    return v !== undefined && v.trim() === '';
   }
 
   has(name: string): boolean {
@@ -141,6 +155,7 @@ export class OptionSource {
     const v = this.str(name);
     if (v === undefined) return def;
     const s = v.trim();
+    if (/^-\d+$/.test(s)) throw new UsageError(`${this.where(name)}: ${s} is out of range (${min}..${max})`);
     if (!/^\d+$/.test(s)) throw new UsageError(`${this.where(name)}: '${s}' is not a whole number`);
     const n = Number(s);
     if (n < min || n > max) throw new UsageError(`${this.where(name)}: ${n} is out of range (${min}..${max})`);

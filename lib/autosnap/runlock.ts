@@ -4,7 +4,8 @@
 // pid no longer runs is stale and taken over. Taking over is serialised by a second
 // exclusive file (`<lock>.break`), and the stale file is removed only if it is still the
 // very file found stale (same inode, same content): otherwise two runs that both saw the
-// stale lock could each remove it, the second removing the first one's fresh lock.
+// stale lock could each remove it, the second removing the first one's fresh lock. A lock
+// file holding no pid (empty after a grace, or garbage) is refused with exit 2, not removed.
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError, EXIT, UsageError } from '../cli/errors.ts';
@@ -117,10 +118,17 @@ export function tryLock(file: string): RunLock | { busyPid: number } {
     const n = Number(seen.text.trim().split(/\s+/)[0]);
     const pid = Number.isInteger(n) && n > 0 ? n : undefined;
     if (pid !== undefined && pid !== process.pid && pidAlive(pid)) return { busyPid: pid };
-    // An empty file may be a run between its create and its write: stale only once old.
-    if (pid === undefined && Date.now() - seen.mtimeMs < EMPTY_GRACE_MS) {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-      continue;
+    // An empty file may be a run between its create and its write: wait that long. After
+    // that, a file without a pid was not left by a run of ours that died (that leaves its
+    // pid, taken over below): someone else wrote it, and it is theirs to look at, not ours
+    // to remove.
+    if (pid === undefined) {
+      if (!seen.text.trim() && Date.now() - seen.mtimeMs < EMPTY_GRACE_MS) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+        continue;
+      }
+      const what = seen.text.trim() ? `holds no pid ('${seen.text.trim().slice(0, 40)}')` : 'is empty';
+      throw new UsageError(`lock file ${file} ${what}: not a lock autosnap left; remove it if no autosnap runs`);
     }
     if (!breakStale(file, seen)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   }

@@ -1,6 +1,7 @@
 // `autosnap status [--label L]`: the snapshots of a label (all of ours without one), as
 // cv4pve shows them, with the time in local time (cv4pve printed UTC).
 import { render, print, type Column } from '../cli/output.ts';
+import { stderrLine } from '../cli/log.ts';
 import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { listSnapshots } from '../pve/snapshots.ts';
 import type { PveClient, SnapshotEntry } from '../pve/types.ts';
@@ -104,7 +105,7 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
     if (r.ok) rows.push(...statusRows(g, r.value, keep, format));
     else {
       failed++;
-      process.stderr.write(`error: ${g.vmid}${g.name ? ` ${g.name}` : ''}: ${(r.error as Error)?.message ?? String(r.error)}\n`);
+      stderrLine(`error: ${g.vmid}${g.name ? ` ${g.name}` : ''}: ${(r.error as Error)?.message ?? String(r.error)}`);
     }
   });
   print(render(s.format, rows, statusColumns(s.tz), statusJson(rows, s.tz)));

@@ -124,15 +124,37 @@ export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?
   });
   if (unknown !== undefined) throw new UsageError(`unknown option '${unknown}' (see --help)`);
   const multi = new Set(spec.multi ?? []);
+  // a one-letter alias is reported by its long name
+  const longName = (key: string) => {
+    const a = alias[key];
+    return Array.isArray(a) ? a[0] : (a ?? key);
+  };
   for (const key of Object.keys(parsed)) {
     if (key === '_') continue;
     const v = parsed[key];
-    // minimist turns a repeated option into an array; only some options may repeat
-    if (Array.isArray(v) && !multi.has(key)) parsed[key] = v[v.length - 1];
+    // minimist turns a repeated option into an array; only some options may repeat. Which
+    // of `--keep 3 --keep 1` was meant cannot be known (a parameter file and the command
+    // line, or a script appending to a variable): refuse rather than guess
+    if (Array.isArray(v) && !multi.has(key)) {
+      throw new UsageError(`--${longName(key)} is given ${v.length} times (${v.map((x) => `'${x}'`).join(', ')}); give it once`);
+    }
     if (multi.has(key) && v !== undefined && !Array.isArray(v)) parsed[key] = [v];
+    // `--vmid "$VMS"` with the variable unset must not mean the default (every guest):
+    // an empty value given on purpose is refused, the option left out means the default
+    if (stringSet.has(key) && !ALLOW_EMPTY.has(key)) {
+      for (const x of Array.isArray(v) ? v : [v]) {
+        if (typeof x === 'string' && x.trim() === '') throw new UsageError(`--${longName(key)}: empty value${x === '' ? '' : ' (only blanks)'}; leave the option out for its default`);
+      }
+    }
   }
   return parsed;
 }
+
+/**
+ * Options whose empty value means something: an empty snapshot description, and
+ * `--keep-newest`, a flag that also takes yes/no (`--keep-newest` alone is '').
+ */
+const ALLOW_EMPTY = new Set(['description', 'keep-newest']);
 
 /** Read an integer option with bounds; names the option in the error. */
 export function intOption(args: Parsed, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {

@@ -9,7 +9,7 @@ import type { Auth } from '../pve/api.ts';
 import { parseFingerprints, parseHostList } from '../pve/hosts.ts';
 import type { PveClient } from '../pve/types.ts';
 import { checkConfig, readSecretFile, type Config, type SectionKeys } from './config.ts';
-import { UsageError } from './errors.ts';
+import { AppError, ConnectionError, UsageError } from './errors.ts';
 import { debug, registerSecret, warn } from './log.ts';
 
 type Env = Record<string, string | undefined>;
@@ -283,6 +283,8 @@ export function resolveClientOptions(args: Args, config: Config, environment: En
   }
 
   if (!host) throw new UsageError('no host: give --host HOST[:PORT] (or host in the config [pve] section), or run on a node with --transport pvesh');
+  // `a,,b` is a list with a hole (a variable left empty?): say so rather than skip it
+  if (host.value.split(',').some((h) => h.trim() === '')) throw new UsageError(`${host.level.name}: host list '${host.value}' has an empty entry`);
   const hosts = parseHostList(host.value);
 
   // TLS: the first level that says anything about it decides; within it, one way only
@@ -324,7 +326,14 @@ export function createClient(options: ClientOptions): Client {
 export async function connect(args: Args, config: Config, opts: { probe?: boolean; environment?: Environment } = {}): Promise<PveClient> {
   const client = createClient(resolveClientOptions(args, config, opts.environment));
   if (opts.probe !== false && client.transport === 'api') {
-    const v = await client.get<{ version?: string }>('/version');
+    let v: { version?: string } | undefined;
+    try {
+      v = await client.get<{ version?: string }>('/version');
+    } catch (e) {
+      // a node answering 500 to the cheapest call there is cannot run anything: exit 3
+      if (e instanceof AppError && ((e as { status?: number }).status ?? 0) >= 500) throw new ConnectionError(`cluster not usable: ${e.message}`, { cause: e });
+      throw e;
+    }
     debug(`connected: Proxmox VE ${v?.version ?? '?'}`);
   }
   return client;

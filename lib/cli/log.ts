@@ -3,7 +3,9 @@
 // stdout stays machine-readable with -o json.
 //
 // Every line passes through redact(): a secret registered once (token secret, password,
-// ticket) can never be printed, even inside an error message from a library.
+// ticket) can never be printed, even inside an error message from a library. A message is
+// one line: control characters in it (API text) are shown escaped (lib/cli/escape.ts).
+import { escapeLine } from './escape.ts';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -14,15 +16,30 @@ let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
 let prefix = '';
 
 export function registerSecret(value: string | undefined | null): void {
-  // very short values would redact ordinary words; real secrets are long
-  if (value && value.length >= 4) secrets.add(value);
+  if (value) secrets.add(value);
 }
+
+/** Below this length a secret is redacted where it stands alone, not inside every word. */
+const SHORT = 4;
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A short secret as a whole token: not preceded or followed by a letter or digit. */
+const shortRe = (s: string) => new RegExp(`(?<![A-Za-z0-9])${escapeRe(s)}(?![A-Za-z0-9])`, 'g');
 
 export function redact(text: string): string {
   let out = text;
-  // longest first: a secret that contains a shorter registered one must vanish whole
-  for (const s of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join('***');
+  // longest first: a secret that contains a shorter registered one must vanish whole.
+  // A short secret (a weak password like `abc`) is still a secret, but replacing it
+  // inside every word would garble the output beyond use: it goes where it stands alone.
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
+    out = s.length >= SHORT ? out.split(s).join('***') : out.replace(shortRe(s), '***');
+  }
   return out;
+}
+
+/** Does the text hold a registered secret (a short one as a whole token)? */
+function holdsSecret(text: string): boolean {
+  for (const s of secrets) if (s.length >= SHORT ? text.includes(s) : shortRe(s).test(text)) return true;
+  return false;
 }
 
 /** Environment variables that carry a secret by their name, whatever their value. */
@@ -33,12 +50,11 @@ const SECRET_ENV = /(^|_)(SECRET|PASSWORD|PASS|TOKEN|TICKET)(_|$)/i;
  * every variable that holds a secret by name or contains a registered secret, plus extra.
  * A hook is the admin's own script, but it has no business holding the API secret.
  */
-export function childEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+export function childEnv(extra: Record<string, string | undefined> = {}, env: Record<string, string | undefined> = process.env): Record<string, string> {
   const out: Record<string, string> = {};
-  const values = [...secrets];
-  for (const [k, v] of Object.entries(process.env)) {
+  for (const [k, v] of Object.entries(env)) {
     if (v === undefined || SECRET_ENV.test(k)) continue;
-    if (values.some((s) => v.includes(s))) continue;
+    if (holdsSecret(v)) continue;
     out[k] = v;
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) out[k] = v;
@@ -63,7 +79,14 @@ export function setLogSink(fn: (line: string) => void): void {
 export function log(level: Level, message: string): void {
   if (ORDER[level] < ORDER[threshold]) return;
   const tag = level === 'error' ? 'error: ' : level === 'warn' ? 'warning: ' : level === 'debug' ? 'debug: ' : '';
-  for (const line of redact(message).split('\n')) sink(`${prefix}${tag}${line}`);
+  // a newline inside a message is API text (a guest name, a PVE error): shown as \n, it
+  // cannot forge a line of its own; trailing blanks from a PVE message are dropped
+  sink(`${prefix}${tag}${escapeLine(redact(message).trimEnd())}`);
+}
+
+/** One line to stderr as is, without a level tag (result lines that belong there), escaped. */
+export function stderrLine(line: string): void {
+  sink(`${prefix}${escapeLine(redact(line))}`);
 }
 
 export const debug = (m: string) => log('debug', m);

@@ -1,6 +1,7 @@
 // Output formats shared by every tool: `-o text|json|jsonpretty|markdown|html`.
 // A tool builds rows (plain objects) and column definitions once; this module renders them.
 import { UsageError } from './errors.ts';
+import { escapeJson, escapeLine, escapeText } from './escape.ts';
 import { redact } from './log.ts';
 
 export const FORMATS = ['text', 'json', 'jsonpretty', 'markdown', 'html'] as const;
@@ -22,12 +23,13 @@ export interface Column<R> {
   align?: 'left' | 'right';
 }
 
+/** A table cell is one line: API text in it cannot break the table or reach the terminal raw. */
 function cell(v: string | number | undefined | null): string {
-  return v === undefined || v === null ? '' : String(v);
+  return v === undefined || v === null ? '' : escapeLine(String(v));
 }
 
 export function renderText<R>(rows: R[], cols: Column<R>[]): string {
-  const cells = rows.map((r) => cols.map((c) => cell(c.get(r)).replace(/\n/g, ' ')));
+  const cells = rows.map((r) => cols.map((c) => cell(c.get(r))));
   const widths = cols.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i].length)));
   const line = (vals: string[]) =>
     vals
@@ -37,7 +39,13 @@ export function renderText<R>(rows: R[], cols: Column<R>[]): string {
   return [line(cols.map((c) => c.header)), ...cells.map(line)].join('\n') + '\n';
 }
 
-const mdEscape = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+// a backslash first (it escapes in markdown), then the pipe that ends a cell, then HTML,
+// which markdown renderers pass through: `<script>` in a guest name must stay text
+const mdEscape = (s: string) =>
+  escapeLine(s)
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/[&<>]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[ch]!);
 export function renderMarkdown<R>(rows: R[], cols: Column<R>[]): string {
   const head = `| ${cols.map((c) => mdEscape(c.header)).join(' | ')} |`;
   const sep = `| ${cols.map((c) => (c.align === 'right' ? '---:' : '---')).join(' | ')} |`;
@@ -61,9 +69,9 @@ export function renderHtml<R>(rows: R[], cols: Column<R>[]): string {
 export function render<R>(format: Format, rows: R[], cols: Column<R>[], json?: unknown): string {
   switch (format) {
     case 'json':
-      return JSON.stringify(json ?? rows) + '\n';
+      return escapeJson(JSON.stringify(json ?? rows)) + '\n';
     case 'jsonpretty':
-      return JSON.stringify(json ?? rows, null, 2) + '\n';
+      return escapeJson(JSON.stringify(json ?? rows, null, 2)) + '\n';
     case 'markdown':
       return renderMarkdown(rows, cols);
     case 'html':
@@ -73,7 +81,15 @@ export function render<R>(format: Format, rows: R[], cols: Column<R>[], json?: u
   }
 }
 
-/** Results go to stdout, secrets redacted like the log. */
+/**
+ * Results go to stdout, secrets redacted like the log, control characters escaped (the
+ * text's own newlines stay: a caller that puts API text in a line uses printLines).
+ */
 export function print(text: string): void {
-  process.stdout.write(redact(text));
+  process.stdout.write(escapeText(redact(text)));
+}
+
+/** Lines to stdout, each one line whatever it holds (a newline in a guest name shows as \n). */
+export function printLines(lines: string[]): void {
+  if (lines.length) process.stdout.write(lines.map((l) => escapeLine(redact(l))).join('\n') + '\n');
 }

@@ -124,6 +124,16 @@ export interface Selection {
  * leaves out. A selector that matches nothing is a usage error (exit 2), because running a
  * job on nothing is almost always a typo; the error says why when it can.
  */
+/**
+ * A node that cannot list the cluster's guests or storages (a 500 left after the retries)
+ * makes the cluster unusable for this run, as an unreachable one does: exit 3, not "some
+ * guest failed". Anything else is returned as it is.
+ */
+export function unusable(e: unknown, what: string): unknown {
+  if (e instanceof AppError && ((e as { status?: number }).status ?? 0) >= 500) return new AppError(`cannot read ${what}: ${e.message}`, EXIT.UNREACHABLE, { cause: e });
+  return e;
+}
+
 export async function resolveSelection(client: PveClient, selectorText: string, opts: ResolveOptions = {}): Promise<Selection> {
   const sel = parseSelector(selectorText);
   const pools = poolsOf(sel);
@@ -138,7 +148,7 @@ export async function resolveSelection(client: PveClient, selectorText: string, 
     // the credentials cannot even see what to work on: no guest was touched, so this is
     // not "some guest failed" (1) but the credentials' problem, like a refused login (3)
     if (e instanceof AppError && (e as { status?: number }).status === 403) throw new AppError(e.message, EXIT.UNREACHABLE, { cause: e });
-    throw e;
+    throw unusable(e, 'the guest list');
   }
   const byPool = new Map<string, Set<number>>();
   pools.forEach((p, i) => byPool.set(p, members[i] as Set<number>));

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { AppError, UsageError, errorLine } from '../cli/errors.ts';
-import { error, info, warn } from '../cli/log.ts';
+import { childEnv, error, info, warn } from '../cli/log.ts';
 import { print, render, type Column } from '../cli/output.ts';
 import { guestBase } from '../pve/path.ts';
 import type { ClusterVm, PveClient } from '../pve/types.ts';
@@ -196,7 +196,8 @@ function rescan(pve: PveClient, vm: Vm): void {
     info(`to add the clones to VM ${vm.vmid} as unused disks, run on node ${vm.node}: ${cmd.join(' ')}`);
     return;
   }
-  const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', timeout: 120_000 });
+  // qm needs none of our credentials (ONTAP or Proxmox): the cleaned environment
+  const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', timeout: 120_000, env: childEnv() });
   if (r.error || r.status !== 0) {
     warn(`${cmd.join(' ')} failed (${r.error ? (r.error as NodeJS.ErrnoException).code ?? r.error.message : `exit ${r.status}`}${r.stderr?.trim() ? `: ${r.stderr.trim().split('\n').pop()}` : ''}); run it by hand`);
   } else info(`ran ${cmd.join(' ')}`);

@@ -6,7 +6,7 @@
 // line is the result, and the outcome is read from the task status like over HTTPS.
 import { spawn } from 'node:child_process';
 import { ConnectionError } from '../cli/errors.ts';
-import { debug } from '../cli/log.ts';
+import { childEnv, debug } from '../cli/log.ts';
 import { pveshErrorFrom } from './errors.ts';
 import { assertSafePath } from './path.ts';
 import type { ClientStats, Method, Params } from './types.ts';
@@ -53,6 +53,11 @@ export function parsePveshOutput(stdout: string): unknown {
   }
 }
 
+/** The simulator's pvesh stand-in finds its simulator through PVESH_SIM_* (lib/sim/pve/pvesh.ts). */
+function standInEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('PVESH_SIM_')));
+}
+
 export class PveshTransport {
   readonly kind = 'pvesh' as const;
   private readonly opts: PveshOptions;
@@ -70,7 +75,9 @@ export class PveshTransport {
     this.stats.requests++;
     const started = performance.now();
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd, args, { env: { ...process.env, ...this.opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      // pvesh needs no credential of ours (it runs as root on the node): the cleaned
+      // environment, plus the stand-in's own target when the tests run one
+      const child = spawn(cmd, args, { env: childEnv({ ...standInEnv(), ...this.opts.env }), stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

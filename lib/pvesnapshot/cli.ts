@@ -7,9 +7,10 @@ import { loadConfig } from '../cli/config.ts';
 import { confirm, interactive } from '../cli/confirm.ts';
 import { connect } from '../cli/connect.ts';
 import { AppError, EXIT, UsageError, errorLine } from '../cli/errors.ts';
-import { debug, error, info, setLogLevel, warn } from '../cli/log.ts';
+import { debug, error, info, setLogLevel, stderrLine, warn } from '../cli/log.ts';
 import { nowSeconds } from '../cli/now.ts';
-import { parseFormat, print, render, type Column, type Format } from '../cli/output.ts';
+import { parseFormat, print, printLines, render, type Column, type Format } from '../cli/output.ts';
+import { escapeJson } from '../cli/escape.ts';
 import { NoGuestError, namedTemplates, resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { parseSelector } from '../guests/selector.ts';
 import { PveApiError, TaskError } from '../pve/errors.ts';
@@ -257,7 +258,7 @@ async function guarded(g: GuestInfo, action: string, snapshot: string | undefine
 function emitter(ctx: Ctx): (g: GuestInfo, o: Outcome) => void {
   return (_g, o) => {
     if (o.status === 'failed') error(`${TOOL}: ${label(o.guest)}: ${o.message}`);
-    else if (ctx.format === 'text') print(`${label(o.guest)}: ${o.message}\n`);
+    else if (ctx.format === 'text') printLines([`${label(o.guest)}: ${o.message}`]);
   };
 }
 
@@ -351,8 +352,8 @@ async function listAction(ctx: Ctx, target: string, age: number | undefined): Pr
         if (ctx.format !== 'text') return;
         // with a filter, guests without a match would only be noise in a cluster-wide search
         if (age !== undefined && tree.length === 0) return;
-        print(`${shown++ ? '\n' : ''}${g.vmid} ${g.name || '-'} (${g.type} on ${g.node}${g.template ? ', template' : ''})\n`);
-        print(renderTree(tree, ctx.tz).join('\n') + '\n');
+        if (shown++) print('\n');
+        printLines([`${g.vmid} ${g.name || '-'} (${g.type} on ${g.node}${g.template ? ', template' : ''})`, ...renderTree(tree, ctx.tz)]);
       },
     );
     if (ctx.format !== 'text') {
@@ -528,7 +529,7 @@ async function rollbackAction(ctx: Ctx, target: string, name: string): Promise<n
       const g = guests[0];
       const plan = await planRollback(client, g, name, start);
       if (plan.problem) return finish(ctx, [report(ctx, { guest: g, status: 'failed', action: 'rollback', snapshot: name, message: plan.problem })]);
-      for (const line of plan.explanation) process.stderr.write(line + '\n');
+      for (const line of plan.explanation) stderrLine(line);
       if (ctx.dryRun) return finish(ctx, [report(ctx, { guest: g, status: 'skipped', action: 'rollback', snapshot: name, message: `would roll back to '${name}' (dry run)` })]);
       if (!yes && !(await confirm('Roll back?'))) {
         info('nothing done');
@@ -730,11 +731,11 @@ async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
     }
     if (ctx.dryRun) {
       for (const p of work) for (const e of p.doomed) outcomes.push({ guest: p.guest, status: 'skipped', action: 'delete', snapshot: e.name, message: `would delete snapshot '${e.name}' (dry run)` });
-      if (ctx.format === 'text') for (const l of planLines) print(`would delete ${l}\n`);
+      if (ctx.format === 'text') printLines(planLines.map((l) => `would delete ${l}`));
       return finish(ctx, outcomes);
     }
     if (!yes) {
-      for (const l of planLines) process.stderr.write(`  ${l}\n`);
+      for (const l of planLines) stderrLine(`  ${l}`);
       const what = total === 1 ? 'this snapshot' : `these ${total} snapshots${work.length > 1 ? ` of ${work.length} guests` : ''}`;
       if (!(await confirm(`Delete ${what}?`))) {
         info('nothing deleted');
@@ -804,8 +805,8 @@ async function configAction(ctx: Ctx, target: string, name: string): Promise<num
       error(`${TOOL}: ${label(g)}: config of '${name}' failed: ${reasonOf(e)}`);
       return EXIT.FAILED;
     }
-    if (ctx.format === 'text') print(configLines(config).join('\n') + '\n');
-    else print(JSON.stringify(config, null, ctx.format === 'jsonpretty' ? 2 : undefined) + '\n');
+    if (ctx.format === 'text') printLines(configLines(config));
+    else print(escapeJson(JSON.stringify(config, null, ctx.format === 'jsonpretty' ? 2 : undefined)) + '\n');
     return EXIT.OK;
   } finally {
     await client.close();

@@ -5,7 +5,7 @@ import { parseArgs } from '../cli/args.ts';
 import { loadConfig } from '../cli/config.ts';
 import { connect } from '../cli/connect.ts';
 import { setLogSink } from '../cli/log.ts';
-import { print } from '../cli/output.ts';
+import { print, printLines } from '../cli/output.ts';
 import { guestsFromResources, resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { guestBase, isSnapshotName } from '../pve/path.ts';
 import type { ClusterVm, SnapshotEntry } from '../pve/types.ts';
@@ -41,19 +41,19 @@ export async function completeMain(argv: string[]): Promise<number> {
     try {
       if (what === 'guests' || what === 'selectors') {
         const guests = guestsFromResources((await client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' })) ?? []);
-        print(completionWords(guests, what === 'selectors').map((w) => w + '\n').join(''));
+        printLines(completionWords(guests, what === 'selectors'));
         return 0;
       }
       if (what === 'storages') {
         const list = (await client.get<{ storage: string }[]>('/storage')) ?? [];
-        print(list.map((s) => s.storage + '\n').sort().join(''));
+        printLines(list.map((s) => s.storage).sort());
         return 0;
       }
       if (!guest) return 2;
       const [g] = await resolveGuests(client, guest, { includeTemplates: true });
       const list = (await client.get<SnapshotEntry[]>(guestBase(g, 'snapshot'))) ?? [];
       const names = list.map((e) => e.name).filter((n) => n !== 'current' && isSnapshotName(n));
-      print(names.join('\n') + (names.length ? '\n' : ''));
+      printLines(names);
       return 0;
     } finally {
       await client.close();

@@ -87,6 +87,18 @@ export function parseTimestampFormat(source: string = DEFAULT_TIMESTAMP_FORMAT):
   return fmt;
 }
 
+/**
+ * A job's format must name each run apart: runs are at most an hour apart and the
+ * intraday ones 15 minutes, so the timestamp needs the year, month, day, hour and minute.
+ * `yyyy` alone would give every run of a year the same name (the second create fails,
+ * or, worse, a retention count sees one snapshot where there should be many).
+ */
+export function checkRunFormat(source: string): void {
+  const fields = new Set(parseTimestampFormat(source).tokens.flatMap((t) => ('field' in t ? [t.field] : [])));
+  const missing = [fields.has('yyyy') || fields.has('yy') ? '' : 'year', ...(['MM', 'dd', 'HH', 'mm'] as const).filter((f) => !fields.has(f))].filter(Boolean);
+  if (missing.length) throw new UsageError(`--timestamp-format '${source}': too coarse to name each run apart (missing ${missing.join(', ')}; e.g. yyMMddHHmmss)`);
+}
+
 const pad = (n: number, w: number) => String(n).padStart(w, '0').slice(-w);
 
 /** Format an instant (unix seconds or Date) in local time of `tz`. */

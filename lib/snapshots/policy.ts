@@ -55,6 +55,8 @@ function reader(src: Source): (key: string) => string | undefined {
 }
 
 function count(value: string, name: string, min: number): number {
+  // `--keep -1` is a number, just not an allowed one: say so
+  if (/^-\d+$/.test(value)) throw new UsageError(`--${name}: ${value} is out of range (${min}..1000000)`);
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name}: '${value}' is not a whole number`);
   const n = Number(value);
   if (n < min || n > 1_000_000) throw new UsageError(`--${name}: ${n} is out of range (${min}..1000000)`);

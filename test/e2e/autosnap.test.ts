@@ -245,7 +245,7 @@ describe('autosnap under real conditions (api)', () => {
     const r = await as(['--vmid', '100,101,105', '--lock-wait', '4', 'snap', '--label', 'lk', '--keep', '1'], { now: iso('10:00') });
     expect(r.code).toBe(0);
     const lines = r.stderr.split('\n').filter((l) => l.includes('101'));
-    expect(lines).toEqual(['101 ct1: skipped: locked (backup) after waiting for the lock to go']);
+    expect(lines).toEqual(['101 ct1: locked (backup), waiting up to 4 s', '101 ct1: skipped: locked (backup) after waiting for the lock to go']);
     expect(r.stdout).toContain('105 ct2: created autolk250516100000');
     expect(r.stdout).toContain('100 web1: created autolk250516100000');
     expect(r.stdout).toMatch(/2 created, \d+ removed, 1 skipped, 0 failed/);

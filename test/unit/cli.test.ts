@@ -45,8 +45,8 @@ describe('arguments', () => {
     expect(parseArgs(['--vmid', '@tag-a'], vmid).vmid).toBe('@tag-a');
     expect(parseArgs(['--vmid', '@bogus'], vmid).vmid).toBe('@bogus');
   });
-  test('repeated option keeps the last unless multi', () => {
-    expect(parseArgs(['--host', 'a', '--host', 'b']).host).toBe('b');
+  test('a repeated option is refused unless multi', () => {
+    expect(() => parseArgs(['--host', 'a', '--host', 'b'])).toThrow("--host is given 2 times ('a', 'b'); give it once");
     expect(parseArgs(['--token', 'a'], { string: ['token'], multi: ['token'] }).token).toEqual(['a']);
   });
   test.each([
@@ -87,7 +87,7 @@ describe('output formats', () => {
   ];
   test.each([
     ['text', '  VM  NAME\n 100  web|1\n2000  <b>\n'],
-    ['markdown', '| VM | NAME |\n| ---: | --- |\n| 100 | web\\|1 |\n| 2000 | <b> |\n'],
+    ['markdown', '| VM | NAME |\n| ---: | --- |\n| 100 | web\\|1 |\n| 2000 | &lt;b&gt; |\n'],
     ['json', '[{"vm":100,"name":"web|1"},{"vm":2000,"name":"<b>"}]\n'],
   ] as const)('%s', (fmt, out) => expect(render(fmt, rows, cols)).toBe(out));
   test('html escapes', () => expect(render('html', rows, cols)).toContain('<td>&lt;b&gt;</td>'));

@@ -190,7 +190,7 @@ describe('policy options', () => {
   });
   test.each([
     [{ keep: 'x' }, "--keep: 'x' is not a whole number"],
-    [{ keep: '-1' }, "--keep: '-1' is not a whole number"],
+    [{ keep: '-1' }, '--keep: -1 is out of range (0..1000000)'],
     [{ 'keep-daily': '0' }, '--keep-daily: 0 is out of range (1..1000000)'],
     [{ keep: '3', 'keep-daily': '7' }, '--keep and --keep-daily cannot be combined'],
     [{ keep: '3', tiers: '1h=all' }, '--keep and --tiers cannot be combined'],
