@@ -4,7 +4,7 @@
 import { parseArgs } from '../cli/args.ts';
 import { globalHelp } from '../cli/help.ts';
 import { UsageError } from '../cli/errors.ts';
-import { setLogLevel } from '../cli/log.ts';
+import { setLogLevel, type Level } from '../cli/log.ts';
 import { parseFormat } from '../cli/output.ts';
 import { VERSION } from '../version.ts';
 import { makeContext } from './context.ts';
@@ -31,8 +31,17 @@ NetApp ONTAP snapshots and clones for Proxmox NFS storages.
   storage show     the volume, SVM and junction behind the storage
 
 ontap-snapshot options:
-  --ontap-config FILE  ONTAP settings (the original config.ini layout works too)
-  -y, --yes            do not ask (storage restore)
+  --ontap-config FILE  ONTAP settings (the original config.ini layout works too);
+                       -config FILE as the original took it is --config; without
+                       either and without a bundle config, ./config.ini is read
+  --loglevel LEVEL     debug, info, warning or error (the original's -loglevel)
+  -y, --yes            do not ask (storage restore, delete, unmount)
+  --force-running      storage restore: go on although guests on it run
+  --update-snapmirror  storage restore: update the volume's SnapMirror
+                       relationships afterwards
+  --snapmirror-label L, --expiry DUR
+                       storage create: label for SnapMirror policies, and a time
+                       before which ONTAP refuses to delete the snapshot
 
 ${globalHelp()}
 
@@ -40,20 +49,30 @@ See docs/ontap-snapshot.md.`;
 
 const SPEC = {
   // vmid: another spelling of --vm (it used to come with the global options)
-  string: ['vm', 'vmid', 'storage', 'snapshot', 'clone', 'ontap-config'],
-  boolean: ['suspend', 'shutdown', 'yes'],
+  string: ['vm', 'vmid', 'storage', 'snapshot', 'clone', 'ontap-config', 'loglevel', 'snapmirror-label', 'expiry'],
+  boolean: ['suspend', 'shutdown', 'yes', 'force-running', 'update-snapmirror'],
   alias: { y: 'yes' },
 };
 
-/** The original tool took -vm, -storage ... with one dash. */
+/** The original tool took -vm, -storage, -config, -loglevel ... with one dash. */
 export function legacyDashes(argv: string[]): string[] {
-  return argv.map((a) => (/^-(vm|storage|snapshot|suspend|shutdown|clone)(=.*)?$/.test(a) ? `-${a}` : a));
+  return argv.map((a) => (/^-(vm|storage|snapshot|suspend|shutdown|clone|config|loglevel)(=.*)?$/.test(a) ? `-${a}` : a));
+}
+
+/** The original's -loglevel took Python's level names; ours are four. */
+export function parseLogLevel(value: string): Level {
+  const v = value.trim().toLowerCase();
+  const map: Record<string, Level> = { debug: 'debug', info: 'info', warning: 'warn', warn: 'warn', error: 'error', critical: 'error' };
+  const level = map[v];
+  if (!level) throw new UsageError(`--loglevel: '${value}' is not debug, info, warning or error`);
+  return level;
 }
 
 export async function ontapMain(argv: string[]): Promise<number> {
   const args = parseArgs(legacyDashes(argv), SPEC);
   if (args.debug) setLogLevel('debug');
   else if (args.quiet) setLogLevel('warn');
+  else if (typeof args.loglevel === 'string' && args.loglevel) setLogLevel(parseLogLevel(args.loglevel));
   if (args.version) {
     process.stdout.write(`ontap-snapshot ${VERSION}\n`);
     return 0;
