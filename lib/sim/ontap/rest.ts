@@ -290,7 +290,10 @@ export async function handleRest(ctx: RestContext, req: Request, url: URL): Prom
     }
     if (p === '/api/snapmirror/relationships' && method === 'GET') {
       checkQuery(url, FIELDS.mirror, ['list_destinations_only']);
-      return collection(url, st.mirrors.map(mirrorRecord), st.pageSize, ['uuid']);
+      // a switch, not a filter: every relationship here has its source in this cluster
+      const u = new URL(url);
+      u.searchParams.delete('list_destinations_only');
+      return collection(u, st.mirrors.map(mirrorRecord), st.pageSize, ['uuid']);
     }
     if ((m = /^\/api\/snapmirror\/relationships\/([^/]+)\/transfers$/.exec(p)) && method === 'POST') {
       checkQuery(url, FIELDS.mirror, [], false);
