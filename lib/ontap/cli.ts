@@ -6,6 +6,7 @@ import { globalHelp } from '../cli/help.ts';
 import { UsageError } from '../cli/errors.ts';
 import { setLogLevel, type Level } from '../cli/log.ts';
 import { parseFormat } from '../cli/output.ts';
+import { POLICY_OPTIONS } from '../snapshots/policy.ts';
 import { VERSION } from '../version.ts';
 import { makeContext } from './context.ts';
 import { storageCommand } from './storage.ts';
@@ -15,6 +16,7 @@ export const HELP = `usage: ontap-snapshot vm create --vm ID [--suspend | --shut
        ontap-snapshot vm list --vm ID
        ontap-snapshot vm delete --vm ID --clone NAME
        ontap-snapshot storage create|list|delete|restore|mount|unmount|show --storage ID [--snapshot NAME] [--yes]
+       ontap-snapshot storage snap --storage ID --label L --keep-daily N ... [--dry-run]
 
 NetApp ONTAP snapshots and clones for Proxmox NFS storages.
   vm create        file-clone every disk of the VM on ONTAP-backed NFS storages
@@ -29,6 +31,10 @@ NetApp ONTAP snapshots and clones for Proxmox NFS storages.
   storage mount    FlexClone a snapshot and add it as storage <ID>-CLONE-<snapshot>
   storage unmount  remove such a storage and its FlexClone
   storage show     the volume, SVM and junction behind the storage
+  storage snap     scheduled mode: snapshot ontap_<label>_<UTC time>, then remove
+                   this label's snapshots the policy no longer keeps (--keep N,
+                   --keep-last/hourly/daily/weekly/monthly/yearly N, --tiers SPEC);
+                   only snapshots this tool made for the label are ever removed
 
 ontap-snapshot options:
   --ontap-config FILE  ONTAP settings (the original config.ini layout works too);
@@ -49,7 +55,7 @@ See docs/ontap-snapshot.md.`;
 
 const SPEC = {
   // vmid: another spelling of --vm (it used to come with the global options)
-  string: ['vm', 'vmid', 'storage', 'snapshot', 'clone', 'ontap-config', 'loglevel', 'snapmirror-label', 'expiry'],
+  string: ['vm', 'vmid', 'storage', 'snapshot', 'clone', 'ontap-config', 'loglevel', 'snapmirror-label', 'expiry', 'label', ...POLICY_OPTIONS.string],
   boolean: ['suspend', 'shutdown', 'yes', 'force-running', 'update-snapmirror'],
   alias: { y: 'yes' },
 };
@@ -84,7 +90,7 @@ export async function ontapMain(argv: string[]): Promise<number> {
   const [area, cmd, ...rest] = args._.map(String);
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   if (area !== 'vm' && area !== 'storage') throw new UsageError(`unknown command '${area}' (expected vm or storage)`);
-  if (!cmd) throw new UsageError(`${area}: which command? (${area === 'vm' ? 'create, list, delete' : 'create, list, delete, restore, mount, unmount, show'})`);
+  if (!cmd) throw new UsageError(`${area}: which command? (${area === 'vm' ? 'create, list, delete' : 'create, list, delete, restore, mount, unmount, show, snap'})`);
   const format = parseFormat(args.output);
   const ctx = makeContext(args, format);
   try {

@@ -13,6 +13,7 @@ import { normJunction, type Mapped } from './mapping.ts';
 import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, SNAPSHOT_COMMENT, snapshotOrigin } from './names.ts';
 import type { Ontap, SnapshotInfo, VolumeInfo } from './types.ts';
 import type { ClusterVm } from '../pve/types.ts';
+import { snap } from './schedule.ts';
 
 function need(ctx: Ctx, name: 'storage' | 'snapshot', cmd: string): string {
   const v = ctx.args[name];
@@ -78,8 +79,10 @@ export async function storageCommand(ctx: Ctx, cmd: string): Promise<number> {
       return mount(ctx, storage, need(ctx, 'snapshot', cmd));
     case 'unmount':
       return unmount(ctx, storage);
+    case 'snap':
+      return snap(ctx, storage);
     default:
-      throw new UsageError(`unknown storage command '${cmd}' (expected create, list, delete, restore, mount, unmount, show)`);
+      throw new UsageError(`unknown storage command '${cmd}' (expected create, list, delete, restore, mount, unmount, show, snap)`);
   }
 }
 

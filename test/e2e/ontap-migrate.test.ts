@@ -326,3 +326,45 @@ describe('simulator fidelity', () => {
     }
   });
 });
+
+describe('storage snap: the scheduled mode on the retention engine', () => {
+  for (const [api, storage, volume] of [['rest', 'nfs-held', 'held'], ['zapi', 'nfs2', 'other_data']] as const) {
+    test(`${api}: a snapshot per run, this label's beyond --keep-daily removed with a reason, nothing else touched`, async () => {
+      // one made by hand with our name pattern but without our comment: not ours, never removed
+      expect((await c.ontap.rest('POST', `/api/storage/volumes/${await uuidOf(volume)}/snapshots?return_timeout=30`, { name: 'ontap_daily_20000101000000' })).status).toBe(201);
+      const others = (await snapNames(volume)).filter((n: string) => !/^ontap_daily_\d{14}$/.test(n) || n === 'ontap_daily_20000101000000');
+      const dry = await tool(api, ['storage', 'snap', '--storage', storage, '--label', 'daily', '--keep-daily', '2', '--dry-run', '-o', 'json']);
+      expect(errorLines(dry)).toEqual([]);
+      expect(JSON.parse(dry.stdout).filter((r: any) => r.action === 'create')).toHaveLength(1);
+      expect(await snapNames(volume)).toEqual(expect.arrayContaining(others));
+      expect((await snapNames(volume)).length).toBe(others.length);
+      let last: any[] = [];
+      for (let day = 0; day < 4; day++) {
+        if (day) {
+          await c.ontap.advance(86400);
+          await Bun.sleep(1100); // names carry the second
+        }
+        const r = await tool(api, ['storage', 'snap', '--storage', storage, '--label', 'daily', '--keep-daily', '2', '-o', 'json']);
+        expect(errorLines(r)).toEqual([]);
+        last = JSON.parse(r.stdout);
+      }
+      const ours = (await snapNames(volume)).filter((n: string) => /^ontap_daily_\d{14}$/.test(n) && n !== 'ontap_daily_20000101000000');
+      expect(ours).toHaveLength(2);
+      // the last run removed the day-before-yesterday's, and says by which rule it kept the rest
+      expect(last.filter((r: any) => r.action === 'removed')).toHaveLength(1);
+      expect(last.filter((r: any) => r.action === 'keep').map((r: any) => r.reason)).toEqual([expect.stringMatching(/keep-daily 1\/2/), expect.stringMatching(/keep-daily 2\/2/)]);
+      expect(last.filter((r: any) => r.action === 'protected').map((r: any) => r.snapshot)).toEqual(expect.arrayContaining(others));
+      expect(await snapNames(volume)).toEqual(expect.arrayContaining(others));
+    });
+  }
+
+  test.each([
+    [['--keep-daily', '2'], /--label is required/],
+    [['--label', 'daily'], /no retention policy/],
+    [['--label', 'bad_label', '--keep', '3'], /--label: 'bad_label' is not a label/],
+  ])('bad %p is one line, exit 2', async (extra, msg) => {
+    const r = await tool('rest', ['storage', 'snap', '--storage', 'nfs1', ...extra]);
+    expect(r.code).toBe(2);
+    expect(errorLines(r)).toEqual([expect.stringMatching(msg)]);
+  });
+});

@@ -4,6 +4,7 @@ import { parseConfig } from '../../lib/cli/config.ts';
 import path from 'node:path';
 import { legacyDashes, parseLogLevel } from '../../lib/ontap/cli.ts';
 import { bundleConfigPath } from '../../lib/ontap/context.ts';
+import { isScheduled, scheduledName } from '../../lib/ontap/schedule.ts';
 import { baseStorageId, buildTarget, legacyPveConfig, ontapTargetFor } from '../../lib/ontap/config.ts';
 import { cloneFileName, imageFile, parseCloneName, vmDisks } from '../../lib/ontap/disks.ts';
 import { OntapError } from '../../lib/ontap/errors.ts';
@@ -381,6 +382,18 @@ describe('simulator query grammar', () => {
     expect(matchRule(f.jobfail, 'DELETE', '/api/storage/volumes/u/snapshots/s')?.status).toBe(1638555);
     expect(() => parseFaults('fail=nonsense')).toThrow(/is not METHOD:PATH_REGEX:CODE/);
   });
+});
+
+describe('scheduled snapshots', () => {
+  test('name', () => expect(scheduledName('daily', new Date('2024-02-03T04:05:06.789Z'))).toBe('ontap_daily_20240203040506'));
+  test.each([
+    [{ name: 'ontap_daily_20240203040506', comment: 'made by ontap-snapshot' }, 'daily', true],
+    [{ name: 'ontap_daily_20240203040506', comment: 'made by hand' }, 'daily', false],
+    [{ name: 'ontap_daily_20240203040506' }, 'daily', false],
+    [{ name: 'ontap_weekly_20240203040506', comment: 'made by ontap-snapshot' }, 'daily', false],
+    [{ name: 'ontap_daily_20240203040506x', comment: 'made by ontap-snapshot' }, 'daily', false],
+    [{ name: 'proxmox_snapshot_20240203_040506', comment: 'made by ontap-snapshot' }, 'daily', false],
+  ])('isScheduled(%p, %s) = %p', (snap, label, yes) => expect(isScheduled(snap, label)).toBe(yes));
 });
 
 describe('simulator: unknown parameters are refused', () => {
