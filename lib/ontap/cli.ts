@@ -24,7 +24,9 @@ NetApp ONTAP snapshots and clones for Proxmox NFS storages.
                    the VM is started again afterwards)
   vm list/delete   the clones made for a VM
   storage create   snapshot the volume behind the storage (--snapshot NAME, default
-                   proxmox_snapshot_<UTC time>)
+                   proxmox_snapshot_<UTC time>); several --storage: one snapshot at
+                   one instant through a consistency group holding their volumes,
+                   else one after another with a warning
   storage list     its snapshots, and the FlexClones holding them
   storage delete   delete a snapshot (--snapshot)
   storage restore  restore the volume to a snapshot: loses newer data (asks, or --yes)
@@ -58,6 +60,8 @@ const SPEC = {
   string: ['vm', 'vmid', 'storage', 'snapshot', 'clone', 'ontap-config', 'loglevel', 'snapmirror-label', 'expiry', 'label', ...POLICY_OPTIONS.string],
   boolean: ['suspend', 'shutdown', 'yes', 'force-running', 'update-snapmirror'],
   alias: { y: 'yes' },
+  // storage create takes several (one snapshot at one instant across their volumes)
+  multi: ['storage'],
 };
 
 /** The original tool took -vm, -storage, -config, -loglevel ... with one dash. */

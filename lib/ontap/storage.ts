@@ -63,6 +63,12 @@ function out<R>(ctx: Ctx, rows: R[], cols: Column<R>[]): void {
 }
 
 export async function storageCommand(ctx: Ctx, cmd: string): Promise<number> {
+  const many = Array.isArray(ctx.args.storage) ? [...new Set((ctx.args.storage as unknown[]).map(String))] : undefined;
+  if (many && many.length > 1) {
+    if (cmd !== 'create') throw new UsageError(`storage ${cmd}: --storage takes one storage (several only for create)`);
+    return createMany(ctx, many);
+  }
+  if (many) ctx.args.storage = many[0];
   const storage = need(ctx, 'storage', cmd);
   switch (cmd) {
     case 'show':
@@ -142,6 +148,45 @@ async function create(ctx: Ctx, storage: string): Promise<number> {
   await ontap.createSnapshot(v, name, { comment: SNAPSHOT_COMMENT, snapmirrorLabel: label, expiryTime });
   const made = (await ontap.snapshots(v)).find((s) => s.name === name);
   out(ctx, [snapshotRow(storage, v, made ?? { name, comment: SNAPSHOT_COMMENT, snapmirrorLabel: label, expiryTime }, [])], snapColumns);
+  return 0;
+}
+
+/**
+ * One snapshot of several storages' volumes: at one instant through a consistency group
+ * when the cluster has one holding them all, else one after another (with a warning:
+ * the volumes then differ by the seconds between the snapshots).
+ */
+async function createMany(ctx: Ctx, storages: string[]): Promise<number> {
+  const name = typeof ctx.args.snapshot === 'string' && ctx.args.snapshot ? ctx.args.snapshot : defaultSnapshotName(ctx.now);
+  const bad = checkSnapshotName(name);
+  if (bad) throw new UsageError(bad);
+  const label = typeof ctx.args['snapmirror-label'] === 'string' && ctx.args['snapmirror-label'] ? ctx.args['snapmirror-label'] : undefined;
+  const targets: { storage: string; ontap: Ontap; vol: VolumeInfo }[] = [];
+  for (const storage of storages) {
+    const { ontap, mapped } = await ctx.map(storage);
+    if (!targets.some((t) => t.ontap === ontap && t.vol.uuid === mapped.volume.uuid)) targets.push({ storage, ontap, vol: mapped.volume });
+  }
+  const clusters = [...new Set(targets.map((t) => t.ontap))];
+  if (ctx.args['dry-run']) {
+    info(`would create snapshot ${name} of volumes ${targets.map((t) => t.vol.name).join(', ')}`);
+    return 0;
+  }
+  const opts = { comment: SNAPSHOT_COMMENT, snapmirrorLabel: label };
+  const group = clusters.length === 1 && targets.length > 1 ? await clusters[0].groupSnapshot(targets.map((t) => t.vol), name, opts) : false;
+  if (group) info(`snapshot ${name} made at one instant through consistency group ${group}`);
+  else {
+    if (targets.length > 1) {
+      warn(`no consistency group holds volumes ${targets.map((t) => t.vol.name).join(', ')}${clusters.length > 1 ? ' (they are on different clusters)' : ''}: ` +
+        'snapshots are made one after another, not at one instant');
+    }
+    for (const t of targets) await t.ontap.createSnapshot(t.vol, name, opts);
+  }
+  const rows: SnapshotRow[] = [];
+  for (const t of targets) {
+    const made = (await t.ontap.snapshots(t.vol)).find((s) => s.name === name);
+    rows.push(snapshotRow(t.storage, t.vol, made ?? { name, comment: SNAPSHOT_COMMENT }, []));
+  }
+  out(ctx, rows, snapColumns);
   return 0;
 }
 

@@ -88,6 +88,12 @@ export interface Ontap {
    * recovery queue, where a FlexClone would keep its parent snapshot busy for hours.
    */
   deleteVolume(vol: VolumeInfo): Promise<void>;
+  /**
+   * One snapshot of several volumes at the same instant through a consistency group that
+   * holds all of them; false when there is none (or the protocol has none), and nothing
+   * was made.
+   */
+  groupSnapshot(vols: VolumeInfo[], name: string, opts?: SnapshotOptions): Promise<string | false>;
   /** SnapMirror relationships whose source is this volume */
   mirrorsOf(vol: VolumeInfo): Promise<MirrorInfo[]>;
   /** start an update (transfer) of a relationship and wait for it */

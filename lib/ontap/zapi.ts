@@ -150,6 +150,11 @@ export class ZapiOntap implements Ontap {
     }, vol.svm);
   }
 
+  /** Consistency groups are a REST feature: over ZAPI the snapshots are made one by one. */
+  async groupSnapshot(): Promise<string | false> {
+    return false;
+  }
+
   /** The source side's view: snapmirror-get-destination-iter lists where a volume goes. */
   async mirrorsOf(vol: VolumeInfo): Promise<MirrorInfo[]> {
     const recs = await this.iterate(`list SnapMirror relationships of volume ${vol.name}`, 'snapmirror-get-destination-iter', 'snapmirror-destination-info', {

@@ -40,6 +40,8 @@ export const ONTAP_SEED = {
   ],
   // volume held is mirrored to svm2 (restore warns about it and can update it)
   snapmirrors: [{ source: 'svm1:held', destination: 'svm2:held_dr' }],
+  // pve_data and held can be snapshotted at one instant
+  consistencyGroups: [{ name: 'pve_cg', svm: 'svm1', volumes: ['pve_data', 'held'] }],
 };
 
 const nfs = (storage: string, server: string, exp: string) => ({

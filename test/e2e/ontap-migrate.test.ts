@@ -368,3 +368,41 @@ describe('storage snap: the scheduled mode on the retention engine', () => {
     expect(errorLines(r)).toEqual([expect.stringMatching(msg)]);
   });
 });
+
+describe('one snapshot across several storages', () => {
+  const cgPosts = async () => (await c.ontap.rest('GET', '/_sim/stats')).body['POST /api/application/consistency-groups/{uuid}/snapshots'] ?? 0;
+  const snapOf = async (volume: string, name: string) => vol(await c.ontap.state(), volume).snapshots.find((s: any) => s.name === name);
+
+  test('rest: a consistency group holding both volumes takes it at one instant', async () => {
+    const before = await cgPosts();
+    const r = await tool('rest', ['storage', 'create', '--storage', 'nfs1', '--storage', 'nfs-held', '--snapshot', 'cg_one', '-o', 'json']);
+    expect(errorLines(r)).toEqual([]);
+    expect(r.stderr).toMatch(/snapshot cg_one made at one instant through consistency group pve_cg/);
+    expect(JSON.parse(r.stdout).map((x: any) => [x.storage, x.volume, x.name])).toEqual([['nfs1', 'pve_data', 'cg_one'], ['nfs-held', 'held', 'cg_one']]);
+    expect(await cgPosts()).toBe(before + 1);
+    const [a, b] = [await snapOf('pve_data', 'cg_one'), await snapOf('held', 'cg_one')];
+    expect(a.createTime).toBe(b.createTime);
+    expect(a.comment).toBe('made by ontap-snapshot');
+    for (const s of ['nfs1', 'nfs-held']) expect((await tool('rest', ['storage', 'delete', '--storage', s, '--snapshot', 'cg_one'])).code).toBe(0);
+  });
+
+  for (const [api, storages, why] of [
+    ['rest', ['nfs1', 'nfs2'], 'no consistency group holds volumes pve_data, other_data'],
+    ['zapi', ['nfs1', 'nfs-held'], 'no consistency group holds volumes pve_data, held'],
+  ] as const) {
+    test(`${api}: without a group (${storages.join(', ')}) one after another, with a warning`, async () => {
+      const before = await cgPosts();
+      const r = await tool(api, ['storage', 'create', ...storages.flatMap((s) => ['--storage', s]), '--snapshot', `seq_${api}`]);
+      expect(errorLines(r)).toEqual([]);
+      expect(r.stderr).toMatch(new RegExp(`warning: ${why}: snapshots are made one after another, not at one instant`));
+      expect(await cgPosts()).toBe(before);
+      for (const s of storages) expect((await tool(api, ['storage', 'delete', '--storage', s, '--snapshot', `seq_${api}`])).code).toBe(0);
+    });
+  }
+
+  test('other commands take one storage', async () => {
+    const r = await tool('rest', ['storage', 'list', '--storage', 'nfs1', '--storage', 'nfs2']);
+    expect(r.code).toBe(2);
+    expect(errorLines(r)).toEqual(['error: ontap-snapshot: storage list: --storage takes one storage (several only for create)']);
+  });
+});

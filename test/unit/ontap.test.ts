@@ -396,6 +396,10 @@ describe('scheduled snapshots', () => {
   ])('isScheduled(%p, %s) = %p', (snap, label, yes) => expect(isScheduled(snap, label)).toBe(yes));
 });
 
+test('fields= reaches into arrays of records', () => {
+  expect(project({ uuid: 'u', name: 'g', volumes: [{ name: 'a', uuid: '1' }, { name: 'b', uuid: '2' }] }, ['volumes.name'])).toEqual({ uuid: 'u', name: 'g', volumes: [{ name: 'a' }, { name: 'b' }] });
+});
+
 describe('simulator: unknown parameters are refused', () => {
   const known = withParents(['name', 'svm.name', 'nas.path']);
   test.each([

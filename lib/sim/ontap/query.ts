@@ -67,8 +67,28 @@ export function project(record: Obj, fields: string[] | undefined, keys: string[
   for (const f of [...keys, ...(fields ?? [])]) {
     const v = getPath(record, f);
     if (v !== undefined) setPath(out, f, structuredClone(v));
+    else projectArray(record, out, f.split('.'));
   }
   return out;
+}
+
+/** `volumes.name` of `{volumes:[{name,uuid}]}` is `{volumes:[{name}]}`, as ONTAP answers. */
+function projectArray(src: Obj, out: Obj, keys: string[]): void {
+  for (let i = 1; i < keys.length; i++) {
+    const head = keys.slice(0, i).join('.');
+    const arr = getPath(src, head);
+    if (!Array.isArray(arr)) continue;
+    const prev = getPath(out, head);
+    const into = Array.isArray(prev) ? (prev as Obj[]) : arr.map(() => ({}) as Obj);
+    arr.forEach((el, j) => {
+      if (el && typeof el === 'object' && !Array.isArray(el)) {
+        const v = getPath(el, keys.slice(i).join('.'));
+        if (v !== undefined) setPath(into[j], keys.slice(i).join('.'), structuredClone(v));
+      }
+    });
+    setPath(out, head, into);
+    return;
+  }
 }
 
 function globToRegExp(glob: string): RegExp {

@@ -30,6 +30,8 @@ const FIELDS = {
   snapshot: withParents(['uuid', 'name', 'create_time', 'comment', 'volume.name', 'volume.uuid', 'svm.name', 'owners', 'snapmirror_label', 'expiry_time', 'size', 'state']),
   file: withParents(['name', 'type', 'size', 'path', 'volume.uuid', 'volume.name']),
   mirror: withParents(['uuid', 'source.path', 'destination.path', 'state', 'healthy']),
+  cg: withParents(['uuid', 'name', 'svm.name', 'svm.uuid', 'volumes.name', 'volumes.uuid']),
+  cgSnapshot: withParents(['uuid', 'name', 'comment', 'snapmirror_label', 'create_time', 'consistency_type']),
 };
 
 /**
@@ -286,6 +288,24 @@ export async function handleRest(ctx: RestContext, req: Request, url: URL): Prom
       const vol = st.volume(getPath(body, 'svm.name') as string | undefined, String(volRef));
       const overwrite = getPath(body, 'overwrite_destination') === true;
       const j = job(ctx, method, p, 'file_clone', `POST /api/storage/file/clone`, () => st.fileClone(vol, src, dst, overwrite));
+      return await accepted(url, j, true);
+    }
+    if (p === '/api/application/consistency-groups' && method === 'GET') {
+      checkQuery(url, FIELDS.cg);
+      return collection(url, st.groups.map((g) => ({
+        uuid: g.uuid, name: g.name, svm: { name: g.svm, uuid: st.svm(g.svm).uuid }, volumes: g.volumes.map((v) => ({ name: v, uuid: st.volume(g.svm, v).uuid })),
+      }) as Obj), st.pageSize);
+    }
+    if ((m = /^\/api\/application\/consistency-groups\/([^/]+)\/snapshots$/.exec(p)) && method === 'POST') {
+      checkQuery(url, FIELDS.cgSnapshot, [], false);
+      const g = st.groups.find((x) => x.uuid === m![1]);
+      if (!g) throw ERR.noEntry(`consistency group "${m[1]}"`);
+      const body = await readBody(req);
+      const name = need(body, 'name');
+      const comment = getPath(body, 'comment');
+      const label = getPath(body, 'snapmirror_label');
+      const j = job(ctx, method, p, 'cg_snapshot', `POST /api/application/consistency-groups/${g.uuid}/snapshots`, () =>
+        st.groupSnapshot(g, name, comment === undefined ? undefined : String(comment), { snapmirrorLabel: label === undefined || label === null ? undefined : String(label) }));
       return await accepted(url, j, true);
     }
     if (p === '/api/snapmirror/relationships' && method === 'GET') {

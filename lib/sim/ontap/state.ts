@@ -128,6 +128,8 @@ export interface Seed {
   /** records per page of a collection (REST) or iteration (ZAPI); small pages test paging */
   pageSize?: number;
   svms: { name: string; lifs?: { name?: string; ip: string; services?: string[]; state?: 'up' | 'down' }[]; volumes?: SeedVolume[] }[];
+  /** consistency groups: volumes of one SVM snapshotted together */
+  consistencyGroups?: { name: string; svm: string; volumes: string[] }[];
   /** SnapMirror relationships, `svm:volume` at both ends */
   snapmirrors?: { source: string; destination: string; state?: SimMirror['state'] }[];
 }
@@ -175,7 +177,7 @@ export interface StateOptions {
 
 /** Job durations in seconds before scaling, like a small real cluster. */
 const DURATION: Record<string, number> = {
-  snapshot_create: 1, snapshot_delete: 1, snapmirror_transfer: 2, snapshot_restore: 2, volume_create: 2, volume_modify: 1, volume_delete: 2, file_clone: 1, file_delete: 0.5,
+  snapshot_create: 1, snapshot_delete: 1, snapmirror_transfer: 2, cg_snapshot: 1, snapshot_restore: 2, volume_create: 2, volume_modify: 1, volume_delete: 2, file_clone: 1, file_delete: 0.5,
 };
 /** ONTAP forgets a job this long after it ended. */
 const JOB_RETENTION_S = 300;
@@ -193,6 +195,7 @@ export class OntapState {
   /** deleted volumes in the SVMs' recovery queues (ONTAP 9.12+) */
   readonly recoveryQueue: SimQueued[] = [];
   readonly mirrors: SimMirror[] = [];
+  readonly groups: { uuid: string; name: string; svm: string; volumes: string[] }[] = [];
   readonly timeScale: number;
   readonly clock: SimClock;
 
@@ -228,6 +231,7 @@ export class OntapState {
         if (v.clone) clones.push([vol, v.clone]);
       }
     }
+    for (const g of seed.consistencyGroups ?? []) this.groups.push({ uuid: uuid(), name: g.name, svm: g.svm, volumes: [...g.volumes] });
     for (const m of seed.snapmirrors ?? []) this.mirrors.push({ uuid: uuid(), source: m.source, destination: m.destination, state: m.state ?? 'snapmirrored', transfers: 0 });
     for (const [vol, c] of clones) {
       const parent = this.volume(vol.svm, c.parentVolume);
@@ -433,6 +437,20 @@ export class OntapState {
     if (vol.state !== 'online') throw new SimError('917505', `volume "${vol.name}" is offline`, 400, 13042);
   }
 
+  /** A consistency-group snapshot: every volume of the group, one instant; all or none. */
+  groupSnapshot(g: { name: string; svm: string; volumes: string[] }, name: string, comment?: string, o: { snapmirrorLabel?: string } = {}): void {
+    const vols = g.volumes.map((v) => this.volume(g.svm, v));
+    for (const v of vols) {
+      if (v.snapshots.some((s) => s.name === name)) throw ERR.duplicate(`Snapshot copy "${name}" of volume "${v.name}"`);
+      this.online(v);
+    }
+    const t = this.now();
+    for (const v of vols) {
+      const snap = this.createSnapshot(v, name, comment, o);
+      snap.createTime = t;
+    }
+  }
+
   /** A SnapMirror update: only a mirrored relationship transfers. */
   updateMirror(m: SimMirror): void {
     if (m.state !== 'snapmirrored') throw new SimError('13303812', `SnapMirror relationship ${m.source} -> ${m.destination} is ${m.state}; it cannot be updated`, 409, 13102);
@@ -497,6 +515,7 @@ export class OntapState {
       })),
       recoveryQueue: this.recoveryQueue.map((q) => ({ name: q.volume.name, svm: q.volume.svm, clone: q.volume.clone ?? null, deletedAt: new Date(q.deletedAt).toISOString() })),
       snapmirrors: this.mirrors,
+      consistencyGroups: this.groups,
       jobs: [...this.jobs.values()].map(({ done: _d, ...j }) => j),
     };
   }
@@ -509,7 +528,7 @@ export function checkSeed(doc: unknown, where = 'seed'): asserts doc is Seed {
   };
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) fail('must be a JSON object');
   const d = doc as Record<string, any>;
-  for (const k of Object.keys(d)) if (!['cluster', 'version', 'pageSize', 'svms', 'snapmirrors', 'comment', '$schema'].includes(k)) fail(`unknown key '${k}'`);
+  for (const k of Object.keys(d)) if (!['cluster', 'version', 'pageSize', 'svms', 'snapmirrors', 'consistencyGroups', 'comment', '$schema'].includes(k)) fail(`unknown key '${k}'`);
   if (d.version !== undefined && (typeof d.version !== 'string' || !/^\d+\.\d+(\.\d+)?$/.test(d.version))) fail("'version' must be like 9.14.1");
   if (!Array.isArray(d.svms) || d.svms.length === 0) fail("'svms' must be a non-empty array");
   if (d.pageSize !== undefined && !(Number.isInteger(d.pageSize) && d.pageSize > 0)) fail("'pageSize' must be a positive integer");
