@@ -150,7 +150,7 @@ _autosnap_complete() {
         w=${words[i]}
         case $w in
             --*=*) ;;
-            -o | --output | --transport | --policy | --shutdown | --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --vmid | --vm | --storage | --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --password | --from-file | --ontap-config | --lock-file)
+            -o | --output | --transport | --policy | --shutdown | --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --vmid | --vm | --storage | --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --password | --from-file | --ontap-config | --lock-file | --loglevel | --snapmirror-label | --expiry)
                 ((i++)) ;;
             -*) ;;
             *) pos+=("$w") ;;
@@ -194,7 +194,7 @@ _autosnap_complete() {
                 1)
                     case $action in
                         vm) COMPREPLY=($(compgen -W "create list delete" -- "$cur")) ;;
-                        storage) COMPREPLY=($(compgen -W "create list delete restore mount unmount show" -- "$cur")) ;;
+                        storage) COMPREPLY=($(compgen -W "create list delete restore mount unmount show snap" -- "$cur")) ;;
                     esac
                     ;;
             esac

@@ -51,7 +51,9 @@ function get(v: Record<string, string>, ...keys: string[]): string | undefined {
 function legacyStorageSection(config: Config, storage: string): { section: IniSection; where: string } | undefined {
   for (const id of [storage, baseStorageId(storage)]) {
     const hit = values(config, id);
-    if (hit && !/^(ontap|pve|proxmox|default)\b/i.test(hit.section.name) && hit.section.values.host) return hit;
+    // configparser hands [DEFAULT]'s keys to every section, host included
+    const host = hit?.section.values.host ?? values(config, 'DEFAULT')?.section.values.host;
+    if (hit && !/^(ontap|pve|proxmox|default)\b/i.test(hit.section.name) && host) return hit;
   }
   return undefined;
 }

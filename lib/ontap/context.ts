@@ -1,6 +1,8 @@
 // What every ontap-snapshot command works with: the parsed options, the configs, a lazy
 // Proxmox client and one ONTAP client per cluster (several storages may share one).
-import { loadConfig, type Config } from '../cli/config.ts';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../cli/config.ts';
 import { connect } from '../cli/connect.ts';
 import { UsageError } from '../cli/errors.ts';
 import type { Parsed } from '../cli/args.ts';
@@ -36,8 +38,19 @@ export interface Ctx {
   close(): Promise<void>;
 }
 
+/**
+ * The bundle config to read: --config, AUTOSNAP_CONFIG, the bundle's default file, and
+ * when none of them exists ./config.ini, where the original tool looked by default.
+ */
+export function bundleConfigPath(args: Parsed, env: Record<string, string | undefined>, exists: (p: string) => boolean = fs.existsSync): string | undefined {
+  if (typeof args.config === 'string' && args.config) return args.config;
+  if (env.AUTOSNAP_CONFIG) return env.AUTOSNAP_CONFIG;
+  if (!exists(DEFAULT_CONFIG_PATH) && exists('config.ini')) return path.resolve('config.ini');
+  return undefined;
+}
+
 export function makeContext(args: Parsed, format: Format, env: Record<string, string | undefined> = process.env): Ctx {
-  const bundle = loadConfig({ config: args.config }, env);
+  const bundle = loadConfig({ config: bundleConfigPath(args, env) }, env);
   const ontapFile = typeof args['ontap-config'] === 'string' && args['ontap-config'] ? args['ontap-config'] : env.AUTOSNAP_ONTAP_CONFIG || undefined;
   const ontapCfg = ontapFile ? loadConfig({ config: ontapFile }, {}) : undefined;
   const configs = [ontapCfg, bundle].filter((c): c is Config => Boolean(c));

@@ -76,6 +76,8 @@ export function imageFile(volname: string): string | undefined {
 }
 
 export const CLONE_RE = /^(.+)-snapshot-(\d{14})\.(qcow2|raw|vmdk)$/;
+/** The original pve-ontap-snapshot.py's clones: <disk>-snapshot-%Y-%m-%d_%H:%M:%S+0000.<ext> */
+export const LEGACY_CLONE_RE = /^(.+)-snapshot-(\d{4})-(\d{2})-(\d{2})_(\d{2}):(\d{2}):(\d{2})\+0000\.(qcow2|raw|vmdk)$/;
 
 /** UTC yyyyMMddHHmmss: the clone names sort by time and carry no zone ambiguity. */
 export function utcStamp(d: Date): string {
@@ -89,13 +91,24 @@ export function cloneFileName(file: string, when: Date): string {
   return `${m[1]}-snapshot-${utcStamp(when)}${m[2]}`;
 }
 
-/** A clone this tool made for this VM: `vm-<vmid>-...-snapshot-<14 digits>.<fmt>`. */
-export function parseCloneName(name: string, vmid: number): { source: string; stamp: string; created: Date } | undefined {
+/**
+ * A clone made for this VM: ours, `vm-<vmid>-...-snapshot-<14 digits>.<fmt>`, or the
+ * original tool's, `vm-<vmid>-...-snapshot-YYYY-MM-DD_HH:MM:SS+0000.<fmt>`.
+ */
+export function parseCloneName(name: string, vmid: number): { source: string; stamp: string; created: Date; legacy: boolean } | undefined {
+  const ours = (disk: string) => disk.startsWith(`vm-${vmid}-`) || disk.startsWith(`base-${vmid}-`);
   const m = CLONE_RE.exec(name);
-  if (!m || !m[1].startsWith(`vm-${vmid}-`) && !m[1].startsWith(`base-${vmid}-`)) return undefined;
-  const s = m[2];
-  const created = new Date(Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(8, 10), +s.slice(10, 12), +s.slice(12, 14)));
-  return { source: `${m[1]}.${m[3]}`, stamp: s, created };
+  if (m && ours(m[1])) {
+    const s = m[2];
+    const created = new Date(Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(8, 10), +s.slice(10, 12), +s.slice(12, 14)));
+    return { source: `${m[1]}.${m[3]}`, stamp: s, created, legacy: false };
+  }
+  const l = LEGACY_CLONE_RE.exec(name);
+  if (!l || !ours(l[1])) return undefined;
+  const [y, mo, d, h, mi, se] = l.slice(2, 8).map(Number);
+  const created = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
+  if (Number.isNaN(created.getTime()) || created.getUTCDate() !== d) return undefined;
+  return { source: `${l[1]}.${l[8]}`, stamp: l.slice(2, 8).join(''), created, legacy: true };
 }
 
 /** The directory part of a volume-relative path. */

@@ -11,7 +11,9 @@ export class OntapError extends AppError {
   readonly status?: number;
   constructor(init: { what: string; code: string | number; message: string; status?: number }) {
     const oneLine = String(init.message).replace(/\s*\n\s*/g, ' ').trim();
-    super(redact(`${init.what}: ONTAP error ${init.code}: ${oneLine}`), init.status === 401 ? EXIT.UNREACHABLE : EXIT.FAILED);
+    // 503: the management interface is up but the API service is not (a takeover, an
+    // upgrade); like no answer at all, worth another try later rather than a failure
+    super(redact(`${init.what}: ONTAP error ${init.code}: ${oneLine}`), init.status === 401 || init.status === 503 ? EXIT.UNREACHABLE : EXIT.FAILED);
     this.code = String(init.code);
     this.ontapMessage = oneLine;
     this.status = init.status;
@@ -27,7 +29,10 @@ export class OntapAuthError extends ConnectionError {
 /** Error codes the tool reacts to. */
 export const ONTAP_CODE = {
   NOT_FOUND: '4',
-  SNAPSHOT_BUSY: '1638555',
+  /** "has not expired or is locked" */
+  SNAPSHOT_LOCKED: '1638555',
+  /** "Failed to delete Snapshot copy because it has an owner" (a FlexClone, also one in the recovery queue) */
+  SNAPSHOT_OWNED: '1638543',
   ZAPI_NO_VOLUME: '13040',
   ZAPI_SNAPSHOT_BUSY: '13024',
   ZAPI_DUPLICATE: '13130',
@@ -40,5 +45,7 @@ export function isNotFound(e: unknown): boolean {
 }
 
 export function isBusy(e: unknown): boolean {
-  return e instanceof OntapError && (e.code === '1638555' || e.code === '13024');
+  // codes of DELETE /storage/volumes/{volume.uuid}/snapshots/{uuid}:
+  // https://docs.netapp.com/us-en/ontap-restapi/delete-storage-volumes-snapshots-.html
+  return e instanceof OntapError && (e.code === '1638555' || e.code === '1638543' || e.code === '13024');
 }

@@ -5,6 +5,14 @@ import type { VolumeInfo } from './types.ts';
 /** Comment on every snapshot this tool makes: how `delete` tells ours from others'. */
 export const SNAPSHOT_COMMENT = 'made by ontap-snapshot';
 
+/** Who made a snapshot: this tool (by its comment), the original pve-ontap-snapshot.py
+ * (its proxmox_snapshot_ names, without our comment), or someone else (undefined). */
+export function snapshotOrigin(s: { name: string; comment?: string }): 'ontap-snapshot' | 'pve-ontap-snapshot.py' | undefined {
+  if (s.comment === SNAPSHOT_COMMENT) return 'ontap-snapshot';
+  if (s.name.startsWith('proxmox_snapshot_')) return 'pve-ontap-snapshot.py';
+  return undefined;
+}
+
 /** proxmox_snapshot_YYYYMMDD_HHMMSS (UTC), the original tool's prefix. */
 export function defaultSnapshotName(now: Date): string {
   const s = now.toISOString();

@@ -3,7 +3,7 @@
 import { AppError } from '../cli/errors.ts';
 import { OntapError } from './errors.ts';
 import type { OntapHttp } from './http.ts';
-import { nextJobDelay, type DataLif, type FileEntry, type FlexCloneSpec, type Ontap, type SnapshotInfo, type VolumeInfo } from './types.ts';
+import { nextJobDelay, type DataLif, type FileEntry, type FlexCloneSpec, type MirrorInfo, type Ontap, type SnapshotInfo, type SnapshotOptions, type VolumeInfo } from './types.ts';
 
 export interface RestOptions {
   /** give up waiting for a job after this long */
@@ -113,9 +113,22 @@ export class RestOntap implements Ontap {
     }
   }
 
+  private versionInfo?: Promise<Rec>;
+
+  private clusterVersion(): Promise<Rec> {
+    return (this.versionInfo ??= this.call('read cluster version', 'GET', '/api/cluster?fields=version').then((r) => r.json.version ?? {}));
+  }
+
   async version(): Promise<string> {
-    const { json } = await this.call('read cluster version', 'GET', '/api/cluster?fields=version');
-    return json.version?.full ?? 'unknown';
+    return (await this.clusterVersion()).full ?? 'unknown';
+  }
+
+  /** Is the cluster at least generation.major (9.12 = 9, 12)? */
+  async atLeast(generation: number, major: number): Promise<boolean> {
+    const v = await this.clusterVersion();
+    const g = Number(v.generation);
+    const m = Number(v.major);
+    return g > generation || (g === generation && m >= major);
   }
 
   async nfsLifs(): Promise<DataLif[]> {
@@ -144,12 +157,20 @@ export class RestOntap implements Ontap {
   }
 
   async snapshots(vol: VolumeInfo): Promise<SnapshotInfo[]> {
-    const recs = await this.collect(`list snapshots of volume ${vol.name}`, `/api/storage/volumes/${vol.uuid}/snapshots`, { fields: 'name,create_time,comment' });
-    return recs.map((r) => ({ name: r.name, uuid: r.uuid, createTime: r.create_time, comment: r.comment }));
+    const recs = await this.collect(`list snapshots of volume ${vol.name}`, `/api/storage/volumes/${vol.uuid}/snapshots`, { fields: 'name,create_time,comment,snapmirror_label,expiry_time' });
+    return recs.map((r) => ({ name: r.name, uuid: r.uuid, createTime: r.create_time, comment: r.comment, snapmirrorLabel: r.snapmirror_label || undefined, expiryTime: r.expiry_time }));
   }
 
-  createSnapshot(vol: VolumeInfo, name: string, comment?: string): Promise<void> {
-    return this.job(`create snapshot ${name} of volume ${vol.name}`, 'POST', `/api/storage/volumes/${vol.uuid}/snapshots`, { name, ...(comment ? { comment } : {}) });
+  // snapmirror_label and expiry_time are fields of the snapshot record since 9.6 (POST
+  // /storage/volumes/{volume.uuid}/snapshots,
+  // https://docs.netapp.com/us-en/ontap-restapi/post-storage-volumes-snapshots.html)
+  createSnapshot(vol: VolumeInfo, name: string, o: SnapshotOptions = {}): Promise<void> {
+    return this.job(`create snapshot ${name} of volume ${vol.name}`, 'POST', `/api/storage/volumes/${vol.uuid}/snapshots`, {
+      name,
+      ...(o.comment ? { comment: o.comment } : {}),
+      ...(o.snapmirrorLabel ? { snapmirror_label: o.snapmirrorLabel } : {}),
+      ...(o.expiryTime ? { expiry_time: o.expiryTime } : {}),
+    });
   }
 
   deleteSnapshot(vol: VolumeInfo, snap: SnapshotInfo): Promise<void> {
@@ -173,8 +194,56 @@ export class RestOntap implements Ontap {
     return this.job(`unmount volume ${vol.name}`, 'PATCH', `/api/storage/volumes/${vol.uuid}`, { nas: { path: '' } });
   }
 
-  deleteVolume(vol: VolumeInfo): Promise<void> {
-    return this.job(`delete volume ${vol.name}`, 'DELETE', `/api/storage/volumes/${vol.uuid}`);
+  // Since 9.12 a deleted volume goes to the SVM's recovery queue (12 h by default) and
+  // keeps its blocks; a FlexClone there still owns its parent snapshot, which then cannot
+  // be deleted. `force=true` "bypasses the recovery-queue and completely removes the
+  // volume" (DELETE /storage/volumes/{uuid}, introduced in 9.12:
+  // https://docs.netapp.com/us-en/ontap-restapi/delete-storage-volumes-.html). Older
+  // releases have no queue and refuse the unknown parameter, so it is sent from 9.12 on.
+  async deleteVolume(vol: VolumeInfo): Promise<void> {
+    const force = (await this.atLeast(9, 12)) ? '?force=true' : '';
+    await this.job(`delete volume ${vol.name}`, 'DELETE', `/api/storage/volumes/${vol.uuid}${force}`);
+  }
+
+  // Consistency groups (9.10+): a group whose volumes include all of ours takes one
+  // snapshot of every volume in it at the same instant (POST
+  // /application/consistency-groups/{consistency_group.uuid}/snapshots,
+  // https://docs.netapp.com/us-en/ontap-restapi/post-application-consistency-groups-snapshots.html).
+  // The smallest such group is used; its other volumes get the snapshot too.
+  async groupSnapshot(vols: VolumeInfo[], name: string, o: SnapshotOptions = {}): Promise<string | false> {
+    if (!(await this.atLeast(9, 10))) return false;
+    const svm = vols[0].svm;
+    if (vols.some((v) => v.svm !== svm)) return false;
+    const groups = await this.collect('list consistency groups', '/api/application/consistency-groups', { 'svm.name': svm, fields: 'name,svm.name,volumes.name' });
+    const fit = groups
+      .map((g) => ({ g, names: ((g.volumes ?? []) as Rec[]).map((v) => v.name) }))
+      .filter((x) => vols.every((v) => x.names.includes(v.name)))
+      .sort((a, b) => a.names.length - b.names.length)[0];
+    if (!fit) return false;
+    await this.job(`create snapshot ${name} of consistency group ${fit.g.name}`, 'POST', `/api/application/consistency-groups/${fit.g.uuid}/snapshots`, {
+      name,
+      ...(o.comment ? { comment: o.comment } : {}),
+      ...(o.snapmirrorLabel ? { snapmirror_label: o.snapmirrorLabel } : {}),
+    });
+    return fit.g.name;
+  }
+
+  // A volume's outgoing relationships: list_destinations_only=true asks the source side
+  // (GET /snapmirror/relationships,
+  // https://docs.netapp.com/us-en/ontap-restapi/get-snapmirror-relationships.html)
+  async mirrorsOf(vol: VolumeInfo): Promise<MirrorInfo[]> {
+    const recs = await this.collect(`list SnapMirror relationships of volume ${vol.name}`, '/api/snapmirror/relationships', {
+      list_destinations_only: true,
+      'source.path': `${vol.svm}:${vol.name}`,
+      fields: 'uuid,source.path,destination.path,state',
+    });
+    return recs.map((r) => ({ uuid: r.uuid, source: r.source?.path, destination: r.destination?.path, state: r.state }));
+  }
+
+  // POST /snapmirror/relationships/{uuid}/transfers with an empty body is an update
+  // (https://docs.netapp.com/us-en/ontap-restapi/post-snapmirror-relationships-transfers.html)
+  updateMirror(m: MirrorInfo): Promise<void> {
+    return this.job(`update SnapMirror ${m.source} -> ${m.destination}`, 'POST', `/api/snapmirror/relationships/${m.uuid}/transfers`, {});
   }
 
   private filePath(vol: VolumeInfo, path: string): string {
@@ -195,9 +264,11 @@ export class RestOntap implements Ontap {
     }
   }
 
+  // a large directory comes in pages like any collection (GET
+  // /storage/volumes/{volume.uuid}/files/{path}: max_records, _links.next)
   async listDir(vol: VolumeInfo, path: string): Promise<FileEntry[]> {
-    const { json } = await this.call(`list ${path || '/'} in volume ${vol.name}`, 'GET', `${this.filePath(vol, path)}?fields=name,type,size`);
-    return (json.records ?? [])
+    const recs = await this.collect(`list ${path || '/'} in volume ${vol.name}`, this.filePath(vol, path), { fields: 'name,type,size' });
+    return recs
       .filter((r: Rec) => r.name !== '.' && r.name !== '..')
       .map((r: Rec) => ({ name: r.name, type: r.type === 'directory' ? 'directory' : 'file', size: r.size }));
   }

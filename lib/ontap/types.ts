@@ -21,6 +21,25 @@ export interface SnapshotInfo {
   /** ISO 8601 */
   createTime?: string;
   comment?: string;
+  snapmirrorLabel?: string;
+  /** ISO 8601: ONTAP refuses to delete the snapshot before then */
+  expiryTime?: string;
+}
+
+export interface SnapshotOptions {
+  comment?: string;
+  snapmirrorLabel?: string;
+  /** ISO 8601 */
+  expiryTime?: string;
+}
+
+/** A SnapMirror relationship whose source is a volume. */
+export interface MirrorInfo {
+  uuid: string;
+  /** svm:volume */
+  source: string;
+  destination: string;
+  state?: string;
 }
 
 export interface DataLif {
@@ -59,13 +78,26 @@ export interface Ontap {
   /** FlexClones whose parent is this volume */
   clonesOf(vol: VolumeInfo): Promise<VolumeInfo[]>;
   snapshots(vol: VolumeInfo): Promise<SnapshotInfo[]>;
-  createSnapshot(vol: VolumeInfo, name: string, comment?: string): Promise<void>;
+  createSnapshot(vol: VolumeInfo, name: string, opts?: SnapshotOptions): Promise<void>;
   deleteSnapshot(vol: VolumeInfo, snapshot: SnapshotInfo): Promise<void>;
   restoreSnapshot(vol: VolumeInfo, name: string): Promise<void>;
   createFlexClone(spec: FlexCloneSpec): Promise<void>;
   unmountVolume(vol: VolumeInfo): Promise<void>;
-  /** take the volume offline (if needed) and delete it */
+  /**
+   * Take the volume offline (if needed) and delete it for good: not into the volume
+   * recovery queue, where a FlexClone would keep its parent snapshot busy for hours.
+   */
   deleteVolume(vol: VolumeInfo): Promise<void>;
+  /**
+   * One snapshot of several volumes at the same instant through a consistency group that
+   * holds all of them; false when there is none (or the protocol has none), and nothing
+   * was made.
+   */
+  groupSnapshot(vols: VolumeInfo[], name: string, opts?: SnapshotOptions): Promise<string | false>;
+  /** SnapMirror relationships whose source is this volume */
+  mirrorsOf(vol: VolumeInfo): Promise<MirrorInfo[]>;
+  /** start an update (transfer) of a relationship and wait for it */
+  updateMirror(m: MirrorInfo): Promise<void>;
   /** a file or directory, or undefined when there is nothing at that path */
   fileInfo(vol: VolumeInfo, path: string): Promise<FileEntry | undefined>;
   listDir(vol: VolumeInfo, path: string): Promise<FileEntry[]>;

@@ -145,11 +145,19 @@ async function create(ctx: Ctx): Promise<number> {
   }
 
   const wasRunning = vm.status === 'running';
+  // a paused VM: pausing drains and flushes QEMU's block layer, so its images do not change
+  // while it stays paused; suspending or shutting it down would make it run again after
+  const paused = wasRunning && (await pve.get<{ qmpstatus?: string }>(`${base(vm)}/status/current`))?.qmpstatus === 'paused';
+  if (paused && mode) info(`VM ${vmid} is paused: cloned as it is, without ${mode === 'suspend' ? 'suspending' : 'shutting down'}; it stays paused`);
+  if (wasRunning && !paused && !mode) {
+    // the original tool warned the same way: the copy is what a power cut would leave
+    warn(`VM ${vmid} is running: its clones are crash-consistent only; --suspend or --shutdown makes consistent ones`);
+  }
   let changed = false;
   const rows: CloneRow[] = [];
   let failed = 0;
   try {
-    if (mode && wasRunning) {
+    if (mode && wasRunning && !paused) {
       info(`VM ${vmid}: ${mode === 'suspend' ? 'suspending to disk' : 'shutting down'} for a consistent clone`);
       changed = true;
       await powerTask(pve, vm, mode);
@@ -213,6 +221,8 @@ interface ListRow {
   created: string;
   size?: number;
   attached?: string;
+  /** ontap-snapshot, or pve-ontap-snapshot.py for the original tool's clones */
+  made_by: string;
 }
 const listColumns: Column<ListRow>[] = [
   { header: 'Clone', get: (r) => r.clone },
@@ -220,6 +230,7 @@ const listColumns: Column<ListRow>[] = [
   { header: 'Source', get: (r) => r.source },
   { header: 'Created', get: (r) => r.created },
   { header: 'Attached', get: (r) => r.attached ?? '' },
+  { header: 'Made by', get: (r) => r.made_by },
 ];
 
 /** Storages the VM's config mentions (disks and unused disks). */
@@ -256,6 +267,7 @@ async function clonesOfVm(ctx: Ctx, vm: Vm, config: Record<string, unknown>): Pr
       rows.push({
         vmid: vm.vmid, clone: e.name, storage: t.storage, volume: t.mapped.volume.name, path: joinPath(dir, e.name), source: c.source,
         created: c.created.toISOString(), size: e.size, attached: attachedAs(config, t.storage, `images/${vm.vmid}/${e.name}`),
+        made_by: c.legacy ? 'pve-ontap-snapshot.py' : 'ontap-snapshot',
       });
     }
   }
@@ -277,7 +289,7 @@ async function del(ctx: Ctx): Promise<number> {
   if (typeof raw !== 'string' || !raw) throw new UsageError('vm delete: --clone NAME is required (see vm list)');
   const name = raw.split('/').pop()!;
   if (!parseCloneName(name, vmid)) {
-    throw new UsageError(`'${name}' is not a clone ontap-snapshot made for VM ${vmid} (expected vm-${vmid}-...-snapshot-YYYYMMDDHHMMSS.qcow2|raw|vmdk)`);
+    throw new UsageError(`'${name}' is not a clone ontap-snapshot made for VM ${vmid} (expected vm-${vmid}-...-snapshot-YYYYMMDDHHMMSS.qcow2|raw|vmdk, or the original tool's vm-${vmid}-...-snapshot-YYYY-MM-DD_HH:MM:SS+0000.qcow2|raw|vmdk)`);
   }
   const pve = await ctx.pve();
   const vm = await findVm(pve, vmid);

@@ -5,11 +5,11 @@ import { XMLParser } from 'fast-xml-parser';
 import { AppError } from '../cli/errors.ts';
 import { OntapError } from './errors.ts';
 import type { OntapHttp } from './http.ts';
-import type { DataLif, FileEntry, FlexCloneSpec, Ontap, SnapshotInfo, VolumeInfo } from './types.ts';
+import type { DataLif, FileEntry, FlexCloneSpec, MirrorInfo, Ontap, SnapshotInfo, SnapshotOptions, VolumeInfo } from './types.ts';
 
 export const ZAPI_PATH = '/servlets/netapp.servlets.admin.XMLrequest_filer';
 
-const LIST_CHILDREN = new Set(['volume-attributes', 'snapshot-info', 'net-interface-info', 'file-info', 'data-protocol']);
+const LIST_CHILDREN = new Set(['volume-attributes', 'snapshot-info', 'net-interface-info', 'file-info', 'data-protocol', 'snapmirror-destination-info']);
 
 export const zapiParser = new XMLParser({
   ignoreAttributes: false,
@@ -134,12 +134,37 @@ export class ZapiOntap implements Ontap {
     const recs = await this.iterate(`list snapshots of volume ${vol.name}`, 'snapshot-get-iter', 'snapshot-info', { query: { 'snapshot-info': { volume: vol.name, vserver: vol.svm } } }, vol.svm);
     return recs.map((r) => {
       const t = Number(text(r['access-time']));
-      return { name: text(r.name)!, uuid: text(r['snapshot-instance-uuid']), createTime: t > 0 ? new Date(t * 1000).toISOString() : undefined, comment: text(r.comment) };
+      const exp = Number(text(r['expiry-time']));
+      return {
+        name: text(r.name)!, uuid: text(r['snapshot-instance-uuid']), createTime: t > 0 ? new Date(t * 1000).toISOString() : undefined, comment: text(r.comment),
+        snapmirrorLabel: text(r['snapmirror-label']) || undefined, expiryTime: exp > 0 ? new Date(exp * 1000).toISOString() : undefined,
+      };
     });
   }
 
-  async createSnapshot(vol: VolumeInfo, name: string, comment?: string): Promise<void> {
-    await this.call(`create snapshot ${name} of volume ${vol.name}`, 'snapshot-create', { volume: vol.name, snapshot: name, comment }, vol.svm);
+  // snapshot-create takes snapmirror-label and expiry-time (seconds since the epoch)
+  async createSnapshot(vol: VolumeInfo, name: string, o: SnapshotOptions = {}): Promise<void> {
+    await this.call(`create snapshot ${name} of volume ${vol.name}`, 'snapshot-create', {
+      volume: vol.name, snapshot: name, comment: o.comment, 'snapmirror-label': o.snapmirrorLabel,
+      'expiry-time': o.expiryTime ? String(Math.floor(Date.parse(o.expiryTime) / 1000)) : undefined,
+    }, vol.svm);
+  }
+
+  /** Consistency groups are a REST feature: over ZAPI the snapshots are made one by one. */
+  async groupSnapshot(): Promise<string | false> {
+    return false;
+  }
+
+  /** The source side's view: snapmirror-get-destination-iter lists where a volume goes. */
+  async mirrorsOf(vol: VolumeInfo): Promise<MirrorInfo[]> {
+    const recs = await this.iterate(`list SnapMirror relationships of volume ${vol.name}`, 'snapmirror-get-destination-iter', 'snapmirror-destination-info', {
+      query: { 'snapmirror-destination-info': { 'source-location': `${vol.svm}:${vol.name}` } },
+    });
+    return recs.map((r) => ({ uuid: text(r['relationship-id']) ?? '', source: text(r['source-location'])!, destination: text(r['destination-location'])!, state: text(r['relationship-status']) }));
+  }
+
+  async updateMirror(m: MirrorInfo): Promise<void> {
+    await this.call(`update SnapMirror ${m.source} -> ${m.destination}`, 'snapmirror-update', { 'destination-location': m.destination });
   }
 
   async deleteSnapshot(vol: VolumeInfo, snap: SnapshotInfo): Promise<void> {

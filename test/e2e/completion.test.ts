@@ -128,6 +128,7 @@ describe('every tool of the bundle', () => {
   test('ontap-snapshot and backup-hook words', () => {
     expect(complete(['ontap-snapshot', '']).reply).toEqual(['storage', 'vm']);
     expect(complete(['ontap-snapshot', 'vm', '']).reply).toEqual(['create', 'delete', 'list']);
+    expect(complete(['ontap-snapshot', 'storage', 'sn']).reply).toEqual(['snap']);
     expect(complete(['backup-hook', 'job-']).reply).toEqual(['job-abort', 'job-end', 'job-init', 'job-start']);
     expect(complete(['backup-sync', '--shutdown', '']).reply).toEqual(['auto', 'no', 'yes']);
     expect(complete(['autosnap', 'plan', '--policy', '']).reply).toEqual(['intraday']);

@@ -38,6 +38,10 @@ export const ONTAP_SEED = {
       volumes: [{ name: 'other_data', path: '/vol/pve_nfs', exportPolicy: 'svm2_policy', files: ['images/103/vm-103-disk-0.qcow2'] }],
     },
   ],
+  // volume held is mirrored to svm2 (restore warns about it and can update it)
+  snapmirrors: [{ source: 'svm1:held', destination: 'svm2:held_dr' }],
+  // pve_data and held can be snapshotted at one instant
+  consistencyGroups: [{ name: 'pve_cg', svm: 'svm1', volumes: ['pve_data', 'held'] }],
 };
 
 const nfs = (storage: string, server: string, exp: string) => ({

@@ -84,13 +84,13 @@ describe('jobs and errors', () => {
     expect(recs.map((r: any) => [r.name, r.nas.path, r.clone.parent_volume.name]).sort()).toEqual([['c_flat', '/c_flat', 'held'], ['c_nested', '/c_nested', 'held']]);
   });
 
-  test('deleting a held snapshot fails in the job with 1638555 naming the clone', async () => {
+  test('deleting a held snapshot fails in the job with 1638543 (it has an owner) naming the clone', async () => {
     const v = await uuidOf('held');
     const snap = (await s.rest('GET', `/api/storage/volumes/${v}/snapshots?name=base`)).body.records[0];
     const r = await s.rest('DELETE', `/api/storage/volumes/${v}/snapshots/${snap.uuid}`);
     expect(r.status).toBe(202);
     const j = await waitJob(r.body.job.uuid);
-    expect(j).toMatchObject({ state: 'failure', code: 1638555, error: { code: '1638555' } });
+    expect(j).toMatchObject({ state: 'failure', code: 1638543, error: { code: '1638543' } });
     expect(j.message).toMatch(/FlexClone volume "(held_child|c_nested|c_flat)"/);
   });
 

@@ -125,11 +125,11 @@ describe('restore', () => {
     // a file written after the snapshot
     const made = await c.ontap.rest('POST', '/api/storage/file/clone?return_timeout=30', { volume: { uuid: v.uuid }, source_path: 'images/101/vm-101-disk-0.qcow2', destination_path: 'images/101/after.qcow2' });
     expect(made.status).toBe(201);
-    const refused = await c.tool(['storage', 'restore', '--storage', 'nfs1', '--snapshot', 'before']);
+    const refused = await c.tool(['storage', 'restore', '--storage', 'nfs1', '--snapshot', 'before', '--force-running']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/loses everything written to it since .* add --yes to restore without a terminal/);
     expect(Object.keys(vol(await c.ontap.state(), 'pve_data').files)).toContain('images/101/after.qcow2');
-    const ok = await c.tool(['storage', 'restore', '--storage', 'nfs1', '--snapshot', 'before', '--yes']);
+    const ok = await c.tool(['storage', 'restore', '--storage', 'nfs1', '--snapshot', 'before', '--yes', '--force-running']);
     expect(ok.code).toBe(0);
     expect(Object.keys(vol(await c.ontap.state(), 'pve_data').files)).not.toContain('images/101/after.qcow2');
     expect((await c.tool(['storage', 'delete', '--storage', 'nfs1', '--snapshot', 'before'])).code).toBe(0);
@@ -139,7 +139,7 @@ describe('restore', () => {
 describe('restore on a terminal', () => {
   // `script` gives the tool a pseudo-terminal and passes our answer to it
   const onTerminal = (answer: string) => {
-    const cmd = `'${BIN}' ontap-snapshot storage restore --storage nfs1 --snapshot asked --config '${c.config}'`;
+    const cmd = `'${BIN}' ontap-snapshot storage restore --storage nfs1 --snapshot asked --force-running --config '${c.config}'`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: answer, encoding: 'utf8', env: { ...process.env, ...FAST, AUTOSNAP_CONFIG: '' }, timeout: 30_000 });
     return { code: r.status, out: r.stdout.replace(/\r/g, '') };
   };

@@ -1,18 +1,21 @@
 // The pure parts of ontap-snapshot and its simulator: tables of cases.
 import { describe, expect, test } from 'bun:test';
 import { parseConfig } from '../../lib/cli/config.ts';
-import { legacyDashes } from '../../lib/ontap/cli.ts';
+import path from 'node:path';
+import { legacyDashes, parseLogLevel } from '../../lib/ontap/cli.ts';
+import { bundleConfigPath } from '../../lib/ontap/context.ts';
+import { isScheduled, scheduledName } from '../../lib/ontap/schedule.ts';
 import { baseStorageId, buildTarget, legacyPveConfig, ontapTargetFor } from '../../lib/ontap/config.ts';
 import { cloneFileName, imageFile, parseCloneName, vmDisks } from '../../lib/ontap/disks.ts';
 import { OntapError } from '../../lib/ontap/errors.ts';
 import { pickVolume } from '../../lib/ontap/mapping.ts';
-import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount } from '../../lib/ontap/names.ts';
+import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, snapshotOrigin } from '../../lib/ontap/names.ts';
 import { RestOntap, queryString } from '../../lib/ontap/rest.ts';
 import { nextJobDelay, type VolumeInfo } from '../../lib/ontap/types.ts';
 import { parseZapiResponse, zapiRequest } from '../../lib/ontap/zapi.ts';
 import { SimClock } from '../../lib/sim/ontap/clock.ts';
 import { matchRule, parseFaults } from '../../lib/sim/ontap/faults.ts';
-import { matchesExpr, project, unflatten } from '../../lib/sim/ontap/query.ts';
+import { badParameter, matchesExpr, project, unflatten, withParents } from '../../lib/sim/ontap/query.ts';
 import { OntapState, SimError } from '../../lib/sim/ontap/state.ts';
 
 describe('disks of a VM config', () => {
@@ -69,10 +72,22 @@ describe('clone names', () => {
     ['vm-100-disk-0.qcow2', 100, undefined],
     ['vm-100-disk-0-snapshot-2024.qcow2', 100, undefined],
     ['other-snapshot-20240203040506.raw', 100, undefined],
+    // the original pve-ontap-snapshot.py's clones
+    ['vm-100-disk-0-snapshot-2024-02-03_04:05:06+0000.qcow2', 100, 'vm-100-disk-0.qcow2'],
+    ['vm-100-disk-1-snapshot-2024-02-03_04:05:06+0000.raw', 101, undefined],
+    ['vm-100-disk-1-snapshot-2024-02-31_04:05:06+0000.raw', 100, undefined],
+    ['vm-100-disk-1-snapshot-2024-02-03_04:05:06+0100.raw', 100, undefined],
   ])('parseCloneName(%s, %d) source %s', (name, vmid, source) => expect(parseCloneName(name, vmid)?.source).toBe(source));
   test('the creation time comes back from the name', () => {
     expect(parseCloneName('vm-7000-disk-0-snapshot-20240203040506.raw', 7000)?.created.toISOString()).toBe('2024-02-03T04:05:06.000Z');
+    expect(parseCloneName('vm-7000-disk-0-snapshot-2024-02-03_04:05:06+0000.raw', 7000)).toMatchObject({ legacy: true, created: new Date('2024-02-03T04:05:06Z') });
   });
+  test.each([
+    [{ name: 'x', comment: 'made by ontap-snapshot' }, 'ontap-snapshot'],
+    [{ name: 'proxmox_snapshot_20240101_000000', comment: 'made by ontap-snapshot' }, 'ontap-snapshot'],
+    [{ name: 'proxmox_snapshot_2024-01-01_00:00:00+0000' }, 'pve-ontap-snapshot.py'],
+    [{ name: 'hourly.2024-01-01_0105', comment: 'schedule' }, undefined],
+  ])('snapshotOrigin(%p) = %p', (snap, origin) => expect(snapshotOrigin(snap)).toBe(origin as any));
   test('snapshot, clone volume, storage id and junction names', () => {
     expect(defaultSnapshotName(when)).toBe('proxmox_snapshot_20240203_040506');
     expect(cloneVolumeName('pve_data', 'daily_1')).toBe('pve_data_clone_daily_1');
@@ -207,7 +222,18 @@ proxmox_verify = /etc/ssl/pve.pem
   ])('baseStorageId(%s) = %s', (id, base) => expect(baseStorageId(id)).toBe(base));
   test('single-dash options of the original tool', () => {
     expect(legacyDashes(['vm', 'create', '-vm', '100', '-suspend', '-storage=x', '-o', 'json', '-v'])).toEqual(['vm', 'create', '--vm', '100', '--suspend', '--storage=x', '-o', 'json', '-v']);
+    expect(legacyDashes(['-config', 'x.ini', '-loglevel', 'DEBUG', '-c', 'y'])).toEqual(['--config', 'x.ini', '--loglevel', 'DEBUG', '-c', 'y']);
   });
+  test.each([['DEBUG', 'debug'], ['info', 'info'], ['WARNING', 'warn'], ['ERROR', 'error'], ['CRITICAL', 'error']])('-loglevel %s is %s', (v, level) => expect(parseLogLevel(v)).toBe(level as any));
+  test('an unknown -loglevel is one line', () => expect(() => parseLogLevel('LOUD')).toThrow("--loglevel: 'LOUD' is not debug, info, warning or error"));
+  test.each([
+    [{ config: '/x.conf' }, {}, [], '/x.conf'],
+    [{}, { AUTOSNAP_CONFIG: '/e.conf' }, ['config.ini'], '/e.conf'],
+    [{}, {}, ['/etc/autosnap/autosnap.conf', 'config.ini'], undefined],
+    [{}, {}, ['config.ini'], path.resolve('config.ini')],
+    [{}, {}, [], undefined],
+  ])('bundle config for %p %p with %p present: %p', (args, env, present, want) =>
+    expect(bundleConfigPath(args as any, env, (p) => (present as string[]).includes(p))).toBe(want as any));
 });
 
 describe('REST client', () => {
@@ -262,7 +288,18 @@ describe('REST client', () => {
   });
   test('a job that vanished is reported, not guessed', async () => {
     const f = fake([accepted, { status: 404, body: { error: { code: '4', message: "entry doesn't exist" } } }]);
-    await expect(f.client.deleteVolume(vol)).rejects.toThrow(/job j1 vanished before its outcome was read/);
+    await expect(f.client.deleteSnapshot(vol, { name: 's1', uuid: 'su' })).rejects.toThrow(/job j1 vanished before its outcome was read/);
+  });
+  test.each([
+    [{ generation: 9, major: 14, minor: 1 }, 'DELETE /api/storage/volumes/u1?force=true'],
+    [{ generation: 9, major: 12, minor: 0 }, 'DELETE /api/storage/volumes/u1?force=true'],
+    [{ generation: 10, major: 0, minor: 0 }, 'DELETE /api/storage/volumes/u1?force=true'],
+    // before 9.12 there is no recovery queue, and no force parameter to send
+    [{ generation: 9, major: 11, minor: 1 }, 'DELETE /api/storage/volumes/u1'],
+  ])('a volume delete on %p is %s', async (version, request) => {
+    const f = fake([{ status: 200, body: { version } }, { status: 200, body: {} }]);
+    await f.client.deleteVolume(vol);
+    expect(f.asked).toEqual(['GET /api/cluster?fields=version', request]);
   });
   test('a job that does not end times out', async () => {
     const running = Array.from({ length: 50 }, () => ({ status: 200, body: { state: 'running' } }));
@@ -347,6 +384,37 @@ describe('simulator query grammar', () => {
   });
 });
 
+describe('scheduled snapshots', () => {
+  test('name', () => expect(scheduledName('daily', new Date('2024-02-03T04:05:06.789Z'))).toBe('ontap_daily_20240203040506'));
+  test.each([
+    [{ name: 'ontap_daily_20240203040506', comment: 'made by ontap-snapshot' }, 'daily', true],
+    [{ name: 'ontap_daily_20240203040506', comment: 'made by hand' }, 'daily', false],
+    [{ name: 'ontap_daily_20240203040506' }, 'daily', false],
+    [{ name: 'ontap_weekly_20240203040506', comment: 'made by ontap-snapshot' }, 'daily', false],
+    [{ name: 'ontap_daily_20240203040506x', comment: 'made by ontap-snapshot' }, 'daily', false],
+    [{ name: 'proxmox_snapshot_20240203_040506', comment: 'made by ontap-snapshot' }, 'daily', false],
+  ])('isScheduled(%p, %s) = %p', (snap, label, yes) => expect(isScheduled(snap, label)).toBe(yes));
+});
+
+test('fields= reaches into arrays of records', () => {
+  expect(project({ uuid: 'u', name: 'g', volumes: [{ name: 'a', uuid: '1' }, { name: 'b', uuid: '2' }] }, ['volumes.name'])).toEqual({ uuid: 'u', name: 'g', volumes: [{ name: 'a' }, { name: 'b' }] });
+});
+
+describe('simulator: unknown parameters are refused', () => {
+  const known = withParents(['name', 'svm.name', 'nas.path']);
+  test.each([
+    ['name=v&fields=svm.name,nas', undefined],
+    ['fields=*&max_records=2&return_timeout=5', undefined],
+    ['nmae=v', { param: 'nmae' }],
+    ['fields=name,nas.pth', { param: 'fields', field: 'nas.pth' }],
+    ['force=true', { param: 'force' }],
+  ])('%s -> %p', (q, bad) => expect(badParameter(new URLSearchParams(q), known)).toEqual(bad as any));
+  test('a call that takes no filters refuses a field name as parameter; an extra parameter is allowed', () => {
+    expect(badParameter(new URLSearchParams('name=v'), known, [], false)).toEqual({ param: 'name' });
+    expect(badParameter(new URLSearchParams('force=true&return_timeout=3'), known, ['force'], false)).toBeUndefined();
+  });
+});
+
 describe('simulator state rules', () => {
   const seed = { svms: [{ name: 's', lifs: [{ ip: '10.0.0.1' }], volumes: [{ name: 'v', path: '/v', files: ['a/f.raw'], snapshots: [{ name: 'old', createTime: '2024-01-01T00:00:00Z' }] }] }] };
   const code = (fn: () => void) => {
@@ -362,14 +430,41 @@ describe('simulator state rules', () => {
     const v = st.volume('s', 'v');
     st.createSnapshot(v, 'new');
     st.createClone({ svm: 's', name: 'c', parentVolume: 'v', parentSnapshot: 'new', path: '/c' });
-    expect(code(() => st.deleteSnapshot(v, 'new'))).toEqual(['1638555', 13024]);
-    expect(code(() => st.restore(v, 'old'))).toEqual(['1638555', 13024]);
+    expect(code(() => st.deleteSnapshot(v, 'new'))).toEqual(['1638543', 13024]);
+    expect(code(() => st.restore(v, 'old'))).toEqual(['1638543', 13024]);
+    // deleted without force (9.12+): in the recovery queue, still the snapshot's owner
     st.deleteVolume(st.volume('s', 'c'));
+    expect(st.volumes.map((x) => x.name)).not.toContain('c');
+    expect(st.recoveryQueue.map((q) => q.volume.name)).toEqual(['c_1000']);
+    expect(code(() => st.deleteSnapshot(v, 'new'))).toEqual(['1638543', 13024]);
+    // 12 hours later the queue has let it go
+    st.clock.advance(12 * 3600);
+    expect(st.recoveryQueue).toEqual([]);
     st.fileClone(v, 'a/f.raw', 'a/g.raw');
     expect(code(() => st.fileClone(v, 'a/f.raw', 'a/g.raw'))).toEqual(['13130', 13130]);
     st.restore(v, 'old');
     expect([...v.files.keys()]).toEqual(['a/f.raw']);
     expect(v.snapshots.map((s) => s.name)).toEqual(['old']);
+  });
+  test.each([
+    ['9.14.1', 'queued'],
+    ['9.12.0', 'queued'],
+    ['9.11.1', 'gone'],
+  ])('a clone deleted without force on %s is %s', (version, where) => {
+    const st = new OntapState({ ...seed, version }, { start: Date.parse('2024-06-01T00:00:00Z') });
+    const v = st.volume('s', 'v');
+    st.createClone({ svm: 's', name: 'c', parentVolume: 'v', parentSnapshot: 'old' });
+    st.deleteVolume(st.volume('s', 'c'));
+    expect(st.recoveryQueue.length ? 'queued' : 'gone').toBe(where);
+    expect(code(() => st.deleteSnapshot(v, 'old'))).toEqual(where === 'queued' ? ['1638543', 13024] : ['ok']);
+  });
+  test('a snapshot with an expiry time is refused until then (1638555)', () => {
+    const st = new OntapState(seed, { start: Date.parse('2024-06-01T00:00:00Z') });
+    const v = st.volume('s', 'v');
+    st.createSnapshot(v, 'kept', undefined, { expiryTime: Date.parse('2024-06-02T00:00:00Z') });
+    expect(code(() => st.deleteSnapshot(v, 'kept'))).toEqual(['1638555', 13024]);
+    st.clock.advance(86400);
+    expect(code(() => st.deleteSnapshot(v, 'kept'))).toEqual(['ok']);
   });
   test.each([
     [(st: OntapState) => st.volume('s', 'nope'), ['4', 13040]],

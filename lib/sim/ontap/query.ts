@@ -6,7 +6,36 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 export type Obj = { [k: string]: Json };
 
 /** Query parameters that steer a request instead of filtering records. */
-export const RESERVED = new Set(['fields', 'max_records', 'return_records', 'return_timeout', 'order_by', 'start.uuid', 'start', 'return_unmatched_nested_array_objects']);
+export const RESERVED = new Set(['fields', 'max_records', 'return_records', 'return_timeout', 'order_by', 'start.uuid', 'start.path', 'start', 'return_unmatched_nested_array_objects']);
+
+/** Every dotted field name of a list, with the objects above them (`svm` for `svm.name`). */
+export function withParents(fields: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const f of fields) {
+    const parts = f.split('.');
+    for (let i = 1; i <= parts.length; i++) out.add(parts.slice(0, i).join('.'));
+  }
+  return out;
+}
+
+/**
+ * The first query parameter a request may not carry, or the first `fields=` name the
+ * resource does not have: ONTAP refuses both instead of ignoring them. `known` are the
+ * resource's fields (filters and `fields=` names), `extra` parameters of this call.
+ */
+export function badParameter(query: URLSearchParams, known: Set<string>, extra: string[] = [], filters = true): { param: string; field?: string } | undefined {
+  for (const k of query.keys()) {
+    if (k === 'fields' || extra.includes(k)) continue;
+    if (filters && (RESERVED.has(k) || known.has(k))) continue;
+    if (!filters && (k === 'return_timeout' || k === 'return_records')) continue;
+    return { param: k };
+  }
+  for (const f of fieldsOf(query) ?? []) {
+    if (f === '*' || f === '**') continue;
+    if (!known.has(f)) return { param: 'fields', field: f };
+  }
+  return undefined;
+}
 
 export function getPath(obj: Json | undefined, dotted: string): Json | undefined {
   let cur: Json | undefined = obj;
@@ -38,8 +67,28 @@ export function project(record: Obj, fields: string[] | undefined, keys: string[
   for (const f of [...keys, ...(fields ?? [])]) {
     const v = getPath(record, f);
     if (v !== undefined) setPath(out, f, structuredClone(v));
+    else projectArray(record, out, f.split('.'));
   }
   return out;
+}
+
+/** `volumes.name` of `{volumes:[{name,uuid}]}` is `{volumes:[{name}]}`, as ONTAP answers. */
+function projectArray(src: Obj, out: Obj, keys: string[]): void {
+  for (let i = 1; i < keys.length; i++) {
+    const head = keys.slice(0, i).join('.');
+    const arr = getPath(src, head);
+    if (!Array.isArray(arr)) continue;
+    const prev = getPath(out, head);
+    const into = Array.isArray(prev) ? (prev as Obj[]) : arr.map(() => ({}) as Obj);
+    arr.forEach((el, j) => {
+      if (el && typeof el === 'object' && !Array.isArray(el)) {
+        const v = getPath(el, keys.slice(i).join('.'));
+        if (v !== undefined) setPath(into[j], keys.slice(i).join('.'), structuredClone(v));
+      }
+    });
+    setPath(out, head, into);
+    return;
+  }
 }
 
 function globToRegExp(glob: string): RegExp {

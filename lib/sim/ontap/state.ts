@@ -18,7 +18,25 @@ export interface SimSnapshot {
   name: string;
   createTime: number;
   comment?: string;
+  snapmirrorLabel?: string;
+  /** ms; ONTAP refuses to delete the snapshot before then */
+  expiryTime?: number;
   files: Map<string, SimFile>;
+}
+
+/** A SnapMirror relationship (both ends in this cluster, as with an SVM-to-SVM mirror). */
+export interface SimMirror {
+  uuid: string;
+  source: string;
+  destination: string;
+  state: 'snapmirrored' | 'broken_off' | 'uninitialized';
+  transfers: number;
+}
+
+/** A deleted volume kept in its SVM's recovery queue, still owning what it owned. */
+export interface SimQueued {
+  volume: SimVolume;
+  deletedAt: number;
 }
 
 export interface SimVolume {
@@ -74,16 +92,22 @@ export class SimError extends Error {
   }
 }
 
-// Codes from the fact sheet: 4 (entry doesn't exist) and 1638555 (snapshot busy) for
-// REST; 13040, 13024, 13130, 15661, 13003 for ZAPI. Where the sheet names no REST code,
-// the ZAPI number stands in for it.
+// Codes from the fact sheet: 4 (entry doesn't exist) for REST; 13040, 13024, 13130, 15661,
+// 13003 for ZAPI. Where neither the sheet nor NetApp's reference names a REST code, the
+// ZAPI number stands in for it (an assumption).
 export const ERR = {
   noVolume: (name: string) => new SimError('4', `entry doesn't exist: volume "${name}"`, 404, 13040),
   noSnapshot: (snap: string, vol: string) => new SimError('4', `entry doesn't exist: snapshot "${snap}" of volume "${vol}"`, 404, 15661),
   noEntry: (what: string) => new SimError('4', `entry doesn't exist: ${what}`, 404, 15661),
   noFile: (p: string, vol: string) => new SimError('4', `entry doesn't exist: file "${p}" in volume "${vol}"`, 404, 2),
+  // 1638543 "Failed to delete Snapshot copy because it has an owner" and 1638555 "has not
+  // expired or is locked": the codes of DELETE /storage/volumes/{volume.uuid}/snapshots/{uuid}
+  // (https://docs.netapp.com/us-en/ontap-restapi/delete-storage-volumes-snapshots-.html).
+  // The message wording is an assumption.
   busy: (snap: string, vol: string, svm: string, clone: string) =>
-    new SimError('1638555', `Snapshot copy "${snap}" of volume "${vol}" on Vserver "${svm}" is busy: it is the parent of FlexClone volume "${clone}". Delete the clone first.`, 409, 13024),
+    new SimError('1638543', `Failed to delete Snapshot copy "${snap}" of volume "${vol}" on Vserver "${svm}" because it has an owner: FlexClone volume "${clone}".`, 409, 13024),
+  expiry: (snap: string, vol: string, until: string) =>
+    new SimError('1638555', `Snapshot copy "${snap}" of volume "${vol}" has not expired or is locked (expiry time ${until}).`, 409, 13024),
   duplicate: (what: string) => new SimError('13130', `${what} already exists`, 409, 13130),
   invalid: (msg: string) => new SimError('2', msg, 400, 13115),
 } as const;
@@ -104,6 +128,10 @@ export interface Seed {
   /** records per page of a collection (REST) or iteration (ZAPI); small pages test paging */
   pageSize?: number;
   svms: { name: string; lifs?: { name?: string; ip: string; services?: string[]; state?: 'up' | 'down' }[]; volumes?: SeedVolume[] }[];
+  /** consistency groups: volumes of one SVM snapshotted together */
+  consistencyGroups?: { name: string; svm: string; volumes: string[] }[];
+  /** SnapMirror relationships, `svm:volume` at both ends */
+  snapmirrors?: { source: string; destination: string; state?: SimMirror['state'] }[];
 }
 
 /** The demo cluster: matches the NFS storage of the Proxmox simulator's contract example. */
@@ -149,10 +177,12 @@ export interface StateOptions {
 
 /** Job durations in seconds before scaling, like a small real cluster. */
 const DURATION: Record<string, number> = {
-  snapshot_create: 1, snapshot_delete: 1, snapshot_restore: 2, volume_create: 2, volume_modify: 1, volume_delete: 2, file_clone: 1, file_delete: 0.5,
+  snapshot_create: 1, snapshot_delete: 1, snapmirror_transfer: 2, cg_snapshot: 1, snapshot_restore: 2, volume_create: 2, volume_modify: 1, volume_delete: 2, file_clone: 1, file_delete: 0.5,
 };
 /** ONTAP forgets a job this long after it ended. */
 const JOB_RETENTION_S = 300;
+/** The recovery queue's default retention: 12 hours. */
+const RECOVERY_RETENTION_S = 12 * 3600;
 
 export class OntapState {
   readonly cluster: string;
@@ -162,6 +192,10 @@ export class OntapState {
   readonly lifs: SimLif[] = [];
   readonly volumes: SimVolume[] = [];
   readonly jobs = new Map<string, SimJob>();
+  /** deleted volumes in the SVMs' recovery queues (ONTAP 9.12+) */
+  readonly recoveryQueue: SimQueued[] = [];
+  readonly mirrors: SimMirror[] = [];
+  readonly groups: { uuid: string; name: string; svm: string; volumes: string[] }[] = [];
   readonly timeScale: number;
   readonly clock: SimClock;
 
@@ -197,6 +231,8 @@ export class OntapState {
         if (v.clone) clones.push([vol, v.clone]);
       }
     }
+    for (const g of seed.consistencyGroups ?? []) this.groups.push({ uuid: uuid(), name: g.name, svm: g.svm, volumes: [...g.volumes] });
+    for (const m of seed.snapmirrors ?? []) this.mirrors.push({ uuid: uuid(), source: m.source, destination: m.destination, state: m.state ?? 'snapmirrored', transfers: 0 });
     for (const [vol, c] of clones) {
       const parent = this.volume(vol.svm, c.parentVolume);
       const snap = this.snapshot(parent, c.parentSnapshot);
@@ -244,21 +280,34 @@ export class OntapState {
     return this.volumes.filter((v) => v.clone && v.clone.parentVolumeUuid === vol.uuid && (!snapshot || v.clone.parentSnapshot === snapshot));
   }
 
+  /** Clones that still own a snapshot: the live ones and those in the recovery queue. */
+  ownersOf(vol: SimVolume, snapshot: string): SimVolume[] {
+    return [...this.clonesOf(vol, snapshot), ...this.recoveryQueue.map((q) => q.volume).filter((v) => v.clone?.parentVolumeUuid === vol.uuid && v.clone.parentSnapshot === snapshot)];
+  }
+
+  /** The recovery queue exists from ONTAP 9.12 on. */
+  hasRecoveryQueue(): boolean {
+    const [g, m] = this.version.split('.').map(Number);
+    return g > 9 || (g === 9 && m >= 12);
+  }
+
   // ---- operations (each checks everything before it changes anything) ---------------
 
-  createSnapshot(vol: SimVolume, name: string, comment?: string): SimSnapshot {
+  createSnapshot(vol: SimVolume, name: string, comment?: string, o: { uuid?: string; snapmirrorLabel?: string; expiryTime?: number } = {}): SimSnapshot {
     if (!/^[A-Za-z0-9_.:+-]{1,255}$/.test(name)) throw ERR.invalid(`invalid snapshot name "${name}"`);
     if (vol.snapshots.some((s) => s.name === name)) throw ERR.duplicate(`Snapshot copy "${name}" of volume "${vol.name}"`);
+    if (o.expiryTime !== undefined && Number.isNaN(o.expiryTime)) throw ERR.invalid('invalid expiry_time');
     this.online(vol);
-    const snap: SimSnapshot = { uuid: uuid(), name, comment, createTime: this.now(), files: new Map(vol.files) };
+    const snap: SimSnapshot = { uuid: o.uuid ?? uuid(), name, comment, snapmirrorLabel: o.snapmirrorLabel, expiryTime: o.expiryTime, createTime: this.now(), files: new Map(vol.files) };
     vol.snapshots.push(snap);
     return snap;
   }
 
   deleteSnapshot(vol: SimVolume, snapName: string): void {
     const snap = this.snapshot(vol, snapName);
-    const holder = this.clonesOf(vol, snap.name)[0];
+    const holder = this.ownersOf(vol, snap.name)[0];
     if (holder) throw ERR.busy(snap.name, vol.name, vol.svm, holder.name);
+    if (snap.expiryTime !== undefined && snap.expiryTime > this.now()) throw ERR.expiry(snap.name, vol.name, new Date(snap.expiryTime).toISOString());
     vol.snapshots = vol.snapshots.filter((s) => s !== snap);
   }
 
@@ -268,7 +317,7 @@ export class OntapState {
     this.online(vol);
     const newer = vol.snapshots.filter((s) => s.createTime > snap.createTime);
     for (const n of newer) {
-      const holder = this.clonesOf(vol, n.name)[0];
+      const holder = this.ownersOf(vol, n.name)[0];
       if (holder) throw ERR.busy(n.name, vol.name, vol.svm, holder.name);
     }
     vol.files = new Map(snap.files);
@@ -287,12 +336,12 @@ export class OntapState {
     if (this.volumes.some((v) => v.svm === svm && v.path === path)) throw ERR.duplicate(`Junction path "${path}" in Vserver "${svm}"`);
   }
 
-  createClone(o: { svm: string; name: string; parentVolume: string; parentSnapshot: string; path?: string; exportPolicy?: string }): SimVolume {
+  createClone(o: { svm: string; name: string; parentVolume: string; parentSnapshot: string; path?: string; exportPolicy?: string; uuid?: string }): SimVolume {
     this.checkNewVolume(o.svm, o.name, o.path);
     const parent = this.volume(o.svm, o.parentVolume);
     const snap = this.snapshot(parent, o.parentSnapshot);
     const vol: SimVolume = {
-      uuid: uuid(), name: o.name, svm: o.svm, path: o.path, exportPolicy: o.exportPolicy ?? 'default', state: 'online', style: parent.style,
+      uuid: o.uuid ?? uuid(), name: o.name, svm: o.svm, path: o.path, exportPolicy: o.exportPolicy ?? 'default', state: 'online', style: parent.style,
       size: parent.size, createTime: this.now(), files: new Map(snap.files), snapshots: [],
       clone: { parentVolume: parent.name, parentVolumeUuid: parent.uuid, parentSnapshot: snap.name, parentSnapshotUuid: snap.uuid },
     };
@@ -300,10 +349,10 @@ export class OntapState {
     return vol;
   }
 
-  createVolume(o: { svm: string; name: string; path?: string; exportPolicy?: string; style?: 'flexvol' | 'flexgroup' }): SimVolume {
+  createVolume(o: { svm: string; name: string; path?: string; exportPolicy?: string; style?: 'flexvol' | 'flexgroup'; uuid?: string }): SimVolume {
     this.checkNewVolume(o.svm, o.name, o.path);
     const vol: SimVolume = {
-      uuid: uuid(), name: o.name, svm: o.svm, path: o.path, exportPolicy: o.exportPolicy ?? 'default', state: 'online', style: o.style ?? 'flexvol',
+      uuid: o.uuid ?? uuid(), name: o.name, svm: o.svm, path: o.path, exportPolicy: o.exportPolicy ?? 'default', state: 'online', style: o.style ?? 'flexvol',
       size: 1099511627776, createTime: this.now(), files: new Map(), snapshots: [],
     };
     this.volumes.push(vol);
@@ -321,10 +370,24 @@ export class OntapState {
     }
   }
 
-  deleteVolume(vol: SimVolume): void {
+  /**
+   * Delete a volume. From 9.12 on, without `force` it goes to its SVM's recovery queue:
+   * renamed <name>_<id>, out of the volume list, kept for 12 hours, and a FlexClone there
+   * still owns its parent snapshot (DELETE /storage/volumes/{uuid}, `force` "bypasses the
+   * recovery-queue": https://docs.netapp.com/us-en/ontap-restapi/delete-storage-volumes-.html;
+   * `volume recovery-queue purge`: https://docs.netapp.com/us-en/ontap-cli/volume-recovery-queue-purge.html).
+   */
+  deleteVolume(vol: SimVolume, force = false): void {
     const child = this.clonesOf(vol)[0];
     if (child) throw new SimError('917536', `Volume "${vol.name}" in Vserver "${vol.svm}" has FlexClone volume "${child.name}"; delete or split the clone first`, 409, 13024);
     this.volumes.splice(this.volumes.indexOf(vol), 1);
+    if (force || !this.hasRecoveryQueue()) return;
+    const entry: SimQueued = { volume: { ...vol, name: `${vol.name}_${this.recoveryQueue.length + 1000}`, path: undefined, state: 'offline' }, deletedAt: this.now() };
+    this.recoveryQueue.push(entry);
+    this.clock.after(RECOVERY_RETENTION_S, () => {
+      const i = this.recoveryQueue.indexOf(entry);
+      if (i >= 0) this.recoveryQueue.splice(i, 1);
+    });
   }
 
   fileClone(vol: SimVolume, source: string, destination: string, overwrite = false): void {
@@ -372,6 +435,26 @@ export class OntapState {
 
   private online(vol: SimVolume): void {
     if (vol.state !== 'online') throw new SimError('917505', `volume "${vol.name}" is offline`, 400, 13042);
+  }
+
+  /** A consistency-group snapshot: every volume of the group, one instant; all or none. */
+  groupSnapshot(g: { name: string; svm: string; volumes: string[] }, name: string, comment?: string, o: { snapmirrorLabel?: string } = {}): void {
+    const vols = g.volumes.map((v) => this.volume(g.svm, v));
+    for (const v of vols) {
+      if (v.snapshots.some((s) => s.name === name)) throw ERR.duplicate(`Snapshot copy "${name}" of volume "${v.name}"`);
+      this.online(v);
+    }
+    const t = this.now();
+    for (const v of vols) {
+      const snap = this.createSnapshot(v, name, comment, o);
+      snap.createTime = t;
+    }
+  }
+
+  /** A SnapMirror update: only a mirrored relationship transfers. */
+  updateMirror(m: SimMirror): void {
+    if (m.state !== 'snapmirrored') throw new SimError('13303812', `SnapMirror relationship ${m.source} -> ${m.destination} is ${m.state}; it cannot be updated`, 409, 13102);
+    m.transfers++;
   }
 
   // ---- jobs ---------------------------------------------------------------------------
@@ -425,8 +508,14 @@ export class OntapState {
       volumes: this.volumes.map((v) => ({
         uuid: v.uuid, name: v.name, svm: v.svm, path: v.path ?? null, exportPolicy: v.exportPolicy, state: v.state, style: v.style, clone: v.clone ?? null,
         files: Object.fromEntries([...v.files].map(([k, f]) => [k, f])),
-        snapshots: v.snapshots.map((s) => ({ uuid: s.uuid, name: s.name, comment: s.comment ?? null, createTime: new Date(s.createTime).toISOString() })),
+        snapshots: v.snapshots.map((s) => ({
+          uuid: s.uuid, name: s.name, comment: s.comment ?? null, createTime: new Date(s.createTime).toISOString(),
+          snapmirrorLabel: s.snapmirrorLabel ?? null, expiryTime: s.expiryTime ? new Date(s.expiryTime).toISOString() : null,
+        })),
       })),
+      recoveryQueue: this.recoveryQueue.map((q) => ({ name: q.volume.name, svm: q.volume.svm, clone: q.volume.clone ?? null, deletedAt: new Date(q.deletedAt).toISOString() })),
+      snapmirrors: this.mirrors,
+      consistencyGroups: this.groups,
       jobs: [...this.jobs.values()].map(({ done: _d, ...j }) => j),
     };
   }
@@ -439,7 +528,8 @@ export function checkSeed(doc: unknown, where = 'seed'): asserts doc is Seed {
   };
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) fail('must be a JSON object');
   const d = doc as Record<string, any>;
-  for (const k of Object.keys(d)) if (!['cluster', 'version', 'pageSize', 'svms', 'comment', '$schema'].includes(k)) fail(`unknown key '${k}'`);
+  for (const k of Object.keys(d)) if (!['cluster', 'version', 'pageSize', 'svms', 'snapmirrors', 'consistencyGroups', 'comment', '$schema'].includes(k)) fail(`unknown key '${k}'`);
+  if (d.version !== undefined && (typeof d.version !== 'string' || !/^\d+\.\d+(\.\d+)?$/.test(d.version))) fail("'version' must be like 9.14.1");
   if (!Array.isArray(d.svms) || d.svms.length === 0) fail("'svms' must be a non-empty array");
   if (d.pageSize !== undefined && !(Number.isInteger(d.pageSize) && d.pageSize > 0)) fail("'pageSize' must be a positive integer");
   const svmNames = new Set<string>();

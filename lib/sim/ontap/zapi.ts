@@ -127,18 +127,25 @@ export async function handleZapi(ctx: RestContext, req: Request): Promise<Respon
         return iterate(st, args, 'volume-attributes', st.volumes.filter((v) => !vfiler || v.svm === vfiler).map(volumeAttrs));
       case 'snapshot-get-iter': {
         const recs = st.volumes.filter((v) => !vfiler || v.svm === vfiler).flatMap((v) => v.snapshots.map((s) => {
-          const holders = st.clonesOf(v, s.name);
+          const holders = st.ownersOf(v, s.name);
           return {
             name: s.name, volume: v.name, vserver: v.svm, 'snapshot-instance-uuid': s.uuid, 'access-time': String(Math.floor(s.createTime / 1000)),
             ...(s.comment !== undefined ? { comment: s.comment } : {}), busy: holders.length ? 'true' : 'false',
+            ...(s.snapmirrorLabel !== undefined ? { 'snapmirror-label': s.snapmirrorLabel } : {}),
+            ...(s.expiryTime !== undefined ? { 'expiry-time': String(Math.floor(s.expiryTime / 1000)) } : {}),
             ...(holders.length ? { dependency: 'vclone' } : {}),
           } as Obj;
         }));
         return iterate(st, args, 'snapshot-info', recs);
       }
       case 'snapshot-create':
-        st.createSnapshot(vol(), str(args, 'snapshot'), str(args, 'comment', false) || undefined);
+      {
+        const exp = str(args, 'expiry-time', false);
+        st.createSnapshot(vol(), str(args, 'snapshot'), str(args, 'comment', false) || undefined, {
+          snapmirrorLabel: str(args, 'snapmirror-label', false) || undefined, expiryTime: exp ? Number(exp) * 1000 : undefined,
+        });
         return zapiPassed();
+      }
       case 'snapshot-delete':
         st.deleteSnapshot(vol(), str(args, 'snapshot'));
         return zapiPassed();
@@ -174,7 +181,9 @@ export async function handleZapi(ctx: RestContext, req: Request): Promise<Respon
       case 'volume-destroy': {
         const v = vol('name');
         if (v.state !== 'offline') throw new SimError('13042', `Volume "${v.name}" must be offline before it can be destroyed`, 400, 13042);
-        st.deleteVolume(v);
+        // ZAPI's volume-destroy is modelled as removing the volume at once (no recovery
+        // queue): an assumption, the ZAPI reference names no queue for it
+        st.deleteVolume(v, true);
         return zapiPassed();
       }
       case 'clone-create':
@@ -195,6 +204,19 @@ export async function handleZapi(ctx: RestContext, req: Request): Promise<Respon
         const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
         st.deleteFile(v, rel);
         return zapiPassed();
+      }
+      case 'snapmirror-get-destination-iter': {
+        const recs = st.mirrors.map((x) => ({
+          'source-location': x.source, 'destination-location': x.destination, 'relationship-id': x.uuid, 'relationship-status': x.state === 'snapmirrored' ? 'idle' : x.state,
+        }) as Obj);
+        return iterate(st, args, 'snapmirror-destination-info', recs);
+      }
+      case 'snapmirror-update': {
+        const dest = str(args, 'destination-location');
+        const x = st.mirrors.find((y) => y.destination === dest);
+        if (!x) throw new SimError('13102', `No SnapMirror relationship with destination ${dest}`, 404, 13102);
+        st.updateMirror(x);
+        return zapiPassed({ 'result-status': 'succeeded' });
       }
       default:
         return zapiFailed(13005, `Unable to find API: ${api}`);
