@@ -56,7 +56,8 @@ export async function runningDeletes(client: PveClient, g: GuestRef): Promise<st
   const list = await client.get<TaskEntry[]>(`/nodes/${encodeURIComponent(g.node)}/tasks`, { vmid: g.vmid, source: 'active', typefilter: type });
   return (Array.isArray(list) ? list : [])
     .filter((t) => t.type === type && (t.id === undefined || t.id === String(g.vmid)))
-    .filter((t) => t.endtime === undefined && (t.status === undefined || t.status === 'running'))
+    // PVE marks a running entry of the active list with status "RUNNING" (Tasks.pm node_tasks)
+    .filter((t) => t.endtime === undefined && (t.status === undefined || t.status.toLowerCase() === 'running'))
     .map((t) => t.upid);
 }
 
