@@ -9,10 +9,11 @@
 // it has already waited for, polls first just before the expected end, then in short
 // steps that widen the longer the task overruns (never more than 1 s apart).
 import { AppError } from '../cli/errors.ts';
+import { debug } from '../cli/log.ts';
 import { TaskError } from './errors.ts';
 import { sleep as realSleep } from './retry.ts';
 import type { Params, TaskResult, WaitOptions } from './types.ts';
-import { parseUpid } from './upid.ts';
+import { parseUpid, type Upid } from './upid.ts';
 
 export interface ExitStatus {
   ok: boolean;
@@ -152,20 +153,9 @@ export async function waitForTask(p: TaskPoller, upid: string, opts: WaitOptions
     const st = await p.get<TaskStatus>(`${taskPath(node, upid)}/status`);
     if (st && st.status !== 'running') {
       const exitstatus = String(st.exitstatus ?? 'unknown');
-      const { ok, warnings } = interpretExitstatus(exitstatus);
       // a task that failed (often at once: "VM is locked") says nothing about how long one takes
-      if (ok) durations.observe(type, node, observedDuration(lastRunning, elapsed));
-      const result: TaskResult = { upid, node, exitstatus, ok, warnings };
-      if (!ok) {
-        result.logTail = await taskLogTail(p, node, upid).catch(() => []);
-        if (opts.throwOnFailure !== false) {
-          // the log's last line repeats the exitstatus as "TASK ERROR: ..."; show what led to it
-          const tail = result.logTail.filter((l) => l !== exitstatus && !l.startsWith('TASK ERROR:'));
-          const extra = tail.length ? ` (log: ${tail.slice(-3).join(' | ')})` : '';
-          throw new TaskError(upid, exitstatus, result.logTail, `task ${upid} failed: ${exitstatus}${extra}`);
-        }
-      }
-      return result;
+      if (interpretExitstatus(exitstatus).ok) durations.observe(type, node, observedDuration(lastRunning, elapsed));
+      return taskResult(p, upid, node, exitstatus, opts);
     }
     lastRunning = elapsed;
     const delay = pollDelay(now() - started, expected);
@@ -174,6 +164,22 @@ export async function waitForTask(p: TaskPoller, upid: string, opts: WaitOptions
     // the time the next poll is sent, measured, not summed: a busy event loop sleeps longer
     elapsed = now() - started;
   }
+}
+
+/** The result of a task that ended with `exitstatus`; a failure reads the end of the log and throws (unless told not to). */
+async function taskResult(p: Pick<TaskPoller, 'get'>, upid: string, node: string, exitstatus: string, opts: WaitOptions): Promise<TaskResult> {
+  const { ok, warnings } = interpretExitstatus(exitstatus);
+  const result: TaskResult = { upid, node, exitstatus, ok, warnings };
+  if (!ok) {
+    result.logTail = await taskLogTail(p, node, upid).catch(() => []);
+    if (opts.throwOnFailure !== false) {
+      // the log's last line repeats the exitstatus as "TASK ERROR: ..."; show what led to it
+      const tail = result.logTail.filter((l) => l !== exitstatus && !l.startsWith('TASK ERROR:'));
+      const extra = tail.length ? ` (log: ${tail.slice(-3).join(' | ')})` : '';
+      throw new TaskError(upid, exitstatus, result.logTail, `task ${upid} failed: ${exitstatus}${extra}`);
+    }
+  }
+  return result;
 }
 
 const stillRunning = (upid: string, timeoutMs: number) => new AppError(`task ${upid} still running after ${Math.round(timeoutMs / 1000)} s; gave up waiting (it may still finish)`);
@@ -191,4 +197,279 @@ export async function taskLogTail(p: Pick<TaskPoller, 'get'>, node: string, upid
     if (list.length < page) break;
   }
   return tail;
+}
+
+// ---------------------------------------------------------------------------------------
+// Many tasks at once: one task list instead of a status poll per task.
+//
+// A run waits for up to --max-parallel tasks at a time. Polling each one costs a request
+// per task and poll; GET /cluster/tasks shows every node's tasks in one answer, so one
+// read settles every waited task that has ended since the last one, whatever its node.
+// Why that list and not each node's /nodes/{node}/tasks: the cluster list is what every
+// node broadcasts through pmxcfs whenever one of its tasks starts or ends (pve-common
+// PVE/RESTEnvironment.pm fork_worker and its worker reaper call active_workers, then
+// broadcast_tasklist; pve-cluster PVE/Cluster.pm broadcast_tasklist), held in memory and
+// refreshed at every request (pve-access-control PVE/RPCEnvironment.pm init_request calls
+// cfs_update), so it is current within the cluster's message round trip, is answered by
+// the node we talk to without a hop to the task's node, and covers all nodes at once:
+// per-node lists would cost one read per node and tick, and a node runs only
+// --max-per-node tasks at a time. What it holds (pve-manager PVE/API2/Cluster.pm `tasks`):
+// per node the running tasks, then the latest ended ones, 25 entries in all, under 32 KiB;
+// an ended task carries `endtime` and `status`, its exitstatus text ("OK", "WARNINGS: N"
+// or the error, pve-common PVE/UPID.pm read_status). Without Sys.Audit on / it shows
+// only the caller's own tasks, and for an API token none (the list names a token's tasks
+// by the user alone), so a task the list does not show is polled on its own: correctness
+// never depends on the list.
+
+/** One entry of GET /cluster/tasks (or of a node's list). */
+export interface TaskListEntry {
+  upid?: string;
+  node?: string;
+  type?: string;
+  starttime?: number;
+  endtime?: number;
+  status?: string;
+}
+
+export type ListView = { state: 'running' } | { state: 'ended'; exitstatus: string } | { state: 'ask' };
+
+/**
+ * What one list entry tells about its task. Running: no end time and no status (the
+ * cluster list) or status RUNNING (a node's active list). Ended: the status is the
+ * exitstatus. An ended entry without a status (an index line cut short) tells nothing
+ * about the result: the task's own status is asked.
+ */
+export function listView(e: TaskListEntry): ListView {
+  const status = typeof e.status === 'string' ? e.status.trim() : '';
+  if (e.endtime === undefined && (status === '' || status.toUpperCase() === 'RUNNING')) return { state: 'running' };
+  return status && status.toUpperCase() !== 'RUNNING' ? { state: 'ended', exitstatus: status } : { state: 'ask' };
+}
+
+/** A list read sent this long after a wait began must show its task, or it counts as missed. */
+export const LIST_GRACE_MS = 250;
+/** A task missed by this many list reads is polled on its own from then on. */
+export const LIST_MISSES = 2;
+/** List reads in a row that show none of the tasks they should: the list is no use to this client. */
+const LIST_USELESS = 3;
+/** A list read that fails this often in a row: back to polling each task. */
+const LIST_FAILURES = 2;
+
+export interface WatchPoller extends TaskPoller {
+  /** counts one list read */
+  onList?(): void;
+  /** false: never read the list (pvesh, whose tasks have ended when their UPID is answered) */
+  useList?: boolean;
+  /** a cancellable timer; default setTimeout */
+  timer?: (ms: number, fn: () => void) => () => void;
+}
+
+interface Waiter {
+  upid: string;
+  node: string;
+  type: string;
+  opts: WaitOptions;
+  timeoutMs: number;
+  started: number;
+  expected?: number;
+  lastRunning?: number;
+  /** when the task is to be looked at next (the client's clock) */
+  nextAt: number;
+  misses: number;
+  /** polled on its own: the list did not show it */
+  solo: boolean;
+  resolve(r: TaskResult): void;
+  reject(e: unknown): void;
+}
+
+const realTimer = (ms: number, fn: () => void) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
+
+/**
+ * Waits for many tasks with one loop: each tick goes when the earliest waited task is due
+ * (the schedule of pollDelay: just before its expected end, then short steps, never more
+ * than 1 s apart) and reads the cluster's task list once when two or more tasks are
+ * waited for, or polls the one task's status otherwise (one request either way). Every
+ * task the list shows ended is settled; a failed one's log is read for the error.
+ */
+export class TaskWatcher {
+  private readonly waiters = new Set<Waiter>();
+  private looping = false;
+  private wakeAt = Infinity;
+  private wake?: () => void;
+  private listOff: boolean;
+  private useless = 0;
+  private failures = 0;
+  private readonly now: () => number;
+  private readonly timer: (ms: number, fn: () => void) => () => void;
+  private readonly durations: TaskDurations;
+
+  constructor(private readonly p: WatchPoller, private readonly defaultTimeoutMs = DEFAULT_TASK_TIMEOUT_MS) {
+    this.now = p.now ?? Date.now;
+    this.timer = p.timer ?? realTimer;
+    this.durations = p.durations ?? sharedTaskDurations;
+    this.listOff = p.useList === false;
+  }
+
+  /** whether list reads are still used (tests, debugging) */
+  get listing(): boolean {
+    return !this.listOff;
+  }
+
+  wait(upid: string, opts: WaitOptions = {}): Promise<TaskResult> {
+    let parsed: Upid;
+    try {
+      parsed = parseUpid(upid);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { node, type } = parsed;
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const expected = this.durations.expected(type, node);
+    const first = firstPollAt(expected);
+    if (first > 0 && first > timeoutMs) return Promise.reject(stillRunning(upid, timeoutMs));
+    const started = this.now();
+    return new Promise<TaskResult>((resolve, reject) => {
+      const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, nextAt: started + first, misses: 0, solo: false, resolve, reject };
+      this.waiters.add(w);
+      if (!this.looping) {
+        this.looping = true;
+        void this.loop();
+      } else if (w.nextAt < this.wakeAt) this.wake?.();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.waiters.size) {
+        const next = Math.min(...[...this.waiters].map((w) => w.nextAt));
+        const now = this.now();
+        if (next > now) {
+          await this.sleepUntil(next, now);
+          continue;
+        }
+        await this.tick();
+      }
+    } catch (e) {
+      // never leave a caller hanging on a bug in here
+      for (const w of this.waiters) this.settleError(w, e);
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  private sleepUntil(at: number, now: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.wake = undefined;
+        this.wakeAt = Infinity;
+        cancel();
+        resolve();
+      };
+      this.wakeAt = at;
+      this.wake = done;
+      const cancel = this.timer(Math.max(0, at - now), done);
+    });
+  }
+
+  private async tick(): Promise<void> {
+    const sentAt = this.now();
+    const due = [...this.waiters].filter((w) => w.nextAt <= sentAt);
+    const listed = [...this.waiters].filter((w) => !w.solo);
+    const covered = new Set<Waiter>();
+    const work: Promise<void>[] = [];
+    if (!this.listOff && listed.length >= 2 && due.some((w) => !w.solo)) {
+      work.push(this.readList(listed, sentAt, covered));
+    }
+    await Promise.all(work);
+    // the tasks the list did not answer for: their own status, when they are due
+    await Promise.all(due.filter((w) => !covered.has(w) && this.waiters.has(w)).map((w) => this.poll(w, sentAt)));
+  }
+
+  private async readList(listed: Waiter[], sentAt: number, covered: Set<Waiter>): Promise<void> {
+    let list: TaskListEntry[];
+    try {
+      this.p.onList?.();
+      const data = await this.p.get<TaskListEntry[]>('/cluster/tasks');
+      list = Array.isArray(data) ? data : [];
+      this.failures = 0;
+    } catch (e) {
+      // the tasks are polled on their own this time; a list that keeps failing is dropped
+      debug(`task list unavailable: ${(e as Error).message}`);
+      if (++this.failures >= LIST_FAILURES) this.listOff = true;
+      return;
+    }
+    const byUpid = new Map<string, TaskListEntry>();
+    for (const e of list) if (e && typeof e.upid === 'string') byUpid.set(e.upid, e);
+    let found = 0;
+    let expectedToShow = 0;
+    for (const w of listed) {
+      if (!this.waiters.has(w)) continue;
+      const e = byUpid.get(w.upid);
+      const shouldShow = sentAt - w.started >= LIST_GRACE_MS;
+      if (shouldShow) expectedToShow++;
+      if (!e) {
+        if (shouldShow && ++w.misses >= LIST_MISSES) {
+          w.solo = true;
+          w.nextAt = Math.min(w.nextAt, this.now());
+        }
+        continue;
+      }
+      found++;
+      covered.add(w);
+      const view = listView(e);
+      const elapsed = sentAt - w.started;
+      if (view.state === 'running') this.stillRunningAt(w, elapsed);
+      else if (view.state === 'ended') this.ended(w, view.exitstatus, elapsed);
+      else {
+        w.solo = true;
+        w.nextAt = this.now();
+        covered.delete(w);
+      }
+    }
+    if (found) this.useless = 0;
+    else if (expectedToShow && ++this.useless >= LIST_USELESS) {
+      debug('the cluster task list does not show this client\'s tasks; polling each task');
+      this.listOff = true;
+    }
+  }
+
+  private async poll(w: Waiter, sentAt: number): Promise<void> {
+    let st: TaskStatus;
+    try {
+      this.p.onPoll?.();
+      st = await this.p.get<TaskStatus>(`${taskPath(w.node, w.upid)}/status`);
+    } catch (e) {
+      this.settleError(w, e);
+      return;
+    }
+    const elapsed = sentAt - w.started;
+    if (st && st.status !== 'running') this.ended(w, String(st.exitstatus ?? 'unknown'), elapsed);
+    else this.stillRunningAt(w, elapsed);
+  }
+
+  /** Seen running at `elapsed`: the next look follows the schedule, unless that is past the time-out. */
+  private stillRunningAt(w: Waiter, elapsed: number): void {
+    if (!this.waiters.has(w)) return;
+    w.lastRunning = Math.max(w.lastRunning ?? 0, elapsed);
+    const now = this.now() - w.started;
+    const delay = pollDelay(now, w.expected);
+    if (now + delay > w.timeoutMs) {
+      this.settleError(w, stillRunning(w.upid, w.timeoutMs));
+      return;
+    }
+    w.nextAt = w.started + now + delay;
+  }
+
+  private ended(w: Waiter, exitstatus: string, stoppedAt: number): void {
+    if (!this.waiters.delete(w)) return;
+    // a task that failed (often at once: "VM is locked") says nothing about how long one takes
+    if (interpretExitstatus(exitstatus).ok) this.durations.observe(w.type, w.node, observedDuration(w.lastRunning, stoppedAt));
+    taskResult(this.p, w.upid, w.node, exitstatus, w.opts).then(w.resolve, w.reject);
+  }
+
+  private settleError(w: Waiter, e: unknown): void {
+    if (this.waiters.delete(w)) w.reject(e);
+  }
 }
