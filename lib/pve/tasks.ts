@@ -250,9 +250,50 @@ export const LIST_GRACE_MS = 250;
 /** A task missed by this many list reads is polled on its own from then on. */
 export const LIST_MISSES = 2;
 /** List reads in a row that show none of the tasks they should: the list is no use to this client. */
-const LIST_USELESS = 3;
+const LIST_USELESS = 2;
 /** A list read that fails this often in a row: back to polling each task. */
 const LIST_FAILURES = 2;
+
+/**
+ * The tick for waiters due at `dueTimes` when the earliest is due at `first` (expected to
+ * take `expected` ms): the latest due time within a window after it (10% of the expected
+ * duration, 10..100 ms), so that one list read serves them all. Pure, for the tests.
+ */
+export function coalescedTick(first: number, expected: number | undefined, dueTimes: number[]): number {
+  const window = Math.min(100, Math.max(10, (expected ?? 0) / 10));
+  let at = first;
+  for (const t of dueTimes) if (t > at && t <= first + window) at = t;
+  return at;
+}
+
+/** The short step of pollDelay for a task expected to take `expected` ms. */
+const stepOf = (expected: number) => Math.min(50, Math.max(10, expected / 20));
+
+/**
+ * When the watcher first looks at a task expected to end after `expected` ms: half a
+ * step after the expected end (0: at once; nothing learnt: at once, then pollDelay's fast
+ * start). Looking just before the end, as a lone poll does, costs a second read for every
+ * task; the list reads for many tasks at once, and tasks settled together end together,
+ * so one read just after the end settles them all.
+ */
+export function watchFirstAt(expected: number | undefined): number {
+  if (expected === undefined) return 0;
+  return Math.min(MAX_POLL_MS, Math.ceil(expected + stepOf(expected) / 2));
+}
+
+/**
+ * How long a watched task took, as far as the looks tell: the middle of the last look
+ * that saw it running and the first that saw it ended, when those are at most two steps
+ * apart. Further apart (the task was not looked at just before its end), the end lies
+ * somewhere in a wide window: a step before the look that saw it ended is taken, which
+ * pulls the estimate down a little each time until a look lands just before the end
+ * again and measures it; so the first look stays close behind the end.
+ */
+export function watchedDuration(lastRunning: number | undefined, stoppedAt: number, expected: number | undefined): number {
+  const step = stepOf(expected ?? stoppedAt);
+  if (lastRunning !== undefined && stoppedAt - lastRunning <= 2 * step) return (lastRunning + stoppedAt) / 2;
+  return expected === undefined ? observedDuration(lastRunning, stoppedAt) : Math.max(0, stoppedAt - step);
+}
 
 export interface WatchPoller extends TaskPoller {
   /** counts one list read */
@@ -327,7 +368,7 @@ export class TaskWatcher {
     const { node, type } = parsed;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     const expected = this.durations.expected(type, node);
-    const first = firstPollAt(expected);
+    const first = watchFirstAt(expected);
     if (first > 0 && first > timeoutMs) return Promise.reject(stillRunning(upid, timeoutMs));
     const started = this.now();
     return new Promise<TaskResult>((resolve, reject) => {
@@ -341,9 +382,11 @@ export class TaskWatcher {
   }
 
   private async loop(): Promise<void> {
+    // waits begun in the same turn (tasks started together) share the first look
+    await Promise.resolve();
     try {
       while (this.waiters.size) {
-        const next = Math.min(...[...this.waiters].map((w) => w.nextAt));
+        const next = this.nextTick();
         const now = this.now();
         if (next > now) {
           await this.sleepUntil(next, now);
@@ -357,6 +400,19 @@ export class TaskWatcher {
     } finally {
       this.looping = false;
     }
+  }
+
+  /**
+   * When the next tick goes: when the earliest waiter is due; with the list in use, a
+   * little later when more waiters fall due shortly after it, so that one read serves
+   * them all. Tasks settled by one read start their successors together and end together
+   * again, so groups of tasks that drift close merge and stay merged.
+   */
+  private nextTick(): number {
+    const ws = [...this.waiters];
+    const first = ws.reduce((a, w) => (w.nextAt < a.nextAt ? w : a));
+    if (this.listOff || ws.filter((w) => !w.solo).length < 2 || first.solo) return first.nextAt;
+    return coalescedTick(first.nextAt, first.expected, ws.filter((w) => !w.solo).map((w) => w.nextAt));
   }
 
   private sleepUntil(at: number, now: number): Promise<void> {
@@ -465,7 +521,7 @@ export class TaskWatcher {
   private ended(w: Waiter, exitstatus: string, stoppedAt: number): void {
     if (!this.waiters.delete(w)) return;
     // a task that failed (often at once: "VM is locked") says nothing about how long one takes
-    if (interpretExitstatus(exitstatus).ok) this.durations.observe(w.type, w.node, observedDuration(w.lastRunning, stoppedAt));
+    if (interpretExitstatus(exitstatus).ok) this.durations.observe(w.type, w.node, watchedDuration(w.lastRunning, stoppedAt, w.expected));
     taskResult(this.p, w.upid, w.node, exitstatus, w.opts).then(w.resolve, w.reject);
   }
 
