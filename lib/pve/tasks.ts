@@ -256,11 +256,13 @@ const LIST_FAILURES = 2;
 
 /**
  * The tick for waiters due at `dueTimes` when the earliest is due at `first` (expected to
- * take `expected` ms): the latest due time within a window after it (10% of the expected
- * duration, 10..100 ms), so that one list read serves them all. Pure, for the tests.
+ * take `expected` ms): the latest due time within a window after it (a quarter of the
+ * expected duration, 10..100 ms), so that one list read serves them all. The window
+ * absorbs the jitter between tasks that started together (a busy client or node), which
+ * would otherwise split them over several reads for good. Pure, for the tests.
  */
 export function coalescedTick(first: number, expected: number | undefined, dueTimes: number[]): number {
-  const window = Math.min(100, Math.max(10, (expected ?? 0) / 10));
+  const window = Math.min(100, Math.max(10, (expected ?? 0) / 4));
   let at = first;
   for (const t of dueTimes) if (t > at && t <= first + window) at = t;
   return at;
@@ -279,6 +281,17 @@ const stepOf = (expected: number) => Math.min(50, Math.max(10, expected / 20));
 export function watchFirstAt(expected: number | undefined): number {
   if (expected === undefined) return 0;
   return Math.min(MAX_POLL_MS, Math.ceil(expected + stepOf(expected) / 2));
+}
+
+/**
+ * The duration the watcher expects of a task: its node's estimate, or the type's over all
+ * nodes when the two are within 10% (at least 10 ms) of each other. Nodes alike then give
+ * their tasks the same first look, so one read settles them all, and tasks settled
+ * together go on together; a node clearly faster or slower than the rest keeps its own.
+ */
+export function sharedExpectation(node: number | undefined, all: number | undefined): number | undefined {
+  if (node === undefined || all === undefined) return node ?? all;
+  return Math.abs(node - all) <= Math.max(10, all / 10) ? all : node;
 }
 
 /**
@@ -367,7 +380,7 @@ export class TaskWatcher {
     }
     const { node, type } = parsed;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-    const expected = this.durations.expected(type, node);
+    const expected = sharedExpectation(this.durations.expected(type, node), this.durations.expected(type, ''));
     const first = watchFirstAt(expected);
     if (first > 0 && first > timeoutMs) return Promise.reject(stillRunning(upid, timeoutMs));
     const started = this.now();

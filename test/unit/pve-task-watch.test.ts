@@ -2,7 +2,7 @@
 // looks, and the watcher itself against a scripted cluster on a virtual clock.
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { TaskError } from '../../lib/pve/errors.ts';
-import { TaskDurations, TaskWatcher, coalescedTick, listView, sharedTaskDurations, watchFirstAt, watchedDuration, type TaskListEntry } from '../../lib/pve/tasks.ts';
+import { TaskDurations, TaskWatcher, coalescedTick, listView, sharedExpectation, sharedTaskDurations, watchFirstAt, watchedDuration, type TaskListEntry } from '../../lib/pve/tasks.ts';
 import { setLogSink } from '../../lib/cli/log.ts';
 
 setLogSink(() => {});
@@ -52,10 +52,23 @@ describe('watchedDuration', () => {
   });
 });
 
+describe('sharedExpectation: nodes alike share the type\'s estimate', () => {
+  test.each([
+    [undefined, undefined, undefined],
+    [undefined, 150, 150], // a node not seen yet
+    [145, 150, 150], // within 10%: the same first look as the other nodes
+    [134, 150, 134], // more than 10% apart: its own
+    [5, 12, 12], // at least 10 ms
+    [3000, 1000, 3000], // a slow node keeps its own
+  ])('node %p ms, all nodes %p ms -> %p ms', (node, all, expected) => {
+    expect(sharedExpectation(node, all)).toBe(expected);
+  });
+});
+
 describe('coalescedTick: one read for the waiters due close together', () => {
   test.each([
-    [100, 150, [100, 105, 114, 116, 300], 114], // within 15 ms (10% of 150)
-    [100, 75, [100, 109, 111], 109], // at least 10 ms
+    [100, 150, [100, 105, 137, 139, 300], 137], // within 37.5 ms (a quarter of 150)
+    [100, 20, [100, 109, 111], 109], // at least 10 ms
     [100, 5000, [100, 180, 201], 180], // at most 100 ms
     [100, undefined, [100, 120], 100],
     [100, 150, [100], 100],
