@@ -262,7 +262,7 @@ const LIST_FAILURES = 2;
  * would otherwise split them over several reads for good. Pure, for the tests.
  */
 export function coalescedTick(first: number, expected: number | undefined, dueTimes: number[]): number {
-  const window = Math.min(100, Math.max(10, (expected ?? 0) / 4));
+  const window = Math.min(100, Math.max(10, (expected ?? 0) / 10));
   let at = first;
   for (const t of dueTimes) if (t > at && t <= first + window) at = t;
   return at;
@@ -298,14 +298,27 @@ export function sharedExpectation(node: number | undefined, all: number | undefi
  * How long a watched task took, as far as the looks tell: the middle of the last look
  * that saw it running and the first that saw it ended, when those are at most two steps
  * apart. Further apart (the task was not looked at just before its end), the end lies
- * somewhere in a wide window: a step before the look that saw it ended is taken, which
- * pulls the estimate down a little each time until a look lands just before the end
- * again and measures it; so the first look stays close behind the end.
+ * somewhere in a wide window: three quarters of a step before the look that saw it ended
+ * is taken, which pulls the estimate down a little each time until a look lands just
+ * before the end again and measures it; so the first look stays close behind the end.
  */
 export function watchedDuration(lastRunning: number | undefined, stoppedAt: number, expected: number | undefined): number {
   const step = stepOf(expected ?? stoppedAt);
   if (lastRunning !== undefined && stoppedAt - lastRunning <= 2 * step) return (lastRunning + stoppedAt) / 2;
-  return expected === undefined ? observedDuration(lastRunning, stoppedAt) : Math.max(0, stoppedAt - step);
+  return expected === undefined ? observedDuration(lastRunning, stoppedAt) : Math.max(0, stoppedAt - 0.75 * step);
+}
+
+/**
+ * The delay before the next look at a task that shares its reads, seen running `elapsed`
+ * ms after its wait began: up to its first look, then steps of 2.5% of the expected
+ * duration (4..50 ms) widening by a quarter of the overrun, never more than 1 s; nothing
+ * learnt: pollDelay's fast start. Finer than a lone poll's steps: the read is shared.
+ */
+export function watchDelay(elapsed: number, expected: number | undefined): number {
+  if (expected === undefined) return pollDelay(elapsed);
+  const first = watchFirstAt(expected);
+  if (elapsed < first) return Math.min(MAX_POLL_MS, first - elapsed);
+  return Math.round(Math.min(MAX_POLL_MS, Math.min(50, Math.max(4, expected / 40)) + Math.max(0, elapsed - expected) / 4));
 }
 
 export interface WatchPoller extends TaskPoller {
@@ -331,6 +344,8 @@ interface Waiter {
   misses: number;
   /** polled on its own: the list did not show it */
   solo: boolean;
+  /** waited for alone when it began: scheduled and measured as a lone poll */
+  lone: boolean;
   resolve(r: TaskResult): void;
   reject(e: unknown): void;
 }
@@ -381,11 +396,14 @@ export class TaskWatcher {
     const { node, type } = parsed;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     const expected = sharedExpectation(this.durations.expected(type, node), this.durations.expected(type, ''));
-    const first = watchFirstAt(expected);
+    // a task waited for alone is polled as a lone poll would (just before its expected end,
+    // then short steps): with nothing to share the read with, that sees the end soonest
+    const lone = this.waiters.size === 0 || this.listOff;
+    const first = lone ? firstPollAt(expected) : watchFirstAt(expected);
     if (first > 0 && first > timeoutMs) return Promise.reject(stillRunning(upid, timeoutMs));
     const started = this.now();
     return new Promise<TaskResult>((resolve, reject) => {
-      const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, nextAt: started + first, misses: 0, solo: false, resolve, reject };
+      const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, nextAt: started + first, misses: 0, solo: false, lone, resolve, reject };
       this.waiters.add(w);
       if (!this.looping) {
         this.looping = true;
@@ -397,6 +415,13 @@ export class TaskWatcher {
   private async loop(): Promise<void> {
     // waits begun in the same turn (tasks started together) share the first look
     await Promise.resolve();
+    if (this.waiters.size > 1 && !this.listOff) {
+      for (const w of this.waiters) {
+        if (!w.lone) continue;
+        w.lone = false;
+        w.nextAt = w.started + watchFirstAt(w.expected);
+      }
+    }
     try {
       while (this.waiters.size) {
         const next = this.nextTick();
@@ -523,7 +548,7 @@ export class TaskWatcher {
     if (!this.waiters.has(w)) return;
     w.lastRunning = Math.max(w.lastRunning ?? 0, elapsed);
     const now = this.now() - w.started;
-    const delay = pollDelay(now, w.expected);
+    const delay = w.lone ? pollDelay(now, w.expected) : watchDelay(now, w.expected);
     if (now + delay > w.timeoutMs) {
       this.settleError(w, stillRunning(w.upid, w.timeoutMs));
       return;
@@ -534,7 +559,7 @@ export class TaskWatcher {
   private ended(w: Waiter, exitstatus: string, stoppedAt: number): void {
     if (!this.waiters.delete(w)) return;
     // a task that failed (often at once: "VM is locked") says nothing about how long one takes
-    if (interpretExitstatus(exitstatus).ok) this.durations.observe(w.type, w.node, watchedDuration(w.lastRunning, stoppedAt, w.expected));
+    if (interpretExitstatus(exitstatus).ok) this.durations.observe(w.type, w.node, w.lone ? observedDuration(w.lastRunning, stoppedAt) : watchedDuration(w.lastRunning, stoppedAt, w.expected));
     taskResult(this.p, w.upid, w.node, exitstatus, w.opts).then(w.resolve, w.reject);
   }
 

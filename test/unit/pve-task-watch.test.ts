@@ -2,7 +2,7 @@
 // looks, and the watcher itself against a scripted cluster on a virtual clock.
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { TaskError } from '../../lib/pve/errors.ts';
-import { TaskDurations, TaskWatcher, coalescedTick, listView, sharedExpectation, sharedTaskDurations, watchFirstAt, watchedDuration, type TaskListEntry } from '../../lib/pve/tasks.ts';
+import { TaskDurations, TaskWatcher, coalescedTick, listView, sharedExpectation, sharedTaskDurations, watchDelay, watchFirstAt, watchedDuration, type TaskListEntry } from '../../lib/pve/tasks.ts';
 import { setLogSink } from '../../lib/cli/log.ts';
 
 setLogSink(() => {});
@@ -43,8 +43,8 @@ describe('watchFirstAt: half a step after the expected end', () => {
 describe('watchedDuration', () => {
   test.each([
     [140, 155, 150, 147.5], // seen running just before, ended just after: the middle
-    [0, 155, 150, 145], // not looked at near the end: a step before the look that saw it ended
-    [undefined, 155, 150, 145],
+    [0, 155, 150, 147.5], // not looked at near the end: 3/4 of a step before the look that saw it ended
+    [undefined, 155, 150, 147.5],
     [undefined, 400, undefined, 300], // nothing learnt yet: a quarter less, as a lone poll guesses
     [undefined, 0, 0, 0],
   ])('running at %p, ended by %p, expected %p -> %p', (running, stopped, expected, ms) => {
@@ -65,9 +65,26 @@ describe('sharedExpectation: nodes alike share the type\'s estimate', () => {
   });
 });
 
+describe('watchDelay: the next look at a task seen running', () => {
+  test.each([
+    // elapsed, expected, delay
+    [0, undefined, 50], // nothing learnt: the fast start of a lone poll
+    [125, undefined, 113],
+    [0, 150, 155], // up to the first look, half a step after the expected end
+    [150, 150, 5],
+    [155, 150, 5], // then steps of 2.5% (at least 4 ms) plus a quarter of the overrun
+    [200, 150, 17], // widening by a quarter of the overrun
+    [0, 1000, 1000], // never more than 1 s
+    [1025, 1000, 31],
+    [10_000, 1000, 1000],
+  ])('%p ms gone by, expected %p ms -> next look in %p ms', (elapsed, expected, delay) => {
+    expect(watchDelay(elapsed, expected)).toBe(delay);
+  });
+});
+
 describe('coalescedTick: one read for the waiters due close together', () => {
   test.each([
-    [100, 150, [100, 105, 137, 139, 300], 137], // within 37.5 ms (a quarter of 150)
+    [100, 150, [100, 105, 114, 116, 300], 114], // within 15 ms (10% of 150)
     [100, 20, [100, 109, 111], 109], // at least 10 ms
     [100, 5000, [100, 180, 201], 180], // at most 100 ms
     [100, undefined, [100, 120], 100],
