@@ -256,13 +256,15 @@ const LIST_FAILURES = 2;
 
 /**
  * The tick for waiters due at `dueTimes` when the earliest is due at `first` (expected to
- * take `expected` ms): the latest due time within a window after it (a quarter of the
- * expected duration, 10..100 ms), so that one list read serves them all. The window
- * absorbs the jitter between tasks that started together (a busy client or node), which
- * would otherwise split them over several reads for good. Pure, for the tests.
+ * take `expected` ms): the latest due time within a window after it (10% of the
+ * expected duration, 10..25 ms), so that one list read serves them all. The window
+ * absorbs the jitter between tasks that started together (a busy client or node, a
+ * burst of writes answered one after the other), which would otherwise split them over
+ * several reads for good; it is bounded in ms because that jitter does not grow with
+ * the task, while every ms of it delays the early tasks' successors. Pure, for the tests.
  */
 export function coalescedTick(first: number, expected: number | undefined, dueTimes: number[]): number {
-  const window = Math.min(100, Math.max(10, (expected ?? 0) / 10));
+  const window = Math.min(25, Math.max(10, (expected ?? 0) / 10));
   let at = first;
   for (const t of dueTimes) if (t > at && t <= first + window) at = t;
   return at;
