@@ -25,6 +25,8 @@ const opt = (name: string, def: string) => {
 const SCALE = Number(opt('scale', process.env.BENCH_TIME_SCALE ?? '0.15'));
 /** also run the parallel case at real task durations (time scale 1), where polling granularity matters less */
 const REAL = opt('real', 'yes') !== 'no';
+/** also run the sequential case (--max-parallel 1), the yardstick of the speed-up */
+const SEQUENTIAL = opt('sequential', 'yes') !== 'no';
 const ONLY = opt('only', 'all');
 const NODES = 3;
 const PER_NODE = 100;
@@ -114,6 +116,8 @@ interface SnapResult {
   /** the rest (inventory, version, storage), once per run */
   runRequests: number;
   polls: number;
+  /** task list reads (GET /cluster/tasks, a node's /tasks), each standing in for polls of many tasks */
+  lists: number;
   creates: number;
   deletes: number;
   stderrTail: string;
@@ -132,6 +136,8 @@ async function snapRun(name: string, extra: string[], maxParallel: number, maxPe
         .reduce((n, [, v]) => n + v, 0);
     const isPoll = (k: string) => /\/tasks\/\{upid\}\/status$/.test(k);
     const polls = sum(isPoll);
+    const isList = (k: string) => k === 'GET /cluster/tasks' || k === 'GET /nodes/{node}/tasks';
+    const lists = sum(isList);
     const guestRequests = sum((k) => !isPoll(k) && k.includes('{vmid}'));
     const creates = stats.tasks.qmsnapshot ?? 0;
     const deletes = stats.tasks.qmdelsnapshot ?? 0;
@@ -150,8 +156,9 @@ async function snapRun(name: string, extra: string[], maxParallel: number, maxPe
       guests: NODES * PER_NODE,
       scale,
       guestRequests,
-      runRequests: stats.total - polls - guestRequests,
+      runRequests: stats.total - polls - lists - guestRequests,
       polls,
+      lists,
       creates,
       deletes,
       stderrTail: p.stderr.trim().split('\n').slice(-3).join(' | '),
@@ -235,26 +242,28 @@ if (ONLY === 'all' || ONLY === 'snap') {
   out('bound = the slowest node\'s task time over --max-per-node (or all task time over --max-parallel, if larger); requests/guest count calls on the guest\'s own paths, requests/run the rest.');
   out();
   const par = await snapRun('parallel', [], DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE);
-  const seq = await snapRun('sequential', ['--max-parallel', '1'], 1, DEFAULT_MAX_PER_NODE);
+  const seq = SEQUENTIAL ? await snapRun('sequential', ['--max-parallel', '1'], 1, DEFAULT_MAX_PER_NODE) : undefined;
   const real = REAL ? await snapRun('parallel, real durations', [], DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE, 1) : undefined;
-  out('| run | time scale | max-parallel | max-per-node | exit | creates | deletes | wall s | bound s | wall/bound | requests/guest | polls/guest | requests/run |');
-  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of [par, seq, ...(real ? [real] : [])]) {
+  out('| run | time scale | max-parallel | max-per-node | exit | creates | deletes | wall s | bound s | wall/bound | requests/guest | polls/guest | list reads/guest | all/guest | requests/run |');
+  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const runs = [par, ...(seq ? [seq] : []), ...(real ? [real] : [])];
+  const all = (r: SnapResult) => (r.guestRequests + r.polls + r.lists) / r.guests;
+  for (const r of runs) {
     out(
-      `| ${r.name} | ${r.scale} | ${r.maxParallel} | ${r.maxPerNode} | ${r.code} | ${r.creates} | ${r.deletes} | ${f(r.wallS)} | ${f(r.boundS)} | ${f(r.wallS / r.boundS)} | ${f(r.guestRequests / r.guests)} | ${f(r.polls / r.guests)} | ${r.runRequests} |`,
+      `| ${r.name} | ${r.scale} | ${r.maxParallel} | ${r.maxPerNode} | ${r.code} | ${r.creates} | ${r.deletes} | ${f(r.wallS)} | ${f(r.boundS)} | ${f(r.wallS / r.boundS)} | ${f(r.guestRequests / r.guests)} | ${f(r.polls / r.guests)} | ${f(r.lists / r.guests)} | ${f(all(r))} | ${r.runRequests} |`,
     );
   }
   out();
-  const speedup = seq.wallS / par.wallS;
   const complete = (r: SnapResult) => r.code === 0 && r.creates === r.guests && r.deletes === r.guests;
   out('| goal | measured | result |');
   out('|---|---:|---|');
-  out(`| every guest snapped and pruned, exit 0 (both runs) | ${par.creates}+${par.deletes}, ${seq.creates}+${seq.deletes} | ${verdict(complete(par) && complete(seq))} |`);
-  out(`| parallel wall within 1.25x of the lower bound (scale ${SCALE}) | ${f(par.wallS / par.boundS)}x | ${verdict(par.wallS / par.boundS <= 1.25)} |`);
-  if (real) out(`| parallel wall within 1.25x of the lower bound (scale 1) | ${f(real.wallS / real.boundS)}x | ${verdict(real.wallS / real.boundS <= 1.25)} |`);
-  out(`| at most 4 requests per guest, polls apart | ${f(par.guestRequests / par.guests)} (+${f(par.polls / par.guests)} polls, +${par.runRequests} per run) | ${verdict(par.guestRequests / par.guests <= 4)} |`);
-  out(`| at least 5x faster than sequential | ${f(speedup)}x | ${verdict(speedup >= 5)} |`);
-  for (const r of [par, seq, ...(real ? [real] : [])]) if (!complete(r)) out(`\n${r.name}: exit ${r.code}: ${r.stderrTail}`);
+  out(`| every guest snapped and pruned, exit 0 (every run) | ${runs.map((r) => `${r.creates}+${r.deletes}`).join(', ')} | ${verdict(runs.every(complete))} |`);
+  out(`| parallel wall within 1.15x of the lower bound (scale ${SCALE}) | ${f(par.wallS / par.boundS)}x | ${verdict(par.wallS / par.boundS <= 1.15)} |`);
+  if (real) out(`| parallel wall within 1.05x of the lower bound (scale 1) | ${f(real.wallS / real.boundS)}x | ${verdict(real.wallS / real.boundS <= 1.05)} |`);
+  out(`| at most 4 requests per guest on its own paths | ${f(par.guestRequests / par.guests)} | ${verdict(par.guestRequests / par.guests <= 4)} |`);
+  out(`| at most 4.5 requests per guest, polls and list reads included | ${f(all(par))} (${f(par.polls / par.guests)} polls, ${f(par.lists / par.guests)} list reads; +${par.runRequests} per run) | ${verdict(all(par) <= 4.5)} |`);
+  if (seq) out(`| at least 5x faster than sequential | ${f(seq.wallS / par.wallS)}x | ${verdict(seq.wallS / par.wallS >= 5)} |`);
+  for (const r of runs) if (!complete(r)) out(`\n${r.name}: exit ${r.code}: ${r.stderrTail}`);
   out();
 }
 

@@ -8,7 +8,7 @@ import { ApiTransport, type ApiOptions } from './api.ts';
 import { NetworkError, PveApiError } from './errors.ts';
 import { PveshTransport, type PveshOptions } from './pvesh.ts';
 import { READ_RETRY, TRANSIENT_STATUS, backoffDelay, sleep as realSleep, type RetryPolicy } from './retry.ts';
-import { DEFAULT_TASK_TIMEOUT_MS, waitForTask } from './tasks.ts';
+import { DEFAULT_TASK_TIMEOUT_MS, TaskWatcher } from './tasks.ts';
 import type { ClientStats, Method, Params, PveClient, TaskResult, WaitOptions } from './types.ts';
 
 export interface Transport {
@@ -29,22 +29,36 @@ export interface ClientOptions {
   random?: () => number;
 }
 
+/** A cancellable timer on top of a sleep function (a cancelled timer's sleep runs out unseen). */
+function sleepTimer(sleep: (ms: number) => Promise<void>) {
+  return (ms: number, fn: () => void) => {
+    let live = true;
+    void sleep(ms).then(() => live && fn());
+    return () => {
+      live = false;
+    };
+  };
+}
+
 /** Statuses a write may be retried on: answered before the server did anything. */
 const WRITE_RETRY_STATUS = new Set([503, 595]);
 
 export class Client implements PveClient {
   readonly transport: 'api' | 'pvesh';
-  readonly stats: ClientStats = { requests: 0, polls: 0, retries: 0, failovers: 0 };
+  readonly stats: ClientStats = { requests: 0, polls: 0, lists: 0, retries: 0, failovers: 0 };
   readonly impl: Transport;
   private readonly retry: RetryPolicy;
   private readonly taskTimeoutMs: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
+  private readonly sleepInjected: boolean;
+  private watcher?: TaskWatcher;
 
   constructor(opts: ClientOptions, transport?: Transport) {
     this.now = opts.now ?? Date.now;
     this.sleep = opts.sleep ?? realSleep;
+    this.sleepInjected = opts.sleep !== undefined;
     this.random = opts.random ?? Math.random;
     this.retry = { ...READ_RETRY, ...opts.retry };
     this.taskTimeoutMs = opts.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
@@ -92,18 +106,26 @@ export class Client implements PveClient {
     return this.request<T>('DELETE', path, params);
   }
 
+  /**
+   * Wait for a task. All waits of a client share one watcher, which reads the cluster's
+   * task list once for all the tasks waited for at that moment (see TaskWatcher).
+   */
   waitTask(upid: string, opts?: WaitOptions): Promise<TaskResult> {
-    return waitForTask(
+    this.watcher ??= new TaskWatcher(
       {
         get: (p, q) => this.get(p, q),
         onPoll: () => this.stats.polls++,
-        sleep: this.sleep,
+        onList: () => this.stats.lists++,
         now: this.now,
+        // pvesh runs a task to its end before it answers with the UPID: one status read
+        // each settles it, and a list read would only add a process start
+        useList: this.transport === 'api',
+        // an injected sleep (tests) drives the watcher's timer too
+        timer: this.sleepInjected ? sleepTimer(this.sleep) : undefined,
       },
-      upid,
-      opts,
       this.taskTimeoutMs,
     );
+    return this.watcher.wait(upid, opts);
   }
 
   async close(): Promise<void> {

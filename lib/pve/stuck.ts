@@ -29,7 +29,8 @@ export interface TaskListEntry {
 export const deleteTaskType = (g: { type: string }) => (g.type === 'lxc' ? 'vzdelsnapshot' : 'qmdelsnapshot');
 
 /** A task entry that has not ended (PVE's active list keeps recently ended tasks a while). */
-const running = (t: TaskListEntry) => t.endtime === undefined && (t.status === undefined || t.status === 'running');
+// PVE's active list marks a running entry with status "RUNNING" (pve-manager PVE/API2/Tasks.pm node_tasks)
+const running = (t: TaskListEntry) => t.endtime === undefined && (t.status === undefined || t.status.toLowerCase() === 'running');
 
 /**
  * The UPIDs of the guest's snapshot deletes running anywhere in the cluster, newest first.

@@ -28,6 +28,8 @@ export interface ClientStats {
   requests: number;
   /** task status polls, counted apart so benchmarks can report both */
   polls: number;
+  /** task list reads that stand in for polls of many tasks at once */
+  lists: number;
   retries: number;
   failovers: number;
 }
@@ -40,7 +42,7 @@ export interface PveClient {
   post<T = unknown>(path: string, params?: Params): Promise<T>;
   put<T = unknown>(path: string, params?: Params): Promise<T>;
   delete<T = unknown>(path: string, params?: Params): Promise<T>;
-  /** Poll a task until it ends (fast at first, backing off). */
+  /** Wait until a task ends (its status, or the cluster's task list when many are waited for). */
   waitTask(upid: string, opts?: WaitOptions): Promise<TaskResult>;
   close(): Promise<void>;
 }

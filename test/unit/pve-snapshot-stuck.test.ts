@@ -73,6 +73,7 @@ describe('a delete still running', () => {
   test.each([
     ['running, no status', [{ upid: 'U1', type: 'qmdelsnapshot', id: '104' }], ['U1']],
     ['status running', [{ upid: 'U1', type: 'qmdelsnapshot', id: '104', status: 'running' }], ['U1']],
+    ['status RUNNING, as PVE writes it', [{ upid: 'U1', type: 'qmdelsnapshot', id: '104', status: 'RUNNING' }], ['U1']],
     ['ended (active list keeps it a while)', [{ upid: 'U1', type: 'qmdelsnapshot', id: '104', status: 'OK', endtime: 5 }], []],
     ['ended with an error', [{ upid: 'U1', type: 'qmdelsnapshot', id: '104', status: 'zfs error' }], []],
     ['another guest (server ignored vmid)', [{ upid: 'U1', type: 'qmdelsnapshot', id: '105' }], []],

@@ -68,6 +68,8 @@ export interface Task {
   status: 'running' | 'stopped';
   exitstatus?: string;
   log: string[];
+  /** the order tasks ended in: the archive index lists the last ended first */
+  endSeq?: number;
 }
 
 export interface TaskFail {
@@ -118,6 +120,7 @@ export class PveModel {
   private nextPid = 0x1000 + Math.floor(Math.random() * 0x10000);
   private pstart = 0x100000 + Math.floor(Math.random() * 0x1000000);
   private snapSeq = 0;
+  private endSeq = 0;
   private timers = new Set<ReturnType<typeof setTimeout>>();
   private closed = false;
 
@@ -294,6 +297,7 @@ export class PveModel {
       task.status = 'stopped';
       task.exitstatus = exitstatus;
       task.endtime = this.nowSec();
+      task.endSeq = ++this.endSeq;
       const key = `${type}:${exitstatus === 'OK' ? 'ok' : exitstatus.startsWith('WARNINGS') ? 'warnings' : 'error'}`;
       this.taskCounts[key] = (this.taskCounts[key] ?? 0) + 1;
     })();

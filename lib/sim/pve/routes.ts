@@ -4,6 +4,7 @@
 import { checkPerm, hasPriv, principalName, type AuthDb, type PermContext, type Principal } from './auth.ts';
 import { PveError, permError } from './errors.ts';
 import type { GuestType, PveModel } from './model.ts';
+import { clusterTaskList, nodeTaskList, type NodeTaskParams } from './tasklist.ts';
 import { parseUpid } from './upid.ts';
 import { VERSION } from './version.ts';
 
@@ -198,38 +199,15 @@ route('GET /nodes/{node}/tasks/{upid}/log', (c) => {
 
 route('GET /nodes/{node}/tasks', (c) => {
   c.model.checkNode(c.params.node);
-  const out = [];
-  // PVE's `source`: archive = finished tasks (the default), active = running ones, all = both
-  const source: string = c.params.source ?? 'archive';
-  const p = c.params;
-  for (const t of c.model.tasks.values()) {
-    if (t.node !== p.node) continue;
-    if (t.user !== user(c) && !hasPriv(c.principal, `/nodes/${t.node}`, 'Sys.Audit')) continue;
-    if (source === 'archive' ? t.status === 'running' : source === 'active' ? t.status !== 'running' : false) continue;
-    if (p.vmid !== undefined && t.id !== String(p.vmid)) continue;
-    if (p.typefilter !== undefined && t.type !== p.typefilter) continue;
-    if (p.userfilter !== undefined && !t.user.includes(p.userfilter)) continue;
-    if (p.errors === 1 && (t.status === 'running' || t.exitstatus === 'OK' || t.exitstatus?.startsWith('WARNINGS'))) continue;
-    if (p.since !== undefined && t.starttime < p.since) continue;
-    if (p.until !== undefined && t.starttime > p.until) continue;
-    out.push({ upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user, status: t.exitstatus, endtime: t.endtime });
-  }
-  out.reverse();
-  c.total = out.length;
-  const start: number = c.params.start ?? 0;
-  const limit: number = c.params.limit ?? 50;
-  return out.slice(start, start + limit);
+  const who = { user: user(c), auditor: hasPriv(c.principal, `/nodes/${c.params.node}`, 'Sys.Audit') };
+  const { data, total } = nodeTaskList(c.model.tasks.values(), c.params as NodeTaskParams, who);
+  c.total = total;
+  return data;
 });
 
 route('GET /cluster/tasks', (c) => {
-  const out = [];
-  for (const t of c.model.tasks.values()) {
-    if (t.user !== user(c) && !hasPriv(c.principal, `/nodes/${t.node}`, 'Sys.Audit')) continue;
-    const e: Record<string, unknown> = { upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user };
-    if (t.status === 'stopped') Object.assign(e, { status: t.exitstatus, endtime: t.endtime });
-    out.push(e);
-  }
-  return out.reverse();
+  const who = { user: user(c), auditor: hasPriv(c.principal, '/', 'Sys.Audit') };
+  return clusterTaskList(c.model.tasks.values(), c.model.nodes.keys(), who);
 });
 
 // ---- storage --------------------------------------------------------------------------

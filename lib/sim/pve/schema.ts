@@ -123,6 +123,8 @@ const FORMATS: Record<string, (v: string) => string | undefined> = {
   'pve-storage-path': (v) => (/^\/.*$/.test(v) && !/\.\.\//.test(v) ? undefined : `invalid path '${v}'`),
   ip: (v) => (isIp(v) ? undefined : `value does not look like a valid IP address`),
   ipv4: (v) => (isIpv4(v) ? undefined : `value does not look like a valid IPv4 address`),
+  // pve-common PVE/JSONSchema.pm verify_task_status_type
+  'pve-task-status-type': (v) => (/^(ok|error|warning|unknown)$/i.test(v) ? undefined : `invalid status '${v}'`),
   'dns-name': (v) => (/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i.test(v) ? undefined : `value does not look like a valid DNS name`),
 };
 
@@ -135,7 +137,7 @@ function isIp(v: string): boolean {
 }
 
 // list formats: the same check on each element, split the way PVE splits lists
-for (const base of ['pve-configid', 'pve-vmid', 'pve-node', 'pve-storage-id']) {
+for (const base of ['pve-configid', 'pve-vmid', 'pve-node', 'pve-storage-id', 'pve-task-status-type']) {
   FORMATS[`${base}-list`] = (v) => {
     for (const item of v.split(/[,;\s]+/).filter(Boolean)) {
       const err = FORMATS[base](item);
