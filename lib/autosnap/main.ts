@@ -92,7 +92,12 @@ export function modeFor(inv: Invocation, job: Job, s: Pick<RunSettings, 'now' | 
   return { cleanFirst: false, create: true, pruneAfter: true, allowRemoveNewest: false };
 }
 
-export async function autosnapMain(argv: string[]): Promise<number> {
+export interface MainOptions {
+  /** called through a link named cv4pve-autosnap: status prints cv4pve's table */
+  cv4pve?: boolean;
+}
+
+export async function autosnapMain(argv: string[], opts: MainOptions = {}): Promise<number> {
   const inv = parseInvocation(argv);
   if (inv.args.help) {
     print(HELP);
@@ -115,7 +120,7 @@ export async function autosnapMain(argv: string[]): Promise<number> {
     parseSelector(src.str('vmid') ?? '@all');
     const client = await connect(inv.args, config);
     try {
-      return await statusCommand(client, src, s);
+      return await statusCommand(client, src, { ...s, cv4pve: opts.cv4pve });
     } finally {
       await client.close();
     }

@@ -321,7 +321,7 @@ describe('autosnap under real conditions (api)', () => {
       time: '2025-05-16T10:00:00+02:00', parent: 'autohourly250516070000', description: 'cv4pve-autosnap', vmstate: false, label: 'hourly',
     });
     const text = await as(['--vmid', '100', 'status'], { env: { TZ: 'Europe/Berlin' } });
-    expect(text.stdout.split('\n')[0].split(/\s+/)).toEqual(['NODE', 'VM', 'NAME', 'TIME', 'PARENT', 'SNAPSHOT', 'DESCRIPTION', 'RAM']);
+    expect(text.stdout.split('\n')[0].split(/\s+/)).toEqual(['NODE', 'VM', 'GUEST', 'TIME', 'PARENT', 'SNAPSHOT', 'DESCRIPTION', 'RAM']);
     expect(text.stdout).toContain('2025-05-16 10:00:00');
     expect(text.stdout).not.toContain('pre-upgrade  ');
     for (const fmt of ['markdown', 'html', 'jsonpretty']) expect((await as(['--vmid', '100', 'status', '-o', fmt])).code).toBe(0);
