@@ -155,9 +155,10 @@ export async function autosnapMain(argv: string[], opts: MainOptions = {}): Prom
   }
 }
 
-async function jobHook(job: Job, phase: HookPhase, s: RunSettings): Promise<void> {
+async function jobHook(job: Job, phase: HookPhase, s: RunSettings, end?: { duration: number; ok: boolean }): Promise<void> {
   if (!job.script || s.dryRun) return;
-  const r = await runHook(job.script, { phase, label: job.kind === 'intraday' ? 'intraday' : job.label, keep: job.keepText, vmstate: job.state, debug: s.debug, dryRun: s.dryRun }, job.hookTimeout);
+  const ctx = { phase, label: job.kind === 'intraday' ? 'intraday' : job.label, keep: job.keepText, vmstate: job.state, debug: s.debug, dryRun: s.dryRun, duration: end?.duration, state: end?.ok };
+  const r = await runHook(job.script, ctx, job.hookTimeout);
   const lines = r.output.map((l) => `hook ${phase}: ${l}`);
   if (lines.length) print(lines.join('\n') + '\n');
   const problem = hookProblem(phase, r, job.hookTimeout);
@@ -212,6 +213,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
       hook: job.script && !dry ? (ctx) => runHook(job.script!, ctx, job.hookTimeout) : undefined,
     };
     const phasePrefix = mode.create ? 'snap' : 'clean';
+    const jobStarted = Date.now();
+    const before = outcomes.length;
     await jobHook(job, `${phasePrefix}-job-start` as HookPhase, { ...s, dryRun: dry });
     // a guest's reads (lock wait, config, snapshot list) run while it waits for its node's
     // slot; the slot is for its tasks, so a node never idles on another guest's round trips
@@ -229,7 +232,9 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
       },
       lookahead,
     );
-    await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry });
+    // as cv4pve: the job's run time, and 1 when no guest of the job failed
+    const ok = outcomes.slice(before).every((o) => o.outcome.status !== 'failed');
+    await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry }, { duration: (Date.now() - jobStarted) / 1000, ok });
   }
   for (const { outcome } of outcomes) {
     totals.created += outcome.created.length;

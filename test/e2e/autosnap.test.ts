@@ -303,11 +303,11 @@ describe('autosnap under real conditions (api)', () => {
     expect(await names(sim, 101)).not.toContain('autohk250516120000');
     const phases = fs.readFileSync(log, 'utf8').trim().split('\n');
     expect(phases).toEqual([
-      'snap-job-start vm= type= label=hk keep=1 snap= state=',
-      'snap-create-pre vm=100 type=qemu label=hk keep=1 snap=autohk250516120000 state=',
+      'snap-job-start vm= type= label=hk keep=1 snap= state=1',
+      'snap-create-pre vm=100 type=qemu label=hk keep=1 snap=autohk250516120000 state=1',
       'snap-create-post vm=100 type=qemu label=hk keep=1 snap=autohk250516120000 state=1',
-      'snap-create-pre vm=101 type=lxc label=hk keep=1 snap=autohk250516120000 state=',
-      'snap-job-end vm= type= label=hk keep=1 snap= state=',
+      'snap-create-pre vm=101 type=lxc label=hk keep=1 snap=autohk250516120000 state=1',
+      'snap-job-end vm= type= label=hk keep=1 snap= state=1',
     ]);
   });
 
