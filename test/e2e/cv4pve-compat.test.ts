@@ -105,6 +105,15 @@ describe('through a link named cv4pve-autosnap', () => {
     expect(after.map((x: { VM: number }) => x.VM)).toEqual([100, 100]);
   });
 
+  test('the unchanged README line against a node with its own certificate: exit 1, the option to add', async () => {
+    const r = await cv4pve(['--vmid=100', 'status'], false);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`then add --fingerprint ${sim.fingerprint}`);
+    // with that option added, the same line works
+    expect((await cv4pve(['--vmid=100', 'status'])).code).toBe(0);
+  });
+
   test('every error exits 1, as cv4pve does (usage, selector, connection)', async () => {
     expect((await cv4pve(['--vmid=100', 'snap', '--label=daily'])).code).toBe(1);
     expect((await cv4pve(['--vmid=1x', 'status'])).code).toBe(1);
