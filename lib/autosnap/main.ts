@@ -11,6 +11,7 @@ import { parseFormat, print, render, type Format } from '../cli/output.ts';
 import { parseSelector } from '../guests/selector.ts';
 import { resolveSelection, TEMPLATE_REASON, type GuestInfo } from '../guests/inventory.ts';
 import { resolveTimeZone } from '../snapshots/localtime.ts';
+import { CV4PVE_MARKER } from '../snapshots/naming.ts';
 import { localTime } from '../snapshots/localtime.ts';
 import { offlinePlanMain } from '../snapshots/offline-plan.ts';
 import { clientOps, prepareGuest, runGuest, type ExecEnv, type GuestMode, type GuestOutcome, type PlanRow, type PreparedGuest } from '../snapshots/executor.ts';
@@ -99,6 +100,9 @@ export interface MainOptions {
 
 export async function autosnapMain(argv: string[], opts: MainOptions = {}): Promise<number> {
   const inv = parseInvocation(argv);
+  // through the cv4pve-autosnap link new snapshots carry cv4pve's description unless
+  // --marker or the config says otherwise (lib/autosnap/jobs.ts markerOf)
+  if (opts.cv4pve) inv.args['default-marker'] = CV4PVE_MARKER;
   if (inv.args.help) {
     print(HELP);
     return 0;

@@ -29,6 +29,8 @@ export interface ExecJob {
   hookTimeout: number;
   timestampFormat: string;
   intervalMin: number;
+  /** the description new snapshots get: `autosnap` (default) or cv4pve's `cv4pve-autosnap` */
+  marker?: string;
 }
 
 /** What to do on each guest. */
@@ -271,7 +273,7 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
   }
   out.plan.push({ ...row, snapshot: name, snaptime: Math.floor(env.now.getTime() / 1000), action: 'create', reason: job.state && g.type === 'qemu' ? 'new (with RAM)' : 'new' });
   if (env.dryRun) {
-    if (mode.pruneAfter) await prune(env, job, g, mode, out, [...snapshots, { name, snaptime: Math.floor(env.now.getTime() / 1000), description: MARKER }], name);
+    if (mode.pruneAfter) await prune(env, job, g, mode, out, [...snapshots, { name, snaptime: Math.floor(env.now.getTime() / 1000), description: job.marker ?? MARKER }], name);
     return;
   }
 
@@ -285,7 +287,7 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
   let error: string | undefined;
   for (;;) {
     try {
-      result = await env.ops.create(g, name, { description: MARKER, vmstate: job.state });
+      result = await env.ops.create(g, name, { description: job.marker ?? MARKER, vmstate: job.state });
       error = result.ok ? undefined : result.exitstatus;
     } catch (e) {
       error = errorLine(e);
@@ -315,7 +317,7 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
 
   if (mode.pruneAfter) {
     // the new snapshot's real snaptime is the server's; ours is close and it is the newest
-    const fresh = { name, snaptime: Math.max(Math.floor(env.now.getTime() / 1000), ...snapshots.map((s) => s.snaptime ?? 0)), description: MARKER };
+    const fresh = { name, snaptime: Math.max(Math.floor(env.now.getTime() / 1000), ...snapshots.map((s) => s.snaptime ?? 0)), description: job.marker ?? MARKER };
     await prune(env, job, g, mode, out, [...snapshots, fresh], name);
   }
 }

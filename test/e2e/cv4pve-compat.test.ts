@@ -3,6 +3,9 @@
 // against the simulator; the output compared with what cv4pve-autosnap 2.x prints
 // (lib/autosnap/cv4pve.ts cites the source of each shape).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { run, type RunResult } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 
@@ -25,19 +28,21 @@ const SEED = {
   ],
 };
 
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'cv4pve-compat-'));
 let sim: SimHandle;
 beforeAll(async () => {
   sim = await startSim({ seed: SEED, clock: '2025-05-16T12:00:00Z' });
 });
 afterAll(async () => {
   await sim?.stop();
+  fs.rmSync(TMP, { recursive: true, force: true });
 });
 
 /** cv4pve's README line with the host and token of the simulator, plus the pin docs/autosnap.md says to add */
 const cv4pve = (args: string[], pin = true): Promise<RunResult> =>
   run([`--host=${sim.hostPort}`, `--api-token=${sim.token}`, ...(pin ? [`--fingerprint=${sim.fingerprint}`] : []), ...args], {
     as: 'cv4pve-autosnap',
-    env: { AUTOSNAP_NOW: '2025-05-16T12:00:00Z', TZ: 'Europe/Rome', AUTOSNAP_CONFIG: '/dev/null' },
+    env: { AUTOSNAP_NOW: '2025-05-16T12:00:00Z', TZ: 'Europe/Rome', AUTOSNAP_CONFIG: '/dev/null', AUTOSNAP_LOCK_FILE: path.join(TMP, 'lock') },
   });
 
 describe('through a link named cv4pve-autosnap', () => {
@@ -99,6 +104,8 @@ describe('through a link named cv4pve-autosnap', () => {
     expect(snap.code).toBe(0);
     const st = JSON.parse((await cv4pve(['--vmid=@all', 'status', '--label=daily', '-o', 'json'])).stdout);
     expect(st.map((x: { VM: number }) => x.VM)).toEqual([100, 100, 101, 102]);
+    // made through the link, they carry cv4pve's description: cv4pve itself manages them
+    expect(st.map((x: { DESCRIPTION: string }) => x.DESCRIPTION)).toEqual(Array(4).fill('cv4pve-autosnap'));
     const clean = await cv4pve(['--vmid=101,102', 'clean', '--label=daily', '--keep=0']);
     expect(clean.code).toBe(0);
     const after = JSON.parse((await cv4pve(['--vmid=@all', 'status', '-o', 'json'])).stdout);
@@ -112,6 +119,27 @@ describe('through a link named cv4pve-autosnap', () => {
     expect(r.stderr).toContain(`then add --fingerprint ${sim.fingerprint}`);
     // with that option added, the same line works
     expect((await cv4pve(['--vmid=100', 'status'])).code).toBe(0);
+  });
+
+  test('--marker / marker: our snapshots carry cv4pve\'s description, or ours', async () => {
+    const conf = path.join(TMP, 'marker.conf');
+    const base = [`--host=${sim.hostPort}`, `--api-token=${sim.token}`, `--fingerprint=${sim.fingerprint}`, '--vmid=101'];
+    const env = (c = '/dev/null') => ({ TZ: 'UTC', AUTOSNAP_NOW: '2025-05-16T13:00:00Z', AUTOSNAP_CONFIG: c, AUTOSNAP_LOCK_FILE: path.join(TMP, 'lock') });
+    const desc = async (name: string) => (await sim.api('GET', '/nodes/pve2/lxc/101/snapshot')).body.data.find((x: { name: string }) => x.name === name)?.description;
+    expect((await run([...base, 'snap', '--label=mk', '--keep=5', '--marker', 'cv4pve-autosnap'], { env: env() })).code).toBe(0);
+    expect(await desc('automk250516130000')).toBe('cv4pve-autosnap');
+    fs.writeFileSync(conf, '[autosnap]\nmarker = cv4pve-autosnap\n', { mode: 0o600 });
+    expect((await run([...base, 'snap', '--label=mc', '--keep=5'], { env: env(conf) })).code).toBe(0);
+    expect(await desc('automc250516130000')).toBe('cv4pve-autosnap');
+    // through the link the config's choice wins over the link's default
+    fs.writeFileSync(conf, '[autosnap]\nmarker = autosnap\n', { mode: 0o600 });
+    expect((await run([...base, 'snap', '--label=ml', '--keep=5'], { as: 'cv4pve-autosnap', env: env(conf) })).code).toBe(0);
+    expect(await desc('automl250516130000')).toBe('autosnap');
+    expect((await run([...base, 'snap', '--label=mo', '--keep=5'], { env: env() })).code).toBe(0);
+    expect(await desc('automo250516130000')).toBe('autosnap');
+    const bad = await run([...base, 'snap', '--label=mo', '--keep=5', '--marker=cv4pve'], { env: env() });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--marker: 'cv4pve' is not a marker (expected autosnap or cv4pve-autosnap)");
   });
 
   test('every error exits 1, as cv4pve does (usage, selector, connection)', async () => {
