@@ -5,7 +5,7 @@ import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { listSnapshots } from '../pve/snapshots.ts';
 import type { PveClient, SnapshotEntry } from '../pve/types.ts';
 import { formatLocal } from '../snapshots/localtime.ts';
-import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, labelOf, validateLabel } from '../snapshots/naming.ts';
+import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, isOriginalScriptSnapshot, labelOf, validateLabel } from '../snapshots/naming.ts';
 import type { OptionSource } from './options.ts';
 import { cv4pveStatus } from './cv4pve.ts';
 import { isoLocal } from './report.ts';
@@ -28,7 +28,8 @@ export interface StatusRow {
 /** Which of a guest's snapshots status shows. */
 export function statusFilter(label: string | undefined, format: string): (s: SnapshotEntry) => boolean {
   if (label !== undefined) return (s) => isManaged(s, { label, timestampFormat: format });
-  return (s) => s.name !== 'current' && isMarker(s.description) && (isIntradayName(s.name) || labelOf(s.name, format) !== undefined);
+  // the original script's snapshots too: the intraday job adopts them
+  return (s) => s.name !== 'current' && (isOriginalScriptSnapshot(s) || (isMarker(s.description) && (isIntradayName(s.name) || labelOf(s.name, format) !== undefined)));
 }
 
 export function statusRows(g: GuestInfo, snaps: SnapshotEntry[], keep: (s: SnapshotEntry) => boolean, format: string): StatusRow[] {

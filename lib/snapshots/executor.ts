@@ -13,7 +13,7 @@ import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
 import { agentEnabled, diskStorages, storageOverLimit, type StorageUse } from '../autosnap/guestconfig.ts';
 import { hookProblem, type HookContext, type HookPhase, type HookResult } from '../autosnap/hooks.ts';
 import { lockAdvice, lockFromError, type LockWatcher } from '../autosnap/locks.ts';
-import { intradayName, isManaged, isMarker, MARKER, snapshotName } from './naming.ts';
+import { intradayName, isManaged, isMarker, isOriginalScriptSnapshot, MARKER, snapshotName } from './naming.ts';
 import { planRetention, type Decision } from './plan.ts';
 import type { Policy } from './policy.ts';
 
@@ -332,9 +332,12 @@ async function prune(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, 
     { now: env.now, tz: env.tz, keepNewest: !mode.allowRemoveNewest },
   );
   const row = { job: job.name, node: g.node, vmid: g.vmid, vmname: g.name };
+  const adopted = new Set(managed.filter((s) => job.kind === 'intraday' && isOriginalScriptSnapshot(s)).map((s) => s.name));
   for (const d of decisions) {
     if (d.name === created && out.plan.some((p) => p.snapshot === created)) continue;
-    out.plan.push({ ...row, snapshot: d.name, snaptime: d.snaptime, action: d.action, reason: d.reason });
+    // the plan says which of them came from the original script
+    const reason = adopted.has(d.name) ? `${d.reason}; adopted (original script's)` : d.reason;
+    out.plan.push({ ...row, snapshot: d.name, snaptime: d.snaptime, action: d.action, reason });
   }
   for (const s of snapshots) {
     if (managed.includes(s)) continue;
