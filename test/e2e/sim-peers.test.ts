@@ -13,8 +13,9 @@ import { startSim, waitTask, type SimHandle } from '../helpers/sim.ts';
 const SEED = {
   nodes: [{ node: 'pve1' }],
   storages: [{ storage: 'local-zfs', type: 'zfspool', content: 'images,rootdir' }],
+  pools: [{ poolid: 'prod', comment: 'production' }],
   guests: [
-    { vmid: 100, type: 'qemu', node: 'pve1', name: 'web1', status: 'running', agent: true, disks: { scsi0: 'local-zfs:vm-100-disk-0,size=8G' },
+    { vmid: 100, type: 'qemu', node: 'pve1', name: 'web1', status: 'running', agent: true, pool: 'prod', disks: { scsi0: 'local-zfs:vm-100-disk-0,size=8G' },
       snapshots: [{ name: 'pre-upgrade', snaptime: 1700000000, description: 'manual' }] },
     { vmid: 101, type: 'lxc', node: 'pve1', name: 'ct1', status: 'running', disks: { rootfs: 'local-zfs:subvol-101-disk-0,size=8G' } },
     { vmid: 102, type: 'qemu', node: 'pve1', name: 'locked', status: 'running', lock: 'backup', disks: { scsi0: 'local-zfs:vm-102-disk-0,size=8G' } },
@@ -123,6 +124,38 @@ print(json.dumps(out))
     expect(out.final).toEqual(['current', 'pre-upgrade']);
     expect(out.error).toContain('400');
     expect(out.error).toContain('Parameter verification failed.');
+  });
+
+  test('reads the paths dashboards and inventories call: cluster status, a pool, users, realms, groups, RRD data', () => {
+    const [user, rest] = sim.token.split('!');
+    const [tokenName, secret] = rest.split('=');
+    const script = `
+import json
+from proxmoxer import ProxmoxAPI
+px = ProxmoxAPI('127.0.0.1', port=${sim.port}, user='${user}', token_name='${tokenName}', token_value='${secret}', verify_ssl=False)
+out = {}
+out['status'] = [(e['type'], e['name']) for e in px.cluster.status.get()]
+pool = px.pools('prod').get()
+out['pool'] = [pool.get('comment'), [m['vmid'] for m in pool['members']]]
+out['users'] = sorted(u['userid'] for u in px.access.users.get(full=1))
+out['domains'] = [d['realm'] for d in px.access.domains.get()]
+out['groups'] = px.access.groups.get()
+rrd = px.nodes('pve1').qemu(100).rrddata.get(timeframe='hour')
+out['rrd'] = [len(rrd), sorted(rrd[-1].keys())]
+out['rrdlxc'] = len(px.nodes('pve1').lxc(101).rrddata.get(timeframe='week', cf='AVERAGE'))
+print(json.dumps(out))
+`;
+    const r = spawnSync(PY, ['-c', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PYTHONWARNINGS: 'ignore' } });
+    if (r.error || r.status !== 0) throw new Error(`proxmoxer run failed (is python3-proxmoxer installed? test/setup.sh): ${r.error?.message ?? ''} ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(out.status).toEqual([['cluster', 'sim'], ['node', 'pve1']]);
+    expect(out.pool).toEqual(['production', [100]]);
+    expect(out.users).toEqual(['root@pam']);
+    expect(out.domains).toEqual(['pam', 'pve']);
+    expect(out.groups).toEqual([]);
+    expect(out.rrd[0]).toBe(70);
+    expect(out.rrd[1]).toEqual(expect.arrayContaining(['time', 'cpu', 'maxcpu', 'mem', 'maxmem', 'netin', 'netout']));
+    expect(out.rrdlxc).toBe(70);
   });
 });
 
