@@ -36,7 +36,7 @@ BASE_TIMERS=(autosnap.timer autosnap-clean.timer)
 
 usage() {
   cat <<'EOF'
-usage: install.sh [--root DIR] [--dry-run] [--bin PATH] [--with-backup-hook] [--force]
+usage: install.sh [--root DIR] [--dry-run] [--bin PATH] [--with-backup-hook] [--cv4pve-link] [--force]
        install.sh --uninstall [--purge] [--root DIR] [--dry-run]
 
   --root DIR          install into DIR instead of / (staging for packages and tests);
@@ -46,6 +46,10 @@ usage: install.sh [--root DIR] [--dry-run] [--bin PATH] [--with-backup-hook] [--
                       dist/autosnap, beside install.sh)
   --with-backup-hook  also set `script:` in /etc/vzdump.conf to the backup hook (the
                       original file is kept) and install backup-wakeup.timer
+  --cv4pve-link       also link the tool as cv4pve-autosnap, so cron lines and scripts
+                      written for cv4pve-autosnap 2.x run it unchanged (its status
+                      table, exit code 1 for every error); a later install without
+                      this option removes the link
   --force             replace files and a vzdump hook script not installed by autosnap
                       (each is kept and restored by --uninstall)
   --uninstall         remove everything the installation recorded, restore
@@ -64,6 +68,7 @@ die() {
 ROOT=/
 DRY=0
 WITH_HOOK=0
+CV4PVE_LINK=0
 FORCE=0
 UNINSTALL=0
 PURGE=0
@@ -79,6 +84,7 @@ while [ $# -gt 0 ]; do
     --layout=*) LAYOUT=${1#--layout=}; shift ;;
     --dry-run|-n) DRY=1; shift ;;
     --with-backup-hook) WITH_HOOK=1; shift ;;
+    --cv4pve-link) CV4PVE_LINK=1; shift ;;
     --force) FORCE=1; shift ;;
     --uninstall) UNINSTALL=1; shift ;;
     --purge) PURGE=1; shift ;;
@@ -91,12 +97,16 @@ case $LAYOUT in local|deb) ;; *) die "unknown layout '$LAYOUT' (local or deb)" ;
 [ "$PURGE" = 0 ] || [ "$UNINSTALL" = 1 ] || die "--purge only goes with --uninstall"
 if [ "$UNINSTALL" = 1 ]; then
   [ "$WITH_HOOK" = 0 ] || die "--with-backup-hook does not go with --uninstall (it restores /etc/vzdump.conf anyway)"
+  [ "$CV4PVE_LINK" = 0 ] || die "--cv4pve-link does not go with --uninstall (the link is removed anyway)"
   [ -z "$BIN_SRC" ] || die "--bin does not go with --uninstall"
   [ "$LAYOUT" = local ] || die "--layout deb is for staging a package; dpkg removes it"
 fi
 if [ "$LAYOUT" = deb ]; then
   [ "$ROOT" != / ] || die "--layout deb only stages into a --root"
   [ "$WITH_HOOK" = 0 ] || die "--with-backup-hook does not go with --layout deb (the package never edits /etc/vzdump.conf)"
+  # the package never takes the name of another vendor's command; docs/autosnap.md says
+  # how an admin adds the link in /usr/local/sbin
+  [ "$CV4PVE_LINK" = 0 ] || die "--cv4pve-link does not go with --layout deb (see docs/autosnap.md)"
 fi
 ROOT=${ROOT%/}
 if [ -n "$ROOT" ]; then
@@ -468,6 +478,7 @@ do_install() {
   # refuse before changing anything
   check_free "$PREFIX/bin/autosnap" "$bin"
   for t in "${TOOLS[@]}"; do check_free "$SBIN_DIR/$t"; done
+  [ "$CV4PVE_LINK" = 0 ] || check_free "$SBIN_DIR/cv4pve-autosnap"
   for u in "${units[@]}"; do check_free "$UNIT_DIR/$u" "$src_units/$u"; done
   [ ! -f "$logrotate" ] || check_free /etc/logrotate.d/autosnap-backup "$logrotate"
   if [ -n "$completion" ]; then
@@ -499,6 +510,7 @@ do_install() {
 
   ensure_dir "$SBIN_DIR"
   for t in "${TOOLS[@]}"; do put_link "$PREFIX/bin/autosnap" "$SBIN_DIR/$t"; done
+  [ "$CV4PVE_LINK" = 0 ] || put_link "$PREFIX/bin/autosnap" "$SBIN_DIR/cv4pve-autosnap"
 
   ensure_dir "$UNIT_DIR"
   local units_changed=0 before=${#UPDATED_PATHS[@]}

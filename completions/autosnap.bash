@@ -10,7 +10,7 @@
 # connection settings typed on the command line (--host, --config, ...) are passed along.
 
 _autosnap_tools="autosnap pve-snapshot ontap-snapshot backup-hook backup-wakeup backup-sync"
-_autosnap_formats="text json jsonpretty markdown html"
+_autosnap_formats="text json jsonpretty markdown html unicode unicodeAlt"
 _autosnap_timeout=${AUTOSNAP_COMPLETION_TIMEOUT:-3}
 declare -gA _autosnap_help_cache 2>/dev/null || true
 

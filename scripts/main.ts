@@ -7,6 +7,9 @@ import { VERSION } from '../lib/version.ts';
 
 const TOOLS: Record<string, () => Promise<{ main: Main }>> = {
   autosnap: () => import('./autosnap.ts'),
+  // autosnap as cv4pve-autosnap 2.x answers (status table, exit 1 for every error); only
+  // through a link of that name, never as a first argument
+  'cv4pve-autosnap': () => import('./cv4pve-autosnap.ts'),
   'pve-snapshot': () => import('./pve-snapshot.ts'),
   'ontap-snapshot': () => import('./ontap-snapshot.ts'),
   'backup-hook': () => import('./backup-hook.ts'),
@@ -20,13 +23,13 @@ const TOOLS: Record<string, () => Promise<{ main: Main }>> = {
   pvesh: () => import('./sim-pvesh.ts'),
 };
 
-export const TOOL_NAMES = Object.keys(TOOLS).filter((t) => t !== 'pvesh');
+export const TOOL_NAMES = Object.keys(TOOLS).filter((t) => t !== 'pvesh' && t !== 'cv4pve-autosnap');
 
 export function pickTool(argv0: string, args: string[]): { tool: string; args: string[] } {
   const called = path.basename(argv0 || '').replace(/\.(ts|js)$/, '');
   if (called in TOOLS && called !== 'autosnap') return { tool: called, args };
   const first = args[0];
-  if (first && first !== 'autosnap' && first !== 'pvesh' && first in TOOLS) return { tool: first, args: args.slice(1) };
+  if (first && first !== 'autosnap' && first !== 'pvesh' && first !== 'cv4pve-autosnap' && first in TOOLS) return { tool: first, args: args.slice(1) };
   if (first === 'autosnap') return { tool: 'autosnap', args: args.slice(1) };
   return { tool: 'autosnap', args };
 }

@@ -13,7 +13,7 @@ commands:
   -clean | --clean    run only the cleaning of the jobs
   snap   --label L --keep N [--state] [--only-running] [--script HOOK]
   clean  --label L --keep N [--script HOOK]        (--keep 0 removes all of the label)
-  status [--label L] [-o text|json|jsonpretty|markdown|html]
+  status [--label L] [-o text|json|jsonpretty|markdown|html|unicode|unicodeAlt]
   plan   [--label L --keep N | --keep-daily N ... | --tiers SPEC | --policy intraday | --job NAME]
          plan --from-file FILE [policy options] [--at ISO-8601]   (offline)
 
@@ -26,7 +26,10 @@ autosnap options (also keys of the config's [autosnap] section, without the dash
   --timestamp-format FMT (yyMMddHHmmss)  --interval MIN (${DEFAULT_INTERVAL_MIN}, intraday)
   --max-perc-storage N (95)  --max-per-node N (${DEFAULT_MAX_PER_NODE})
   --lock-wait S (60)  --lock-file F (${DEFAULT_LOCK_FILE})  --wait
-  --hook-timeout S (${DEFAULT_HOOK_TIMEOUT})
+  --hook-timeout S (${DEFAULT_HOOK_TIMEOUT})  --marker autosnap|cv4pve-autosnap (the description of new snapshots)
+
+called through a link named cv4pve-autosnap (install.sh --cv4pve-link): status prints
+cv4pve-autosnap's table and JSON, new snapshots carry its description, every error exits 1
 
 ${globalHelp()}
 

@@ -51,9 +51,9 @@ export interface HookContext {
   snapName?: string;
   /** the job saves RAM (--state) */
   vmstate?: boolean;
-  /** seconds the action took (post/abort phases) */
+  /** seconds the action took (post/abort phases), the job took (job end); 0 otherwise */
   duration?: number;
-  /** outcome of the action: true = success */
+  /** outcome of the action or job (true = success); unset: cv4pve's value for the phase */
   state?: boolean;
   debug?: boolean;
   dryRun?: boolean;
@@ -62,8 +62,27 @@ export interface HookContext {
 const flag = (b: boolean | undefined) => (b ? '1' : '0');
 
 /**
+ * STATE where the phase has no outcome yet, as cv4pve passes it (Corsinvest/cv4pve-autosnap
+ * src/Corsinvest.ProxmoxVE.AutoSnap.Api/AutoSnapEngine.cs: `new PhaseEventArgs(..., 0, true)`
+ * for snap-job-start and snap-create-pre, `(..., 0, false)` for clean-job-start and
+ * snap-remove-pre). DURATION is then 0.
+ */
+const START_STATE: Partial<Record<HookPhase, boolean>> = {
+  'snap-job-start': true,
+  'snap-create-pre': true,
+  'clean-job-start': false,
+  'snap-remove-pre': false,
+};
+
+/** Seconds as cv4pve writes them (a .NET double with a `.`): `0`, `1.5`; ours to 1/100 s. */
+export function durationText(sec: number | undefined): string {
+  return String(Math.round((sec ?? 0) * 100) / 100);
+}
+
+/**
  * The variables a hook sees. cv4pve sets every variable in every phase (empty when it
- * has no meaning there), so hooks written for it may read any of them unguarded.
+ * has no meaning there; DURATION and STATE always a number, PhaseEventArgs.cs), so hooks
+ * written for it may read any of them unguarded, e.g. to build JSON.
  */
 export function hookEnv(ctx: HookContext): Record<string, string> {
   const vars: Record<string, string> = {
@@ -75,8 +94,8 @@ export function hookEnv(ctx: HookContext): Record<string, string> {
     KEEP: ctx.keep === undefined ? '' : String(ctx.keep),
     SNAP_NAME: ctx.snapName ?? '',
     VMSTATE: flag(ctx.vmstate),
-    DURATION: ctx.duration === undefined ? '' : ctx.duration.toFixed(2),
-    STATE: ctx.state === undefined ? '' : flag(ctx.state),
+    DURATION: durationText(ctx.duration),
+    STATE: flag(ctx.state ?? START_STATE[ctx.phase] ?? false),
     DEBUG: flag(ctx.debug),
     DRY_RUN: flag(ctx.dryRun),
   };

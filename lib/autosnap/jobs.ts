@@ -5,7 +5,7 @@
 import { UsageError } from '../cli/errors.ts';
 import type { Config } from '../cli/config.ts';
 import { parsePolicyOptions, type Policy } from '../snapshots/policy.ts';
-import { checkRunFormat, DEFAULT_TIMESTAMP_FORMAT, validateLabel } from '../snapshots/naming.ts';
+import { checkRunFormat, CV4PVE_MARKER, DEFAULT_TIMESTAMP_FORMAT, MARKER, validateLabel } from '../snapshots/naming.ts';
 import { OptionSource, POLICY_KEYS } from './options.ts';
 
 export interface Job {
@@ -29,6 +29,26 @@ export interface Job {
   timestampFormat: string;
   /** intraday: minutes between snapshots (names are rounded down to it) */
   intervalMin: number;
+  /** the description of the snapshots the job creates */
+  marker: string;
+}
+
+/** The descriptions a job may write: ours, or cv4pve's so that both tools manage them. */
+export const MARKERS = [MARKER, CV4PVE_MARKER] as const;
+
+/**
+ * `--marker` / `marker =`: cv4pve-autosnap's own description (CV4PVE_MARKER) makes our
+ * snapshots indistinguishable from its own, so cv4pve (which keeps only snapshots whose
+ * description is exactly its name: Corsinvest/cv4pve-autosnap
+ * src/Corsinvest.ProxmoxVE.AutoSnap.Api/AutoSnapEngine.cs, FilterApp) can list and prune
+ * them too, side by side or after a switch back. Through the cv4pve-autosnap link that is
+ * the default (`default-marker`, set by the entry, never typed).
+ */
+function markerOf(src: OptionSource): string {
+  const v = src.str('marker') ?? (src.args['default-marker'] as string | undefined) ?? MARKER;
+  const m = v.trim().toLowerCase();
+  if (!(MARKERS as readonly string[]).includes(m)) throw new UsageError(`${src.where('marker')}: '${v}' is not a marker (expected ${MARKERS.join(' or ')})`);
+  return m;
 }
 
 export const DEFAULT_HOOK_TIMEOUT = 300;
@@ -89,6 +109,7 @@ function common(src: OptionSource, name: string) {
     hookTimeout,
     timestampFormat: runFormatOf(src),
     intervalMin,
+    marker: markerOf(src),
   };
 }
 

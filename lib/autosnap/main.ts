@@ -12,6 +12,7 @@ import { parseFormat, print, printLines, render, type Format } from '../cli/outp
 import { parseSelector } from '../guests/selector.ts';
 import { resolveSelection, TEMPLATE_REASON, unusable, type GuestInfo } from '../guests/inventory.ts';
 import { resolveTimeZone } from '../snapshots/localtime.ts';
+import { CV4PVE_MARKER } from '../snapshots/naming.ts';
 import { localTime } from '../snapshots/localtime.ts';
 import { offlinePlanMain } from '../snapshots/offline-plan.ts';
 import { clientOps, prepareGuest, runGuest, type ExecEnv, type GuestMode, type GuestOutcome, type PlanRow, type PreparedGuest } from '../snapshots/executor.ts';
@@ -93,8 +94,16 @@ export function modeFor(inv: Invocation, job: Job, s: Pick<RunSettings, 'now' | 
   return { cleanFirst: false, create: true, pruneAfter: true, allowRemoveNewest: false };
 }
 
-export async function autosnapMain(argv: string[]): Promise<number> {
+export interface MainOptions {
+  /** called through a link named cv4pve-autosnap: status prints cv4pve's table */
+  cv4pve?: boolean;
+}
+
+export async function autosnapMain(argv: string[], opts: MainOptions = {}): Promise<number> {
   const inv = parseInvocation(argv);
+  // through the cv4pve-autosnap link new snapshots carry cv4pve's description unless
+  // --marker or the config says otherwise (lib/autosnap/jobs.ts markerOf)
+  if (opts.cv4pve) inv.args['default-marker'] = CV4PVE_MARKER;
   if (inv.args.help) {
     print(HELP);
     return 0;
@@ -116,7 +125,7 @@ export async function autosnapMain(argv: string[]): Promise<number> {
     parseSelector(src.str('vmid') ?? '@all');
     const client = await connect(inv.args, config);
     try {
-      return await statusCommand(client, src, s);
+      return await statusCommand(client, src, { ...s, cv4pve: opts.cv4pve });
     } finally {
       await client.close();
     }
@@ -164,9 +173,10 @@ function refuseKeepZero(job: Job, src: OptionSource): void {
   throw new UsageError(`${where}: 0 would remove the snapshot this run makes; keep at least 1 (clean --keep 0 removes them all)`);
 }
 
-async function jobHook(job: Job, phase: HookPhase, s: RunSettings): Promise<void> {
+async function jobHook(job: Job, phase: HookPhase, s: RunSettings, end?: { duration: number; ok: boolean }): Promise<void> {
   if (!job.script || s.dryRun) return;
-  const r = await runHook(job.script, { phase, label: job.kind === 'intraday' ? 'intraday' : job.label, keep: job.keepText, vmstate: job.state, debug: s.debug, dryRun: s.dryRun }, job.hookTimeout);
+  const ctx = { phase, label: job.kind === 'intraday' ? 'intraday' : job.label, keep: job.keepText, vmstate: job.state, debug: s.debug, dryRun: s.dryRun, duration: end?.duration, state: end?.ok };
+  const r = await runHook(job.script, ctx, job.hookTimeout);
   const lines = r.output.map((l) => `hook ${phase}: ${l}`);
   printLines(lines);
   const problem = hookProblem(phase, r, job.hookTimeout);
@@ -232,6 +242,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
       hook: job.script && !dry ? (ctx) => runHook(job.script!, ctx, job.hookTimeout) : undefined,
     };
     const phasePrefix = mode.create ? 'snap' : 'clean';
+    const jobStarted = Date.now();
+    const before = outcomes.length;
     await jobHook(job, `${phasePrefix}-job-start` as HookPhase, { ...s, dryRun: dry });
     // a guest's reads (lock wait, config, snapshot list) run while it waits for its node's
     // slot; the slot is for its tasks, so a node never idles on another guest's round trips
@@ -260,7 +272,9 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     );
     // a certificate mismatch with no host left: the one line and exit 3, not a line per guest
     for (const r of results) if (!r.ok && stopsTheRun(r.error)) throw r.error;
-    await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry });
+    // as cv4pve: the job's run time, and 1 when no guest of the job failed
+    const ok = outcomes.slice(before).every((o) => o.outcome.status !== 'failed');
+    await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry }, { duration: (Date.now() - jobStarted) / 1000, ok });
   }
   for (const { outcome } of outcomes) {
     totals.created += outcome.created.length;

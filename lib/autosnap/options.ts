@@ -13,7 +13,7 @@ export type Command = (typeof COMMANDS)[number];
 export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'tiers', 'policy'] as const;
 
 /** What a job reads from its own `[job NAME]` section (before `[autosnap]`). */
-const JOB_KEYS = ['vmid', 'label', ...POLICY_KEYS, 'state', 'only-running', 'tags', 'script', 'hook-timeout', 'timestamp-format', 'interval'];
+const JOB_KEYS = ['vmid', 'label', ...POLICY_KEYS, 'state', 'only-running', 'tags', 'script', 'hook-timeout', 'timestamp-format', 'interval', 'marker'];
 /** Settings of the whole run: read from `[autosnap]` (or the command line) only. */
 const RUN_KEYS = ['max-perc-storage', 'max-parallel', 'max-per-node', 'lock-wait', 'lock-file', 'wait', 'tz', 'output', 'dry-run', 'debug', 'job'];
 const runWide = Object.fromEntries(RUN_KEYS.map((k) => [normKey(k), 'it applies to the whole run: set it in [autosnap]']));
@@ -47,9 +47,12 @@ export const AUTOSNAP_OPTIONS: OptionSpec = {
     'tiers', 'policy', 'script', 'hook-timeout', 'lock-wait', 'lock-file', 'job', 'interval', 'tags',
     'from-file', 'at', 'max-age', 'keep-newest',
     // autosnap's own, not global: no other tool reads them
-    'vmid', 'timestamp-format', 'max-perc-storage', 'max-per-node',
+    'vmid', 'timestamp-format', 'max-perc-storage', 'max-per-node', 'marker',
   ],
   boolean: ['state', 'only-running', 'clean', 'wait'],
+  // cv4pve 2.x's README spells the hook option --script-hook; its code reads --script
+  // (Corsinvest/cv4pve-api-dotnet .../Console/Helpers/CommandOptionExtension.cs)
+  alias: { 'script-hook': 'script' },
 };
 
 /** Config keys whose empty value is refused instead of read as "not set". */

@@ -22,7 +22,7 @@ export function planColumns(tz: string, withJob: boolean): Column<PlanRow>[] {
   const cols: Column<PlanRow>[] = [
     { header: 'NODE', get: (r) => r.node },
     { header: 'VM', get: (r) => r.vmid, align: 'right' },
-    { header: 'NAME', get: (r) => r.vmname },
+    { header: 'GUEST', get: (r) => r.vmname },
     { header: 'SNAPSHOT', get: (r) => r.snapshot },
     { header: 'TIME', get: (r) => (r.snaptime === undefined ? '' : formatLocal(r.snaptime, tz).slice(0, 19)) },
     { header: 'ACTION', get: (r) => r.action },
@@ -58,7 +58,7 @@ export function outcomeColumns(): Column<Done>[] {
     { header: 'JOB', get: (r) => r.job.name },
     { header: 'NODE', get: (r) => r.outcome.guest.node },
     { header: 'VM', get: (r) => r.outcome.guest.vmid, align: 'right' },
-    { header: 'NAME', get: (r) => r.outcome.guest.name },
+    { header: 'GUEST', get: (r) => r.outcome.guest.name },
     { header: 'STATUS', get: (r) => r.outcome.status },
     { header: 'CREATED', get: (r) => r.outcome.created.join(' ') },
     { header: 'REMOVED', get: (r) => r.outcome.removed.join(' ') },

@@ -1,13 +1,14 @@
 // `autosnap status [--label L]`: the snapshots of a label (all of ours without one), as
 // cv4pve shows them, with the time in local time (cv4pve printed UTC).
-import { render, print, type Column } from '../cli/output.ts';
+import { render, print, type Column, type Format } from '../cli/output.ts';
 import { stderrLine } from '../cli/log.ts';
 import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { listSnapshots } from '../pve/snapshots.ts';
 import type { PveClient, SnapshotEntry } from '../pve/types.ts';
 import { formatLocal } from '../snapshots/localtime.ts';
-import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, labelOf, validateLabel } from '../snapshots/naming.ts';
+import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, isOriginalScriptSnapshot, labelOf, validateLabel } from '../snapshots/naming.ts';
 import type { OptionSource } from './options.ts';
+import { cv4pveStatus } from './cv4pve.ts';
 import { isoLocal } from './report.ts';
 import { runBounded } from './schedule.ts';
 
@@ -28,7 +29,8 @@ export interface StatusRow {
 /** Which of a guest's snapshots status shows. */
 export function statusFilter(label: string | undefined, format: string): (s: SnapshotEntry) => boolean {
   if (label !== undefined) return (s) => isManaged(s, { label, timestampFormat: format });
-  return (s) => s.name !== 'current' && isMarker(s.description) && (isIntradayName(s.name) || labelOf(s.name, format) !== undefined);
+  // the original script's snapshots too: the intraday job adopts them
+  return (s) => s.name !== 'current' && (isOriginalScriptSnapshot(s) || (isMarker(s.description) && (isIntradayName(s.name) || labelOf(s.name, format) !== undefined)));
 }
 
 export function statusRows(g: GuestInfo, snaps: SnapshotEntry[], keep: (s: SnapshotEntry) => boolean, format: string): StatusRow[] {
@@ -53,7 +55,8 @@ export function statusColumns(tz: string): Column<StatusRow>[] {
   return [
     { header: 'NODE', get: (r) => r.node },
     { header: 'VM', get: (r) => r.vmid, align: 'right' },
-    { header: 'NAME', get: (r) => r.vmname },
+    // not NAME: in cv4pve's status NAME is the snapshot, and scripts read it by that title
+    { header: 'GUEST', get: (r) => r.vmname },
     { header: 'TIME', get: (r) => (r.snaptime === undefined ? '' : formatLocal(r.snaptime, tz).slice(0, 19)) },
     { header: 'PARENT', get: (r) => r.parent ?? '' },
     { header: 'SNAPSHOT', get: (r) => r.snapshot },
@@ -92,7 +95,7 @@ export function statusOptions(src: OptionSource): { label?: string; format: stri
   return { label, format };
 }
 
-export async function statusCommand(client: PveClient, src: OptionSource, s: { tz: string; format: 'text' | 'json' | 'jsonpretty' | 'markdown' | 'html'; maxParallel: number; maxPerNode: number }): Promise<number> {
+export async function statusCommand(client: PveClient, src: OptionSource, s: { tz: string; format: Format; maxParallel: number; maxPerNode: number; cv4pve?: boolean }): Promise<number> {
   const { label: labelOpt, format } = statusOptions(src);
   const guests = await resolveGuests(client, src.str('vmid') ?? '@all');
   const keep = statusFilter(labelOpt, format);
@@ -108,6 +111,9 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
       stderrLine(`error: ${g.vmid}${g.name ? ` ${g.name}` : ''}: ${(r.error as Error)?.message ?? String(r.error)}`);
     }
   });
-  print(render(s.format, rows, statusColumns(s.tz), statusJson(rows, s.tz)));
+  if (s.cv4pve) {
+    // cv4pve prints nothing at all when the selection holds no guest (Commands.cs)
+    if (guests.length) print(cv4pveStatus(rows, s.format));
+  } else print(render(s.format, rows, statusColumns(s.tz), statusJson(rows, s.tz)));
   return failed ? 1 : 0;
 }

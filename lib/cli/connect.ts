@@ -9,6 +9,7 @@ import type { Auth } from '../pve/api.ts';
 import { parseFingerprints, parseHostList } from '../pve/hosts.ts';
 import type { PveClient } from '../pve/types.ts';
 import { checkConfig, readSecretFile, type Config, type SectionKeys } from './config.ts';
+import { decodePasswordFile } from './cv4pve-password.ts';
 import { AppError, ConnectionError, UsageError } from './errors.ts';
 import { debug, registerSecret, warn } from './log.ts';
 
@@ -87,6 +88,8 @@ interface Level {
   username?: string;
   password?: string;
   passwordFile?: string;
+  /** the file was named as cv4pve does (`--password file:PATH`): it may hold cv4pve's form */
+  passwordFileCv4pve?: boolean;
   fingerprint?: string | string[];
   caFile?: string;
   insecure?: boolean;
@@ -98,9 +101,13 @@ interface Level {
 function cliLevel(args: Args): Level {
   let password = str(args.password);
   let passwordFile = str(args['password-file']);
+  let cv4pveFile = false;
   if (password?.startsWith('file:')) {
     // cv4pve's way of keeping the password off the command line
-    passwordFile ??= password.slice(5);
+    if (passwordFile === undefined) {
+      passwordFile = password.slice(5);
+      cv4pveFile = true;
+    }
     password = undefined;
   } else if (password !== undefined) {
     registerSecret(password);
@@ -115,6 +122,7 @@ function cliLevel(args: Args): Level {
     username: str(args.username),
     password,
     passwordFile,
+    passwordFileCv4pve: cv4pveFile || undefined,
     fingerprint: fp === undefined || fp === '' ? undefined : (fp as string | string[]),
     caFile: str(args['ca-file']),
     insecure: args.insecure === true ? true : undefined,
@@ -195,6 +203,10 @@ function resolveAuth(levels: Level[]): Auth {
     for (const l of from) {
       if (l.passwordFile) {
         password = readSecretFile(l.passwordFile, 'password');
+        if (l.passwordFileCv4pve) {
+          password = decodePasswordFile(password, l.passwordFile);
+          registerSecret(password);
+        }
         break;
       }
       if (l.password) {

@@ -29,7 +29,7 @@ export const GLOBAL_OPTION_TABLE: readonly GlobalOption[] = [
   { name: 'transport', arg: 'api|pvesh', text: 'HTTPS API or the local pvesh (default: pvesh on a node\nwhen no host is set, api otherwise)' },
   { name: 'pvesh', arg: 'PATH', text: 'the pvesh to run with --transport pvesh' },
   { name: 'config', arg: 'FILE', text: 'config file (default /etc/autosnap/autosnap.conf, or AUTOSNAP_CONFIG)' },
-  { name: 'output', short: 'o', arg: 'FORMAT', text: 'text, json, jsonpretty, markdown, html' },
+  { name: 'output', short: 'o', arg: 'FORMAT', text: 'text, json, jsonpretty, markdown, html, unicode, unicodeAlt' },
   {
     name: 'max-parallel',
     arg: 'N',

@@ -4,11 +4,12 @@ import { UsageError } from './errors.ts';
 import { escapeJson, escapeLine, escapeText } from './escape.ts';
 import { redact } from './log.ts';
 
-export const FORMATS = ['text', 'json', 'jsonpretty', 'markdown', 'html'] as const;
+export const FORMATS = ['text', 'json', 'jsonpretty', 'markdown', 'html', 'unicode', 'unicodealt'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export function parseFormat(value: unknown): Format {
   if (value === undefined || value === true || value === '') return 'text';
+  // lower-cased: cv4pve spells it unicodeAlt (its enum parser ignores case)
   const v = String(value).toLowerCase();
   // cv4pve spells it "jsonpretty"; accept the common dash too
   const norm = v === 'json-pretty' ? 'jsonpretty' : v === 'md' ? 'markdown' : v;
@@ -41,7 +42,7 @@ export function renderText<R>(rows: R[], cols: Column<R>[]): string {
 
 // a backslash first (it escapes in markdown), then the pipe that ends a cell, then HTML,
 // which markdown renderers pass through: `<script>` in a guest name must stay text
-const mdEscape = (s: string) =>
+export const mdEscape = (s: string) =>
   escapeLine(s)
     .replace(/\\/g, '\\\\')
     .replace(/\|/g, '\\|')
@@ -63,6 +64,21 @@ export function renderHtml<R>(rows: R[], cols: Column<R>[]): string {
 }
 
 /**
+ * The text table drawn with box-drawing characters, the `unicode` and `unicodeAlt` outputs
+ * of cv4pve-autosnap 1.x (BetterConsoleTables' Unicode/UnicodeAlt configurations, see
+ * Corsinvest/cv4pve-api-dotnet src/Corsinvest.ProxmoxVE.Api.Extension/Helpers/TableHelper.cs
+ * before 2022): single lines, or double lines for the alternative.
+ */
+export function renderBox<R>(rows: R[], cols: Column<R>[], alt = false): string {
+  const [h, v, tl, tm, tr, ml, mm, mr, bl, bm, br] = alt ? [...'═║╔╦╗╠╬╣╚╩╝'] : [...'─│┌┬┐├┼┤└┴┘'];
+  const cells = rows.map((r) => cols.map((c) => cell(c.get(r)).replace(/\n/g, ' ')));
+  const widths = cols.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i].length)));
+  const rule = (l: string, m: string, r: string) => l + widths.map((w) => h.repeat(w + 2)).join(m) + r;
+  const line = (vals: string[]) => v + vals.map((x, i) => ` ${cols[i].align === 'right' ? x.padStart(widths[i]) : x.padEnd(widths[i])} `).join(v) + v;
+  return [rule(tl, tm, tr), line(cols.map((c) => c.header)), rule(ml, mm, mr), ...cells.map(line), rule(bl, bm, br)].join('\n') + '\n';
+}
+
+/**
  * Render rows in the chosen format. JSON formats print `json` (the documented machine
  * shape, which may carry more than the table shows) or the rows themselves.
  */
@@ -76,6 +92,9 @@ export function render<R>(format: Format, rows: R[], cols: Column<R>[], json?: u
       return renderMarkdown(rows, cols);
     case 'html':
       return renderHtml(rows, cols);
+    case 'unicode':
+    case 'unicodealt':
+      return renderBox(rows, cols, format === 'unicodealt');
     default:
       return renderText(rows, cols);
   }

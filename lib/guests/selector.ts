@@ -4,6 +4,7 @@
 //   web1           guest name (exact, case-insensitive)
 //   %web%  web%  %01   name contains / starts with / ends with (case-insensitive)
 //   @all  all      every guest              @all-pve1   every guest on node pve1
+//                                           @node-pve1, all-pve1   the same (cv4pve 2.x)
 //   @pool-prod     members of pool prod (nested: @pool-prod/db)
 //   @tag-backup    guests carrying tag backup (case-insensitive)
 //   -TOKEN         exclusion of any of the above; `-150:200` excludes a range
@@ -11,6 +12,12 @@
 // Tokens are comma separated without blanks. Exclusions apply after all inclusions.
 // A token that starts with a digit must be a vmid or a range: `10x` is an error, not a
 // guest name (to select such a name use a wildcard, e.g. `%10x`).
+//
+// As cv4pve-autosnap 2.x documents them (Corsinvest/cv4pve-autosnap
+// docs/src/content/docs/guests.mdx): `text%` starts with, `%text` ends with, `%text%`
+// contains; `@node-x`, `@all-x` and `all-x` all mean the guests on node x. (Its code,
+// cv4pve-api-dotnet Utils/VmHelper.cs, matches `%text` and `text%` the other way round;
+// the documented meaning, the usual one, is the one kept here.)
 import { UsageError } from '../cli/errors.ts';
 import type { GuestInfo } from './inventory.ts';
 
@@ -52,12 +59,20 @@ function vmidOf(text: string, token: string): number {
 function parseTerm(body: string, token: string): SelectorTerm {
   const lower = body.toLowerCase();
   if (lower === '@all' || lower === 'all') return { kind: 'all' };
+  // cv4pve's `all-<node>` without the @ (ClientExtension.cs GetVmsAsync); a guest named
+  // all-something is still reachable as %all-something
+  const bareNode = /^all-(.+)$/i.exec(body);
+  if (bareNode) {
+    if (!NODE.test(bareNode[1])) throw bad(token, 'not a node name');
+    return { kind: 'node', node: bareNode[1] };
+  }
   if (body.startsWith('@')) {
-    const m = /^@(all|pool|tag)-(.*)$/i.exec(body);
-    if (!m) throw bad(token, 'expected @all, @all-<node>, @pool-<pool> or @tag-<tag>');
+    const m = /^@(all|node|pool|tag)-(.*)$/i.exec(body);
+    if (!m) throw bad(token, 'expected @all, @node-<node>, @all-<node>, @pool-<pool> or @tag-<tag>');
     const [, kind, arg] = m;
     switch (kind.toLowerCase()) {
       case 'all':
+      case 'node':
         if (!NODE.test(arg)) throw bad(token, 'not a node name');
         return { kind: 'node', node: arg };
       case 'pool':

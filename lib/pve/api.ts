@@ -306,7 +306,13 @@ export class ApiTransport {
       let hint = '';
       try {
         const peer = await probeCertificate(host, 5_000);
-        hint = `; if this is the node's certificate (check with 'pvenode cert info'), pin it with --fingerprint ${peer.fingerprint} or give its CA with --ca-file`;
+        // first contact with a stock node (self-signed pve-ssl.pem): the exact option to add,
+        // and where the admin sees the same fingerprint (the GUI's certificate viewer,
+        // pve-manager www/manager6/node/Certificates.js; `pvenode cert info` on the node)
+        hint =
+          `; the node showed the SHA-256 fingerprint ${peer.fingerprint}: compare it with the node's own ` +
+          `(GUI: the node > System > Certificates > pve-ssl.pem > View Certificate, or 'pvenode cert info' on the node), ` +
+          `then add --fingerprint ${peer.fingerprint} (or give its CA with --ca-file)`;
       } catch {
         /* the hint is optional */
       }

@@ -15,7 +15,7 @@ import type { PveClient, SnapshotEntry, TaskResult } from '../pve/types.ts';
 import { agentEnabled, diskStorages, storageOverLimit, type StorageUse } from '../autosnap/guestconfig.ts';
 import { hookProblem, type HookContext, type HookPhase, type HookResult } from '../autosnap/hooks.ts';
 import { lockAdvice, lockFromError, type LockWatcher } from '../autosnap/locks.ts';
-import { intradayName, isManaged, isMarker, MARKER, snapshotName } from './naming.ts';
+import { intradayName, isManaged, isMarker, isOriginalScriptSnapshot, MARKER, snapshotName } from './naming.ts';
 import { planRetention, type Decision } from './plan.ts';
 import type { Policy } from './policy.ts';
 
@@ -31,6 +31,8 @@ export interface ExecJob {
   hookTimeout: number;
   timestampFormat: string;
   intervalMin: number;
+  /** the description new snapshots get: `autosnap` (default) or cv4pve's `cv4pve-autosnap` */
+  marker?: string;
 }
 
 /** What to do on each guest. */
@@ -300,7 +302,7 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
   }
   out.plan.push({ ...row, snapshot: name, snaptime: Math.floor(env.now.getTime() / 1000), action: 'create', reason: job.state && g.type === 'qemu' ? 'new (with RAM)' : 'new' });
   if (env.dryRun) {
-    if (mode.pruneAfter) await prune(env, job, g, mode, out, [...snapshots, { name, snaptime: Math.floor(env.now.getTime() / 1000), description: MARKER }], name);
+    if (mode.pruneAfter) await prune(env, job, g, mode, out, [...snapshots, { name, snaptime: Math.floor(env.now.getTime() / 1000), description: job.marker ?? MARKER }], name);
     return;
   }
 
@@ -314,7 +316,7 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
   let error: string | undefined;
   for (;;) {
     try {
-      result = await env.ops.create(g, name, { description: MARKER, vmstate: job.state });
+      result = await env.ops.create(g, name, { description: job.marker ?? MARKER, vmstate: job.state });
       error = result.ok ? undefined : result.exitstatus;
     } catch (e) {
       if (stopsTheRun(e)) throw e;
@@ -350,7 +352,7 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
 
   if (mode.pruneAfter) {
     // the new snapshot's real snaptime is the server's; ours is close and it is the newest
-    const fresh = { name, snaptime: Math.max(Math.floor(env.now.getTime() / 1000), ...snapshots.map((s) => s.snaptime ?? 0)), description: MARKER };
+    const fresh = { name, snaptime: Math.max(Math.floor(env.now.getTime() / 1000), ...snapshots.map((s) => s.snaptime ?? 0)), description: job.marker ?? MARKER };
     await prune(env, job, g, mode, out, [...snapshots, fresh], name);
   }
 }
@@ -365,9 +367,12 @@ async function prune(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, 
     { now: env.now, tz: env.tz, keepNewest: !mode.allowRemoveNewest },
   );
   const row = { job: job.name, node: g.node, vmid: g.vmid, vmname: g.name };
+  const adopted = new Set(managed.filter((s) => job.kind === 'intraday' && isOriginalScriptSnapshot(s)).map((s) => s.name));
   for (const d of decisions) {
     if (d.name === created && out.plan.some((p) => p.snapshot === created)) continue;
-    out.plan.push({ ...row, snapshot: d.name, snaptime: d.snaptime, action: d.action, reason: d.reason });
+    // the plan says which of them came from the original script
+    const reason = adopted.has(d.name) ? `${d.reason}; adopted (original script's)` : d.reason;
+    out.plan.push({ ...row, snapshot: d.name, snaptime: d.snaptime, action: d.action, reason });
   }
   for (const s of snapshots) {
     if (managed.includes(s)) continue;

@@ -268,10 +268,25 @@ export interface NamingJob {
   intraday?: boolean;
 }
 
-/** A snapshot is managed by the job only when its name fits the job AND it carries a marker. */
+/**
+ * A snapshot the original autosnap script made: exactly `autosnap-YYYYMMDDHHMM` (a real
+ * date) and no description (the script's create call sends none). The script's rule was
+ * "every snapshot starting with autosnap- is ours"; ours is narrower, so a snapshot named
+ * by hand `autosnap-before-upgrade`, or one with any description, is never adopted.
+ */
+export function isOriginalScriptSnapshot(snapshot: { name: string; description?: string | null }): boolean {
+  return (snapshot.description ?? '').trim() === '' && isIntradayName(snapshot.name);
+}
+
+/**
+ * A snapshot is managed by the job only when its name fits the job AND it carries a
+ * marker; the intraday job also adopts the original script's snapshots (above), so a
+ * switch from the script does not leave them behind for ever.
+ */
 export function isManaged(snapshot: { name: string; description?: string | null }, job: NamingJob): boolean {
-  if (!isMarker(snapshot.description)) return false;
   if (snapshot.name === 'current') return false;
+  if (job.intraday && isOriginalScriptSnapshot(snapshot)) return true;
+  if (!isMarker(snapshot.description)) return false;
   if (job.intraday) return isIntradayName(snapshot.name);
   if (job.label === undefined) return false;
   return matchesLabel(snapshot.name, job.label, job.timestampFormat ?? DEFAULT_TIMESTAMP_FORMAT);

@@ -52,3 +52,28 @@ test('the hook gets its variables and none of the secrets', async () => {
   expect(env).not.toContain('SOME_OTHER_VAR');
   expect(r.stdout + r.stderr).not.toContain(secret);
 });
+
+test('DURATION and STATE are numbers in every phase, as cv4pve sets them: a hook can build JSON from them', async () => {
+  const log = path.join(TMP, 'json.log');
+  const hook = path.join(TMP, 'json-hook.sh');
+  // the shape of cv4pve's own metrics hook: numbers pasted into JSON unquoted
+  fs.writeFileSync(hook, `#!/bin/sh\necho "{\\"phase\\":\\"$CV4PVE_AUTOSNAP_PHASE\\",\\"duration\\":$CV4PVE_AUTOSNAP_DURATION,\\"state\\":$CV4PVE_AUTOSNAP_STATE}" >> ${log}\n`, { mode: 0o755 });
+  const conf = path.join(TMP, 'empty2.conf');
+  fs.writeFileSync(conf, '');
+  const common = ['--host', sim.hostPort, '--fingerprint', sim.fingerprint, '--vmid', '100'];
+  const env = { AUTOSNAP_API_TOKEN_SECRET: sim.secret, AUTOSNAP_CONFIG: conf, AUTOSNAP_LOCK_FILE: path.join(TMP, 'lock2') };
+  for (const cmd of [['snap', '--label', 'js', '--keep', '1'], ['clean', '--label', 'js', '--keep', '0']]) {
+    const r = await run([...common, '--api-token', sim.tokenId, ...cmd, '--script', hook], { env });
+    expect(r.code).toBe(0);
+  }
+  const rows = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { phase: string; duration: number; state: number });
+  const state = Object.fromEntries(rows.map((r) => [r.phase, r.state]));
+  expect(state).toEqual({
+    'snap-job-start': 1, 'snap-create-pre': 1, 'snap-create-post': 1, 'snap-job-end': 1,
+    'clean-job-start': 0, 'snap-remove-pre': 0, 'snap-remove-post': 1, 'clean-job-end': 1,
+  });
+  for (const r of rows) {
+    if (/start|pre$/.test(r.phase)) expect(r.duration).toBe(0);
+    else expect(r.duration).toBeGreaterThanOrEqual(0);
+  }
+});

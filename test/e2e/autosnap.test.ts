@@ -303,11 +303,11 @@ describe('autosnap under real conditions (api)', () => {
     expect(await names(sim, 101)).not.toContain('autohk250516120000');
     const phases = fs.readFileSync(log, 'utf8').trim().split('\n');
     expect(phases).toEqual([
-      'snap-job-start vm= type= label=hk keep=1 snap= state=',
-      'snap-create-pre vm=100 type=qemu label=hk keep=1 snap=autohk250516120000 state=',
+      'snap-job-start vm= type= label=hk keep=1 snap= state=1',
+      'snap-create-pre vm=100 type=qemu label=hk keep=1 snap=autohk250516120000 state=1',
       'snap-create-post vm=100 type=qemu label=hk keep=1 snap=autohk250516120000 state=1',
-      'snap-create-pre vm=101 type=lxc label=hk keep=1 snap=autohk250516120000 state=',
-      'snap-job-end vm= type= label=hk keep=1 snap= state=',
+      'snap-create-pre vm=101 type=lxc label=hk keep=1 snap=autohk250516120000 state=1',
+      'snap-job-end vm= type= label=hk keep=1 snap= state=1',
     ]);
   });
 
@@ -321,7 +321,7 @@ describe('autosnap under real conditions (api)', () => {
       time: '2025-05-16T10:00:00+02:00', parent: 'autohourly250516070000', description: 'cv4pve-autosnap', vmstate: false, label: 'hourly',
     });
     const text = await as(['--vmid', '100', 'status'], { env: { TZ: 'Europe/Berlin' } });
-    expect(text.stdout.split('\n')[0].split(/\s+/)).toEqual(['NODE', 'VM', 'NAME', 'TIME', 'PARENT', 'SNAPSHOT', 'DESCRIPTION', 'RAM']);
+    expect(text.stdout.split('\n')[0].split(/\s+/)).toEqual(['NODE', 'VM', 'GUEST', 'TIME', 'PARENT', 'SNAPSHOT', 'DESCRIPTION', 'RAM']);
     expect(text.stdout).toContain('2025-05-16 10:00:00');
     expect(text.stdout).not.toContain('pre-upgrade  ');
     for (const fmt of ['markdown', 'html', 'jsonpretty']) expect((await as(['--vmid', '100', 'status', '-o', fmt])).code).toBe(0);

@@ -155,6 +155,16 @@ describe('compiled executable', () => {
     const a = await run([...base(), '--username', 'snap@pve', '--password', `file:${f}`], { env: env() });
     expect(a.stderr).toBe('');
     expect(a.code).toBe(0);
+    // the file cv4pve-autosnap writes for `--password file:PATH` (v2: Triple DES, made with
+    // openssl; see lib/cli/cv4pve-password.ts), and its older form (ECB, no prefix)
+    const v2 = secretFile('pw-cv4pve', 'v2:AQIDBAUGBwhKUYn4hm7+/w==');
+    const c = await run([...base(), '--username', 'snap@pve', '--password', `file:${v2}`], { env: env() });
+    expect(c.stderr).toBe('');
+    expect(c.code).toBe(0);
+    const old = secretFile('pw-cv4pve-old', 'Z1kj0Bkjde8=');
+    const d = await run([...base(), '--username', 'snap@pve', '--password', `file:${old}`], { env: env() });
+    expect(d.stderr).toBe('');
+    expect(d.code).toBe(0);
     const b = await run([...base(), '--username', 'snap@pve', '--debug'], { env: env({ AUTOSNAP_PASSWORD: 'snap-pw' }) });
     expect(b.code).toBe(0);
     expect(b.stderr).not.toContain('snap-pw');

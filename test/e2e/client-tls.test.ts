@@ -118,6 +118,10 @@ describe('default verification', () => {
     expect(r.code).toBe(3);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('TLS certificate not trusted');
+    // what to add, and where to compare it before adding it
+    expect(r.stderr).toContain(`the node showed the SHA-256 fingerprint ${sim.fingerprint}`);
+    expect(r.stderr).toContain('System > Certificates > pve-ssl.pem');
+    expect(r.stderr).toContain(`then add --fingerprint ${sim.fingerprint} `);
   });
 });
 

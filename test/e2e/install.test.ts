@@ -56,6 +56,35 @@ describe('install.sh: the tool links', () => {
   });
 });
 
+describe('install.sh --cv4pve-link', () => {
+  test('adds the cv4pve-autosnap link, a later install without it removes it, uninstall too', () => {
+    const root = freshRoot('cv4pve');
+    const r = install(root, '--cv4pve-link');
+    expect(r.code).toBe(0);
+    expect(fs.readlinkSync(path.join(root, 'usr/local/sbin/cv4pve-autosnap'))).toBe('/opt/autosnap/bin/autosnap');
+    expect(install(root).code).toBe(0);
+    expect(exists(root, 'usr/local/sbin/cv4pve-autosnap')).toBe(false);
+    expect(install(root, '--cv4pve-link').code).toBe(0);
+    expect(install(root, '--uninstall').code).toBe(0);
+    expect(exists(root, 'usr/local/sbin/cv4pve-autosnap')).toBe(false);
+  });
+  test('an installed cv4pve-autosnap is not replaced without --force, and comes back on uninstall', () => {
+    const root = freshRoot('cv4pve-foreign');
+    write(root, 'usr/local/sbin/cv4pve-autosnap', '#!/bin/sh\necho the real one\n', 0o755);
+    const r = install(root, '--cv4pve-link');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('/usr/local/sbin/cv4pve-autosnap');
+    expect(install(root, '--cv4pve-link', '--force').code).toBe(0);
+    expect(install(root, '--uninstall').code).toBe(0);
+    expect(read(root, 'usr/local/sbin/cv4pve-autosnap')).toContain('the real one');
+  });
+  test('not in the package layout', () => {
+    const r = install(freshRoot('cv4pve-deb'), '--layout', 'deb', '--cv4pve-link');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('install.sh: --cv4pve-link does not go with --layout deb (see docs/autosnap.md)');
+  });
+});
+
 describe('install.sh: a fresh install', () => {
   const root = freshRoot('fresh');
   const first = installReal(root);

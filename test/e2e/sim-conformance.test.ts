@@ -1,6 +1,8 @@
 // The simulator must be as strict as a real PVE 9 node: these tests pin each behaviour and
 // its exact text, against the compiled executable over HTTPS with real authentication.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import crypto from 'node:crypto';
+import apidoc from '../../data/pve-api/apidoc-pve-9.1.json' with { type: 'json' };
 import { startSim, waitTask, type SimHandle } from '../helpers/sim.ts';
 
 const T0 = 1700000000;
@@ -396,7 +398,7 @@ describe('clearing a lock (qm unlock over the API)', () => {
 
 describe('rollback', () => {
   test('ZFS refuses to roll back past a newer snapshot', async () => {
-    expect((await runTask('POST', '/nodes/pve1/qemu/100/snapshot/sa/rollback')).exitstatus).toBe("can't rollback, 'sa' is not most recent snapshot on 'vm-100-disk-0'");
+    expect((await runTask('POST', '/nodes/pve1/qemu/100/snapshot/sa/rollback')).exitstatus).toBe("can't rollback, 'sa' is not most recent snapshot on 'local-zfs:vm-100-disk-0'");
   });
   test('qcow2 on NFS allows it; the VM is stopped hard and current follows', async () => {
     const st = await runTask('POST', '/nodes/pve1/qemu/101/snapshot/s1/rollback');
@@ -569,5 +571,107 @@ describe('task lists of a node: source, vmid, typefilter', () => {
     expect((await slow.api('GET', '/nodes/pve1/qemu/100/config')).body.data.lock).toBe('snapshot-delete');
     const bad = await slow.api('GET', '/nodes/pve1/tasks', { source: 'running' });
     expect([bad.status, bad.body.errors]).toEqual([400, { source: "value 'running' does not have a value in the enumeration 'archive, active, all'" }]);
+  });
+});
+
+// ---- read-only paths real clients call, checked against the returns schema of the
+// official apidoc (data/pve-api/apidoc-pve-9.1.json)
+
+type Schema = { type?: string; optional?: number; properties?: Record<string, Schema>; items?: Schema; additionalProperties?: number; enum?: string[] };
+function returnsOf(method: string, apiPath: string): Schema {
+  const walk = (nodes: any[]): any => {
+    for (const n of nodes) {
+      if (n.path === apiPath) return n;
+      const hit = n.children && walk(n.children);
+      if (hit) return hit;
+    }
+  };
+  return walk(apidoc as any[]).info[method].returns;
+}
+/** every problem of `v` against `s`: a missing non-optional property, a wrong type, an extra key where none is allowed */
+function schemaProblems(s: Schema, v: unknown, at = '$'): string[] {
+  const t = s.type;
+  if (t === 'array') return Array.isArray(v) ? v.flatMap((x, i) => (s.items ? schemaProblems(s.items, x, `${at}[${i}]`) : [])) : [`${at}: not an array`];
+  if (t === 'object') {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return [`${at}: not an object`];
+    const o = v as Record<string, unknown>;
+    const out: string[] = [];
+    for (const [k, ps] of Object.entries(s.properties ?? {})) {
+      if (o[k] === undefined) {
+        if (!ps.optional) out.push(`${at}.${k}: missing`);
+      } else out.push(...schemaProblems(ps, o[k], `${at}.${k}`));
+    }
+    if (s.additionalProperties === 0) for (const k of Object.keys(o)) if (!(k in (s.properties ?? {}))) out.push(`${at}.${k}: not in the schema`);
+    return out;
+  }
+  if (t === 'integer') return Number.isInteger(v) ? [] : [`${at}: not an integer`];
+  if (t === 'number') return typeof v === 'number' ? [] : [`${at}: not a number`];
+  if (t === 'boolean') return v === 0 || v === 1 ? [] : [`${at}: not 0/1`];
+  if (t === 'string') return typeof v === 'string' && (!s.enum || s.enum.includes(v)) ? [] : [`${at}: not a string of the schema`];
+  return [];
+}
+
+describe('read-only paths of real clients: schema-valid answers', () => {
+  test.each([
+    ['/cluster/status', '/cluster/status', {}],
+    ['/pools/{poolid}', '/pools/prod', {}],
+    ['/pools/{poolid}', '/pools/prod', { type: 'lxc' }],
+    ['/access/users', '/access/users', { full: 1 }],
+    ['/access/domains', '/access/domains', {}],
+    ['/access/groups', '/access/groups', {}],
+    ['/nodes/{node}/qemu/{vmid}/rrddata', '/nodes/pve1/qemu/100/rrddata', { timeframe: 'hour' }],
+    ['/nodes/{node}/lxc/{vmid}/rrddata', '/nodes/pve2/lxc/102/rrddata', { timeframe: 'day', cf: 'MAX' }],
+    ['/storage', '/storage', {}],
+  ])('GET %s (%s)', async (schemaPath, p, params) => {
+    const r = await sim.api('GET', p, params);
+    expect(r.status).toBe(200);
+    expect(schemaProblems(returnsOf('GET', schemaPath), r.body.data)).toEqual([]);
+  });
+  test('contents: cluster and nodes, pool members, the caller among the users, the two realms, 70 RRD points', async () => {
+    const st = (await sim.api('GET', '/cluster/status')).body.data;
+    expect(st[0]).toMatchObject({ type: 'cluster', name: 'conf', nodes: 3, quorate: 1 });
+    expect(st.slice(1).map((n: any) => [n.name, n.online])).toEqual([['pve1', 1], ['pve2', 1], ['pve9', 0]]);
+    const pool = (await sim.api('GET', '/pools/prod')).body.data;
+    expect(pool.members.map((m: any) => m.vmid)).toEqual([100]);
+    const missing = await sim.api('GET', '/pools/nope');
+    expect([missing.status, missing.body.message]).toEqual([500, "pool 'nope' does not exist"]);
+    const users = (await sim.api('GET', '/access/users')).body.data.map((u: any) => u.userid);
+    expect(users).toEqual(expect.arrayContaining(['root@pam', 'snap@pve']));
+    // a user who may not see the others sees itself
+    const own = await raw('GET', '/api2/json/access/users', { headers: as('snap@pve!full=full-secret') });
+    expect(own.body.data.map((u: any) => u.userid)).toEqual(['snap@pve']);
+    // the realms need no login (the login box reads them)
+    const domains = await raw('GET', '/api2/json/access/domains');
+    expect(domains.body.data.map((d: any) => d.realm)).toEqual(['pam', 'pve']);
+    const rrd = (await sim.api('GET', '/nodes/pve1/qemu/100/rrddata', { timeframe: 'hour' })).body.data;
+    expect(rrd).toHaveLength(70);
+    expect(rrd[1].time - rrd[0].time).toBe(60);
+    const bad = await sim.api('GET', '/nodes/pve1/qemu/100/rrddata', { timeframe: 'decade' });
+    expect(bad.status).toBe(400);
+  });
+  test('the ticket\'s cap has every area of PVE 9, sdn and mapping included', async () => {
+    const login = await raw('POST', '/api2/json/access/ticket', { body: 'username=root@pam&password=root-pw', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    const cap = login.body.data.cap;
+    expect(Object.keys(cap).sort()).toEqual(['access', 'dc', 'mapping', 'nodes', 'sdn', 'storage', 'vms']);
+    expect(cap.sdn['SDN.Use']).toBe(1);
+    expect(cap.mapping['Mapping.Use']).toBe(1);
+    expect(cap.vms['VM.Snapshot']).toBe(1);
+    const snap = (await raw('POST', '/api2/json/access/ticket', { body: 'username=snap@pve&password=snap-pw', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })).body.data.cap;
+    expect(snap.vms).toEqual({ 'VM.Audit': 1, 'VM.Snapshot': 1 });
+    expect(snap.sdn).toEqual({});
+  });
+  test('the storage digest is the sha1 of storage.cfg: one value for all entries, a new one after a change', async () => {
+    const list = (await sim.api('GET', '/storage')).body.data;
+    const digests = new Set(list.map((s: any) => s.digest));
+    expect(digests.size).toBe(1);
+    const [d] = [...digests] as string[];
+    expect(d).toMatch(/^[0-9a-f]{40}$/);
+    // the file as PVE writes it: `type: id`, tab-indented sorted properties, a blank line between
+    const section = (s: any) => `${s.type}: ${s.storage}\n${Object.keys(s).filter((k) => !['storage', 'type', 'digest'].includes(k)).sort().map((k) => `\t${k} ${s[k]}\n`).join('')}`;
+    expect(crypto.createHash('sha1').update(list.map(section).join('\n')).digest('hex')).toBe(d);
+    await sim.api('POST', '/storage', { storage: 'dg1', type: 'dir', path: '/srv/dg1' });
+    expect((await sim.api('GET', '/storage/local')).body.data.digest).not.toBe(d);
+    await sim.api('DELETE', '/storage/dg1');
+    expect((await sim.api('GET', '/storage/local')).body.data.digest).toBe(d);
   });
 });

@@ -13,8 +13,9 @@ import { startSim, waitTask, type SimHandle } from '../helpers/sim.ts';
 const SEED = {
   nodes: [{ node: 'pve1' }],
   storages: [{ storage: 'local-zfs', type: 'zfspool', content: 'images,rootdir' }],
+  pools: [{ poolid: 'prod', comment: 'production' }],
   guests: [
-    { vmid: 100, type: 'qemu', node: 'pve1', name: 'web1', status: 'running', agent: true, disks: { scsi0: 'local-zfs:vm-100-disk-0,size=8G' },
+    { vmid: 100, type: 'qemu', node: 'pve1', name: 'web1', status: 'running', agent: true, pool: 'prod', disks: { scsi0: 'local-zfs:vm-100-disk-0,size=8G' },
       snapshots: [{ name: 'pre-upgrade', snaptime: 1700000000, description: 'manual' }] },
     { vmid: 101, type: 'lxc', node: 'pve1', name: 'ct1', status: 'running', disks: { rootfs: 'local-zfs:subvol-101-disk-0,size=8G' } },
     { vmid: 102, type: 'qemu', node: 'pve1', name: 'locked', status: 'running', lock: 'backup', disks: { scsi0: 'local-zfs:vm-102-disk-0,size=8G' } },
@@ -68,7 +69,51 @@ describe('pvesh stand-in', () => {
   test('parameter errors: 400 line and one line per parameter, exit 255', async () => {
     const r = await pvesh(['create', '/nodes/pve1/qemu/100/snapshot', '--snapname', 'bad name']);
     expect(r.code).toBe(255);
-    expect(r.stderr).toBe("400 Parameter verification failed.\nsnapname: invalid format - invalid configuration ID 'bad name'\n");
+    // then the usage line, as pvesh prints it (PVE::Exception stringify + getopt_usage 'short')
+    expect(r.stderr).toBe("400 Parameter verification failed.\nsnapname: invalid format - invalid configuration ID 'bad name'\npvesh create <api_path> --snapname <string> [OPTIONS] [FORMAT_OPTIONS]\n");
+  });
+  test('--quiet and a leading --nooutput print no result; --noproxy (leading or not) is accepted', async () => {
+    const q = await pvesh(['get', '/version', '--quiet']);
+    expect([q.code, q.stdout, q.stderr]).toEqual([0, '', '']);
+    const n = await pvesh(['--nooutput', 'get', '/version']);
+    expect([n.code, n.stdout]).toEqual([0, '']);
+    const t = await pvesh(['--noproxy', 'create', '/nodes/pve1/lxc/101/snapshot', '--snapname', 'quiet1', '--quiet']);
+    expect(t.code).toBe(0);
+    expect(t.stdout).not.toContain('UPID:');
+    const p = await pvesh(['get', '/nodes', '--noproxy', '--output-format', 'json']);
+    expect(JSON.parse(p.stdout).map((x: any) => x.node)).toEqual(['pve1']);
+  });
+  test('boolean options stand alone or take 0/1', async () => {
+    const a = await pvesh(['create', '/nodes/pve1/qemu/100/snapshot', '--snapname', 'boolone', '--vmstate']);
+    expect(a.code).toBe(0);
+    const cfg = await pvesh(['get', '/nodes/pve1/qemu/100/snapshot/boolone/config', '--output-format', 'json']);
+    expect(JSON.parse(cfg.stdout).vmstate).toBeDefined();
+    const b = await pvesh(['create', '/nodes/pve1/qemu/100/snapshot', '--snapname', 'boolzero', '--vmstate', '0']);
+    expect(b.code).toBe(0);
+    const cfg0 = await pvesh(['get', '/nodes/pve1/qemu/100/snapshot/boolzero/config', '--output-format', 'json']);
+    expect(JSON.parse(cfg0.stdout).vmstate).toBeUndefined();
+    for (const n of ['boolone', 'boolzero']) expect((await pvesh(['delete', `/nodes/pve1/qemu/100/snapshot/${n}`])).code).toBe(0);
+  });
+  test('ls: the children with their capabilities, no border, no header', async () => {
+    const r = await pvesh(['ls', '/nodes/pve1/qemu']);
+    expect(r.code).toBe(0);
+    // a guest has GET (with children) and DELETE; create and set live elsewhere
+    expect(r.stdout).toBe('Dr--d        100\nDr--d        102\n');
+    const j = await pvesh(['ls', '/nodes', '--output-format', 'json']);
+    expect(JSON.parse(j.stdout)).toEqual([{ capabilities: 'Dr---', name: 'pve1' }]);
+    const leaf = await pvesh(['ls', '/version']);
+    expect([leaf.code, leaf.stderr]).toEqual([255, "resource '/version' does not define child links\n"]);
+    const none = await pvesh(['ls', '/nope']);
+    expect([none.code, none.stderr]).toEqual([255, "no such resource '/nope'\n"]);
+  });
+  test('usage: one USAGE line per command of the path; --returns adds the schema', async () => {
+    const r = await pvesh(['usage', '/nodes/pve1/qemu/100/snapshot']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('USAGE: pvesh get /nodes/pve1/qemu/100/snapshot \nUSAGE: pvesh create /nodes/pve1/qemu/100/snapshot --snapname <string> [OPTIONS]\n');
+    const c = await pvesh(['usage', '/nodes/pve1/qemu/100/snapshot', '--command', 'create', '--returns']);
+    expect(c.stdout).toStartWith('USAGE: pvesh create /nodes/pve1/qemu/100/snapshot --snapname <string> [OPTIONS]\nRETURNS: {\n   "description" : "the task ID.",\n   "type" : "string"\n}\n');
+    const none = await pvesh(['usage', '/nope']);
+    expect([none.code, none.stderr]).toEqual([255, "no such resource '/nope'\n"]);
   });
   test('other errors: the message, exit 255', async () => {
     const r = await pvesh(['get', '/nodes/pve1/qemu/999/config']);
@@ -123,6 +168,38 @@ print(json.dumps(out))
     expect(out.final).toEqual(['current', 'pre-upgrade']);
     expect(out.error).toContain('400');
     expect(out.error).toContain('Parameter verification failed.');
+  });
+
+  test('reads the paths dashboards and inventories call: cluster status, a pool, users, realms, groups, RRD data', () => {
+    const [user, rest] = sim.token.split('!');
+    const [tokenName, secret] = rest.split('=');
+    const script = `
+import json
+from proxmoxer import ProxmoxAPI
+px = ProxmoxAPI('127.0.0.1', port=${sim.port}, user='${user}', token_name='${tokenName}', token_value='${secret}', verify_ssl=False)
+out = {}
+out['status'] = [(e['type'], e['name']) for e in px.cluster.status.get()]
+pool = px.pools('prod').get()
+out['pool'] = [pool.get('comment'), [m['vmid'] for m in pool['members']]]
+out['users'] = sorted(u['userid'] for u in px.access.users.get(full=1))
+out['domains'] = [d['realm'] for d in px.access.domains.get()]
+out['groups'] = px.access.groups.get()
+rrd = px.nodes('pve1').qemu(100).rrddata.get(timeframe='hour')
+out['rrd'] = [len(rrd), sorted(rrd[-1].keys())]
+out['rrdlxc'] = len(px.nodes('pve1').lxc(101).rrddata.get(timeframe='week', cf='AVERAGE'))
+print(json.dumps(out))
+`;
+    const r = spawnSync(PY, ['-c', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PYTHONWARNINGS: 'ignore' } });
+    if (r.error || r.status !== 0) throw new Error(`proxmoxer run failed (is python3-proxmoxer installed? test/setup.sh): ${r.error?.message ?? ''} ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(out.status).toEqual([['cluster', 'sim'], ['node', 'pve1']]);
+    expect(out.pool).toEqual(['production', [100]]);
+    expect(out.users).toEqual(['root@pam']);
+    expect(out.domains).toEqual(['pam', 'pve']);
+    expect(out.groups).toEqual([]);
+    expect(out.rrd[0]).toBe(70);
+    expect(out.rrd[1]).toEqual(expect.arrayContaining(['time', 'cpu', 'maxcpu', 'mem', 'maxmem', 'netin', 'netout']));
+    expect(out.rrdlxc).toBe(70);
   });
 });
 

@@ -214,9 +214,21 @@ describe('hook environment', () => {
     });
     expect(Object.keys(env).length).toBe(24);
   });
-  test('job phases leave guest variables empty', () => {
+  test('job phases leave guest variables empty; DURATION and STATE are set as cv4pve sets them', () => {
     const env = hookEnv({ phase: 'clean-job-start', label: 'daily', keep: 7 });
-    expect([env.CV4PVE_AUTOSNAP_VMID, env.CV4PVE_AUTOSNAP_SNAP_NAME, env.CV4PVE_AUTOSNAP_STATE, env.CV4PVE_AUTOSNAP_VMSTATE]).toEqual(['', '', '', '0']);
+    expect([env.CV4PVE_AUTOSNAP_VMID, env.CV4PVE_AUTOSNAP_SNAP_NAME, env.CV4PVE_AUTOSNAP_DURATION, env.CV4PVE_AUTOSNAP_STATE, env.CV4PVE_AUTOSNAP_VMSTATE]).toEqual(['', '', '0', '0', '0']);
+  });
+  test.each([
+    ['snap-job-start', undefined, undefined, '0', '1'],
+    ['snap-create-pre', undefined, undefined, '0', '1'],
+    ['clean-job-start', undefined, undefined, '0', '0'],
+    ['snap-remove-pre', undefined, undefined, '0', '0'],
+    ['snap-create-abort', 2.5, false, '2.5', '0'],
+    ['snap-job-end', 61.016, true, '61.02', '1'],
+    ['clean-job-end', 3, false, '3', '0'],
+  ] as const)('%s: duration %p state %p -> DURATION=%s STATE=%s', (phase, duration, state, d, s) => {
+    const env = hookEnv({ phase, duration, state });
+    expect([env.CV4PVE_AUTOSNAP_DURATION, env.CV4PVE_AUTOSNAP_STATE]).toEqual([d, s]);
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hook-'));
   const script = (name: string, body: string) => {

@@ -19,6 +19,9 @@ describe('dispatch by argv0 or first argument', () => {
     ['./backup-hook', ['job-start'], 'backup-hook', ['job-start']],
     ['/tmp/x/pvesh', ['get', '/version'], 'pvesh', ['get', '/version']],
     ['autosnap', ['pvesh', 'get'], 'autosnap', ['pvesh', 'get']],
+    ['/usr/local/sbin/cv4pve-autosnap', ['--vmid', '100', 'status'], 'cv4pve-autosnap', ['--vmid', '100', 'status']],
+    // only through the link: as a first argument it is no tool
+    ['autosnap', ['cv4pve-autosnap', 'status'], 'autosnap', ['cv4pve-autosnap', 'status']],
   ] as const)('%s %p -> %s', (argv0, args, tool, rest) => {
     expect(pickTool(argv0, [...args])).toEqual({ tool, args: [...rest] });
   });

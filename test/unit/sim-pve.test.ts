@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import { AuthDb, checkPerm, evalCheck, hasPriv, privMap, type Principal } from '../../lib/sim/pve/auth.ts';
 import { derInteger, derLength, derOid, derTime, selfSigned } from '../../lib/sim/pve/cert.ts';
 import { matchFail, parseFaults } from '../../lib/sim/pve/faults.ts';
-import { formatResult, parsePveshArgs, perlJson } from '../../lib/sim/pve/pvesh.ts';
+import { formatResult, parsePveshArgs, perlJson, usageLine } from '../../lib/sim/pve/pvesh.ts';
 import { apiSchema, validateParams } from '../../lib/sim/pve/schema.ts';
 import { checkSeed, demoSeed } from '../../lib/sim/pve/seed.ts';
 import { formatUpid, parseUpid } from '../../lib/sim/pve/upid.ts';
@@ -221,20 +221,35 @@ describe('seed', () => {
 
 describe('pvesh stand-in: arguments and output', () => {
   test.each([
-    [['get', '/version'], { verb: 'get', path: '/version', params: {}, format: 'text' }],
+    [['get', '/version'], { verb: 'get', path: '/version', params: {}, format: 'text', quiet: false }],
     [['create', 'nodes/pve1/qemu/100/snapshot', '--snapname', 'a1', '--vmstate=1', '--output-format', 'json'],
-      { verb: 'create', path: '/nodes/pve1/qemu/100/snapshot', params: { snapname: 'a1', vmstate: '1' }, format: 'json' }],
-    [['delete', '/nodes/pve1/qemu/100/snapshot/a1', '--force'], { verb: 'delete', path: '/nodes/pve1/qemu/100/snapshot/a1', params: { force: '1' }, format: 'text' }],
-    [['delete', '/nodes/pve1/qemu/100/snapshot/a1', '--force', '0'], { verb: 'delete', path: '/nodes/pve1/qemu/100/snapshot/a1', params: { force: '0' }, format: 'text' }],
+      { verb: 'create', path: '/nodes/pve1/qemu/100/snapshot', params: { snapname: 'a1', vmstate: '1' }, format: 'json', quiet: false }],
+    [['delete', '/nodes/pve1/qemu/100/snapshot/a1', '--force'], { verb: 'delete', path: '/nodes/pve1/qemu/100/snapshot/a1', params: { force: '1' }, format: 'text', quiet: false }],
+    [['delete', '/nodes/pve1/qemu/100/snapshot/a1', '--force', '0'], { verb: 'delete', path: '/nodes/pve1/qemu/100/snapshot/a1', params: { force: '0' }, format: 'text', quiet: false }],
+    // pvesh.pm's leading --noproxy/--nooutput, the standard --quiet, ls and usage
+    [['--noproxy', '--nooutput', 'get', '/version'], { verb: 'get', path: '/version', params: {}, format: 'text', quiet: true }],
+    [['get', '/version', '--quiet', '--noproxy'], { verb: 'get', path: '/version', params: {}, format: 'text', quiet: true }],
+    [['get', '/version', '--quiet', '0'], { verb: 'get', path: '/version', params: {}, format: 'text', quiet: false }],
+    [['ls', '/nodes', '--output-format=json'], { verb: 'ls', path: '/nodes', params: {}, format: 'json', quiet: false }],
+    [['usage', '/nodes', '--returns', '--command', 'get'], { verb: 'usage', path: '/nodes', params: { returns: '1', command: 'get' }, format: 'text', quiet: false }],
   ] as const)('%j', (argv, want) => {
     expect(parsePveshArgs([...argv])).toEqual(want as any);
   });
   test.each([
     [['frob', '/x'], "ERROR: unknown command 'pvesh frob'"],
     [['get', '/version', '--output-format', 'xml'], "output-format: value 'xml' does not have a value in the enumeration"],
-    [['create', '/nodes/pve1/qemu/100/snapshot', '--snapname'], 'snapname: option requires an argument'],
+    [['create', '/nodes/pve1/qemu/100/snapshot', '--snapname'], 'snapname: option requires an argument\npvesh create <api_path> --snapname <string> [OPTIONS] [FORMAT_OPTIONS]'],
+    [['ls'], '400 not enough arguments\npvesh ls <api_path> [OPTIONS] [FORMAT_OPTIONS]'],
+    [['usage'], '400 not enough arguments\npvesh usage <api_path> [OPTIONS]'],
   ])('%j fails', (argv, msg) => {
     expect(() => parsePveshArgs(argv)).toThrow(msg);
+  });
+  test.each([
+    ['create', '/nodes/pve1/qemu/100/snapshot', 'pvesh create <api_path> --snapname <string> [OPTIONS] [FORMAT_OPTIONS]'],
+    ['get', '/nodes', 'pvesh get <api_path> [OPTIONS] [FORMAT_OPTIONS]'],
+    ['create', '/pools', 'pvesh create <api_path> --poolid <string> [OPTIONS] [FORMAT_OPTIONS]'],
+  ])('usage line of %s %s', (verb, p, line) => {
+    expect(usageLine(verb, p)).toBe(line);
   });
   test('json is canonical; json-pretty indents by 3 with " : "', () => {
     expect(perlJson({ b: 1, a: [true, null, 'x'] }, false)).toBe('{"a":[true,null,"x"],"b":1}');

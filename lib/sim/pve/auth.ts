@@ -208,17 +208,55 @@ export class AuthDb {
     return { userid: user.userid, all: user.all, privs: user.privs, ticket: true };
   }
 
-  /** capabilities returned with a ticket (a summary: the privileges per area) */
+  /**
+   * Capabilities returned with a ticket, as PVE computes them (proxmox/pve-access-control
+   * src/PVE/RPCEnvironment.pm, compute_api_permission): one entry per area (vms, storage,
+   * nodes, access, dc, sdn, mapping), holding the privileges of that area the user has on
+   * some path of it (`/` counts as dc). root@pam has them all.
+   */
   caps(userid: string): Record<string, Record<string, number>> {
     const user = this.users.get(userid);
-    const out: Record<string, Record<string, number>> = { vms: {}, storage: {}, nodes: {}, access: {}, dc: {} };
-    for (const [path, privs] of user?.privs ?? []) {
-      const area = path === '/' ? undefined : path.split('/')[1];
-      for (const pr of privs) for (const a of area ? [area] : Object.keys(out)) if (out[a]) out[a][pr] = 1;
+    const out: Record<string, Record<string, number>> = {};
+    for (const area of Object.keys(CAP_AREAS)) out[area] = {};
+    const grants: [string, Iterable<string>][] = user?.all ? [...Object.keys(CAP_AREAS).map((a): [string, string[]] => [a === 'dc' ? '/' : `/${a}`, ALL_PRIVS])] : [...(user?.privs ?? [])];
+    for (const [path, privs] of grants) {
+      const area = /^\/(\w+)/.exec(path)?.[1] ?? 'dc';
+      const re = CAP_AREAS[area];
+      if (!re) continue;
+      for (const pr of privs) if (re.test(pr)) out[area][pr] = 1;
     }
     return out;
   }
+
+  /** The users (with their tokens) for GET /access/users. */
+  listUsers(): { userid: string; tokens: { tokenid: string; privsep: boolean }[] }[] {
+    return [...this.users.values()].map((u) => ({
+      userid: u.userid,
+      tokens: [...this.tokens.values()].filter((t) => t.userid === u.userid).map((t) => ({ tokenid: t.tokenid, privsep: t.privsep })),
+    }));
+  }
 }
+
+// RPCEnvironment.pm's $priv_re_map: which privileges each capability area reports
+const CAP_AREAS: Record<string, RegExp> = {
+  vms: /^(VM\.|Permissions\.Modify)/,
+  access: /^((User|Group)\.|Permissions\.Modify)/,
+  storage: /^(Datastore\.|Permissions\.Modify)/,
+  nodes: /^(Sys\.|Permissions\.Modify)/,
+  sdn: /^(SDN\.|Permissions\.Modify)/,
+  dc: /^(Sys\.Audit|Sys\.Modify|SDN\.)/,
+  mapping: /^(Mapping\.|Permissions\.Modify)/,
+};
+
+// PVE 9's privileges (pve-access-control src/PVE/AccessControl.pm, $privgroups), for root@pam
+const ALL_PRIVS = [
+  'VM.Allocate', 'VM.Audit', 'VM.Backup', 'VM.Clone', 'VM.Config.CDROM', 'VM.Config.CPU', 'VM.Config.Cloudinit', 'VM.Config.Disk',
+  'VM.Config.HWType', 'VM.Config.Memory', 'VM.Config.Network', 'VM.Config.Options', 'VM.Console', 'VM.Migrate', 'VM.PowerMgmt',
+  'VM.Snapshot', 'VM.Snapshot.Rollback', 'Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.AllocateTemplate', 'Datastore.Audit',
+  'Sys.Audit', 'Sys.Console', 'Sys.Incoming', 'Sys.Modify', 'Sys.PowerMgmt', 'Sys.Syslog', 'Sys.AccessNetwork',
+  'User.Modify', 'Group.Allocate', 'Permissions.Modify', 'Pool.Allocate', 'Pool.Audit', 'Realm.Allocate', 'Realm.AllocateUser',
+  'SDN.Allocate', 'SDN.Audit', 'SDN.Use', 'Mapping.Audit', 'Mapping.Modify', 'Mapping.Use',
+];
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);

@@ -495,7 +495,9 @@ export class PveModel {
         const st = this.storages.get(v.storage);
         if (!st || !ROLLBACK_MOST_RECENT.has(st.type)) continue;
         const newer = [...g.snapshots.values()].some((s) => s.seq > snap.seq && this.volumes(g, s.disks).some((w) => w.volid === v.volid));
-        if (newer) throw new Error(`can't rollback, '${name}' is not most recent snapshot on '${v.volname.replace(/^.*\//, '')}'`);
+        // named with its storage, as PVE says it (proxmox/pve-storage
+        // src/PVE/Storage/ZFSPoolPlugin.pm, volume_rollback_is_possible: "$storeid:$volname")
+        if (newer) throw new Error(`can't rollback, '${name}' is not most recent snapshot on '${v.storage}:${v.volname}'`);
       }
       g.lock = 'rollback';
       this.touch(g);
@@ -730,13 +732,37 @@ export class PveModel {
     };
   }
 
-  storageConfig(s: Storage): Record<string, unknown> {
-    const out: Record<string, unknown> = { storage: s.storage, type: s.type, content: s.content, ...s.extra, digest: 'a'.repeat(40) };
+  /**
+   * storage.cfg as PVE writes it (PVE::SectionConfig::write_config: `type: id`, then one
+   * tab-indented `key value` line per property, a blank line between sections).
+   */
+  storageCfgText(): string {
+    return [...this.storages.values()]
+      .map((s) => {
+        const props = this.storageProps(s);
+        const lines = Object.keys(props)
+          .filter((k) => k !== 'storage' && k !== 'type')
+          .sort()
+          .map((k) => `\t${k} ${props[k]}`);
+        return `${s.type}: ${s.storage}\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
+      })
+      .join('\n');
+  }
+
+  private storageProps(s: Storage): Record<string, unknown> {
+    const out: Record<string, unknown> = { storage: s.storage, type: s.type, content: s.content, ...s.extra };
     if (s.shared && !['nfs', 'cifs', 'rbd', 'cephfs', 'glusterfs'].includes(s.type)) out.shared = 1;
     if (s.nodes) out.nodes = s.nodes.join(',');
     if (s.disable) out.disable = 1;
     if (out.sparse === true) out.sparse = 1;
     return out;
+  }
+
+  storageConfig(s: Storage): Record<string, unknown> {
+    // the digest of the whole file, as PVE hands it out with every entry (SectionConfig
+    // parse_config: Digest::SHA::sha1_hex of the raw storage.cfg)
+    const digest = crypto.createHash('sha1').update(this.storageCfgText()).digest('hex');
+    return { ...this.storageProps(s), digest };
   }
 
   /** everything, for /_sim/state */

@@ -5,10 +5,15 @@
 // error texts and exit codes. Environment: PVESH_SIM_URL, PVESH_SIM_FINGERPRINT,
 // PVESH_SIM_TOKEN (a full-privilege token of the simulator).
 import tls from 'node:tls';
-import { apiSchema } from './schema.ts';
+import { apiSchema, type MethodInfo, type ParamSchema } from './schema.ts';
 import { parseUpid } from './upid.ts';
 
 const VERBS: Record<string, string> = { get: 'GET', create: 'POST', set: 'PUT', delete: 'DELETE' };
+// pvesh's other commands (proxmox/pve-manager PVE/CLI/pvesh.pm, $cmddef)
+const OTHER = ['ls', 'usage'];
+// the standard output options (pve-common PVE/RESTHandler.pm, $standard_output_options)
+// and pvesh's noproxy: booleans that may stand alone
+const STD_BOOLS = ['human-readable', 'noborder', 'noheader', 'quiet', 'noproxy'];
 const FORMATS = ['json', 'json-pretty', 'text', 'yaml'];
 
 export interface PveshIo {
@@ -28,46 +33,79 @@ export interface PveshCommand {
   path: string;
   params: Record<string, string>;
   format: string;
+  /** --quiet, or the leading --nooutput: no result printed (a task's log still is) */
+  quiet: boolean;
+}
+
+const isRequired = (p: ParamSchema) => !p.optional;
+
+/**
+ * The one-line usage pvesh appends to a parameter error (pve-common PVE/RESTHandler.pm,
+ * getopt_usage 'short' via cli_handler; PVE/Exception.pm stringify adds it after the
+ * error lines): `pvesh VERB <api_path>`, then each required option that is not part of
+ * the path, `--name <type>` in name order, then [OPTIONS] (pvesh always has --noproxy)
+ * and [FORMAT_OPTIONS].
+ */
+export function usageLine(verb: string, path: string): string {
+  const m = apiSchema().match(path);
+  const info = m?.info[VERBS[verb]];
+  const props = info?.parameters?.properties ?? {};
+  const req = Object.keys(props)
+    .filter((k) => !(k in (m?.params ?? {})) && isRequired(props[k]))
+    .sort()
+    .map((k) => ` --${k} <${props[k].type ?? 'string'}>`)
+    .join('');
+  return `pvesh ${verb} <api_path>${req} [OPTIONS] [FORMAT_OPTIONS]`;
 }
 
 export class PveshUsage extends Error {}
 
 /** Parse `VERB PATH [--k v | --k=v]... [--output-format F]` the way pvesh's getopt does. */
 export function parsePveshArgs(argv: string[]): PveshCommand {
-  const [verb, rawPath, ...rest] = argv;
+  // pvesh.pm's compatibility code: --noproxy and --nooutput before the command
+  let quiet = false;
+  let args = argv;
+  while (args[0] === '--noproxy' || args[0] === '--nooutput') {
+    if (args[0] === '--nooutput') quiet = true;
+    args = args.slice(1);
+  }
+  const [verb, rawPath, ...rest] = args;
   if (!verb) throw new PveshUsage('ERROR: no command specified');
-  if (!(verb in VERBS)) throw new PveshUsage(`ERROR: unknown command 'pvesh ${verb}'`);
-  if (!rawPath) throw new PveshUsage(`400 not enough arguments\npvesh ${verb} <api_path> [OPTIONS] [FORMAT_OPTIONS]`);
+  if (!(verb in VERBS) && !OTHER.includes(verb)) throw new PveshUsage(`ERROR: unknown command 'pvesh ${verb}'`);
+  const shape = verb === 'usage' ? '[OPTIONS]' : '[OPTIONS] [FORMAT_OPTIONS]';
+  if (!rawPath) throw new PveshUsage(`400 not enough arguments\npvesh ${verb} <api_path> ${shape}`);
   const path = '/' + rawPath.replace(/^\/+/, '').replace(/\/+$/, '');
-  const info = apiSchema().match(path)?.info[VERBS[verb]];
-  const props = info?.parameters?.properties ?? {};
+  const info = verb in VERBS ? apiSchema().match(path)?.info[VERBS[verb]] : undefined;
+  const props: Record<string, ParamSchema> = verb === 'usage' ? { verbose: { type: 'boolean' }, returns: { type: 'boolean' }, command: { type: 'string' } } : info?.parameters?.properties ?? {};
   const params: Record<string, string> = {};
   let format = 'text';
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     const m = /^--?([A-Za-z][\w-]*)(?:=(.*))?$/s.exec(a);
-    if (!m) throw new PveshUsage(`400 too many arguments\npvesh ${verb} <api_path> [OPTIONS] [FORMAT_OPTIONS]`);
+    if (!m) throw new PveshUsage(`400 too many arguments\npvesh ${verb} <api_path> ${shape}`);
     const name = m[1];
     let value = m[2];
     if (value === undefined) {
       const next = rest[i + 1];
-      const isBool = props[name]?.type === 'boolean' || name === 'human-readable' || name === 'noborder' || name === 'noheader' || name === 'quiet';
+      const isBool = props[name]?.type === 'boolean' || (verb !== 'usage' && STD_BOOLS.includes(name));
       // a boolean option may stand alone (`--force`); everything else takes the next word
       if (isBool && (next === undefined || !/^(0|1|true|false|yes|no|on|off)$/i.test(next))) value = '1';
-      else if (next === undefined) throw new PveshUsage(`400 Parameter verification failed.\n${name}: option requires an argument`);
+      else if (next === undefined) throw new PveshUsage(`400 Parameter verification failed.\n${name}: option requires an argument\n${verb in VERBS ? usageLine(verb, path) : `pvesh ${verb} <api_path> ${shape}`}`);
       else {
         value = next;
         i++;
       }
     }
-    if (name === 'output-format') {
+    if (name === 'output-format' && verb !== 'usage') {
       if (!FORMATS.includes(value)) throw new PveshUsage(`400 Parameter verification failed.\noutput-format: value '${value}' does not have a value in the enumeration '${FORMATS.join(', ')}'`);
       format = value;
-    } else if (['human-readable', 'noborder', 'noheader', 'quiet', 'noproxy'].includes(name)) {
+    } else if (name === 'quiet' && verb !== 'usage') {
+      quiet = /^(1|true|yes|on)$/i.test(value);
+    } else if (STD_BOOLS.includes(name) && verb !== 'usage') {
       // format and proxy options of the real pvesh; accepted, no effect here
     } else params[name] = value;
   }
-  return { verb, path, params, format };
+  return { verb, path, params, format, quiet };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -216,8 +254,10 @@ export async function pveshMain(argv: string[], io: PveshIo = defaultIo): Promis
     return { status: r.status, body: body ?? { data: null, message: r.statusText } };
   };
 
+  if (cmd.verb === 'usage') return usageCommand(cmd, io);
   let ans: Answer;
   try {
+    if (cmd.verb === 'ls') return await lsCommand(cmd, io, call);
     ans = await call(VERBS[cmd.verb], cmd.path, cmd.params);
   } catch (e: any) {
     io.err(`ERROR: ${e.message}\n`);
@@ -229,7 +269,7 @@ export async function pveshMain(argv: string[], io: PveshIo = defaultIo): Promis
   }
   if (ans.status === 400 && ans.body?.errors) {
     const lines = Object.entries(ans.body.errors as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
-    io.err(`400 Parameter verification failed.\n${lines.join('\n')}\n`);
+    io.err(`400 Parameter verification failed.\n${lines.join('\n')}\n${usageLine(cmd.verb, cmd.path)}\n`);
     return 255;
   }
   if (ans.status !== 200) {
@@ -261,9 +301,83 @@ export async function pveshMain(argv: string[], io: PveshIo = defaultIo): Promis
     }
     const exit = String(status?.exitstatus ?? '');
     if (exit && exit !== 'OK' && !exit.startsWith('WARNINGS')) io.err(exit + '\n');
-    io.out(cmd.format === 'json' || cmd.format === 'json-pretty' ? JSON.stringify(data) + '\n' : data + '\n');
+    if (!cmd.quiet) io.out(cmd.format === 'json' || cmd.format === 'json-pretty' ? JSON.stringify(data) + '\n' : data + '\n');
     return 0;
   }
-  io.out(formatResult(data, cmd.format));
+  if (!cmd.quiet) io.out(formatResult(data, cmd.format));
+  return 0;
+}
+
+/**
+ * `pvesh usage PATH [--command C] [--returns]`: one `USAGE:` line per command the path
+ * has (pvesh.pm 'usage': getopt_usage 'short' of the API method itself, so no
+ * [FORMAT_OPTIONS], and `pvesh CMD PATH ` keeps its blank when nothing is required).
+ * `--verbose` prints the same short form here.
+ */
+function usageCommand(cmd: PveshCommand, io: PveshIo): number {
+  const m = apiSchema().match(cmd.path);
+  const wanted = cmd.params.command;
+  if (wanted !== undefined && !(wanted in VERBS)) {
+    io.err(`400 Parameter verification failed.\ncommand: value '${wanted}' does not have a value in the enumeration '${Object.keys(VERBS).join(', ')}'\npvesh usage <api_path> [OPTIONS]\n`);
+    return 255;
+  }
+  let found = false;
+  for (const verb of ['get', 'set', 'create', 'delete']) {
+    if (wanted && verb !== wanted) continue;
+    const info = m?.info[VERBS[verb]];
+    if (!info) continue;
+    found = true;
+    const props = info.parameters?.properties ?? {};
+    const own = Object.keys(props).filter((k) => !(k in m!.params));
+    const req = own.filter((k) => isRequired(props[k])).sort().map((k) => `--${k} <${props[k].type ?? 'string'}>`);
+    const hasOptions = own.some((k) => !isRequired(props[k]));
+    io.out(`USAGE: pvesh ${verb} ${cmd.path} ${req.join(' ')}${hasOptions ? ' [OPTIONS]' : ''}\n`);
+    if (/^(1|true|yes|on)$/i.test(cmd.params.returns ?? '')) io.out(`RETURNS: ${perlJson(info.returns ?? {}, true)}\n`);
+  }
+  if (!found) {
+    io.err(wanted ? `no '${wanted}' handler for '${cmd.path}'\n` : `no such resource '${cmd.path}'\n`);
+    return 255;
+  }
+  return 0;
+}
+
+/**
+ * `pvesh ls PATH`: the children of PATH (its GET answer through the method's child link),
+ * each with its capabilities `Dr`/`-r`/`--` + `w` `c` `d` for the methods it has,
+ * sorted by name, printed without border and header (pvesh.pm 'ls', resource_cap).
+ */
+async function lsCommand(cmd: PveshCommand, io: PveshIo, call: (method: string, p: string, params?: Record<string, string>) => Promise<Answer>): Promise<number> {
+  const schema = apiSchema();
+  const info = schema.match(cmd.path)?.info.GET as (MethodInfo & { returns?: { links?: { rel: string; href: string }[] } }) | undefined;
+  if (!info) {
+    io.err(`no such resource '${cmd.path}'\n`);
+    return 255;
+  }
+  const link = info.returns?.links?.find((l) => l.rel === 'child');
+  if (!link) {
+    io.err(`resource '${cmd.path}' does not define child links\n`);
+    return 255;
+  }
+  const ans = await call('GET', cmd.path, cmd.params);
+  if (ans.status !== 200) {
+    io.err(`${String(ans.body?.message ?? `HTTP ${ans.status}`).trim()}\n`);
+    return 255;
+  }
+  const prop = /^\{(\S+)\}$/.exec(link.href)?.[1];
+  const names = prop ? ((ans.body.data ?? []) as Record<string, unknown>[]).filter((e) => e && typeof e === 'object').map((e) => String(e[prop])).sort() : [];
+  const base = cmd.path === '/' ? '' : cmd.path;
+  const rows = names.map((name) => {
+    const m = schema.match(`${base}/${name}`)?.info ?? {};
+    const get = m.GET as (MethodInfo & { returns?: { links?: unknown[] } }) | undefined;
+    const cap = (get ? (get.returns?.links?.length ? 'Dr' : '-r') : '--') + (m.PUT ? 'w' : '-') + (m.POST ? 'c' : '-') + (m.DELETE ? 'd' : '-');
+    return { capabilities: cap, name };
+  });
+  if (cmd.quiet) return 0;
+  if (cmd.format !== 'text') io.out(formatResult(rows, cmd.format));
+  else {
+    // CLIFormatter without border and header: columns padded to the wider of title and values
+    const w = Math.max('capabilities'.length, ...rows.map((r) => r.capabilities.length));
+    io.out(rows.map((r) => `${r.capabilities.padEnd(w)} ${r.name}\n`).join(''));
+  }
   return 0;
 }

@@ -28,6 +28,9 @@ const route = (key: string, h: Handler) => {
 
 const user = (c: Ctx) => principalName(c.principal);
 
+/** seconds between RRD points per timeframe (PVE::RRD: 1 min, 30 min, 3 h, 12 h, 1 week) */
+const RRD_STEP: Record<string, number> = { hour: 60, day: 1800, week: 10800, month: 43200, year: 604800 };
+
 route('GET /version', () => ({ version: VERSION.version, release: VERSION.release, repoid: VERSION.repoid, console: 'xtermjs' }));
 
 route('GET /nodes', (c) => {
@@ -98,6 +101,35 @@ route('GET /pools', (c) => {
   return [entry];
 });
 
+// GET /pools/{poolid}: the same pool as an object (PVE 8.1 deprecated it for GET
+// /pools?poolid=, clients still call it; pve-manager PVE/API2/Pool.pm read_pool)
+route('GET /pools/{poolid}', (c) => {
+  const pool = c.model.pools.get(c.params.poolid);
+  if (!pool) throw new PveError(500, `pool '${c.params.poolid}' does not exist`);
+  const members: Record<string, unknown>[] = [];
+  if (c.params.type !== 'storage') {
+    for (const g of c.model.guests.values()) {
+      if (g.pool !== pool.poolid || (c.params.type && c.params.type !== g.type)) continue;
+      members.push(c.model.resourceOfGuest(g));
+    }
+  }
+  return pool.comment ? { comment: pool.comment, members } : { members };
+});
+
+// GET /cluster/status: the cluster entry, then one per node (pve-cluster
+// PVE/API2/ClusterConfig.pm / pve-manager PVE/API2/Cluster.pm get_status; booleans as 0/1)
+route('GET /cluster/status', (c) => {
+  const nodes = [...c.model.nodes.values()];
+  const online = nodes.filter((n) => n.status === 'online').length;
+  const out: Record<string, unknown>[] = [
+    { type: 'cluster', id: 'cluster', name: c.model.cluster, nodes: nodes.length, quorate: online * 2 > nodes.length ? 1 : 0, version: nodes.length + 1 },
+  ];
+  nodes.forEach((n, i) => {
+    out.push({ type: 'node', id: `node/${n.node}`, name: n.node, nodeid: i + 1, ip: `192.0.2.${i + 1}`, local: i === 0 ? 1 : 0, online: n.status === 'online' ? 1 : 0, level: '' });
+  });
+  return out;
+});
+
 // ---- guests: the same handlers for qemu and lxc ---------------------------------------
 
 for (const type of ['qemu', 'lxc'] as GuestType[]) {
@@ -127,6 +159,23 @@ for (const type of ['qemu', 'lxc'] as GuestType[]) {
     });
   }
   route(`GET ${base}/status/current`, (c) => c.model.statusOf(guest(c)));
+  // RRD statistics: 70 points of the timeframe's step, aligned to it, as pvestatd's RRD
+  // answers (pve-manager PVE/API2/Nodes.pm / qemu-server rrddata: PVE::RRD::create_rrd_data)
+  route(`GET ${base}/rrddata`, (c) => {
+    const g = guest(c);
+    const step = RRD_STEP[c.params.timeframe as string] ?? 60;
+    const end = Math.floor(c.model.nowSec() / step) * step;
+    const running = g.status === 'running';
+    const out: Record<string, number>[] = [];
+    for (let i = 69; i >= 0; i--) {
+      const time = end - i * step;
+      const wave = (Math.sin(time / 3600 + g.vmid) + 1) / 2;
+      const p: Record<string, number> = { time, maxcpu: 2, maxmem: 2147483648, maxdisk: 34359738368, disk: 0 };
+      if (running) Object.assign(p, { cpu: 0.02 + 0.1 * wave, mem: Math.round(536870912 * (1 + wave)), netin: Math.round(1000 * wave), netout: Math.round(800 * wave), diskread: 0, diskwrite: Math.round(4096 * wave) });
+      out.push(p);
+    }
+    return out;
+  });
   route(`GET ${base}/snapshot`, (c) => c.model.listSnapshots(guest(c)));
   route(`POST ${base}/snapshot`, (c) => c.model.createSnapshot(c.params.node, type, c.params.vmid, c.params.snapname,
     { description: c.params.description, vmstate: c.params.vmstate === 1 }, user(c)));
@@ -280,6 +329,33 @@ route('DELETE /storage/{storage}', (c) => {
 // ---- access ---------------------------------------------------------------------------
 
 route('GET /access/ticket', () => null);
+
+// GET /access/domains: the two realms every installation has (their comments as in a
+// fresh domains.cfg, pve-access-control PVE/AccessControl.pm); readable without login
+route('GET /access/domains', () => [
+  { realm: 'pam', type: 'pam', comment: 'Linux PAM standard authentication' },
+  { realm: 'pve', type: 'pve', comment: 'Proxmox VE authentication server' },
+]);
+
+// GET /access/users: the caller always, the others with User.Modify or Sys.Audit on
+// /access/groups (pve-access-control PVE/API2/User.pm index); tokens with full=1
+route('GET /access/users', (c) => {
+  const me = c.principal.userid;
+  const all = hasPriv(c.principal, '/access/groups', 'User.Modify') || hasPriv(c.principal, '/access/groups', 'Sys.Audit');
+  return c.auth
+    .listUsers()
+    .filter((u) => all || u.userid === me)
+    .filter(() => c.params.enabled === undefined || c.params.enabled === 1)
+    .map((u) => {
+      const realm = u.userid.slice(u.userid.lastIndexOf('@') + 1);
+      const e: Record<string, unknown> = { userid: u.userid, enable: 1, expire: 0, 'realm-type': realm === 'pam' ? 'pam' : 'pve' };
+      if (c.params.full === 1) e.tokens = u.tokens.map((t) => ({ tokenid: t.tokenid, privsep: t.privsep ? 1 : 0, expire: 0 }));
+      return e;
+    });
+});
+
+// GET /access/groups: the simulator has no groups
+route('GET /access/groups', () => []);
 
 export function permOrThrow(c: Ctx, path: string, priv: string): void {
   if (!hasPriv(c.principal, path, priv, c.perm)) throw permError(path, priv);

@@ -333,7 +333,9 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
       try {
         principal = authenticate(req, method);
       } catch (e) {
-        return await failAuth(res, e);
+        // `user: world` methods (GET /access/domains, for the login box) need no login
+        if (info.permissions?.user !== 'world') return await failAuth(res, e);
+        principal = { userid: '', all: false, privs: new Map() };
       }
       const perm = { poolPathsOf: (vmid: number) => model.poolPathsOf(vmid) };
       const check = info.permissions?.check;
