@@ -27,6 +27,8 @@ export interface Job {
   timestampFormat: string;
   /** intraday: minutes between snapshots (names are rounded down to it) */
   intervalMin: number;
+  /** the HTML page a run writes (`--html`, else `report_file` of the job, else of [autosnap]) */
+  reportFile?: string;
 }
 
 export const DEFAULT_HOOK_TIMEOUT = 300;
@@ -74,6 +76,7 @@ function common(src: OptionSource, name: string) {
     hookTimeout,
     timestampFormat: src.str('timestamp-format') ?? DEFAULT_TIMESTAMP_FORMAT,
     intervalMin,
+    reportFile: src.str('html') ?? src.str('report-file'),
   };
 }
 

@@ -9,6 +9,11 @@ import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, labelOf,
 import type { OptionSource } from './options.ts';
 import { isoLocal } from './report.ts';
 import { runBounded } from './schedule.ts';
+import { nowDate } from '../cli/now.ts';
+import { VERSION } from '../version.ts';
+import { applyRunState, guestFromStatus } from '../report/facts.ts';
+import { renderPage, type PageGuest } from '../report/html.ts';
+import { readRunState } from '../report/write.ts';
 
 export interface StatusRow {
   node: string;
@@ -107,6 +112,33 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
       process.stderr.write(`error: ${g.vmid}${g.name ? ` ${g.name}` : ''}: ${(r.error as Error)?.message ?? String(r.error)}\n`);
     }
   });
+  if (s.format === 'html') {
+    // the page shows every snapshot: ours in a row per label, the others in their own row
+    const ours = (x: SnapshotEntry) => (keep(x) ? (isIntradayName(x.name) ? 'intraday' : (labelOf(x.name, format) ?? undefined)) : undefined);
+    const state = readRunState(src.str('html') ?? src.str('report-file'));
+    let page: PageGuest[] = guests.map((g, i) => {
+      const r = lists[i];
+      return guestFromStatus(g, r.ok ? r.value : [], (x) => ours(x as SnapshotEntry));
+    });
+    if (state) page = applyRunState(page, state);
+    // a guest whose list cannot be read now is shown so, whatever the last run said
+    page = page.map((g, i) => {
+      const r = lists[i];
+      return r.ok ? g : { ...g, status: 'failed' as const, reason: `cannot read its snapshots: ${(r.error as Error)?.message ?? String(r.error)}` };
+    });
+    print(
+      renderPage({
+        kind: 'status',
+        now: Math.floor(nowDate().getTime() / 1000),
+        tz: s.tz,
+        version: VERSION,
+        jobs: [],
+        guests: page,
+        lastRun: state ? { at: state.at, totals: state.totals } : undefined,
+      }),
+    );
+    return failed ? 1 : 0;
+  }
   print(render(s.format, rows, statusColumns(s.tz), statusJson(rows, s.tz)));
   return failed ? 1 : 0;
 }
