@@ -71,9 +71,12 @@ export interface PageFacts {
 
 /** Text and attribute values alike; C0 controls (not valid in HTML) become U+FFFD. */
 export function esc(v: unknown): string {
-  return String(v ?? '')
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd')
-    .replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+  return (
+    String(v ?? '')
+      // eslint-disable-next-line no-control-regex -- exactly the characters HTML forbids
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd')
+      .replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!)
+  );
 }
 
 export const CALENDAR_RULES = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'] as const;
