@@ -265,7 +265,9 @@ type Done = { job: Job; outcome: GuestOutcome };
 
 /** The page's facts from a plan's or a run's outcomes; a plan shows the last run's state. */
 function pageFacts(kind: 'plan' | 'run', jobs: Job[], done: Done[], totals: Totals, s: RunSettings, state?: ReturnType<typeof readRunState>): PageFacts {
-  let guests = guestsFromOutcomes(done, kind === 'run');
+  // a command-line job is named by its label on the page (its name is just `cli`)
+  const shown = (j: Job) => (j.name !== 'cli' ? j.name : j.kind === 'intraday' ? 'intraday' : `label ${j.label}`);
+  let guests = guestsFromOutcomes(done.map((d) => ({ job: { name: shown(d.job) }, outcome: d.outcome })), kind === 'run');
   if (state) guests = applyRunState(guests, state);
   const now = Math.floor(s.now.getTime() / 1000);
   return {
@@ -273,7 +275,7 @@ function pageFacts(kind: 'plan' | 'run', jobs: Job[], done: Done[], totals: Tota
     now,
     tz: s.tz,
     version: VERSION,
-    jobs: jobs.map((j) => ({ name: j.name, policy: j.policy, policyText: j.keepText })),
+    jobs: jobs.map((j) => ({ name: shown(j), policy: j.policy, policyText: j.keepText })),
     guests,
     lastRun: kind === 'run' ? { at: now, totals } : state ? { at: state.at, totals: state.totals } : undefined,
   };

@@ -347,8 +347,10 @@ header.top h1{font-size:18px;margin:0;font-weight:600}
 header.top h1 .brand{color:var(--fail)}
 header.top .meta{color:var(--muted)}
 main{padding:12px 18px;max-width:1240px;margin:0 auto}
-section.panel{background:var(--panel);border:1px solid var(--line);border-radius:3px;margin:0 0 12px}
-section.panel>h2,details.node>summary{margin:0;padding:7px 12px;font-size:13px;font-weight:600;background:var(--head);border-bottom:1px solid var(--line)}
+section.panel,details.panel{background:var(--panel);border:1px solid var(--line);border-radius:3px;margin:0 0 12px}
+details.panel>summary{cursor:pointer}
+details.panel>summary h2{display:inline;font-size:13px;margin:0}
+section.panel>h2,details.panel>summary,details.node>summary{margin:0;padding:7px 12px;font-size:13px;font-weight:600;background:var(--head);border-bottom:1px solid var(--line)}
 .panel .inner{padding:8px 12px}
 .tablewrap{overflow-x:auto}
 table{border-collapse:collapse;width:100%}
@@ -532,7 +534,9 @@ function summaryTable(facts: PageFacts): string {
   const head = status
     ? '<tr><th>Node</th><th class="n">VM</th><th>Name</th><th class="n">Snapshots</th><th class="n">Other</th><th class="hide-narrow">Newest</th></tr>'
     : `<tr><th>Node</th><th class="n">VM</th><th>Name</th><th class="n">Keep</th><th class="n">Remove</th><th class="n">New</th><th class="n">Other</th>${withRun ? '<th>Last run</th>' : ''}</tr>`;
-  const rows = facts.guests.map((g) => {
+  const by = facts.groupBy ?? 'node';
+  const ordered = [...facts.guests].sort((a, b) => groupKey(a, by).localeCompare(groupKey(b, by)) || a.vmid - b.vmid);
+  const rows = ordered.map((g) => {
     const c = countsOf(g.snapshots);
     const st = g.status && g.status !== 'ok' ? ` class="st-${g.status}"` : '';
     const link = `<a href="#g-${g.vmid}">${g.vmid}</a>`;
@@ -542,7 +546,9 @@ function summaryTable(facts: PageFacts): string {
     }
     return `<tr${st}><td>${esc(g.node)}</td><td class="n">${link}</td><td>${esc(g.name)}</td><td class="n">${c.keep}</td><td class="n">${c.remove}</td><td class="n">${c.create}</td><td class="n">${c.other}</td>${withRun ? `<td>${badge(g.status)}</td>` : ''}</tr>`;
   });
-  return `<section class="panel" aria-labelledby="summary-h"><h2 id="summary-h">Summary: ${facts.guests.length} guest(s)</h2><div class="tablewrap"><table><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div></section>`;
+  // with many guests the table folds away, so the timelines (grouped) stay near the top
+  const open = facts.guests.length <= OPEN_GUESTS ? ' open' : '';
+  return `<details class="panel summary-table"${open}><summary><h2 id="summary-h">Summary: ${facts.guests.length} guest(s)</h2></summary><div class="tablewrap"><table aria-labelledby="summary-h"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div></details>`;
 }
 
 function policyPanel(facts: PageFacts): string {
