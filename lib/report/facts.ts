@@ -96,7 +96,7 @@ export function guestFromStatus(
 /** An offline plan's decisions as one guest: its own snapshots in the policy's row. */
 export function guestFromDecisions(name: string, decisions: Decision[], row: string): PageGuest {
   return {
-    node: 'file',
+    node: 'what-if',
     vmid: 0,
     name,
     snapshots: decisions.map((d) => ({ name: d.name, snaptime: d.snaptime, action: d.action, reason: d.reason, row: d.action === 'protected' ? undefined : row })),

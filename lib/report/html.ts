@@ -29,8 +29,10 @@ export interface PageSnapshot {
 }
 
 export interface PageGuest {
+  /** node, or what stands for it (an offline plan: `what-if`) */
   node: string;
   pool?: string;
+  /** 0: no guest (an offline plan's file) */
   vmid: number;
   name: string;
   type?: string;
@@ -308,8 +310,10 @@ export function guestSvg(g: PageGuest, facts: Pick<PageFacts, 'now' | 'tz' | 'jo
   const rows: Row[] = [];
   for (const r of guestRows(g, facts.jobs)) {
     if (r.job) rows.push(...calendarBands(r.job, r.snaps, span, now, tz), ...tierBands(r.job, span, now, tz));
+    // removals under the rest: where marks crowd, what is kept stays visible
+    const layer = (x: PageSnapshot) => (x.action === 'remove' ? 0 : 1);
     const marks = [...r.snaps]
-      .sort((a, b) => (a.snaptime ?? now) - (b.snaptime ?? now))
+      .sort((a, b) => layer(a) - layer(b) || (a.snaptime ?? now) - (b.snaptime ?? now))
       .map((s) => mark(s, ageX(s.snaptime === undefined ? 0 : now - s.snaptime, span), ROW_H / 2, tz));
     rows.push({ title: r.title, kind: r.kind, body: marks.join('') });
   }
@@ -442,14 +446,17 @@ function legend(facts: PageFacts): string {
     add(legendMark('present'), 'snapshot of a label (row per label)');
     add(legendMark('protected'), 'snapshot of another tool or made by hand');
   } else {
+    // keep and remove always; the rest when the page shows one
+    const all = facts.guests.flatMap((g) => g.snapshots);
+    const has = (f: (s: PageSnapshot) => boolean) => all.some(f);
     add(legendMark('keep'), 'kept (the rule that holds it is in its title)');
-    add(legendMark('keep', ' rule-newest'), 'kept as the newest');
+    if (has((x) => x.action === 'keep' && x.reason === 'newest kept')) add(legendMark('keep', ' rule-newest'), 'kept as the newest');
     add(legendMark('remove'), facts.kind === 'run' ? 'removed' : 'to be removed');
-    add(legendMark('create'), facts.kind === 'run' ? 'created by the run' : 'to be created');
-    add(legendMark('exists'), 'taken already');
-    add(legendMark('protected'), 'other tool or by hand: never touched');
-    add(legendMark('protected', ' rule-other-job'), 'another job of autosnap');
-    items.push(`<span><svg viewBox="0 0 24 24" aria-hidden="true"><circle class="fail-ring" cx="12" cy="12" r="9"/></svg>removal failed</span>`);
+    if (has((x) => x.action === 'create')) add(legendMark('create'), facts.kind === 'run' ? 'created by the run' : 'to be created');
+    if (has((x) => x.action === 'exists')) add(legendMark('exists'), 'taken already');
+    if (has((x) => x.action === 'protected' && x.reason !== 'other job')) add(legendMark('protected'), 'other tool or by hand: never touched');
+    if (has((x) => x.action === 'protected' && x.reason === 'other job')) add(legendMark('protected', ' rule-other-job'), 'another job of autosnap');
+    if (has((x) => x.result === 'remove-failed')) items.push(`<span><svg viewBox="0 0 24 24" aria-hidden="true"><circle class="fail-ring" cx="12" cy="12" r="9"/></svg>removal failed</span>`);
     const rules = new Set<string>();
     for (const j of facts.jobs) {
       const p = j.policy;
@@ -498,7 +505,7 @@ function guestSection(g: PageGuest, facts: PageFacts, open: boolean): string {
   const st = g.status && g.status !== 'ok' ? ` st-${g.status}` : '';
   const counts = facts.kind === 'status' ? `${c.keep} snapshot(s)${c.other ? `, ${c.other} other` : ''}` : `${c.keep} keep, ${c.remove} remove${c.create ? `, ${c.create} new` : ''}${c.other ? `, ${c.other} other` : ''}`;
   const sum =
-    `<summary><span class="vmid">${g.vmid}</span><span class="gname">${esc(g.name || '(no name)')}</span>` +
+    `<summary><span class="vmid">${g.vmid || ''}</span><span class="gname">${esc(g.name || '(no name)')}</span>` +
     `<span class="sub">${esc([g.type, g.pool ? `pool ${g.pool}` : ''].filter(Boolean).join(', '))}</span>` +
     `<span class="sub">${esc(counts)}</span>${g.status && g.status !== 'ok' ? badge(g.status) : ''}` +
     (g.reason && g.status !== 'ok' ? `<span class="why">${esc(g.reason)}</span>` : '') +
@@ -539,7 +546,7 @@ function summaryTable(facts: PageFacts): string {
   const rows = ordered.map((g) => {
     const c = countsOf(g.snapshots);
     const st = g.status && g.status !== 'ok' ? ` class="st-${g.status}"` : '';
-    const link = `<a href="#g-${g.vmid}">${g.vmid}</a>`;
+    const link = `<a href="#g-${g.vmid}">${g.vmid || '–'}</a>`;
     if (status) {
       const newest = Math.max(...g.snapshots.filter((s) => s.row !== undefined).map((s) => s.snaptime ?? 0), 0);
       return `<tr${st}><td>${esc(g.node)}</td><td class="n">${link}</td><td>${esc(g.name)}</td><td class="n">${c.keep}</td><td class="n">${c.other}</td><td class="hide-narrow">${newest ? esc(formatLocal(newest, facts.tz).slice(0, 16)) : ''}</td></tr>`;

@@ -113,9 +113,10 @@ describe('renderPage', () => {
   const html = renderPage(facts());
   test('one mark per snapshot, with the class of its action and rule', () => {
     const marks = [...html.matchAll(/<g class="(mark [^"]*)"[^>]*data-snapshot="([^"]*)"/g)].map((m) => [m[2], m[1]]);
+    // removals first (drawn under the rest), then by time
     expect(marks).toEqual([
-      ['autodaily250508010000', 'mark act-keep rule-keep-weekly'],
       ['autodaily250514010000', 'mark act-remove rule-keep-weekly'],
+      ['autodaily250508010000', 'mark act-keep rule-keep-weekly'],
       ['autodaily250515010000', 'mark act-keep rule-keep-daily'],
       ['autodaily250516010000', 'mark act-keep rule-keep-daily'],
       ['autodaily250516120000', 'mark act-create rule-new'],
@@ -162,6 +163,15 @@ describe('renderPage', () => {
     expect(page).toContain('<summary>no pool<');
   });
   test('a guest without snapshots says so', () => expect(html).toContain('<div class="empty">no snapshot</div>'));
+  test('the legend names what the page shows', () => {
+    const legend = /<h2 id="legend-h">[\s\S]*?<\/section>/.exec(html)![0];
+    expect(legend).toContain('to be created');
+    expect(legend).toContain('never touched');
+    expect(legend).not.toContain('taken already');
+    expect(legend).not.toContain('removal failed');
+    expect(legend).toContain('keep-weekly slot held');
+    expect(legend).not.toContain('keep-monthly slot held');
+  });
 });
 
 describe('guestSvg', () => {
