@@ -120,6 +120,18 @@ describe('plan and status as pages', () => {
     expect(page).toContain('autosnap</span> retention plan');
     expect(marksByGuest(page).get(100)!.length).toBe(marksByGuest(plan).get(100)!.length);
   });
+  test('report_file of a [job NAME] section: that job gets a page of its own', async () => {
+    const daily = path.join(pages(), 'daily.html');
+    const hourly = path.join(pages(), 'hourly.html');
+    const conf = path.join(f.dir, 'perjob.conf');
+    fs.writeFileSync(conf, `[job daily]\nvmid = 101,102\nlabel = daily\nkeep_daily = 3\nreport_file = ${daily}\n\n[job hourly]\nvmid = 100\nlabel = hourly\nkeep_hourly = 2\nreport_file = ${hourly}\n`);
+    const r = await f.autosnap(['report'], { ...LATER, AUTOSNAP_CONFIG: conf });
+    expect(r.code).toBe(0);
+    expect([...marksByGuest(fs.readFileSync(daily, 'utf8')).keys()]).toEqual([101, 102]);
+    const h = marksByGuest(fs.readFileSync(hourly, 'utf8'));
+    expect([...h.keys()]).toEqual([100]);
+    expect(h.get(100)!.filter((m) => m.cls.startsWith('mark act-keep rule-keep-hourly')).length).toBe(2);
+  });
   test('plan --from-file draws the same page offline', async () => {
     const items = [0, 1, 2, 3, 9, 40].map((d) => ({ name: `autodaily2505${String(16 - Math.min(d, 15)).padStart(2, '0')}0100${d}`, snaptime: 1747357200 - d * 86400, description: 'autosnap' }));
     items.push({ name: 'by-hand', snaptime: 1747000000, description: 'mine' });
