@@ -124,7 +124,7 @@ _autosnap_complete() {
         case " $_autosnap_tools " in *" ${words[1]} "*) tool=${words[1]}; first=2 ;; esac
     fi
     if [[ $tool == autosnap && $cword -eq 1 && $cur != -* ]]; then
-        COMPREPLY=($(compgen -W "snap clean status run plan ${_autosnap_tools#autosnap }" -- "$cur"))
+        COMPREPLY=($(compgen -W "snap clean status run plan report ${_autosnap_tools#autosnap }" -- "$cur"))
         return 0
     fi
 
@@ -134,7 +134,7 @@ _autosnap_complete() {
         --transport) COMPREPLY=($(compgen -W "api pvesh" -- "$cur")); return 0 ;;
         --policy) COMPREPLY=($(compgen -W "intraday" -- "$cur")); return 0 ;;
         --shutdown) COMPREPLY=($(compgen -W "auto yes no" -- "$cur")); return 0 ;;
-        --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --from-file | --ontap-config | --lock-file)
+        --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --from-file | --html | --ontap-config | --lock-file)
             COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --vmid) _autosnap_complete_selector "$bin" "$cur" selectors; return 0 ;;
         --vm) _autosnap_complete_selector "$bin" "$cur" guests; return 0 ;;
@@ -150,7 +150,7 @@ _autosnap_complete() {
         w=${words[i]}
         case $w in
             --*=*) ;;
-            -o | --output | --transport | --policy | --shutdown | --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --vmid | --vm | --storage | --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --password | --from-file | --ontap-config | --lock-file | --loglevel | --snapmirror-label | --expiry)
+            -o | --output | --transport | --policy | --shutdown | --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --vmid | --vm | --storage | --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --password | --from-file | --html | --ontap-config | --lock-file | --loglevel | --snapmirror-label | --expiry)
                 ((i++)) ;;
             -*) ;;
             *) pos+=("$w") ;;
@@ -186,7 +186,7 @@ _autosnap_complete() {
             esac
             ;;
         autosnap)
-            [[ ${#pos[@]} -eq 0 ]] && COMPREPLY=($(compgen -W "snap clean status run plan" -- "$cur"))
+            [[ ${#pos[@]} -eq 0 ]] && COMPREPLY=($(compgen -W "snap clean status run plan report" -- "$cur"))
             ;;
         ontap-snapshot)
             case ${#pos[@]} in

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # openssh-server/openssh-client: a real sshd on loopback for the backup server shutdown
 # rsync: backup-sync;  iproute2: network details for Wake-on-LAN;  systemd: systemd-analyze
 # dpkg-dev/lintian: the .deb package checks;  logrotate: checks the shipped rotation config
-pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl)
+# chromium/fonts-dejavu-core: the HTML report rendered and screenshot in a real headless browser
+pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -16,6 +16,9 @@ commands:
   status [--label L] [-o text|json|jsonpretty|markdown|html|unicode|unicodeAlt]
   plan   [--label L --keep N | --keep-daily N ... | --tiers SPEC | --policy intraday | --job NAME]
          plan --from-file FILE [policy options] [--at ISO-8601]   (offline)
+  report --html FILE   write the plan as an HTML page to FILE (or report_file)
+  (-o html on plan and status prints that page; run, snap and clean with --html FILE
+   or report_file write the run's page to FILE, atomically, and its state to FILE.json)
 
 retention (instead of --keep N):
   --keep-last N --keep-hourly N --keep-daily N --keep-weekly N --keep-monthly N --keep-yearly N
@@ -26,7 +29,8 @@ autosnap options (also keys of the config's [autosnap] section, without the dash
   --timestamp-format FMT (yyMMddHHmmss)  --interval MIN (${DEFAULT_INTERVAL_MIN}, intraday)
   --max-perc-storage N (95)  --max-per-node N (${DEFAULT_MAX_PER_NODE})
   --lock-wait S (60)  --lock-file F (${DEFAULT_LOCK_FILE})  --wait
-  --hook-timeout S (${DEFAULT_HOOK_TIMEOUT})  --marker autosnap|cv4pve-autosnap (the description of new snapshots)
+  --hook-timeout S (${DEFAULT_HOOK_TIMEOUT})  --html FILE (config: report_file)
+  --marker autosnap|cv4pve-autosnap (the description of new snapshots)
 
 called through a link named cv4pve-autosnap (install.sh --cv4pve-link): status prints
 cv4pve-autosnap's table and JSON, new snapshots carry its description, every error exits 1

@@ -31,6 +31,8 @@ export interface Job {
   intervalMin: number;
   /** the description of the snapshots the job creates */
   marker: string;
+  /** the HTML page a run writes (`--html`, else `report_file` of the job, else of [autosnap]) */
+  reportFile?: string;
 }
 
 /** The descriptions a job may write: ours, or cv4pve's so that both tools manage them. */
@@ -110,6 +112,7 @@ function common(src: OptionSource, name: string) {
     timestampFormat: runFormatOf(src),
     intervalMin,
     marker: markerOf(src),
+    reportFile: src.str('html') ?? src.str('report-file'),
   };
 }
 

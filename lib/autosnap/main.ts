@@ -28,6 +28,9 @@ import { planColumns, planJson, summaryLine, outcomeColumns, outcomeJson, type T
 import { acquireRunLock, DEFAULT_LOCK_FILE } from './runlock.ts';
 import { DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE, runBounded } from './schedule.ts';
 import { statusCommand, statusOptions } from './status.ts';
+import { guestsFromOutcomes, runState, applyRunState } from '../report/facts.ts';
+import { renderPage, type PageFacts } from '../report/html.ts';
+import { checkReportFile, readRunState, stateFileOf, writeAtomic } from '../report/write.ts';
 
 export const DEFAULT_LOCK_WAIT = 60;
 export const DEFAULT_MAX_PERC_STORAGE = 95;
@@ -84,8 +87,9 @@ export function modeFor(inv: Invocation, job: Job, s: Pick<RunSettings, 'now' | 
   // `clean` does that, and `plan` shows what that clean would do (a config job is planned
   // as its run cleans it, which keeps the newest)
   const explicitZero = job.name === 'cli' && job.policy.kind === 'count' && job.policy.keep === 0;
-  const allowRemoveNewest = explicitZero && (inv.command === 'clean' || inv.command === 'plan');
-  if (inv.command === 'clean' || inv.command === 'plan' || inv.cleanOnly) return { cleanFirst: true, create: false, pruneAfter: false, allowRemoveNewest };
+  const planning = inv.command === 'plan' || inv.command === 'report';
+  const allowRemoveNewest = explicitZero && (inv.command === 'clean' || planning);
+  if (inv.command === 'clean' || planning || inv.cleanOnly) return { cleanFirst: true, create: false, pruneAfter: false, allowRemoveNewest };
   if (job.kind === 'intraday' && inv.command === 'run') {
     // the original script cleans at the top of the hour, before that run's snapshot
     const l = localTime(Math.floor(s.now.getTime() / 1000), s.tz);
@@ -135,7 +139,10 @@ export async function autosnapMain(argv: string[], opts: MainOptions = {}): Prom
   if (inv.command === 'snap' || (inv.command === 'run' && !inv.cleanOnly)) for (const job of jobs) refuseKeepZero(job, src);
   // a hook that cannot run would make every guest "skipped" with exit 0: refuse it now
   for (const job of jobs) if (job.script) checkHook(job.script, job.scriptFrom ?? '--script');
-  const dry = s.dryRun || inv.command === 'plan';
+  // a page file that cannot be written is said before the run, not after its work
+  for (const job of jobs) if (job.reportFile) checkReportFile(job.reportFile, src.withSection(`job ${job.name}`).where(src.str('html') ? 'html' : 'report-file'));
+  if (inv.command === 'report' && !jobs.some((j) => j.reportFile)) throw new UsageError('report: no page file (give --html FILE, or report_file in the config)');
+  const dry = s.dryRun || inv.command === 'plan' || inv.command === 'report';
   const lock = dry
     ? undefined
     : await acquireRunLock(src.str('lock-file') ?? process.env.AUTOSNAP_LOCK_FILE ?? DEFAULT_LOCK_FILE, {
@@ -186,7 +193,7 @@ async function jobHook(job: Job, phase: HookPhase, s: RunSettings, end?: { durat
 async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSettings): Promise<number> {
   const started = Date.now();
   const totals: Totals = { created: 0, removed: 0, skipped: 0, failed: 0 };
-  const dry = s.dryRun || inv.command === 'plan';
+  const dry = s.dryRun || inv.command === 'plan' || inv.command === 'report';
   const text = s.format === 'text';
   const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = [];
   let storage: Map<string, StorageUse> | undefined;
@@ -283,7 +290,13 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     if (outcome.status === 'failed') totals.failed++;
   }
   const ordered = outcomes.sort((a, b) => jobs.indexOf(a.job) - jobs.indexOf(b.job) || a.outcome.guest.vmid - b.outcome.guest.vmid);
-  if (dry) {
+  const pageWritten = writePages(inv, jobs, ordered, s, dry);
+  if (inv.command === 'report') {
+    // the page went to its file; stdout stays for the summary
+  } else if (s.format === 'html') {
+    const state = dry ? readRunState(jobs.find((j) => j.reportFile)?.reportFile) : undefined;
+    print(renderPage(pageFacts(dry ? 'plan' : 'run', jobs, ordered, totals, s, state)));
+  } else if (dry) {
     // per guest: what is created first, then newest to oldest, whichever rule decided
     const rank = (r: PlanRow) => (r.action === 'create' || r.action === 'exists' ? 0 : 1);
     const rows: PlanRow[] = ordered.flatMap((o) => [...o.outcome.plan].sort((a, b) => rank(a) - rank(b) || (b.snaptime ?? 0) - (a.snaptime ?? 0)));
@@ -291,11 +304,67 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   } else if (!text) {
     print(render(s.format, ordered, outcomeColumns(), outcomeJson(ordered, totals, (Date.now() - started) / 1000)));
   }
-  const what = inv.command === 'plan' ? 'plan' : dry ? 'dry run' : inv.cleanOnly ? 'clean' : inv.command;
+  const what = inv.command === 'plan' || inv.command === 'report' ? inv.command : dry ? 'dry run' : inv.cleanOnly ? 'clean' : inv.command;
   const line = summaryLine(what, totals, (Date.now() - started) / 1000, dry);
   if (text && !dry) printLines([line]);
   else stderrLine(line);
-  return totals.failed ? 1 : 0;
+  return totals.failed || !pageWritten ? 1 : 0;
+}
+
+type Done = { job: Job; outcome: GuestOutcome };
+
+/** The page's facts from a plan's or a run's outcomes; a plan shows the last run's state. */
+function pageFacts(kind: 'plan' | 'run', jobs: Job[], done: Done[], totals: Totals, s: RunSettings, state?: ReturnType<typeof readRunState>): PageFacts {
+  // a command-line job is named by its label on the page (its name is just `cli`)
+  const shown = (j: Job) => (j.name !== 'cli' ? j.name : j.kind === 'intraday' ? 'intraday' : `label ${j.label}`);
+  let guests = guestsFromOutcomes(done.map((d) => ({ job: { name: shown(d.job) }, outcome: d.outcome })), kind === 'run');
+  if (state) guests = applyRunState(guests, state);
+  const now = Math.floor(s.now.getTime() / 1000);
+  return {
+    kind,
+    now,
+    tz: s.tz,
+    version: VERSION,
+    jobs: jobs.map((j) => ({ name: shown(j), policy: j.policy, policyText: j.keepText })),
+    guests,
+    lastRun: kind === 'run' ? { at: now, totals } : state ? { at: state.at, totals: state.totals } : undefined,
+  };
+}
+
+/**
+ * The page files of the jobs: after a run, its report (and the state a later plan or
+ * status reads); for `report`, the plan with the last run's state. Returns false when a
+ * page could not be written (said on stderr; the run's own work stands).
+ */
+function writePages(inv: Invocation, jobs: Job[], done: Done[], s: RunSettings, dry: boolean): boolean {
+  if (dry && inv.command !== 'report') return true;
+  let ok = true;
+  const files = [...new Set(jobs.map((j) => j.reportFile).filter((f): f is string => Boolean(f)))];
+  for (const file of files) {
+    const mine = jobs.filter((j) => j.reportFile === file);
+    const part = done.filter((d) => mine.includes(d.job));
+    const partTotals: Totals = { created: 0, removed: 0, skipped: 0, failed: 0 };
+    for (const { outcome } of part) {
+      partTotals.created += outcome.created.length;
+      partTotals.removed += outcome.removed.length;
+      if (outcome.status === 'skipped') partTotals.skipped++;
+      if (outcome.status === 'failed') partTotals.failed++;
+    }
+    try {
+      if (dry) {
+        writeAtomic(file, renderPage(pageFacts('plan', mine, part, partTotals, s, readRunState(file))));
+      } else {
+        const facts = pageFacts('run', mine, part, partTotals, s);
+        writeAtomic(stateFileOf(file), JSON.stringify(runState(facts.now, partTotals, facts.guests)) + '\n');
+        writeAtomic(file, renderPage(facts));
+      }
+      info(`report page written to ${file}`);
+    } catch (e) {
+      ok = false;
+      stderrLine(`error: ${(e as Error).message}`);
+    }
+  }
+  return ok;
 }
 
 export type { GuestInfo };

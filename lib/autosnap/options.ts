@@ -7,13 +7,13 @@ import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Pars
 import { checkConfig, normKey, type Config, type SectionKeys } from '../cli/config.ts';
 import { PVE_SECTION } from '../cli/connect.ts';
 
-export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan'] as const;
+export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan', 'report'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'tiers', 'policy'] as const;
 
 /** What a job reads from its own `[job NAME]` section (before `[autosnap]`). */
-const JOB_KEYS = ['vmid', 'label', ...POLICY_KEYS, 'state', 'only-running', 'tags', 'script', 'hook-timeout', 'timestamp-format', 'interval', 'marker'];
+const JOB_KEYS = ['vmid', 'label', ...POLICY_KEYS, 'state', 'only-running', 'tags', 'script', 'hook-timeout', 'timestamp-format', 'interval', 'marker', 'report-file'];
 /** Settings of the whole run: read from `[autosnap]` (or the command line) only. */
 const RUN_KEYS = ['max-perc-storage', 'max-parallel', 'max-per-node', 'lock-wait', 'lock-file', 'wait', 'tz', 'output', 'dry-run', 'debug', 'job'];
 const runWide = Object.fromEntries(RUN_KEYS.map((k) => [normKey(k), 'it applies to the whole run: set it in [autosnap]']));
@@ -45,7 +45,7 @@ export const AUTOSNAP_OPTIONS: OptionSpec = {
   string: [
     'label', 'keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly',
     'tiers', 'policy', 'script', 'hook-timeout', 'lock-wait', 'lock-file', 'job', 'interval', 'tags',
-    'from-file', 'at', 'max-age', 'keep-newest',
+    'from-file', 'at', 'max-age', 'keep-newest', 'html',
     // autosnap's own, not global: no other tool reads them
     'vmid', 'timestamp-format', 'max-perc-storage', 'max-per-node', 'marker',
   ],

@@ -11,6 +11,11 @@ import type { OptionSource } from './options.ts';
 import { cv4pveStatus } from './cv4pve.ts';
 import { isoLocal } from './report.ts';
 import { runBounded } from './schedule.ts';
+import { nowDate } from '../cli/now.ts';
+import { VERSION } from '../version.ts';
+import { applyRunState, guestFromStatus } from '../report/facts.ts';
+import { renderPage, type PageGuest } from '../report/html.ts';
+import { readRunState } from '../report/write.ts';
 
 export interface StatusRow {
   node: string;
@@ -111,6 +116,33 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
       stderrLine(`error: ${g.vmid}${g.name ? ` ${g.name}` : ''}: ${(r.error as Error)?.message ?? String(r.error)}`);
     }
   });
+  if (s.format === 'html') {
+    // the page shows every snapshot: ours in a row per label, the others in their own row
+    const ours = (x: SnapshotEntry) => (keep(x) ? (isIntradayName(x.name) ? 'intraday' : (labelOf(x.name, format) ?? undefined)) : undefined);
+    const state = readRunState(src.str('html') ?? src.str('report-file'));
+    let page: PageGuest[] = guests.map((g, i) => {
+      const r = lists[i];
+      return guestFromStatus(g, r.ok ? r.value : [], (x) => ours(x as SnapshotEntry));
+    });
+    if (state) page = applyRunState(page, state);
+    // a guest whose list cannot be read now is shown so, whatever the last run said
+    page = page.map((g, i) => {
+      const r = lists[i];
+      return r.ok ? g : { ...g, status: 'failed' as const, reason: `cannot read its snapshots: ${(r.error as Error)?.message ?? String(r.error)}` };
+    });
+    print(
+      renderPage({
+        kind: 'status',
+        now: Math.floor(nowDate().getTime() / 1000),
+        tz: s.tz,
+        version: VERSION,
+        jobs: [],
+        guests: page,
+        lastRun: state ? { at: state.at, totals: state.totals } : undefined,
+      }),
+    );
+    return failed ? 1 : 0;
+  }
   if (s.cv4pve) {
     // cv4pve prints nothing at all when the selection holds no guest (Commands.cs)
     if (guests.length) print(cv4pveStatus(rows, s.format));

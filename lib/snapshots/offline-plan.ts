@@ -5,6 +5,10 @@
 // F is a JSON array of {"name", "snaptime" (unix s), "protected"?: true, "partial"?: true,
 // "description"?: "..."}. The output is one decision per snapshot, newest first.
 import fs from 'node:fs';
+import path from 'node:path';
+import { guestFromDecisions } from '../report/facts.ts';
+import { renderPage } from '../report/html.ts';
+import { VERSION } from '../version.ts';
 import type { OptionSpec, Parsed } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
 import { parseFormat, print, render, type Column } from '../cli/output.ts';
@@ -124,6 +128,26 @@ export async function offlinePlanMain(args: Parsed): Promise<number> {
   const keepNewest = keepNewestOption(args['keep-newest']) ?? !(policy.kind === 'count' && policy.keep === 0);
   const decisions = planRetention(planItems, policy, { now, tz, keepNewest: Boolean(keepNewest) });
 
+  if (format === 'html') {
+    // the same page as on a cluster: a what-if for a policy before it runs
+    const row = label ?? (intraday ? 'intraday' : 'policy');
+    const policyText = Object.entries(args)
+      .filter(([k, v]) => (POLICY_OPTIONS.string as string[]).includes(k) && v !== undefined && v !== '' && typeof v !== 'boolean')
+      .map(([k, v]) => `--${k} ${String(v)}`)
+      .join(' ');
+    print(
+      renderPage({
+        kind: 'plan',
+        now: Math.floor(now.getTime() / 1000),
+        tz,
+        version: VERSION,
+        jobs: [{ name: row, policy, policyText: policyText || undefined }],
+        guests: [guestFromDecisions(path.basename(file), decisions, row)],
+        subtitle: `what-if on ${file}`,
+      }),
+    );
+    return 0;
+  }
   const cols: Column<Decision>[] = [
     { header: 'TIME', get: (d) => formatLocal(d.snaptime, tz) },
     { header: 'NAME', get: (d) => d.name },
