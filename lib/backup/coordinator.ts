@@ -22,11 +22,12 @@ import { AppError, ConnectionError } from '../cli/errors.ts';
 import { info, warn } from '../cli/log.ts';
 import { need, type BackupConfig } from './config.ts';
 import {
-  CLAIM_FILE, claimAgeMs, clearWanted, createExclusive, describeLock, isOwnLock, isSyncLock, listLocks, lockFileName, lockState,
-  newClaim, ownerAlive, processStart, readClaim, readJson, readWanted, replaceFile, retireClaim, WANTED_FILE, type ClaimInfo,
+  CLAIM_FILE, LAST_CLAIM_FILE, claimAgeMs, clearWanted, createExclusive, describeLock, isOwnLock, isSyncLock, listLocks, lockFileName, lockState,
+  newClaim, ownerAlive, pidAlive, processStart, readClaim, readJson, readWanted, replaceFile, retireClaim, WANTED_FILE, type ClaimInfo,
   type LockEntry, type LockInfo, type WantedInfo,
 } from './locks.ts';
 import { sleep, tcpProbe } from './probe.ts';
+import { reportProblem } from './report.ts';
 import { ensureStorage, lastLine } from './storage.ts';
 import { sshRun } from './ssh.ts';
 import { findWolTarget, magicPacket, sendMagicPacket, type WolTarget } from './wol.ts';
@@ -178,6 +179,8 @@ export async function acquire(cfg: BackupConfig, job: string, phase: string, pid
     const w = readWanted(dir);
     if (w && clearWanted(dir)) info(`${what}: ${WANTED_FILE}${w.info === 'unreadable' ? '' : ` (left by ${w.info.host}/${w.info.job} at ${w.info.created})`} removed: this job needs the server`);
   }
+  // this node's dead locks go, other nodes' crashed ones are reported, on every run
+  liveLocks(cfg, dir, what);
   up = await waitOutShutdown(cfg, dir, up, what);
   return { up, adopted };
 }
@@ -193,8 +196,7 @@ async function waitOutShutdown(cfg: BackupConfig, dir: string, up: UpResult, wha
     const age = claimAgeMs(claim, mtime, Date.now());
     const who = claim === 'unreadable' ? 'unknown node' : `${claim.host} (pid ${claim.pid})`;
     if (age > staleMs) {
-      warn(`${what}: shutdown claim by ${who} is ${fmtS(age)} old; set aside as ${path.join(dir, 'shutdown.last')}`);
-      retireClaim(dir);
+      setAsideOldClaim(dir, claim, who, age, what);
       return up;
     }
     if (claim === 'unreadable' || claim.state === 'pending') {
@@ -222,6 +224,21 @@ async function waitOutShutdown(cfg: BackupConfig, dir: string, up: UpResult, wha
   }
 }
 
+/**
+ * A claim older than claimStaleMs is over. A committed one is the record of a shutdown
+ * that went through: the server was off when its storage was last reachable, so its claim
+ * could not be removed then; it is set aside quietly by the next run that finds it. A
+ * pending one means its node stopped half-way: that is worth a warning.
+ */
+function setAsideOldClaim(dir: string, claim: ClaimInfo | 'unreadable', who: string, age: number, what: string): void {
+  const last = path.join(dir, LAST_CLAIM_FILE);
+  if (claim !== 'unreadable' && claim.state === 'committed') {
+    if (retireClaim(dir)) info(`${what}: the shutdown by ${who} at ${claim.committed ?? claim.created} is over; its claim moved to ${last}`);
+    return;
+  }
+  if (retireClaim(dir)) warn(`${what}: shutdown claim by ${who} is ${fmtS(age)} old and was never carried out; set aside as ${last}`);
+}
+
 function claimMtime(dir: string): number | undefined {
   try {
     return fs.statSync(path.join(dir, CLAIM_FILE)).mtimeMs;
@@ -230,16 +247,42 @@ function claimMtime(dir: string): number | undefined {
   }
 }
 
+/**
+ * The locks that keep the server up. This node's locks whose process is provably gone are
+ * removed (vzdump killed, node crashed and rebooted); stale locks are reported on every run
+ * and ignored. Either goes through reportProblem.
+ */
 function liveLocks(cfg: BackupConfig, dir: string, what: string): LockEntry[] {
   const now = Date.now();
   const live: LockEntry[] = [];
   for (const e of listLocks(dir)) {
     const { state, ageMs } = lockState(e, now, cfg.lockStaleMs, cfg.node);
+    const age = fmtS(Math.round(ageMs / 1000) * 1000);
     if (state === 'live') live.push(e);
-    else if (state === 'stale') warn(`${what}: stale lock ${e.file}: ${describeLock(e)}, ${fmtS(Math.round(ageMs / 1000) * 1000)} old; ignored, not removed`);
-    else warn(`${what}: orphaned lock ${e.file}: ${describeLock(e)}, process gone; ignored, not removed`);
+    else if (state === 'orphaned') removeDeadLock(dir, e, what);
+    else if (e.info?.host === cfg.node) {
+      reportProblem({ kind: 'foreign-lock', what, message: `stale lock ${e.file}: ${describeLock(e)}, ${age} old, its process still runs; ignored, not removed` });
+    } else {
+      reportProblem({
+        kind: 'foreign-lock',
+        what,
+        message: `stale lock ${e.file}: ${describeLock(e)}, ${age} old (lock_stale ${fmtS(cfg.lockStaleMs)}); that node's job probably crashed; ignored, not removed (remove it by hand once the job is known to be over)`,
+      });
+    }
   }
   return live;
+}
+
+function removeDeadLock(dir: string, e: LockEntry, what: string): void {
+  const i = e.info!;
+  const why = pidAlive(i.pid) ? `pid ${i.pid} now belongs to another process` : `pid ${i.pid} no longer runs`;
+  try {
+    fs.unlinkSync(path.join(dir, e.file));
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return; // removed meanwhile by another run of this node
+    throw err;
+  }
+  reportProblem({ kind: 'own-lock-removed', what, message: `orphaned lock ${e.file}: ${describeLock(e)}, ${why}; removed` });
 }
 
 export type ReleaseOutcome =
@@ -267,7 +310,7 @@ export async function release(cfg: BackupConfig, job: string, what: string, opts
   const name = lockFileName(cfg.node, job, pid);
   if (!(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs))) {
     // the lock directory is on the server's storage: do not touch it while the server is off
-    warn(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; lock ${name} left as it is (reported as orphaned once pid ${pid} ended; remove it by hand)`);
+    warn(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; lock ${name} left as it is (removed by this node's next job once pid ${pid} ended)`);
     return 'already-down';
   }
   const file = path.join(dir, name);
@@ -342,8 +385,7 @@ async function shutdownIfLast(cfg: BackupConfig, dir: string, server: string, wh
     const age = claimAgeMs(other, mtime, Date.now());
     const who = other === 'unreadable' ? 'unknown node' : other.host;
     if (age > claimStaleMs(cfg) && attempt === 0) {
-      warn(`${what}: shutdown claim by ${who} is ${fmtS(age)} old; set aside as ${path.join(dir, 'shutdown.last')}`);
-      retireClaim(dir);
+      setAsideOldClaim(dir, other, who, age, what);
       continue;
     }
     info(`${what}: ${who} already handles the shutdown of the backup server`);
@@ -378,14 +420,14 @@ async function shutdownIfLast(cfg: BackupConfig, dir: string, server: string, wh
   // ssh reports 255 when the server drops the connection while powering off
   if (r.code !== 0 && !(r.code === 255 && !(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs)))) {
     retireClaim(dir, claim.nonce);
-    warn(`${what}: shutdown of backup server ${server} failed: ssh exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}`);
+    reportProblem({ kind: 'server-left-up', what, message: `shutdown of backup server ${server} failed: ssh exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}` });
     return 'failed';
   }
   if (await waitDown(cfg, cfg.shutdownWaitMs)) {
     info(`${what}: backup server ${server} is down`);
   } else {
     retireClaim(dir, claim.nonce);
-    warn(`${what}: backup server ${server} still answers on port ${cfg.probePort} ${fmtS(cfg.shutdownWaitMs)} after the shutdown command`);
+    reportProblem({ kind: 'server-left-up', what, message: `backup server ${server} still answers on port ${cfg.probePort} ${fmtS(cfg.shutdownWaitMs)} after the shutdown command` });
   }
   return 'shutdown';
 }
