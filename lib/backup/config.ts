@@ -24,6 +24,7 @@ export interface BackupConfig {
   wolPassword?: Buffer;
   wolResendMs: number;
   wolCommand?: string[];
+  wolVia: 'udp' | 'ether' | 'both';
   storage?: string;
   mountPoint?: string;
   mountCheck: boolean;
@@ -70,6 +71,7 @@ export const BACKUP_KEYS: Record<string, string | undefined> = {
   wol_password: undefined,
   wol_resend: '30s',
   wol_command: undefined,
+  wol_via: 'udp',
   storage: undefined,
   mount_point: undefined,
   mount_check: 'yes',
@@ -178,6 +180,8 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
   const lockDir = abs('lock_dir') ?? (mountPoint ? path.join(mountPoint, 'autosnap-locks') : undefined);
   const wolPasswordText = get('wol_password');
   if (wolPasswordText) registerSecret(wolPasswordText);
+  const wolVia = get('wol_via')!.toLowerCase();
+  if (!['udp', 'ether', 'both'].includes(wolVia)) throw new UsageError(`${what('wol_via')}: '${get('wol_via')}' is not udp, ether or both`);
   const syncVia = get('sync_via')!.toLowerCase();
   if (syncVia !== 'ssh' && syncVia !== 'mount') throw new UsageError(`${what('sync_via')}: '${get('sync_via')}' is not ssh or mount`);
   const syncShutdown = get('sync_shutdown')!.toLowerCase();
@@ -212,6 +216,7 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     wolPassword: wolPasswordText ? parseSecureOn(wolPasswordText, what('wol_password')) : undefined,
     wolResendMs: Math.max(100, dur('wol_resend')),
     wolCommand: get('wol_command') ? parseCommand(get('wol_command')!, what('wol_command')) : undefined,
+    wolVia: wolVia as 'udp' | 'ether' | 'both',
     storage,
     mountPoint,
     mountCheck: parseBool(get('mount_check')!, what('mount_check')),

@@ -18,7 +18,7 @@ import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { AppError, ConnectionError } from '../cli/errors.ts';
+import { AppError, ConnectionError, UsageError } from '../cli/errors.ts';
 import { info, warn } from '../cli/log.ts';
 import { need, type BackupConfig } from './config.ts';
 import {
@@ -30,7 +30,7 @@ import { sleep, tcpProbe } from './probe.ts';
 import { reportProblem } from './report.ts';
 import { ensureStorage, lastLine } from './storage.ts';
 import { sshRun } from './ssh.ts';
-import { findWolTarget, magicPacket, sendMagicPacket, type WolTarget } from './wol.ts';
+import { ETHERWAKE_PATHS, etherwakeArgv, findEtherwake, findWolTarget, magicPacket, routeIface, sendMagicPacket, type WolTarget } from './wol.ts';
 import { runCommand } from './storage.ts';
 
 const fmtS = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`);
@@ -52,15 +52,58 @@ export async function serverIPv4(server: string): Promise<string | undefined> {
   }
 }
 
-export async function resolveWol(cfg: BackupConfig): Promise<WolTarget> {
-  const serverIp = cfg.server ? await serverIPv4(cfg.server) : undefined;
-  return findWolTarget({ serverIp, broadcast: cfg.wolBroadcast, iface: cfg.wolInterface, port: cfg.wolPort });
+/** How the magic packet goes out: UDP broadcast, a raw Ethernet frame, or both (wol_via). */
+export interface WakePlan {
+  udp?: WolTarget;
+  ether?: { iface: string; argv: string[] };
+  /** for the log and --check: where it goes */
+  text: string;
 }
 
-export async function sendWake(cfg: BackupConfig, target: WolTarget): Promise<void> {
-  await sendMagicPacket(magicPacket(need(cfg.mac, 'mac', cfg), cfg.wolPassword), target);
+export async function resolveWol(cfg: BackupConfig): Promise<WakePlan> {
+  const serverIp = cfg.server ? await serverIPv4(cfg.server) : undefined;
+  const plan: WakePlan = { text: '' };
+  const parts: string[] = [];
+  if (cfg.wolVia !== 'ether') {
+    const t = findWolTarget({ serverIp, broadcast: cfg.wolBroadcast, iface: cfg.wolInterface, port: cfg.wolPort });
+    plan.udp = t;
+    parts.push(`UDP to ${t.broadcast}:${t.port}${t.iface ? ' via ' + t.iface : ''} (${t.how})`);
+  }
+  if (cfg.wolVia !== 'udp') {
+    const iface = cfg.wolInterface ?? (serverIp ? routeIface(serverIp) : undefined);
+    if (!iface) throw new UsageError(`${cfg.source} [backup] wol_via ${cfg.wolVia}: set 'wol_interface' (no route to the server to find it from)`);
+    const program = findEtherwake();
+    if (!program) throw new UsageError(`${cfg.source} [backup] wol_via ${cfg.wolVia}: etherwake not found (${ETHERWAKE_PATHS.join(', ')}); apt install etherwake`);
+    plan.ether = { iface, argv: etherwakeArgv(program, iface, need(cfg.mac, 'mac', cfg), cfg.wolPassword) };
+    parts.push(`raw frame on ${iface} (${program})`);
+  }
+  plan.text = parts.join(' and ');
+  return plan;
+}
+
+function wakeDest(plan: WakePlan): string {
+  const to = [plan.udp ? `to ${plan.udp.broadcast}:${plan.udp.port}` : '', plan.ether ? `as a raw frame on ${plan.ether.iface}` : ''];
+  return to.filter(Boolean).join(' and ');
+}
+
+export async function sendWake(cfg: BackupConfig, plan: WakePlan): Promise<void> {
+  // some NICs only wake on the raw frame, some only on UDP: with wol_via both, one failing
+  // does not keep the other from going
+  const failures: string[] = [];
+  if (plan.udp) {
+    try {
+      await sendMagicPacket(magicPacket(need(cfg.mac, 'mac', cfg), cfg.wolPassword), plan.udp);
+    } catch (e: any) {
+      failures.push(e.message);
+    }
+  }
+  if (plan.ether) {
+    const r = await runCommand(plan.ether.argv, 30_000);
+    if (r.code !== 0) failures.push(`${plan.ether.argv[0]} exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}`);
+  }
+  if (failures.length === (plan.udp ? 1 : 0) + (plan.ether ? 1 : 0)) throw new AppError(failures.join('; '));
+  for (const f of failures) warn(f);
   if (cfg.wolCommand) {
-    // some NICs only wake on the raw frame etherwake sends, some only on UDP: both may go
     const r = await runCommand(cfg.wolCommand, 30_000);
     if (r.code !== 0) warn(`${cfg.wolCommand[0]} exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}`);
   }
@@ -79,7 +122,7 @@ export async function ensureServerUp(cfg: BackupConfig, what: string): Promise<U
   const start = Date.now();
   let sent = 0;
   let lastSend = 0;
-  info(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; waking it (Wake-on-LAN to ${target.broadcast}:${target.port}${target.iface ? ' via ' + target.iface : ''})`);
+  info(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; waking it (Wake-on-LAN: ${target.text})`);
   while (true) {
     if (sent === 0 || Date.now() - lastSend >= cfg.wolResendMs) {
       await sendWake(cfg, target);
@@ -94,7 +137,7 @@ export async function ensureServerUp(cfg: BackupConfig, what: string): Promise<U
     }
   }
   throw new ConnectionError(
-    `backup server ${server} did not answer on port ${cfg.probePort} within ${fmtS(cfg.wakeBudgetMs)} (Wake-on-LAN sent ${sent} time${sent === 1 ? '' : 's'} to ${target.broadcast}:${target.port})`,
+    `backup server ${server} did not answer on port ${cfg.probePort} within ${fmtS(cfg.wakeBudgetMs)} (Wake-on-LAN sent ${sent} time${sent === 1 ? '' : 's'} ${wakeDest(target)})`,
   );
 }
 

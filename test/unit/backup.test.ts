@@ -9,7 +9,7 @@ import { fileLine, priorityOf } from '../../lib/backup/logging.ts';
 import { sshArgv } from '../../lib/backup/ssh.ts';
 import { mountPoints } from '../../lib/backup/storage.ts';
 import { pruneLogs, rsyncArgv, syncShutdown } from '../../lib/backup/sync.ts';
-import { magicPacket, parseMac, parseRoutes, parseSecureOn, procHexToIp, routeFor, subnetBroadcast, wolTarget } from '../../lib/backup/wol.ts';
+import { etherwakeArgv, magicPacket, parseMac, parseRoutes, parseSecureOn, procHexToIp, routeFor, subnetBroadcast, wolTarget } from '../../lib/backup/wol.ts';
 
 const cfg = (values: Record<string, string>): BackupConfig => backupConfigFrom(values, 'test.conf', 'pve1');
 
@@ -84,8 +84,18 @@ describe('route and broadcast', () => {
   ])('target %p', (opts, want) => {
     expect(wolTarget(opts as any, ROUTES, IFACES)).toMatchObject(want);
   });
-  test('an interface without IPv4 is named', () => {
-    expect(() => wolTarget({ iface: 'eth7', port: 9 }, ROUTES, IFACES)).toThrow('interface eth7 has no IPv4 address');
+  test('an interface without IPv4 is named, with its bridge when it is a port of one', () => {
+    expect(() => wolTarget({ iface: 'eth7', port: 9 }, ROUTES, IFACES, () => undefined)).toThrow('eth7 has no IPv4 address for a UDP magic packet: set wol_interface to the interface that holds the address, or wol_via = ether');
+    expect(() => wolTarget({ iface: 'eno1', port: 9 }, ROUTES, IFACES, (i) => (i === 'eno1' ? 'vmbr0' : undefined))).toThrow(
+      'eno1 has no IPv4 address for a UDP magic packet: use the bridge vmbr0 (wol_interface = vmbr0), or wol_via = ether (a raw frame through etherwake), or wol_command',
+    );
+  });
+  test.each([
+    [undefined, ['/e', '-i', 'eno1', '52:54:00:0a:0b:0c']],
+    [Buffer.from([192, 168, 1, 7]), ['/e', '-i', 'eno1', '-p', '192.168.1.7', '52:54:00:0a:0b:0c']],
+    [Buffer.from([1, 2, 3, 10, 11, 12]), ['/e', '-i', 'eno1', '-p', '01:02:03:0a:0b:0c', '52:54:00:0a:0b:0c']],
+  ])('etherwake argv with password %p', (pw, want) => {
+    expect(etherwakeArgv('/e', 'eno1', Buffer.from([0x52, 0x54, 0, 10, 11, 12]), pw)).toEqual(want);
   });
 });
 
@@ -135,6 +145,7 @@ describe('locks', () => {
     ['older than the stale age', entry({ started: '2025-01-01T02:00:00Z' }), 'stale'],
     ['updated recently counts from the update', entry({ started: '2025-01-01T02:00:00Z', updated: '2025-01-02T02:30:00Z' }), 'live'],
     ['this node, process gone', entry({ host: 'pve1', pid: 99 }), 'orphaned'],
+    ['this node, process gone, also old: removed, not only reported', entry({ host: 'pve1', pid: 99, started: '2025-01-01T02:00:00Z' }), 'orphaned'],
     ['this node, process alive', entry({ host: 'pve1', pid: 10 }), 'live'],
     ['another node with a pid that is dead here', entry({ pid: 99 }), 'live'],
     ['unreadable, recent mtime', entry(undefined, now - 60_000), 'live'],
