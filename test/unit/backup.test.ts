@@ -8,7 +8,7 @@ import { createExclusive, isOwnLock, lockFileName, lockState, ownerAlive, startF
 import { fileLine, priorityOf } from '../../lib/backup/logging.ts';
 import { sshArgv } from '../../lib/backup/ssh.ts';
 import { mountPoints } from '../../lib/backup/storage.ts';
-import { pruneLogs, rsyncArgv, syncShutdown } from '../../lib/backup/sync.ts';
+import { bytes, pruneLogs, rsyncArgv, sizeReport, syncShutdown } from '../../lib/backup/sync.ts';
 import { etherwakeArgv, magicPacket, parseMac, parseRoutes, parseSecureOn, procHexToIp, routeFor, subnetBroadcast, wolTarget } from '../../lib/backup/wol.ts';
 
 const cfg = (values: Record<string, string>): BackupConfig => backupConfigFrom(values, 'test.conf', 'pve1');
@@ -233,6 +233,26 @@ describe('commands', () => {
     const a = rsyncArgv(c, '/l', false);
     expect(a).not.toContain('-e');
     expect(a.slice(-2)).toEqual(['/etc', '/mnt/bk/nodes/pve1/']);
+  });
+  test('the role layout: <target>/<node>-backup/<basename>, --delete-excluded, no --relative', () => {
+    const c = cfg({ server: 'bk', sync_dirs: '/etc/pve /root/scripts/', sync_target: '/srv/sync', sync_layout: 'role' });
+    const a = rsyncArgv(c, '/l', false);
+    expect(a.slice(0, 5)).toEqual(['/usr/bin/rsync', '-a', '--delete', '--delete-excluded', '--mkpath']);
+    expect(a).not.toContain('--relative');
+    expect(a.slice(-3)).toEqual(['/etc/pve', '/root/scripts', 'root@bk:/srv/sync/pve1-backup/']);
+    expect(rsyncArgv(cfg({ server: 'bk', sync_dirs: '/etc', sync_target: '/s', sync_layout: 'role', sync_delete_excluded: 'no' }), '/l', false)).not.toContain('--delete-excluded');
+    expect(rsyncArgv(cfg({ server: 'bk', sync_dirs: '/etc', sync_target: '/s', sync_delete_excluded: 'yes' }), '/l', false)).toContain('--delete-excluded');
+    expect(() => cfg({ sync_layout: 'flat' })).toThrow("sync_layout: 'flat' is not node or role");
+  });
+  test.each([
+    ['Number of files: 1,234 (reg: 1,000, dir: 234)\nTotal file size: 5,242,880 bytes\nTotal transferred file size: 1,024 bytes\n', '1234 files, 5.0 MiB in total, 1.0 KiB transferred'],
+    ['Number of files: 3\nTotal file size: 12 bytes\nTotal transferred file size: 0 bytes\n', '3 files, 12 B in total, 0 B transferred'],
+    ['rsync error: some files could not be transferred\n', undefined],
+  ])('size report of %p', (stats, want) => {
+    expect(sizeReport(stats)).toBe(want);
+  });
+  test.each([[0, '0 B'], [1023, '1023 B'], [1536, '1.5 KiB'], [3 * 1024 ** 3, '3.0 GiB']])('bytes(%p) = %p', (n, want) => {
+    expect(bytes(n)).toBe(want);
   });
   test('old sync logs are pruned, newest kept, other files untouched', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-logs-'));
