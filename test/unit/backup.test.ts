@@ -5,6 +5,7 @@ import path from 'node:path';
 import { backupConfigFrom, parseDurationMs, type BackupConfig } from '../../lib/backup/config.ts';
 import { parseBackupArgs } from '../../lib/backup/cli.ts';
 import { createExclusive, isOwnLock, lockFileName, lockState, ownerAlive, startFromStat, type LockEntry, type LockInfo } from '../../lib/backup/locks.ts';
+import { nextEvent, parseCalendarEvent } from '../../lib/backup/calendar.ts';
 import { fileLine, priorityOf } from '../../lib/backup/logging.ts';
 import { sshArgv } from '../../lib/backup/ssh.ts';
 import { mountPoints } from '../../lib/backup/storage.ts';
@@ -300,5 +301,48 @@ describe('backup tool options', () => {
     ['backup-hook', ['job-end', '--job', 'nightly', '--quiet'], { string: ['job'] }, { job: 'nightly', quiet: true, _: ['job-end'] }],
   ])('%s %p is accepted', (tool, argv, spec, want) => {
     expect(parseBackupArgs(tool, argv, spec)).toMatchObject(want);
+  });
+});
+
+describe('PVE calendar events (backup job schedules)', () => {
+  // local times; TZ does not matter as both sides are local
+  const at = (s: string) => new Date(s);
+  const fmt = (d: Date | undefined) => {
+    if (!d) return 'none';
+    const p = (n: number) => String(n).padStart(2, '0');
+    return `${['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][d.getDay()]} ${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  };
+  // 2025-05-16 is a Friday
+  test.each([
+    ['21:00', '2025-05-16T20:00:00', 'Fri 2025-05-16 21:00'],
+    ['21:00', '2025-05-16T21:00:00', 'Sat 2025-05-17 21:00'],
+    ['mon..fri 22:30', '2025-05-16T23:00:00', 'Mon 2025-05-19 22:30'],
+    ['sat 02:00', '2025-05-16T12:00:00', 'Sat 2025-05-17 02:00'],
+    ['saturday 2:00', '2025-05-17T02:00:00', 'Sat 2025-05-24 02:00'],
+    ['*/15', '2025-05-16T10:07:00', 'Fri 2025-05-16 10:15'],
+    ['*/15', '2025-05-16T10:59:30', 'Fri 2025-05-16 11:00'],
+    ['daily', '2025-05-16T10:00:00', 'Sat 2025-05-17 00:00'],
+    ['weekly', '2025-05-16T10:00:00', 'Mon 2025-05-19 00:00'],
+    ['monthly', '2025-05-16T10:00:00', 'Sun 2025-06-01 00:00'],
+    ['hourly', '2025-05-16T10:00:00', 'Fri 2025-05-16 11:00'],
+    ['mon,wed 1:30', '2025-05-16T10:00:00', 'Mon 2025-05-19 01:30'],
+    ['sat..sun 08:00', '2025-05-16T10:00:00', 'Sat 2025-05-17 08:00'],
+    ['*-*-01 03:00', '2025-05-16T10:00:00', 'Sun 2025-06-01 03:00'],
+    ['8..18/2:00', '2025-05-16T11:00:00', 'Fri 2025-05-16 12:00'],
+    ['2,21:00', '2025-05-16T10:00:00', 'Fri 2025-05-16 21:00'],
+    ['21:00:00', '2025-05-16T10:00:00', 'Fri 2025-05-16 21:00'],
+  ])('%p after %s -> %s', (expr, after, want) => {
+    expect(fmt(nextEvent(parseCalendarEvent(expr), at(after)))).toBe(want);
+  });
+  test.each([
+    ['25:00', 'is outside 0..23'],
+    ['mon..fri 22:61', 'is outside 0..59'],
+    ['funday 10:00', "'funday' is not a value, range or repetition"],
+    ['21:00 extra', "cannot read 'extra'"],
+    ['2026-01-01 10:00', 'a year is not supported'],
+    ['21:00:30', 'seconds other than 0'],
+    ['', 'empty'],
+  ])('%p is refused: %s', (expr, text) => {
+    expect(() => parseCalendarEvent(expr)).toThrow(text);
   });
 });
