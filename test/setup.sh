@@ -5,10 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # python3-proxmoxer: a real third-party PVE client run against the simulator
 # openssh-server/openssh-client: a real sshd on loopback for the backup server shutdown
-# rsync: backup-sync;  iproute2: network details for Wake-on-LAN;  systemd: systemd-analyze
+# rsync: backup-sync;  iproute2: network details and namespaces for Wake-on-LAN;  systemd: systemd-analyze
+# etherwake: the raw-frame Wake-on-LAN (wol_via ether);  tcpdump: captures it in the Wake-on-LAN test
 # dpkg-dev/lintian: the .deb package checks;  logrotate: checks the shipped rotation config
 # chromium/fonts-dejavu-core: the HTML report rendered and screenshot in a real headless browser
-pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core)
+# etherwake/tcpdump: Wake-on-LAN as a raw Ethernet frame, captured in a network namespace
+pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core etherwake tcpdump)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,16 +1,29 @@
 // The frame the three backup tools share: arguments, the [backup] config, logging to
 // console + syslog + file, and one error line (also to syslog) before the exit code.
-import { loadConfig } from '../cli/config.ts';
+import fs from 'node:fs';
+import { DEFAULT_CONFIG_PATH, loadConfig } from '../cli/config.ts';
 import { errorLine, exitCodeOf, EXIT, UsageError } from '../cli/errors.ts';
 import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
 import { error, setLogLevel } from '../cli/log.ts';
 import { VERSION } from '../version.ts';
 import { loadBackupConfig, type BackupConfig } from './config.ts';
 import { BackupLog } from './logging.ts';
+import { reportProblem } from './report.ts';
 
 export interface ToolContext {
   args: Parsed;
   cfg: BackupConfig;
+}
+
+export interface ToolHooks {
+  /** runs before the config is read; a number ends the run with that exit code */
+  beforeConfig?: (args: Parsed) => number | undefined;
+  /**
+   * true: this run must not fail (the hook's job-end and job-abort, whose failure makes
+   * vzdump report good backups as failed): any error, the config's included, becomes one
+   * reported problem and exit 0
+   */
+  mustNotFail?: (args: Parsed) => string | undefined;
 }
 
 export async function runBackupTool(
@@ -20,6 +33,7 @@ export async function runBackupTool(
   help: string,
   consoleStream: 'stdout' | 'stderr',
   body: (ctx: ToolContext) => Promise<number>,
+  hooks: ToolHooks = {},
 ): Promise<number> {
   const args = parseBackupArgs(tool, argv, spec);
   if (args.help) {
@@ -32,8 +46,22 @@ export async function runBackupTool(
   }
   if (args.debug) setLogLevel('debug');
   if (args.quiet) setLogLevel('warn');
-  // config errors come before the log exists: they go to the console through the frame
-  const cfg = loadBackupConfig(loadConfig({ config: args.config }), typeof args.node === 'string' && args.node !== '' ? args.node : undefined);
+  const early = hooks.beforeConfig?.(args);
+  if (early !== undefined) return early;
+  const softPhase = hooks.mustNotFail?.(args);
+  let cfg: BackupConfig;
+  try {
+    cfg = loadBackupConfig(readBackupConfigFile(args.config), typeof args.node === 'string' && args.node !== '' ? args.node : undefined);
+  } catch (err) {
+    // config errors come before the log exists: they go to the console through the frame
+    if (softPhase === undefined) throw err;
+    // journald still hears of it, through the default logger and tag
+    const log = new BackupLog({ console: consoleStream, syslog: fs.existsSync(DEFAULT_LOGGER), syslogTag: DEFAULT_TAG, loggerPath: DEFAULT_LOGGER, node: '-', tool });
+    log.start();
+    reportProblem({ kind: 'config', what: softPhase, message: `${errorLine(err)}; nothing released, the backup server may stay up (the backups themselves are not affected)` });
+    await log.close();
+    return EXIT.OK;
+  }
   const log = new BackupLog({
     console: consoleStream,
     syslog: cfg.syslog,
@@ -47,11 +75,33 @@ export async function runBackupTool(
   try {
     return await body({ args, cfg });
   } catch (err) {
+    if (softPhase !== undefined) {
+      reportProblem({ kind: 'bookkeeping', what: softPhase, message: `${errorLine(err)}; the backup server may stay up (the backups themselves are not affected)` });
+      return EXIT.OK;
+    }
     error(`${tool}: ${errorLine(err)}`);
     return exitCodeOf(err);
   } finally {
     await log.close();
   }
+}
+
+const DEFAULT_LOGGER = '/usr/bin/logger';
+const DEFAULT_TAG = 'pve-backup-hook';
+
+/**
+ * The config file, which the backup tools cannot do without: unlike the snapshot tools
+ * (which can run from options alone), a missing default file is named, not read as empty.
+ */
+export function readBackupConfigFile(configArg: unknown, env: Record<string, string | undefined> = process.env) {
+  const explicit = typeof configArg === 'string' && configArg !== '' ? configArg : env.AUTOSNAP_CONFIG || undefined;
+  if (explicit === undefined && !fs.existsSync(DEFAULT_CONFIG_PATH)) {
+    throw new UsageError(`config file ${DEFAULT_CONFIG_PATH} does not exist (it needs a [backup] section; --config FILE or AUTOSNAP_CONFIG names another)`);
+  }
+  if (explicit !== undefined && !fs.existsSync(explicit)) {
+    throw new UsageError(`config file ${explicit} does not exist (named by ${typeof configArg === 'string' && configArg !== '' ? '--config' : 'AUTOSNAP_CONFIG'})`);
+  }
+  return loadConfig({ config: explicit }, env);
 }
 
 /** Options of every backup tool; the bundle's Proxmox VE connection options mean nothing here. */

@@ -24,6 +24,7 @@ export interface BackupConfig {
   wolPassword?: Buffer;
   wolResendMs: number;
   wolCommand?: string[];
+  wolVia: 'udp' | 'ether' | 'both';
   storage?: string;
   mountPoint?: string;
   mountCheck: boolean;
@@ -48,6 +49,9 @@ export interface BackupConfig {
   syncLogKeep: number;
   syncRsyncOptions: string[];
   syncShutdown: 'auto' | 'yes' | 'no';
+  /** node: <target>/<node>/<full path>; role: <target>/<node>-backup/<basename> */
+  syncLayout: 'node' | 'role';
+  syncDeleteExcluded: boolean;
   logFile?: string;
   syslog: boolean;
   syslogTag: string;
@@ -70,6 +74,7 @@ export const BACKUP_KEYS: Record<string, string | undefined> = {
   wol_password: undefined,
   wol_resend: '30s',
   wol_command: undefined,
+  wol_via: 'udp',
   storage: undefined,
   mount_point: undefined,
   mount_check: 'yes',
@@ -95,6 +100,8 @@ export const BACKUP_KEYS: Record<string, string | undefined> = {
   sync_log_keep: '14',
   sync_rsync_options: undefined,
   sync_shutdown: 'auto',
+  sync_layout: 'node',
+  sync_delete_excluded: undefined,
   log_file: '/var/log/autosnap/backup.log',
   syslog: 'yes',
   syslog_tag: 'pve-backup-hook',
@@ -178,10 +185,14 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
   const lockDir = abs('lock_dir') ?? (mountPoint ? path.join(mountPoint, 'autosnap-locks') : undefined);
   const wolPasswordText = get('wol_password');
   if (wolPasswordText) registerSecret(wolPasswordText);
+  const wolVia = get('wol_via')!.toLowerCase();
+  if (!['udp', 'ether', 'both'].includes(wolVia)) throw new UsageError(`${what('wol_via')}: '${get('wol_via')}' is not udp, ether or both`);
   const syncVia = get('sync_via')!.toLowerCase();
   if (syncVia !== 'ssh' && syncVia !== 'mount') throw new UsageError(`${what('sync_via')}: '${get('sync_via')}' is not ssh or mount`);
   const syncShutdown = get('sync_shutdown')!.toLowerCase();
   if (!['auto', 'yes', 'no'].includes(syncShutdown)) throw new UsageError(`${what('sync_shutdown')}: '${get('sync_shutdown')}' is not auto, yes or no`);
+  const syncLayout = get('sync_layout')!.toLowerCase();
+  if (syncLayout !== 'node' && syncLayout !== 'role') throw new UsageError(`${what('sync_layout')}: '${get('sync_layout')}' is not node or role`);
   const syncLogKeep = Number(get('sync_log_keep'));
   if (!/^\d+$/.test(get('sync_log_keep')!) || syncLogKeep < 1) throw new UsageError(`${what('sync_log_keep')}: '${get('sync_log_keep')}' is not a whole number >= 1`);
   const syncDirs = (get('sync_dirs') ?? '').split(/[\s,]+/).filter(Boolean);
@@ -212,6 +223,7 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     wolPassword: wolPasswordText ? parseSecureOn(wolPasswordText, what('wol_password')) : undefined,
     wolResendMs: Math.max(100, dur('wol_resend')),
     wolCommand: get('wol_command') ? parseCommand(get('wol_command')!, what('wol_command')) : undefined,
+    wolVia: wolVia as 'udp' | 'ether' | 'both',
     storage,
     mountPoint,
     mountCheck: parseBool(get('mount_check')!, what('mount_check')),
@@ -236,6 +248,10 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     syncLogKeep,
     syncRsyncOptions: (get('sync_rsync_options') ?? '').split(/\s+/).filter(Boolean),
     syncShutdown: syncShutdown as 'auto' | 'yes' | 'no',
+    syncLayout: syncLayout as 'node' | 'role',
+    // the role's layout came with --delete-excluded: an exclusion added later also
+    // clears what was copied before it
+    syncDeleteExcluded: get('sync_delete_excluded') !== undefined ? parseBool(get('sync_delete_excluded')!, what('sync_delete_excluded')) : syncLayout === 'role',
     logFile: get('log_file')?.toLowerCase() === 'none' ? undefined : abs('log_file'),
     syslog: parseBool(get('syslog')!, what('syslog')),
     syslogTag: get('syslog_tag')!,

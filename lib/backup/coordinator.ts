@@ -18,18 +18,19 @@ import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { AppError, ConnectionError } from '../cli/errors.ts';
+import { AppError, ConnectionError, UsageError } from '../cli/errors.ts';
 import { info, warn } from '../cli/log.ts';
 import { need, type BackupConfig } from './config.ts';
 import {
-  CLAIM_FILE, claimAgeMs, clearWanted, createExclusive, describeLock, isOwnLock, isSyncLock, listLocks, lockFileName, lockState,
-  newClaim, ownerAlive, processStart, readClaim, readJson, readWanted, replaceFile, retireClaim, WANTED_FILE, type ClaimInfo,
+  CLAIM_FILE, LAST_CLAIM_FILE, claimAgeMs, clearWanted, createExclusive, describeLock, isOwnLock, isSyncLock, listLocks, lockFileName, lockState,
+  newClaim, ownerAlive, pidAlive, processStart, readClaim, readJson, readWanted, replaceFile, retireClaim, WANTED_FILE, type ClaimInfo,
   type LockEntry, type LockInfo, type WantedInfo,
 } from './locks.ts';
 import { sleep, tcpProbe } from './probe.ts';
+import { reportProblem } from './report.ts';
 import { ensureStorage, lastLine } from './storage.ts';
 import { sshRun } from './ssh.ts';
-import { findWolTarget, magicPacket, sendMagicPacket, type WolTarget } from './wol.ts';
+import { ETHERWAKE_PATHS, etherwakeArgv, findEtherwake, findWolTarget, magicPacket, routeIface, sendMagicPacket, type WolTarget } from './wol.ts';
 import { runCommand } from './storage.ts';
 
 const fmtS = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`);
@@ -51,15 +52,58 @@ export async function serverIPv4(server: string): Promise<string | undefined> {
   }
 }
 
-export async function resolveWol(cfg: BackupConfig): Promise<WolTarget> {
-  const serverIp = cfg.server ? await serverIPv4(cfg.server) : undefined;
-  return findWolTarget({ serverIp, broadcast: cfg.wolBroadcast, iface: cfg.wolInterface, port: cfg.wolPort });
+/** How the magic packet goes out: UDP broadcast, a raw Ethernet frame, or both (wol_via). */
+export interface WakePlan {
+  udp?: WolTarget;
+  ether?: { iface: string; argv: string[] };
+  /** for the log and --check: where it goes */
+  text: string;
 }
 
-export async function sendWake(cfg: BackupConfig, target: WolTarget): Promise<void> {
-  await sendMagicPacket(magicPacket(need(cfg.mac, 'mac', cfg), cfg.wolPassword), target);
+export async function resolveWol(cfg: BackupConfig): Promise<WakePlan> {
+  const serverIp = cfg.server ? await serverIPv4(cfg.server) : undefined;
+  const plan: WakePlan = { text: '' };
+  const parts: string[] = [];
+  if (cfg.wolVia !== 'ether') {
+    const t = findWolTarget({ serverIp, broadcast: cfg.wolBroadcast, iface: cfg.wolInterface, port: cfg.wolPort });
+    plan.udp = t;
+    parts.push(`UDP to ${t.broadcast}:${t.port}${t.iface ? ' via ' + t.iface : ''} (${t.how})`);
+  }
+  if (cfg.wolVia !== 'udp') {
+    const iface = cfg.wolInterface ?? (serverIp ? routeIface(serverIp) : undefined);
+    if (!iface) throw new UsageError(`${cfg.source} [backup] wol_via ${cfg.wolVia}: set 'wol_interface' (no route to the server to find it from)`);
+    const program = findEtherwake();
+    if (!program) throw new UsageError(`${cfg.source} [backup] wol_via ${cfg.wolVia}: etherwake not found (${ETHERWAKE_PATHS.join(', ')}); apt install etherwake`);
+    plan.ether = { iface, argv: etherwakeArgv(program, iface, need(cfg.mac, 'mac', cfg), cfg.wolPassword) };
+    parts.push(`raw frame on ${iface} (${program})`);
+  }
+  plan.text = parts.join(' and ');
+  return plan;
+}
+
+function wakeDest(plan: WakePlan): string {
+  const to = [plan.udp ? `to ${plan.udp.broadcast}:${plan.udp.port}` : '', plan.ether ? `as a raw frame on ${plan.ether.iface}` : ''];
+  return to.filter(Boolean).join(' and ');
+}
+
+export async function sendWake(cfg: BackupConfig, plan: WakePlan): Promise<void> {
+  // some NICs only wake on the raw frame, some only on UDP: with wol_via both, one failing
+  // does not keep the other from going
+  const failures: string[] = [];
+  if (plan.udp) {
+    try {
+      await sendMagicPacket(magicPacket(need(cfg.mac, 'mac', cfg), cfg.wolPassword), plan.udp);
+    } catch (e: any) {
+      failures.push(e.message);
+    }
+  }
+  if (plan.ether) {
+    const r = await runCommand(plan.ether.argv, 30_000);
+    if (r.code !== 0) failures.push(`${plan.ether.argv[0]} exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}`);
+  }
+  if (failures.length === (plan.udp ? 1 : 0) + (plan.ether ? 1 : 0)) throw new AppError(failures.join('; '));
+  for (const f of failures) warn(f);
   if (cfg.wolCommand) {
-    // some NICs only wake on the raw frame etherwake sends, some only on UDP: both may go
     const r = await runCommand(cfg.wolCommand, 30_000);
     if (r.code !== 0) warn(`${cfg.wolCommand[0]} exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}`);
   }
@@ -78,7 +122,7 @@ export async function ensureServerUp(cfg: BackupConfig, what: string): Promise<U
   const start = Date.now();
   let sent = 0;
   let lastSend = 0;
-  info(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; waking it (Wake-on-LAN to ${target.broadcast}:${target.port}${target.iface ? ' via ' + target.iface : ''})`);
+  info(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; waking it (Wake-on-LAN: ${target.text})`);
   while (true) {
     if (sent === 0 || Date.now() - lastSend >= cfg.wolResendMs) {
       await sendWake(cfg, target);
@@ -93,7 +137,7 @@ export async function ensureServerUp(cfg: BackupConfig, what: string): Promise<U
     }
   }
   throw new ConnectionError(
-    `backup server ${server} did not answer on port ${cfg.probePort} within ${fmtS(cfg.wakeBudgetMs)} (Wake-on-LAN sent ${sent} time${sent === 1 ? '' : 's'} to ${target.broadcast}:${target.port})`,
+    `backup server ${server} did not answer on port ${cfg.probePort} within ${fmtS(cfg.wakeBudgetMs)} (Wake-on-LAN sent ${sent} time${sent === 1 ? '' : 's'} ${wakeDest(target)})`,
   );
 }
 
@@ -178,6 +222,8 @@ export async function acquire(cfg: BackupConfig, job: string, phase: string, pid
     const w = readWanted(dir);
     if (w && clearWanted(dir)) info(`${what}: ${WANTED_FILE}${w.info === 'unreadable' ? '' : ` (left by ${w.info.host}/${w.info.job} at ${w.info.created})`} removed: this job needs the server`);
   }
+  // this node's dead locks go, other nodes' crashed ones are reported, on every run
+  liveLocks(cfg, dir, what);
   up = await waitOutShutdown(cfg, dir, up, what);
   return { up, adopted };
 }
@@ -193,8 +239,7 @@ async function waitOutShutdown(cfg: BackupConfig, dir: string, up: UpResult, wha
     const age = claimAgeMs(claim, mtime, Date.now());
     const who = claim === 'unreadable' ? 'unknown node' : `${claim.host} (pid ${claim.pid})`;
     if (age > staleMs) {
-      warn(`${what}: shutdown claim by ${who} is ${fmtS(age)} old; set aside as ${path.join(dir, 'shutdown.last')}`);
-      retireClaim(dir);
+      setAsideOldClaim(dir, claim, who, age, what);
       return up;
     }
     if (claim === 'unreadable' || claim.state === 'pending') {
@@ -222,6 +267,21 @@ async function waitOutShutdown(cfg: BackupConfig, dir: string, up: UpResult, wha
   }
 }
 
+/**
+ * A claim older than claimStaleMs is over. A committed one is the record of a shutdown
+ * that went through: the server was off when its storage was last reachable, so its claim
+ * could not be removed then; it is set aside quietly by the next run that finds it. A
+ * pending one means its node stopped half-way: that is worth a warning.
+ */
+function setAsideOldClaim(dir: string, claim: ClaimInfo | 'unreadable', who: string, age: number, what: string): void {
+  const last = path.join(dir, LAST_CLAIM_FILE);
+  if (claim !== 'unreadable' && claim.state === 'committed') {
+    if (retireClaim(dir)) info(`${what}: the shutdown by ${who} at ${claim.committed ?? claim.created} is over; its claim moved to ${last}`);
+    return;
+  }
+  if (retireClaim(dir)) warn(`${what}: shutdown claim by ${who} is ${fmtS(age)} old and was never carried out; set aside as ${last}`);
+}
+
 function claimMtime(dir: string): number | undefined {
   try {
     return fs.statSync(path.join(dir, CLAIM_FILE)).mtimeMs;
@@ -230,16 +290,42 @@ function claimMtime(dir: string): number | undefined {
   }
 }
 
+/**
+ * The locks that keep the server up. This node's locks whose process is provably gone are
+ * removed (vzdump killed, node crashed and rebooted); stale locks are reported on every run
+ * and ignored. Either goes through reportProblem.
+ */
 function liveLocks(cfg: BackupConfig, dir: string, what: string): LockEntry[] {
   const now = Date.now();
   const live: LockEntry[] = [];
   for (const e of listLocks(dir)) {
     const { state, ageMs } = lockState(e, now, cfg.lockStaleMs, cfg.node);
+    const age = fmtS(Math.round(ageMs / 1000) * 1000);
     if (state === 'live') live.push(e);
-    else if (state === 'stale') warn(`${what}: stale lock ${e.file}: ${describeLock(e)}, ${fmtS(Math.round(ageMs / 1000) * 1000)} old; ignored, not removed`);
-    else warn(`${what}: orphaned lock ${e.file}: ${describeLock(e)}, process gone; ignored, not removed`);
+    else if (state === 'orphaned') removeDeadLock(dir, e, what);
+    else if (e.info?.host === cfg.node) {
+      reportProblem({ kind: 'foreign-lock', what, message: `stale lock ${e.file}: ${describeLock(e)}, ${age} old, its process still runs; ignored, not removed` });
+    } else {
+      reportProblem({
+        kind: 'foreign-lock',
+        what,
+        message: `stale lock ${e.file}: ${describeLock(e)}, ${age} old (lock_stale ${fmtS(cfg.lockStaleMs)}); that node's job probably crashed; ignored, not removed (remove it by hand once the job is known to be over)`,
+      });
+    }
   }
   return live;
+}
+
+function removeDeadLock(dir: string, e: LockEntry, what: string): void {
+  const i = e.info!;
+  const why = pidAlive(i.pid) ? `pid ${i.pid} now belongs to another process` : `pid ${i.pid} no longer runs`;
+  try {
+    fs.unlinkSync(path.join(dir, e.file));
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return; // removed meanwhile by another run of this node
+    throw err;
+  }
+  reportProblem({ kind: 'own-lock-removed', what, message: `orphaned lock ${e.file}: ${describeLock(e)}, ${why}; removed` });
 }
 
 export type ReleaseOutcome =
@@ -267,7 +353,7 @@ export async function release(cfg: BackupConfig, job: string, what: string, opts
   const name = lockFileName(cfg.node, job, pid);
   if (!(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs))) {
     // the lock directory is on the server's storage: do not touch it while the server is off
-    warn(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; lock ${name} left as it is (reported as orphaned once pid ${pid} ended; remove it by hand)`);
+    warn(`${what}: backup server ${server} does not answer on port ${cfg.probePort}; lock ${name} left as it is (removed by this node's next job once pid ${pid} ended)`);
     return 'already-down';
   }
   const file = path.join(dir, name);
@@ -342,8 +428,7 @@ async function shutdownIfLast(cfg: BackupConfig, dir: string, server: string, wh
     const age = claimAgeMs(other, mtime, Date.now());
     const who = other === 'unreadable' ? 'unknown node' : other.host;
     if (age > claimStaleMs(cfg) && attempt === 0) {
-      warn(`${what}: shutdown claim by ${who} is ${fmtS(age)} old; set aside as ${path.join(dir, 'shutdown.last')}`);
-      retireClaim(dir);
+      setAsideOldClaim(dir, other, who, age, what);
       continue;
     }
     info(`${what}: ${who} already handles the shutdown of the backup server`);
@@ -378,14 +463,14 @@ async function shutdownIfLast(cfg: BackupConfig, dir: string, server: string, wh
   // ssh reports 255 when the server drops the connection while powering off
   if (r.code !== 0 && !(r.code === 255 && !(await tcpProbe(server, cfg.probePort, cfg.probeTimeoutMs)))) {
     retireClaim(dir, claim.nonce);
-    warn(`${what}: shutdown of backup server ${server} failed: ssh exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}`);
+    reportProblem({ kind: 'server-left-up', what, message: `shutdown of backup server ${server} failed: ssh exited ${r.code}${lastLine(r.output) ? ': ' + lastLine(r.output) : ''}` });
     return 'failed';
   }
   if (await waitDown(cfg, cfg.shutdownWaitMs)) {
     info(`${what}: backup server ${server} is down`);
   } else {
     retireClaim(dir, claim.nonce);
-    warn(`${what}: backup server ${server} still answers on port ${cfg.probePort} ${fmtS(cfg.shutdownWaitMs)} after the shutdown command`);
+    reportProblem({ kind: 'server-left-up', what, message: `backup server ${server} still answers on port ${cfg.probePort} ${fmtS(cfg.shutdownWaitMs)} after the shutdown command` });
   }
   return 'shutdown';
 }

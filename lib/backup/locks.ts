@@ -100,32 +100,52 @@ function tmpName(dir: string, base: string): string {
   return path.join(dir, `.${base}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
 }
 
-/** Write `data` under `name` only if the name is free. Returns false when it is taken. */
+/**
+ * Write `data` under `name` only if the name is free. Returns false when it is taken.
+ * The temporary file is removed whatever happens: a full disk fails the write after the
+ * create succeeded, and a `.tmp` left behind would fill the directory night after night.
+ */
 export function createExclusive(dir: string, name: string, data: string): boolean {
   const tmp = tmpName(dir, name);
-  const fd = fs.openSync(tmp, 'wx', 0o644);
   try {
-    fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
+    const fd = fs.openSync(tmp, 'wx', 0o644);
+    try {
+      fs.writeSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(tmp, path.join(dir, name));
+      return true;
+    } catch (e: any) {
+      if (e.code === 'EEXIST') return false;
+      throw e;
+    }
   } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.linkSync(tmp, path.join(dir, name));
-    return true;
-  } catch (e: any) {
-    if (e.code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    fs.rmSync(tmp, { force: true });
+    removeQuietly(tmp);
   }
 }
 
-/** Replace the content of a file this process owns. */
+/** Replace the content of a file this process owns (its temporary file never stays). */
 export function replaceFile(dir: string, name: string, data: string): void {
   const tmp = tmpName(dir, name);
-  fs.writeFileSync(tmp, data, { mode: 0o644 });
-  fs.renameSync(tmp, path.join(dir, name));
+  try {
+    fs.writeFileSync(tmp, data, { mode: 0o644 });
+    fs.renameSync(tmp, path.join(dir, name));
+  } catch (e) {
+    removeQuietly(tmp);
+    throw e;
+  }
+}
+
+/** Best effort: the caller reports the error that brought it here, not this one. */
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // a read-only or vanished directory: nothing was left there either
+  }
 }
 
 export function readJson<T>(file: string): T | undefined | 'unreadable' {
@@ -172,9 +192,10 @@ export function listLocks(dir: string): LockEntry[] {
 export type LockState = 'live' | 'stale' | 'orphaned';
 
 /**
- * Whether a lock still keeps the server up. A lock older than the stale age, or one of this
- * node whose process is gone, is reported and ignored, never deleted: someone should look
- * at why it was left.
+ * Whether a lock still keeps the server up. 'orphaned': a lock of this node whose process
+ * is provably gone (pid not running, or running with another start time): the caller
+ * removes it. 'stale': older than the stale age, reported and ignored but kept (a lock of
+ * another node cannot be checked from here; someone should look at why it was left).
  */
 export function lockState(
   entry: LockEntry,
@@ -186,8 +207,9 @@ export function lockState(
   const started = entry.info ? Date.parse(entry.info.updated ?? entry.info.started) : NaN;
   const since = Number.isFinite(started) ? started : entry.mtimeMs;
   const ageMs = Math.max(0, now - since);
-  if (ageMs > staleMs) return { state: 'stale', ageMs };
+  // provably dead first: such a lock is removed whatever its age
   if (entry.info && entry.info.host === myNode && entry.info.pid > 0 && !alive(entry.info)) return { state: 'orphaned', ageMs };
+  if (ageMs > staleMs) return { state: 'stale', ageMs };
   return { state: 'live', ageMs };
 }
 

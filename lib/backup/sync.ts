@@ -13,9 +13,11 @@ import { lastLine, runCommand } from './storage.ts';
 const HELP = `Usage: backup-sync [--dry-run] [--shutdown auto|yes|no]
 
 Mirrors sync_dirs to <sync_target>/<node>/ on the backup server (rsync -a --delete
---relative, over SSH, or into the mounted storage with sync_via = mount). Wakes the server
+--relative, over SSH, or into the mounted storage with sync_via = mount); with
+sync_layout = role to <sync_target>/<node>-backup/<basename> (with --delete-excluded). Wakes the server
 first if needed and holds the lock <node>.sync.lock while rsync runs. Each run writes its
-own log under sync_log_dir; only the newest sync_log_keep are kept.
+own log under sync_log_dir; only the newest sync_log_keep are kept. The run ends with a
+size line: files, total size, bytes transferred.
 Afterwards the server is shut down like after a backup job when no lock is left:
 auto (default, sync_shutdown) only if this run had to wake it, or a backup job ended
 while it ran and left the shutdown to it (shutdown.wanted); yes always; no never.
@@ -24,20 +26,52 @@ ${COMMON_HELP}`;
 
 const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
 
-/** rsync's command line; pure, so the tests can read it. */
+/**
+ * rsync's command line; pure, so the tests can read it. Layout node: every node mirrors
+ * into <target>/<node>/ with full paths (--relative). Layout role (the Ansible role's):
+ * <target>/<node>-backup/<basename of each dir>.
+ */
 export function rsyncArgv(cfg: BackupConfig, logFile: string, dryRun: boolean): string[] {
   const target = need(cfg.syncTarget, 'sync_target', cfg);
-  const argv = [cfg.rsyncPath, '-a', '--delete', '--relative', '--mkpath', '--stats', '--itemize-changes', `--log-file=${logFile}`];
+  const role = cfg.syncLayout === 'role';
+  const argv = [cfg.rsyncPath, '-a', '--delete', ...(cfg.syncDeleteExcluded ? ['--delete-excluded'] : []), ...(role ? [] : ['--relative']), '--mkpath', '--stats', '--itemize-changes', `--log-file=${logFile}`];
   if (dryRun) argv.push('--dry-run');
   argv.push(...cfg.syncRsyncOptions);
   if (cfg.syncVia === 'ssh') {
     // rsync splits -e on blanks itself; our option values hold no blanks (checked in config)
     argv.push('-e', [cfg.sshPath, ...sshOptions(cfg)].join(' '));
   }
+  // without a trailing slash rsync copies the directory itself: /etc/pve -> <dest>/pve
   argv.push(...cfg.syncDirs.map((d) => d.replace(/\/+$/, '') || '/'));
-  const dest = path.posix.join(cfg.syncVia === 'mount' && !path.isAbsolute(target) ? need(cfg.mountPoint, 'mount_point', cfg) : '', target, cfg.node) + '/';
+  const base = cfg.syncVia === 'mount' && !path.isAbsolute(target) ? need(cfg.mountPoint, 'mount_point', cfg) : '';
+  const dest = path.posix.join(base, target, role ? `${cfg.node}-backup` : cfg.node) + '/';
   argv.push(cfg.syncVia === 'ssh' ? `${cfg.sshUser}@${need(cfg.server, 'server', cfg)}:${dest}` : dest);
   return argv;
+}
+
+/** The size line of a run, from rsync's --stats; undefined when the numbers are not there. */
+export function sizeReport(stats: string): string | undefined {
+  const num = (label: string) => {
+    // LANG=C: thousands separated by commas
+    const m = new RegExp(`^${label}: ([\\d,]+)`, 'm').exec(stats);
+    return m ? Number(m[1].replace(/,/g, '')) : undefined;
+  };
+  const files = num('Number of files');
+  const total = num('Total file size');
+  const sent = num('Total transferred file size');
+  if (total === undefined || sent === undefined) return undefined;
+  return `${files ?? '?'} files, ${bytes(total)} in total, ${bytes(sent)} transferred`;
+}
+
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 /** What the end of a sync asks of release(); pure, so the tests can read it. */
@@ -89,6 +123,8 @@ export async function syncMain(argv: string[]): Promise<number> {
       if (r.code === 24) warn(`sync: some files vanished during the copy (rsync 24); see ${logFile}`);
       else if (r.code !== 0) failure = new AppError(`rsync exited ${r.code}${tail ? ': ' + tail : ''} (see ${logFile})`);
       else info(`sync: done`);
+      const size = sizeReport(fs.readFileSync(logFile, 'utf8'));
+      if (size) info(`sync: ${size}`);
     } finally {
       await release(cfg, 'sync', 'sync', syncShutdown(cfg.shutdown, policy, got.up.woken), process.pid);
       const pruned = pruneLogs(cfg.syncLogDir, cfg.syncLogKeep);

@@ -39,7 +39,7 @@ export async function checkItems(cfg: BackupConfig, configPath: string | undefin
   add('config', missing.length ? 'FAIL' : 'ok', `${configPath ?? '(no config file)'}: ${missing.length ? 'not set: ' + missing.join(', ') : `server ${cfg.server}, node ${cfg.node}`}`);
   try {
     const t = await resolveWol(cfg);
-    add('wake-on-lan', cfg.mac ? 'ok' : 'FAIL', `${t.broadcast}:${t.port}${t.iface ? ' via ' + t.iface : ''} (${t.how})${cfg.wolPassword ? ', SecureOn password set' : ''}${cfg.mac ? '' : ', no mac set'}`);
+    add('wake-on-lan', cfg.mac ? 'ok' : 'FAIL', `${t.text}${cfg.wolPassword ? ', SecureOn password set' : ''}${cfg.mac ? '' : ', no mac set'}`);
   } catch (e: any) {
     add('wake-on-lan', 'FAIL', e.message);
   }

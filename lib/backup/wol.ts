@@ -4,6 +4,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import { UsageError } from '../cli/errors.ts';
 
 export function parseMac(text: string, what = 'mac'): Buffer {
@@ -104,11 +105,12 @@ export function wolTarget(
   opts: { serverIp?: string; broadcast?: string; iface?: string; port: number },
   routesText: string,
   ifaces: Ifaces,
+  masterOf: (iface: string) => string | undefined = bridgeOf,
 ): WolTarget {
   const v4 = (name: string) => (ifaces[name] ?? []).find((a) => a.family === 'IPv4' && !a.internal) ?? (ifaces[name] ?? []).find((a) => a.family === 'IPv4');
   if (opts.broadcast) {
     const addr = opts.iface ? v4(opts.iface) : undefined;
-    if (opts.iface && !addr) throw new UsageError(`wol_interface: '${opts.iface}' has no IPv4 address`);
+    if (opts.iface && !addr) throw new UsageError(noIPv4(opts.iface, masterOf(opts.iface)));
     return { broadcast: opts.broadcast, port: opts.port, bindAddress: addr?.address, iface: opts.iface, how: 'configured' };
   }
   let iface = opts.iface;
@@ -121,7 +123,7 @@ export function wolTarget(
     how = r.mask === 0 ? 'default route' : 'route to the server';
   }
   const addr = v4(iface);
-  if (!addr) throw new UsageError(`interface ${iface} has no IPv4 address: set 'wol_broadcast'`);
+  if (!addr) throw new UsageError(noIPv4(iface, masterOf(iface)));
   return { broadcast: subnetBroadcast(addr.address, addr.netmask), port: opts.port, bindAddress: addr.address, iface, how };
 }
 
@@ -133,6 +135,15 @@ export function findWolTarget(opts: { serverIp?: string; broadcast?: string; ifa
     // no /proc: only a configured interface or broadcast address can work
   }
   return wolTarget(opts, routes, os.networkInterfaces());
+}
+
+/** The interface the kernel routes `ip` through (from /proc/net/route), if any. */
+export function routeIface(ip: string): string | undefined {
+  try {
+    return routeFor(parseRoutes(fs.readFileSync('/proc/net/route', 'utf8')), ip)?.iface;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Send one magic packet. Resolves when the datagram has left. */
@@ -158,4 +169,50 @@ export function sendMagicPacket(packet: Buffer, target: WolTarget): Promise<void
       });
     });
   });
+}
+
+/**
+ * On a Proxmox node the physical port (eno1) is a bridge port without an address; the
+ * bridge (vmbr0) holds it. Say which interface to use instead.
+ */
+export function noIPv4(iface: string, bridge: string | undefined): string {
+  const use = bridge ? `use the bridge ${bridge} (wol_interface = ${bridge})` : 'set wol_interface to the interface that holds the address';
+  return `${iface} has no IPv4 address for a UDP magic packet: ${use}, or wol_via = ether (a raw frame through etherwake), or wol_command`;
+}
+
+/** The bridge an interface is a port of (/sys/class/net/IFACE/master), if any. */
+export function bridgeOf(iface: string, sysRoot = '/sys/class/net'): string | undefined {
+  try {
+    return path.basename(fs.readlinkSync(path.join(sysRoot, iface, 'master')));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * etherwake sends the magic packet as a raw Ethernet frame (EtherType 0x0842) on a named
+ * interface, which some NICs need and which works on a bridge port without an address.
+ * Node cannot open an AF_PACKET socket, so the installed program is used, found at run
+ * time (vzdump gives the hook no PATH). wakeonlan is not an alternative: it sends UDP.
+ */
+export const ETHERWAKE_PATHS = ['/usr/sbin/etherwake', '/usr/bin/etherwake', '/sbin/etherwake', '/usr/local/sbin/etherwake'];
+
+export function findEtherwake(paths = ETHERWAKE_PATHS): string | undefined {
+  return paths.find((p) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** etherwake's command line: -i IFACE [-p PASSWORD] MAC (password as etherwake reads it). */
+export function etherwakeArgv(program: string, iface: string, mac: Buffer, password?: Buffer): string[] {
+  const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  const argv = [program, '-i', iface];
+  if (password) argv.push('-p', password.length === 4 ? [...password].join('.') : hex(password));
+  argv.push(hex(mac));
+  return argv;
 }

@@ -46,7 +46,7 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
-export async function startSshd(dir: string): Promise<Sshd> {
+export async function startSshd(dir: string, host = '127.0.0.1'): Promise<Sshd> {
   fs.mkdirSync(dir, { recursive: true });
   if (process.getuid?.() === 0) fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const hostKey = path.join(dir, 'host_ed25519');
@@ -69,7 +69,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
   fs.writeFileSync(
     conf,
     [
-      `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `Port ${port}`, `ListenAddress ${host}`, `HostKey ${hostKey}`, `PidFile ${path.join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
       'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password', `ForceCommand ${forced}`, 'LogLevel ERROR', '',
     ].join('\n'),
@@ -79,9 +79,9 @@ export async function startSshd(dir: string): Promise<Sshd> {
   child.stderr!.on('data', (d) => (err += d));
   const hostPub = fs.readFileSync(hostKey + '.pub', 'utf8').trim().split(' ').slice(0, 2).join(' ');
   const knownHosts = path.join(dir, 'known_hosts');
-  fs.writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPub}\n`);
+  fs.writeFileSync(knownHosts, `[${host}]:${port} ${hostPub}\n`);
   const end = Date.now() + 10_000;
-  while (!(await probe(port))) {
+  while (!(await probe(port, host))) {
     if (child.exitCode !== null || Date.now() > end) throw new Error(`sshd did not start: ${err}`);
     await sleep(50);
   }
@@ -100,9 +100,9 @@ export async function startSshd(dir: string): Promise<Sshd> {
   };
 }
 
-function probe(port: number): Promise<boolean> {
+function probe(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
+    const s = net.connect({ host, port });
     s.once('connect', () => (s.destroy(), resolve(true)));
     s.once('error', () => resolve(false));
   });
@@ -122,6 +122,8 @@ export class FakeServer {
   private sockets = new Set<net.Socket>();
   private watch?: ReturnType<typeof setInterval>;
   private seenShutdowns = 0;
+  /** the address it listens on (another one than loopback for nodes in network namespaces) */
+  constructor(readonly host = '127.0.0.1') {}
 
   async start(): Promise<void> {
     this.probePort = await freePort();
@@ -130,7 +132,7 @@ export class FakeServer {
       this.packets.push({ at: Date.now(), data });
       if (this.wakeOnPacket && !this.tcp) void this.up();
     });
-    await new Promise<void>((r) => this.udp!.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => this.udp!.bind(0, this.host, () => r()));
     this.wolPort = this.udp.address().port;
   }
 
@@ -146,7 +148,7 @@ export class FakeServer {
       s.on('error', () => {});
     });
     this.tcp = srv;
-    await new Promise<void>((r) => srv.listen(this.probePort, '127.0.0.1', r));
+    await new Promise<void>((r) => srv.listen(this.probePort, this.host, r));
     this.upTimes.push(Date.now());
   }
 
@@ -192,14 +194,18 @@ export class World {
   store = path.join(this.dir, 'store');
   lockDir = path.join(this.store, 'autosnap-locks');
   config = path.join(this.dir, 'autosnap.conf');
-  server = new FakeServer();
+  server: FakeServer;
   sshd?: Sshd;
+
+  constructor(readonly host = '127.0.0.1') {
+    this.server = new FakeServer(host);
+  }
 
   async start(opts: { ssh?: boolean; overrides?: Record<string, string> } = {}): Promise<this> {
     fs.mkdirSync(this.store, { recursive: true });
     await this.server.start();
     if (opts.ssh) {
-      this.sshd = await startSshd(path.join(this.dir, 'ssh'));
+      this.sshd = await startSshd(path.join(this.dir, 'ssh'), this.host);
       this.server.followShutdowns(this.sshd.record);
     }
     this.writeConfig(opts.overrides ?? {});
@@ -208,13 +214,13 @@ export class World {
 
   writeConfig(overrides: Record<string, string>): void {
     const values: Record<string, string> = {
-      server: '127.0.0.1',
+      server: this.host,
       mac: MAC,
       probe_port: String(this.server.probePort),
       probe_timeout: '500ms',
       probe_interval: '50ms',
       wake_budget: '10s',
-      wol_broadcast: '127.0.0.1',
+      wol_broadcast: this.host,
       wol_port: String(this.server.wolPort),
       wol_resend: '1s',
       mount_point: this.store,

@@ -62,6 +62,26 @@ describe('backup-sync', () => {
     expect(w.shutdowns()).toBe(2);
   });
 
+  test("the role's layout: <target>/<node>-backup/<basename>, excluded files deleted, a size line", async () => {
+    const w = await world({ ssh: true });
+    const { a, b } = sourceTree(w);
+    const remote = path.join(w.dir, 'remote');
+    w.writeConfig({ sync_dirs: `${a} ${b}`, sync_target: remote, sync_log_dir: path.join(w.dir, 'synclogs'), sync_layout: 'role', sync_shutdown: 'no' });
+    const r1 = await w.tool('backup-sync', ['--node', 'pve1']);
+    expect(r1.code).toBe(0);
+    const mirror = path.join(remote, 'pve1-backup');
+    expect(fs.readFileSync(path.join(mirror, 'etc-x', 'sub', 'two.conf'), 'utf8')).toBe('two\n');
+    expect(fs.existsSync(path.join(mirror, 'scripts', 'run.sh'))).toBe(true);
+    expect(r1.stderr).toContain('sync: 6 files, 18 B in total, 18 B transferred');
+    // an exclusion added later clears what was copied before it (--delete-excluded)
+    w.writeConfig({ sync_dirs: `${a} ${b}`, sync_target: remote, sync_log_dir: path.join(w.dir, 'synclogs'), sync_layout: 'role', sync_shutdown: 'no', sync_rsync_options: '--exclude=*.sh' });
+    const r2 = await w.tool('backup-sync', ['--node', 'pve1']);
+    expect(r2.code).toBe(0);
+    expect(fs.existsSync(path.join(mirror, 'scripts', 'run.sh'))).toBe(false);
+    expect(fs.existsSync(path.join(mirror, 'etc-x', 'one.conf'))).toBe(true);
+    expect(r2.stderr).toMatch(/sync: \d+ files, \d+ B in total, 0 B transferred/);
+  });
+
   test('a server found running is left running (sync_shutdown auto)', async () => {
     const w = await world({ ssh: true });
     const { a } = sourceTree(w);
@@ -119,7 +139,10 @@ describe('backup-sync', () => {
     fs.mkdirSync(w.lockDir, { recursive: true });
     const marker = path.join(w.lockDir, 'shutdown.wanted');
     fs.writeFileSync(marker, JSON.stringify({ host: 'n1', job: 'vzdump', pid: 1, phase: 'job-end', created: new Date().toISOString(), waitingFor: [] }) + '\n');
-    const init = await w.hook(['job-init', '--node', 'n3']);
+    // job-init takes no lock and leaves it; job-start, which locks, sets it aside
+    expect((await w.hook(['job-init', '--node', 'n3'])).code).toBe(0);
+    expect(fs.existsSync(marker)).toBe(true);
+    const init = await w.hook(['job-start', '--node', 'n3']);
     expect(init.code).toBe(0);
     expect(init.stdout).toContain('shutdown.wanted (left by n1/vzdump at');
     expect(fs.existsSync(marker)).toBe(false);

@@ -23,7 +23,7 @@ afterAll(() => {
 
 const LINKED = ['autosnap', 'pve-snapshot', 'ontap-snapshot', 'backup-hook', 'backup-wakeup', 'backup-sync'];
 const BASE_UNITS = ['autosnap.service', 'autosnap.timer', 'autosnap-clean.service', 'autosnap-clean.timer'];
-const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer'];
+const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer', 'backup-sync.service', 'backup-sync.timer'];
 const HOOK_LINE = 'script: /usr/local/sbin/backup-hook';
 
 function write(root: string, rel: string, text: string, mode = 0o644) {
@@ -537,6 +537,11 @@ describe('timer schedules (systemd-analyze calendar, clock pinned)', () => {
       'Mon 2025-05-19 05:00:00 UTC',
     ]);
     expect(fs.readFileSync(path.join(ROOT, 'systemd/autosnap-clean.timer'), 'utf8')).toMatch(/^Persistent=true$/m);
+  });
+
+  test("backup-sync.timer: daily at 21:00, as the role's cron line", () => {
+    const [expr] = onCalendar('backup-sync.timer');
+    expect(next(expr, '2025-05-17 00:00:00 UTC', 2)).toEqual(['Sat 2025-05-17 21:00:00 UTC', 'Sun 2025-05-18 21:00:00 UTC']);
   });
 
   test('backup-wakeup.timer: a valid daily time', () => {

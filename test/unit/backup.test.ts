@@ -5,11 +5,12 @@ import path from 'node:path';
 import { backupConfigFrom, parseDurationMs, type BackupConfig } from '../../lib/backup/config.ts';
 import { parseBackupArgs } from '../../lib/backup/cli.ts';
 import { createExclusive, isOwnLock, lockFileName, lockState, ownerAlive, startFromStat, type LockEntry, type LockInfo } from '../../lib/backup/locks.ts';
+import { nextEvent, parseCalendarEvent } from '../../lib/backup/calendar.ts';
 import { fileLine, priorityOf } from '../../lib/backup/logging.ts';
 import { sshArgv } from '../../lib/backup/ssh.ts';
 import { mountPoints } from '../../lib/backup/storage.ts';
-import { pruneLogs, rsyncArgv, syncShutdown } from '../../lib/backup/sync.ts';
-import { magicPacket, parseMac, parseRoutes, parseSecureOn, procHexToIp, routeFor, subnetBroadcast, wolTarget } from '../../lib/backup/wol.ts';
+import { bytes, pruneLogs, rsyncArgv, sizeReport, syncShutdown } from '../../lib/backup/sync.ts';
+import { etherwakeArgv, magicPacket, parseMac, parseRoutes, parseSecureOn, procHexToIp, routeFor, subnetBroadcast, wolTarget } from '../../lib/backup/wol.ts';
 
 const cfg = (values: Record<string, string>): BackupConfig => backupConfigFrom(values, 'test.conf', 'pve1');
 
@@ -84,8 +85,18 @@ describe('route and broadcast', () => {
   ])('target %p', (opts, want) => {
     expect(wolTarget(opts as any, ROUTES, IFACES)).toMatchObject(want);
   });
-  test('an interface without IPv4 is named', () => {
-    expect(() => wolTarget({ iface: 'eth7', port: 9 }, ROUTES, IFACES)).toThrow('interface eth7 has no IPv4 address');
+  test('an interface without IPv4 is named, with its bridge when it is a port of one', () => {
+    expect(() => wolTarget({ iface: 'eth7', port: 9 }, ROUTES, IFACES, () => undefined)).toThrow('eth7 has no IPv4 address for a UDP magic packet: set wol_interface to the interface that holds the address, or wol_via = ether');
+    expect(() => wolTarget({ iface: 'eno1', port: 9 }, ROUTES, IFACES, (i) => (i === 'eno1' ? 'vmbr0' : undefined))).toThrow(
+      'eno1 has no IPv4 address for a UDP magic packet: use the bridge vmbr0 (wol_interface = vmbr0), or wol_via = ether (a raw frame through etherwake), or wol_command',
+    );
+  });
+  test.each([
+    [undefined, ['/e', '-i', 'eno1', '52:54:00:0a:0b:0c']],
+    [Buffer.from([192, 168, 1, 7]), ['/e', '-i', 'eno1', '-p', '192.168.1.7', '52:54:00:0a:0b:0c']],
+    [Buffer.from([1, 2, 3, 10, 11, 12]), ['/e', '-i', 'eno1', '-p', '01:02:03:0a:0b:0c', '52:54:00:0a:0b:0c']],
+  ])('etherwake argv with password %p', (pw, want) => {
+    expect(etherwakeArgv('/e', 'eno1', Buffer.from([0x52, 0x54, 0, 10, 11, 12]), pw)).toEqual(want);
   });
 });
 
@@ -135,6 +146,7 @@ describe('locks', () => {
     ['older than the stale age', entry({ started: '2025-01-01T02:00:00Z' }), 'stale'],
     ['updated recently counts from the update', entry({ started: '2025-01-01T02:00:00Z', updated: '2025-01-02T02:30:00Z' }), 'live'],
     ['this node, process gone', entry({ host: 'pve1', pid: 99 }), 'orphaned'],
+    ['this node, process gone, also old: removed, not only reported', entry({ host: 'pve1', pid: 99, started: '2025-01-01T02:00:00Z' }), 'orphaned'],
     ['this node, process alive', entry({ host: 'pve1', pid: 10 }), 'live'],
     ['another node with a pid that is dead here', entry({ pid: 99 }), 'live'],
     ['unreadable, recent mtime', entry(undefined, now - 60_000), 'live'],
@@ -223,6 +235,26 @@ describe('commands', () => {
     expect(a).not.toContain('-e');
     expect(a.slice(-2)).toEqual(['/etc', '/mnt/bk/nodes/pve1/']);
   });
+  test('the role layout: <target>/<node>-backup/<basename>, --delete-excluded, no --relative', () => {
+    const c = cfg({ server: 'bk', sync_dirs: '/etc/pve /root/scripts/', sync_target: '/srv/sync', sync_layout: 'role' });
+    const a = rsyncArgv(c, '/l', false);
+    expect(a.slice(0, 5)).toEqual(['/usr/bin/rsync', '-a', '--delete', '--delete-excluded', '--mkpath']);
+    expect(a).not.toContain('--relative');
+    expect(a.slice(-3)).toEqual(['/etc/pve', '/root/scripts', 'root@bk:/srv/sync/pve1-backup/']);
+    expect(rsyncArgv(cfg({ server: 'bk', sync_dirs: '/etc', sync_target: '/s', sync_layout: 'role', sync_delete_excluded: 'no' }), '/l', false)).not.toContain('--delete-excluded');
+    expect(rsyncArgv(cfg({ server: 'bk', sync_dirs: '/etc', sync_target: '/s', sync_delete_excluded: 'yes' }), '/l', false)).toContain('--delete-excluded');
+    expect(() => cfg({ sync_layout: 'flat' })).toThrow("sync_layout: 'flat' is not node or role");
+  });
+  test.each([
+    ['Number of files: 1,234 (reg: 1,000, dir: 234)\nTotal file size: 5,242,880 bytes\nTotal transferred file size: 1,024 bytes\n', '1234 files, 5.0 MiB in total, 1.0 KiB transferred'],
+    ['Number of files: 3\nTotal file size: 12 bytes\nTotal transferred file size: 0 bytes\n', '3 files, 12 B in total, 0 B transferred'],
+    ['rsync error: some files could not be transferred\n', undefined],
+  ])('size report of %p', (stats, want) => {
+    expect(sizeReport(stats)).toBe(want);
+  });
+  test.each([[0, '0 B'], [1023, '1023 B'], [1536, '1.5 KiB'], [3 * 1024 ** 3, '3.0 GiB']])('bytes(%p) = %p', (n, want) => {
+    expect(bytes(n)).toBe(want);
+  });
   test('old sync logs are pruned, newest kept, other files untouched', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-logs-'));
     const names = ['sync-20250101-010000Z-5.log', 'sync-20250103-010000Z-7.log', 'sync-20250102-010000Z-6.log', 'notes.txt'];
@@ -269,5 +301,48 @@ describe('backup tool options', () => {
     ['backup-hook', ['job-end', '--job', 'nightly', '--quiet'], { string: ['job'] }, { job: 'nightly', quiet: true, _: ['job-end'] }],
   ])('%s %p is accepted', (tool, argv, spec, want) => {
     expect(parseBackupArgs(tool, argv, spec)).toMatchObject(want);
+  });
+});
+
+describe('PVE calendar events (backup job schedules)', () => {
+  // local times; TZ does not matter as both sides are local
+  const at = (s: string) => new Date(s);
+  const fmt = (d: Date | undefined) => {
+    if (!d) return 'none';
+    const p = (n: number) => String(n).padStart(2, '0');
+    return `${['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][d.getDay()]} ${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  };
+  // 2025-05-16 is a Friday
+  test.each([
+    ['21:00', '2025-05-16T20:00:00', 'Fri 2025-05-16 21:00'],
+    ['21:00', '2025-05-16T21:00:00', 'Sat 2025-05-17 21:00'],
+    ['mon..fri 22:30', '2025-05-16T23:00:00', 'Mon 2025-05-19 22:30'],
+    ['sat 02:00', '2025-05-16T12:00:00', 'Sat 2025-05-17 02:00'],
+    ['saturday 2:00', '2025-05-17T02:00:00', 'Sat 2025-05-24 02:00'],
+    ['*/15', '2025-05-16T10:07:00', 'Fri 2025-05-16 10:15'],
+    ['*/15', '2025-05-16T10:59:30', 'Fri 2025-05-16 11:00'],
+    ['daily', '2025-05-16T10:00:00', 'Sat 2025-05-17 00:00'],
+    ['weekly', '2025-05-16T10:00:00', 'Mon 2025-05-19 00:00'],
+    ['monthly', '2025-05-16T10:00:00', 'Sun 2025-06-01 00:00'],
+    ['hourly', '2025-05-16T10:00:00', 'Fri 2025-05-16 11:00'],
+    ['mon,wed 1:30', '2025-05-16T10:00:00', 'Mon 2025-05-19 01:30'],
+    ['sat..sun 08:00', '2025-05-16T10:00:00', 'Sat 2025-05-17 08:00'],
+    ['*-*-01 03:00', '2025-05-16T10:00:00', 'Sun 2025-06-01 03:00'],
+    ['8..18/2:00', '2025-05-16T11:00:00', 'Fri 2025-05-16 12:00'],
+    ['2,21:00', '2025-05-16T10:00:00', 'Fri 2025-05-16 21:00'],
+    ['21:00:00', '2025-05-16T10:00:00', 'Fri 2025-05-16 21:00'],
+  ])('%p after %s -> %s', (expr, after, want) => {
+    expect(fmt(nextEvent(parseCalendarEvent(expr), at(after)))).toBe(want);
+  });
+  test.each([
+    ['25:00', 'is outside 0..23'],
+    ['mon..fri 22:61', 'is outside 0..59'],
+    ['funday 10:00', "'funday' is not a value, range or repetition"],
+    ['21:00 extra', "cannot read 'extra'"],
+    ['2026-01-01 10:00', 'a year is not supported'],
+    ['21:00:30', 'seconds other than 0'],
+    ['', 'empty'],
+  ])('%p is refused: %s', (expr, text) => {
+    expect(() => parseCalendarEvent(expr)).toThrow(text);
   });
 });
