@@ -591,17 +591,22 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
               // the lock belongs to another snapshot's delete, running or failed: never ours to clear
               const busy = await sharedStuck.deleteState(client, g);
               if (busy.state === 'deleting') return o('failed', stuck.runningLine(g, busy.upid));
+              if (busy.state === 'unknown') return o('failed', sharedStuck.unknownLine(g, busy.why));
               const other = entries.find((e) => e.snapstate === 'delete');
               return o('failed', other
                 ? `${kind(g)} is locked (snapshot-delete) by the unfinished delete of '${other.name}': finish that one first ('${TOOL} delete ${g.vmid} ${other.name} --force')`
                 : `${kind(g)} is locked (snapshot-delete) and no snapshot is half-deleted: a delete is probably still running; try again when it has finished`);
             }
             if (!force) {
-              // a delete still running looks the same; its lock must never be suggested for clearing
-              const busy = await stuck.runningDeletes(client, g).catch((e) => {
+              // a delete still running looks the same; its lock must never be suggested for
+              // clearing, nor when the task lists cannot be read to tell
+              let busy: string[];
+              try {
+                busy = await stuck.runningDeletes(client, g);
+              } catch (e) {
                 if (fatal(e)) throw e;
-                return [] as string[];
-              });
+                return o('failed', sharedStuck.unknownLine(g, reasonOf(e)));
+              }
               return o('failed', busy.length ? stuck.runningLine(g, busy[0]) : stuck.halfDeletedLine(g, name, true, caller));
             }
             return finishHalfDeleted(ctx, client, g, name, caller);

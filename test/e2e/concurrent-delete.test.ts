@@ -89,3 +89,22 @@ test('autosnap waits within --lock-wait for another client\'s delete, then goes 
   expect(r.stdout).toContain('100 g100: created autohourly250620110000');
   expect(r.stderr).not.toMatch(NO_STUCK);
 }, 60_000);
+
+test('another client deleting while the task lists cannot be read: no stuck verdict, no unlock or --force advice', async () => {
+  for (let i = 0; i < 300; i++) {
+    const g = (await sim.control('/state')).guests.find((x: any) => x.vmid === 100);
+    if (!g.lock) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const name = (await sim.control('/state')).guests.find((x: any) => x.vmid === 100).snapshots.find((s: any) => s.name !== 'current').name;
+  await otherClientDeletes(name);
+  await sim.control('/faults', { spec: 'fail=GET:/tasks$:500:internal error' });
+  try {
+    const del = await tool('pve-snapshot', ['delete', '100', name]);
+    expect(del.code).toBe(1);
+    expect(del.stderr).toContain('whether a delete task is still running cannot be read');
+    expect(del.stderr).not.toMatch(/stuck|half-deleted|qm unlock|--force/i);
+  } finally {
+    await sim.control('/faults', { spec: '' });
+  }
+}, 60_000);
