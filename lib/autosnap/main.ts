@@ -168,6 +168,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = [];
   let storage: Map<string, StorageUse> | undefined;
   let locks: LockWatcher | undefined;
+  // a certificate mismatch met while re-reading locks: the run stops with it after the job
+  let lockStop: unknown;
 
   for (const job of jobs) {
     const mode = modeFor(inv, job, s);
@@ -194,7 +196,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
         },
         initial,
         // an error that stops the run is reported once, by the run, not here as well
-        { deadline: started + s.lockWait * 1000, onError: (e) => stopsTheRun(e) || warn(`re-reading guest locks: ${(e as Error).message}`) },
+        // and it is kept: guests that only wait for a lock send nothing else that would fail with it
+        { deadline: started + s.lockWait * 1000, onError: (e) => (stopsTheRun(e) ? (lockStop ??= e) : warn(`re-reading guest locks: ${(e as Error).message}`)) },
       );
     } else locks.update(initial);
     const env: ExecEnv = {
@@ -237,6 +240,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     );
     // a certificate mismatch with no host left: the one line and exit 3, not a line per guest
     for (const r of results) if (!r.ok && stopsTheRun(r.error)) throw r.error;
+    if (lockStop !== undefined) throw lockStop;
     await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry });
   }
   for (const { outcome } of outcomes) {
