@@ -619,7 +619,11 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
           if (out.status === 'failed' && !force) {
             // a delete that failed after taking the lock leaves the snapshot half-deleted
             const after = (await api.listSnapshots(client, g).catch(() => [])).find((e) => e.name === name);
-            if (after?.snapstate === 'delete') {
+            // another client's delete, started after our list read, looks the same: ask the detector
+            const st = after?.snapstate === 'delete' ? await sharedStuck.deleteState(client, g) : undefined;
+            if (st?.state === 'deleting') out.message += `; ${stuck.runningLine(g, st.upid)}`;
+            else if (st?.state === 'unknown') out.message += `; ${sharedStuck.unknownLine(g, st.why)}`;
+            else if (st) {
               out.message += `; Proxmox left it half-deleted and the ${kind(g)} locked (snapshot-delete): ${
                 stuck.canClearLock(g, caller) ? `'${TOOL} delete ${g.vmid} ${name} --force' clears the lock and finishes it` : stuck.wayOut(g, name)
               }`;
