@@ -199,6 +199,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   let storage: Map<string, StorageUse> | undefined;
   let locks: LockWatcher | undefined;
   const names = new Map<number, string | undefined>();
+  // a certificate mismatch met while re-reading locks: the run stops with it after the job
+  let lockStop: unknown;
 
   for (const job of jobs) {
     const mode = modeFor(inv, job, s);
@@ -231,8 +233,9 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
         initial,
         {
           deadline: started + s.lockWait * 1000,
-          // an error that stops the run is reported once, by the run, not here as well
-          onError: (e) => stopsTheRun(e) || warn(`re-reading guest locks: ${(e as Error).message}`),
+          // an error that stops the run is reported once, by the run, not here as well,
+          // and it is kept: guests that only wait for a lock send nothing else that would fail with it
+          onError: (e) => (stopsTheRun(e) ? (lockStop ??= e) : warn(`re-reading guest locks: ${(e as Error).message}`)),
           onWait: (vmid, lock, left) => info(`${vmid}${names.get(vmid) ? ` ${names.get(vmid)}` : ''}: locked (${lock}), waiting up to ${left} s`),
         },
       );
@@ -279,6 +282,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     );
     // a certificate mismatch with no host left: the one line and exit 3, not a line per guest
     for (const r of results) if (!r.ok && stopsTheRun(r.error)) throw r.error;
+    if (lockStop !== undefined) throw lockStop;
     // as cv4pve: the job's run time, and 1 when no guest of the job failed
     const ok = outcomes.slice(before).every((o) => o.outcome.status !== 'failed');
     await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry }, { duration: (Date.now() - jobStarted) / 1000, ok });

@@ -41,6 +41,31 @@ export function toVolume(r: Rec): VolumeInfo {
   };
 }
 
+/**
+ * Volume, snapshot and job uuids (and a snapshot's name when no uuid came with it) are read
+ * from ONTAP's answers and put into request paths. A dot segment, raw or percent-encoded,
+ * would be collapsed by the server: a snapshot uuid `../../OTHER` turns the delete of a
+ * snapshot into `DELETE /api/storage/volumes/OTHER`, the delete of a whole volume. So a
+ * path with an empty, `.` or `..` segment is refused before anything is sent.
+ */
+export function assertOntapPath(what: string, method: string, path: string): void {
+  const segments = path.split('?')[0].split('/').slice(1);
+  const bad = segments.find((seg, i) => {
+    // a trailing slash on a read (the files API's volume root) changes nothing; on a
+    // write it would hit the collection (an empty snapshot uuid: every snapshot)
+    if (seg === '' && i === segments.length - 1 && method === 'GET') return false;
+    let d: string;
+    try {
+      d = decodeURIComponent(seg);
+    } catch {
+      return true;
+    }
+    // the files API takes a path inside one segment (`%2F`): its parts are checked too
+    return d === '' || d.split(/[/\\]/).some((x) => x === '.' || x === '..');
+  });
+  if (bad !== undefined) throw new AppError(`${what}: refusing the request path ${JSON.stringify(path).slice(0, 160)}: it holds the segment ${JSON.stringify(bad)}, which ONTAP could not have named`);
+}
+
 export class RestOntap implements Ontap {
   readonly api = 'rest' as const;
   readonly host: string;
@@ -57,6 +82,7 @@ export class RestOntap implements Ontap {
 
   /** One call; an error answer becomes OntapError naming `what`. */
   async call(what: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Rec }> {
+    assertOntapPath(what, method, path);
     const res = await this.http.send(method, path, body === undefined ? undefined : JSON.stringify(body));
     let json: Rec;
     try {

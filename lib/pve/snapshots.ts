@@ -8,7 +8,7 @@ import { isAmbiguous, TaskError } from './errors.ts';
 import { nextPollDelay, sleep } from './retry.ts';
 import type { Params, PveClient, SnapshotEntry, TaskResult, WaitOptions } from './types.ts';
 import { guestBase, isSnapshotName, node as nodeSeg, pvePath, snap } from './path.ts';
-import { isUpid } from './upid.ts';
+import { isUpid, parseUpid } from './upid.ts';
 
 export interface GuestRef {
   vmid: number;
@@ -92,6 +92,12 @@ async function finish(client: PveClient, upid: unknown, what: string, wait?: Wai
   return client.waitTask(upid, wait);
 }
 
+/** Could this listed snapshot be the one our create task (UPID) made? */
+export function madeBy(s: SnapshotEntry, upid: string, description?: string): boolean {
+  if (typeof s.snaptime === 'number' && s.snaptime < parseUpid(upid).starttime) return false;
+  return description === undefined || (s.description ?? '').trim() === description.trim();
+}
+
 /**
  * The task was started but waiting for it failed in a way that says nothing about the task
  * (a 500 on a status read, a time-out, a lost connection): before that becomes a failure,
@@ -100,7 +106,7 @@ async function finish(client: PveClient, upid: unknown, what: string, wait?: Wai
  * that cannot be read either, keeps the original error. A failed task (TaskError) is an
  * answer, not an unknown, and is never second-guessed.
  */
-async function finishOrLookUp(client: PveClient, g: GuestRef, name: string, upid: unknown, what: string, want: 'present' | 'gone', wait?: WaitOptions): Promise<TaskResult> {
+async function finishOrLookUp(client: PveClient, g: GuestRef, name: string, upid: unknown, what: string, want: 'present' | 'gone', wait?: WaitOptions, description?: string): Promise<TaskResult> {
   try {
     return await finish(client, upid, what, wait);
   } catch (e) {
@@ -115,6 +121,10 @@ async function finishOrLookUp(client: PveClient, g: GuestRef, name: string, upid
         throw e;
       }
       const s = list.find((x) => x.name === name);
+      // a snapshot of that name older than our task, or with another description, is not
+      // ours: the task failed with 'already used' (snaptime and the UPID's start are both
+      // the node's clock, so no clock skew enters)
+      if (want === 'present' && s && !madeBy(s, upid, description)) throw e;
       const settled = want === 'present' ? s !== undefined && !s.snapstate : s === undefined;
       if (settled) {
         warn(`${what}: ${(e as Error).message}; the snapshot list shows it ${want === 'present' ? 'made' : 'removed'}`);
@@ -150,7 +160,7 @@ export async function createSnapshot(client: PveClient, g: GuestRef, name: strin
       if (found) return found;
       continue;
     }
-    return finishOrLookUp(client, g, name, upid, what, 'present', wait);
+    return finishOrLookUp(client, g, name, upid, what, 'present', wait, params.description);
   }
 }
 

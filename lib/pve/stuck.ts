@@ -34,7 +34,8 @@ const running = (t: TaskListEntry) => t.endtime === undefined && (t.status === u
 
 /**
  * The UPIDs of the guest's snapshot deletes running anywhere in the cluster, newest first.
- * Throws when neither list can be read (the caller then cannot tell, and must not guess).
+ * Throws when neither list can be read, or the node's cannot and the cluster's shows none
+ * (the caller then cannot tell, and must not guess).
  */
 export async function runningDeletes(client: PveClient, g: { vmid: number; node: string; type: string }): Promise<string[]> {
   const type = deleteTaskType(g);
@@ -51,6 +52,9 @@ export async function runningDeletes(client: PveClient, g: { vmid: number; node:
     if (r.status !== 'fulfilled' || !Array.isArray(r.value)) continue;
     for (const t of r.value) if (mine(t) && typeof t.upid === 'string') found.add(t.upid);
   }
+  // the cluster list lags a task that just started: without the node's own list, "none
+  // running" cannot be told, only "this one is running"
+  if (!found.size && local.status === 'rejected') throw local.reason;
   return [...found];
 }
 

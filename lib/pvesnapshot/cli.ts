@@ -592,17 +592,22 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
               // the lock belongs to another snapshot's delete, running or failed: never ours to clear
               const busy = await sharedStuck.deleteState(client, g);
               if (busy.state === 'deleting') return o('failed', stuck.runningLine(g, busy.upid));
+              if (busy.state === 'unknown') return o('failed', sharedStuck.unknownLine(g, busy.why));
               const other = entries.find((e) => e.snapstate === 'delete');
               return o('failed', other
                 ? `${kind(g)} is locked (snapshot-delete) by the unfinished delete of '${other.name}': finish that one first ('${TOOL} delete ${g.vmid} ${other.name} --force')`
                 : `${kind(g)} is locked (snapshot-delete) and no snapshot is half-deleted: a delete is probably still running; try again when it has finished`);
             }
             if (!force) {
-              // a delete still running looks the same; its lock must never be suggested for clearing
-              const busy = await stuck.runningDeletes(client, g).catch((e) => {
+              // a delete still running looks the same; its lock must never be suggested for
+              // clearing, nor when the task lists cannot be read to tell
+              let busy: string[];
+              try {
+                busy = await stuck.runningDeletes(client, g);
+              } catch (e) {
                 if (fatal(e)) throw e;
-                return [] as string[];
-              });
+                return o('failed', sharedStuck.unknownLine(g, reasonOf(e)));
+              }
               return o('failed', busy.length ? stuck.runningLine(g, busy[0]) : stuck.halfDeletedLine(g, name, true, caller));
             }
             return finishHalfDeleted(ctx, client, g, name, caller);
@@ -615,7 +620,11 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
           if (out.status === 'failed' && !force) {
             // a delete that failed after taking the lock leaves the snapshot half-deleted
             const after = (await api.listSnapshots(client, g).catch(() => [])).find((e) => e.name === name);
-            if (after?.snapstate === 'delete') {
+            // another client's delete, started after our list read, looks the same: ask the detector
+            const st = after?.snapstate === 'delete' ? await sharedStuck.deleteState(client, g) : undefined;
+            if (st?.state === 'deleting') out.message += `; ${stuck.runningLine(g, st.upid)}`;
+            else if (st?.state === 'unknown') out.message += `; ${sharedStuck.unknownLine(g, st.why)}`;
+            else if (st) {
               out.message += `; Proxmox left it half-deleted and the ${kind(g)} locked (snapshot-delete): ${
                 stuck.canClearLock(g, caller) ? `'${TOOL} delete ${g.vmid} ${name} --force' clears the lock and finishes it` : stuck.wayOut(g, name)
               }`;

@@ -89,3 +89,50 @@ test('autosnap waits within --lock-wait for another client\'s delete, then goes 
   expect(r.stdout).toContain('100 g100: created autohourly250620110000');
   expect(r.stderr).not.toMatch(NO_STUCK);
 }, 60_000);
+
+test('another client deleting while the task lists cannot be read: no stuck verdict, no unlock or --force advice', async () => {
+  for (let i = 0; i < 300; i++) {
+    const g = (await sim.control('/state')).guests.find((x: any) => x.vmid === 100);
+    if (!g.lock) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const name = (await sim.control('/state')).guests.find((x: any) => x.vmid === 100).snapshots.find((s: any) => s.name !== 'current').name;
+  await otherClientDeletes(name);
+  await sim.control('/faults', { spec: 'fail=GET:/tasks$:500:internal error' });
+  try {
+    const del = await tool('pve-snapshot', ['delete', '100', name]);
+    expect(del.code).toBe(1);
+    expect(del.stderr).toContain('whether a delete task is still running cannot be read');
+    expect(del.stderr).not.toMatch(/stuck|half-deleted|qm unlock|--force/i);
+  } finally {
+    await sim.control('/faults', { spec: '' });
+  }
+}, 60_000);
+
+test('another client starts deleting the same snapshot between our list read and our delete: its task is named, no unlock advice', async () => {
+  for (let i = 0; i < 300; i++) {
+    const g = (await sim.control('/state')).guests.find((x: any) => x.vmid === 100);
+    if (!g.lock) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const name = (await sim.control('/state')).guests.find((x: any) => x.vmid === 100).snapshots.find((s: any) => s.name !== 'current').name;
+  // every API request takes 400 ms: the other delete, sent when our list read arrives, takes the lock before our delete
+  await sim.control('/faults', { spec: 'latency=400' });
+  try {
+    const seen = (await sim.control('/stats')).log.length;
+    const running = tool('pve-snapshot', ['delete', '100', name]);
+    let other: Promise<any> | undefined;
+    for (let i = 0; i < 500 && !other; i++) {
+      const log = (await sim.control('/stats')).log.slice(seen);
+      if (log.some((l: any) => l.method === 'GET' && l.path === '/nodes/pve1/qemu/100/snapshot')) other = sim.api('DELETE', `/nodes/pve1/qemu/100/snapshot/${name}`);
+      else await new Promise((res) => setTimeout(res, 10));
+    }
+    const upid: string = (await other!).body.data;
+    const del = await running;
+    expect(del.code).toBe(1);
+    expect(del.stderr).toContain(upid);
+    expect(del.stderr).not.toMatch(/half-deleted|qm unlock|--force/i);
+  } finally {
+    await sim.control('/faults', { spec: '' });
+  }
+}, 60_000);

@@ -71,3 +71,23 @@ test('500 on every task status read: created and removed as the cluster holds th
   // the status reads really failed: the simulator answered them all with 500
   expect((await sim.control('/stats')).requests['GET /nodes/{node}/tasks/{upid}/status'] ?? 0).toBe(0);
 }, 120_000);
+
+test('500 on the status read of a create that failed because the name is taken: a failure, not "created"', async () => {
+  const s = await startSim({
+    seed: { ...SEED, guests: [{ ...SEED.guests[0], snapshots: [{ name: 'before', snaptime: 1750000000, description: "someone else's" }] }] },
+    timeScale: 0.05,
+    faults: 'fail=GET:/tasks/[^/]+/status$:500:internal error',
+  });
+  try {
+    const r = await run(['pve-snapshot', '--host', s.hostPort, '--fingerprint', s.fingerprint, 'create', '100', 'before', '-o', 'json'], {
+      env: { AUTOSNAP_API_TOKEN: s.token, AUTOSNAP_CONFIG: conf, TZ: 'UTC' },
+    });
+    // the task really failed ('already used'); the older snapshot of that name is not ours
+    expect((await s.control('/stats')).tasks['qmsnapshot:error']).toBe(1);
+    expect(r.stderr).not.toContain('the snapshot list shows it made');
+    expect(r.code).not.toBe(0);
+    expect(JSON.parse(r.stdout).map((o: any) => o.status)).toEqual(['failed']);
+  } finally {
+    await s.stop();
+  }
+}, 60_000);

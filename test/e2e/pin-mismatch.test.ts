@@ -81,3 +81,21 @@ test('the pinned host is down from the start: one line, exit 3, nothing sent', a
   expect(p.stderr.split('\n').filter(Boolean).length).toBe(1);
   expect((await other.control('/stats')).log).toEqual([]);
 }, 120_000);
+
+test('the mismatch shows up only while re-reading the locks of waiting guests: still the one line and exit 3', async () => {
+  const pinned = await startSim({ seed: SEED, timeScale: 0.3, tokens: [TOKEN], faults: VMIDS.slice(0, 2).map((v) => `lock=${v}:backup`).join(';') });
+  const before = await handshakes();
+  const running = autosnap(pinned, ['--vmid', '100,101', 'snap', '--label', 'pin', '--keep', '2', '--lock-wait', '3']);
+  // the inventory is read from the pinned host; the lock re-reads then meet the other one
+  for (let i = 0; i < 400; i++) {
+    const st = await pinned.control('/stats');
+    if (st.log.some((l: any) => l.path === '/cluster/resources')) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await pinned.stop();
+  const r = await running;
+  expect(mismatchLines(r.stderr).length).toBe(1);
+  expect(r.code).toBe(3);
+  expect(await handshakes() - before).toBeLessThanOrEqual(2);
+  expect((await other.control('/stats')).log).toEqual([]);
+}, 120_000);

@@ -10,7 +10,7 @@ import { cloneFileName, imageFile, parseCloneName, vmDisks } from '../../lib/ont
 import { OntapError } from '../../lib/ontap/errors.ts';
 import { pickVolume } from '../../lib/ontap/mapping.ts';
 import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, snapshotOrigin } from '../../lib/ontap/names.ts';
-import { RestOntap, queryString } from '../../lib/ontap/rest.ts';
+import { RestOntap, assertOntapPath, queryString } from '../../lib/ontap/rest.ts';
 import { nextJobDelay, type VolumeInfo } from '../../lib/ontap/types.ts';
 import { parseZapiResponse, zapiRequest } from '../../lib/ontap/zapi.ts';
 import { SimClock } from '../../lib/sim/ontap/clock.ts';
@@ -285,6 +285,29 @@ describe('REST client', () => {
   test('an error answer keeps ONTAP code and message', async () => {
     const f = fake([{ status: 404, body: { error: { code: '4', message: "entry doesn't exist", target: 'uuid' } } }]);
     await expect(f.client.restoreSnapshot(vol, 'x')).rejects.toThrow("restore volume v to snapshot x: ONTAP error 4: entry doesn't exist");
+  });
+  test('a uuid or name from an answer that would change the path is refused before sending', async () => {
+    // a snapshot uuid `../../u2` would make the server delete volume u2; `..` as a name without uuid the volume itself
+    for (const snap of [{ name: 's', uuid: '../../u2' }, { name: '..' }, { name: 's', uuid: '%2e%2E' }, { name: 's', uuid: '' }]) {
+      const f = fake([accepted, { status: 200, body: { state: 'success' } }]);
+      await expect(f.client.deleteSnapshot(vol, snap)).rejects.toThrow(/refusing the request path/);
+      expect(f.asked).toEqual([]);
+    }
+    const f = fake([accepted, { status: 200, body: { state: 'success' } }]);
+    await expect(f.client.deleteVolume({ ...vol, uuid: 'u1/..' })).rejects.toThrow(/refusing the request path/);
+    expect(f.asked).toEqual([]);
+  });
+  test.each([
+    ['DELETE', '/api/storage/volumes/u1/snapshots/s-uuid', true],
+    ['GET', '/api/storage/volumes/u1/files/100%2Fvm-100-disk-0.qcow2?fields=name', true],
+    ['GET', '/api/storage/volumes/u1/files/', true],
+    ['DELETE', '/api/storage/volumes/u1/snapshots/', false],
+    ['GET', '/api/storage/volumes/u1/files/100%2F..%2F..%2Fx', false],
+    ['DELETE', '/api/storage/volumes/u1/snapshots/..', false],
+    ['GET', '/api/storage/volumes//snapshots', false],
+  ])('%s %s allowed: %p', (m, p, ok) => {
+    if (ok) expect(() => assertOntapPath('x', m, p)).not.toThrow();
+    else expect(() => assertOntapPath('x', m, p)).toThrow(/refusing the request path/);
   });
   test('a job that vanished is reported, not guessed', async () => {
     const f = fake([accepted, { status: 404, body: { error: { code: '4', message: "entry doesn't exist" } } }]);

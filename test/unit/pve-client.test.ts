@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { Client, type Transport } from '../../lib/pve/client.ts';
 import { NetworkError, PveApiError, TaskError } from '../../lib/pve/errors.ts';
-import { createSnapshot, deleteSnapshot, rollbackSnapshot, type GuestRef } from '../../lib/pve/snapshots.ts';
+import { createSnapshot, deleteSnapshot, madeBy, rollbackSnapshot, type GuestRef } from '../../lib/pve/snapshots.ts';
 import { sharedTaskDurations } from '../../lib/pve/tasks.ts';
 import type { Method, Params } from '../../lib/pve/types.ts';
 import { setLogSink } from '../../lib/cli/log.ts';
@@ -292,4 +292,15 @@ describe('a task whose end cannot be read: the snapshot list decides', () => {
     const { client } = cluster([{ name: 'auto1' }], () => ({ status: 'stopped', exitstatus: 'boom' }));
     await expect(createSnapshot(client, guest, 'auto1', {})).rejects.toBeInstanceOf(TaskError);
   });
+});
+
+describe('a listed snapshot our create task could have made', () => {
+  // the UPID's start is 0x68500000; PVE sets snaptime inside the task, so never before it
+  const U = 'UPID:pve1:00001234:00ABCDEF:68500000:qmsnapshot:100:root@pam:';
+  test.each([
+    [{ name: 's', snaptime: 0x68500000 }, undefined, true],
+    [{ name: 's', snaptime: 0x68500005, description: 'autosnap' }, 'autosnap', true],
+    [{ name: 's', snaptime: 0x684fffff }, undefined, false],
+    [{ name: 's', snaptime: 0x68500005, description: 'manual' }, 'autosnap', false],
+  ] as [{ name: string; snaptime: number; description?: string }, string | undefined, boolean][])('%o with description %p: %p', (s, d, want) => expect(madeBy(s, U, d)).toBe(want));
 });

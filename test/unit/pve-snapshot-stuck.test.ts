@@ -98,6 +98,7 @@ describe('a delete still running', () => {
     ['only the cluster list shows it (another node)', { '/cluster/tasks': [{ upid: 'U9', type: 'qmdelsnapshot', id: '104', node: 'pve1' }], '/nodes/pve2/tasks': [] }, { state: 'deleting', upid: 'U9' }],
     ['only the node list shows it (just started)', { '/cluster/tasks': new Error('500'), '/nodes/pve2/tasks': [{ upid: 'U8', type: 'qmdelsnapshot', id: '104' }] }, { state: 'deleting', upid: 'U8' }],
     ['neither shows one', { '/cluster/tasks': [], '/nodes/pve2/tasks': [] }, { state: 'stuck' }],
+    ['the node list cannot be read and the cluster list (which lags) shows none: cannot tell', { '/cluster/tasks': [], '/nodes/pve2/tasks': new Error('500 b') }, { state: 'unknown', why: '500 b' }],
     ['neither can be read: cannot tell', { '/cluster/tasks': new Error('500 a'), '/nodes/pve2/tasks': new Error('500 b') }, { state: 'unknown', why: '500 b' }],
   ] as [string, Record<string, TaskEntry[] | Error>, DeleteState][])('detector: %s', async (_what, lists, want) => {
     expect(await deleteState(byPath(lists), g)).toEqual(want);
