@@ -4,7 +4,7 @@
 // print each guest's report in one piece as it finishes, and close with a summary.
 import { connect } from '../cli/connect.ts';
 import { loadConfig } from '../cli/config.ts';
-import { UsageError } from '../cli/errors.ts';
+import { errorLine, exitCodeOf, UsageError } from '../cli/errors.ts';
 import { info, setLogLevel, warn } from '../cli/log.ts';
 import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, render, type Format } from '../cli/output.ts';
@@ -26,6 +26,9 @@ import { planColumns, planJson, summaryLine, outcomeColumns, outcomeJson, type T
 import { acquireRunLock, DEFAULT_LOCK_FILE } from './runlock.ts';
 import { DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE, runBounded } from './schedule.ts';
 import { statusCommand, statusOptions } from './status.ts';
+import { notifySettings } from '../notify/notify.ts';
+import { checkCommand, notifyCommand } from './commands.ts';
+import { finishRun, type RunRecord } from './finish.ts';
 
 export const DEFAULT_LOCK_WAIT = 60;
 export const DEFAULT_MAX_PERC_STORAGE = 95;
@@ -42,7 +45,7 @@ export interface RunSettings {
   lockWait: number;
 }
 
-function settingsOf(src: OptionSource): RunSettings {
+export function settingsOf(src: OptionSource): RunSettings {
   return {
     now: nowDate(),
     tz: resolveTimeZone(src.str('tz')),
@@ -105,10 +108,12 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   if (inv.args.debug) setLogLevel('debug');
   else if (inv.args.quiet) setLogLevel('warn');
   if (inv.command === 'plan' && inv.args['from-file'] !== undefined) return offlinePlanMain(inv.args);
+  if (inv.command === 'check') return checkCommand(inv);
 
   const config = loadConfig(inv.args as { config?: unknown });
   const src = new OptionSource(inv.args, config, ['autosnap'], inv.typed);
   const s = settingsOf(src);
+  if (inv.command === 'notify') return notifyCommand(src, config);
   if (inv.command === 'status') {
     statusOptions(src);
     // a malformed selector is the user's mistake: say so before any connection is tried
@@ -122,6 +127,7 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   }
   const jobs = jobsFor(inv, src);
   for (const job of jobs) parseSelector(job.selector);
+  const notify = notifySettings(config);
   const dry = s.dryRun || inv.command === 'plan';
   const lock = dry
     ? undefined
@@ -136,13 +142,23 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const record: RunRecord = { outcomes: [], summary: '', started: Date.now() };
+  let code: number;
   try {
-    const client = await connect(inv.args, config);
     try {
-      return await runJobs(client, inv, jobs, s);
-    } finally {
-      await client.close();
+      const client = await connect(inv.args, config);
+      try {
+        code = await runJobs(client, inv, jobs, s, record);
+      } finally {
+        await client.close();
+      }
+    } catch (e) {
+      // a run that could not even start (cluster unreachable, lost privilege) is news too
+      if (!dry) await finishRun(inv, jobs, record, exitCodeOf(e), notify, errorLine(e));
+      throw e;
     }
+    if (!dry) await finishRun(inv, jobs, record, code, notify);
+    return code;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -159,12 +175,12 @@ async function jobHook(job: Job, phase: HookPhase, s: RunSettings): Promise<void
   if (problem) warn(`job ${job.name}: ${problem}`);
 }
 
-async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSettings): Promise<number> {
-  const started = Date.now();
+async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSettings, record: RunRecord): Promise<number> {
+  const started = record.started;
   const totals: Totals = { created: 0, removed: 0, skipped: 0, failed: 0 };
   const dry = s.dryRun || inv.command === 'plan';
   const text = s.format === 'text';
-  const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = [];
+  const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = record.outcomes;
   let storage: Map<string, StorageUse> | undefined;
   let locks: LockWatcher | undefined;
 
@@ -243,6 +259,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   }
   const what = inv.command === 'plan' ? 'plan' : dry ? 'dry run' : inv.cleanOnly ? 'clean' : inv.command;
   const line = summaryLine(what, totals, (Date.now() - started) / 1000, dry);
+  record.summary = line;
   if (text && !dry) print(line + '\n');
   else process.stderr.write(line + '\n');
   return totals.failed ? 1 : 0;

@@ -6,8 +6,9 @@ import { UsageError } from '../cli/errors.ts';
 import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
 import { checkConfig, normKey, type Config, type SectionKeys } from '../cli/config.ts';
 import { PVE_SECTION } from '../cli/connect.ts';
+import { NOTIFY_SECTION } from '../notify/notify.ts';
 
-export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan'] as const;
+export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan', 'check', 'notify'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'tiers', 'policy'] as const;
@@ -39,17 +40,18 @@ export const AUTOSNAP_SECTIONS: SectionKeys[] = [
     hints: { ...runWide, schedule: 'autosnap does not read a schedule: the systemd timers decide when jobs run (write it as a # comment)' },
   },
   PVE_SECTION,
+  NOTIFY_SECTION,
 ];
 
 export const AUTOSNAP_OPTIONS: OptionSpec = {
   string: [
     'label', 'keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly',
     'tiers', 'policy', 'script', 'hook-timeout', 'lock-wait', 'lock-file', 'job', 'interval', 'tags',
-    'from-file', 'at', 'max-age', 'keep-newest',
+    'from-file', 'at', 'max-age', 'keep-newest', 'warn', 'crit', 'failed-unit',
     // autosnap's own, not global: no other tool reads them
     'vmid', 'timestamp-format', 'max-perc-storage', 'max-per-node',
   ],
-  boolean: ['state', 'only-running', 'clean', 'wait'],
+  boolean: ['state', 'only-running', 'clean', 'wait', 'test'],
 };
 
 export interface Invocation {
