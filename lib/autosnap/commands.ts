@@ -62,7 +62,7 @@ export async function notifyCommand(src: OptionSource, config: Config): Promise<
   if (settings.mode === 'never' || alreadyNotified(invocation)) return 0;
   const name = unit!.replace(/[^\w@.:-]/g, '');
   const result = [process.env.MONITOR_SERVICE_RESULT && `result ${process.env.MONITOR_SERVICE_RESULT}`, process.env.MONITOR_EXIT_CODE && `${process.env.MONITOR_EXIT_CODE} ${process.env.MONITOR_EXIT_STATUS ?? ''}`.trim()].filter(Boolean).join(', ');
-  let journal = '';
+  let journal: string;
   try {
     const args = ['-u', name, '-n', '30', '--no-pager', '-o', 'short-iso'];
     if (invocation) args.push(`_SYSTEMD_INVOCATION_ID=${invocation}`);

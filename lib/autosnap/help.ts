@@ -16,6 +16,10 @@ commands:
   status [--label L] [-o text|json|jsonpretty|markdown|html]
   plan   [--label L --keep N | --keep-daily N ... | --tiers SPEC | --policy intraday | --job NAME]
          plan --from-file FILE [policy options] [--at ISO-8601]   (offline)
+  check  --label L --warn AGE --crit AGE [--only-running]
+         monitoring plugin: AUTOSNAP OK|WARNING|CRITICAL|UNKNOWN, exit 0/1/2/3
+  notify --test                send a test notification, say which way it went
+  notify --failed-unit UNIT    report a failed systemd unit (autosnap-notify@.service)
 
 retention (instead of --keep N):
   --keep-last N --keep-hourly N --keep-daily N --keep-weekly N --keep-monthly N --keep-yearly N
@@ -30,6 +34,11 @@ autosnap options (also keys of the config's [autosnap] section, without the dash
 
 ${globalHelp()}
 
+notifications ([notify] in the config): a run with failures, or with guests skipped
+  several runs in a row, is reported through PVE::Notify on a node (type=autosnap),
+  else by mail to [notify] mailto through sendmail; 'autosnap notify --test' says which
+
 exit codes: 0 all fine, 1 some guest failed, 2 usage or config error,
-            3 cluster unreachable or authentication failed
+            3 cluster unreachable or authentication failed, 4 another run holds the lock
+            (check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
 `;
