@@ -3,6 +3,9 @@
 import type { GuestOutcome } from '../snapshots/executor.ts';
 import type { NotifySettings } from '../notify/notify.ts';
 import { notifyRun } from '../notify/send-run.ts';
+import { warn } from '../cli/log.ts';
+import { writeMetricsFile } from '../metrics/textfile.ts';
+import { autosnapMetrics } from './metrics.ts';
 import { nextSkipCounts, readState, writeState, type SkipCounts } from '../notify/state.ts';
 import type { Job } from './jobs.ts';
 import type { Invocation } from './options.ts';
@@ -17,7 +20,15 @@ export const SKIPS_STATE = 'skips.json';
 
 const guestName = (o: GuestOutcome) => `${o.guest.vmid}${o.guest.name ? ` ${o.guest.name}` : ''}`;
 
-export async function finishRun(inv: Invocation, jobs: Job[], r: RunRecord, exitCode: number, notify: NotifySettings, fatal?: string): Promise<void> {
+export async function finishRun(inv: Invocation, jobs: Job[], r: RunRecord, exitCode: number, notify: NotifySettings, metricsFile: string | undefined, fatal?: string): Promise<void> {
+  const what = inv.cleanOnly ? 'clean' : inv.command;
+  if (metricsFile) {
+    try {
+      writeMetricsFile(metricsFile, autosnapMetrics({ command: what, outcomes: r.outcomes, jobs: [...new Set(jobs.map((j) => j.name))], started: r.started, ended: Date.now(), exitCode }));
+    } catch (e) {
+      warn(`metrics file ${metricsFile} not written: ${(e as Error).message}`);
+    }
+  }
   const key = (job: Job, o: GuestOutcome) => `${job.name}/${o.guest.vmid}`;
   const prev = readState<SkipCounts>(SKIPS_STATE, {});
   const counts = nextSkipCounts(
@@ -36,7 +47,6 @@ export async function finishRun(inv: Invocation, jobs: Job[], r: RunRecord, exit
     if (n >= notify.skippedRuns) longSkipped.push(`${line} (${n} runs in a row)`);
     else notes.push(line);
   }
-  const what = inv.cleanOnly ? 'clean' : inv.command;
   await notifyRun(
     {
       type: 'autosnap',

@@ -31,6 +31,7 @@ autosnap options (also keys of the config's [autosnap] section, without the dash
   --max-perc-storage N (95)  --max-per-node N (${DEFAULT_MAX_PER_NODE})
   --lock-wait S (60)  --lock-file F (${DEFAULT_LOCK_FILE})  --wait
   --hook-timeout S (${DEFAULT_HOOK_TIMEOUT})
+  --metrics-file F.prom   metrics for the node exporter's textfile collector (snap, clean, run)
 
 ${globalHelp()}
 

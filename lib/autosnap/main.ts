@@ -27,6 +27,7 @@ import { acquireRunLock, DEFAULT_LOCK_FILE } from './runlock.ts';
 import { DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE, runBounded } from './schedule.ts';
 import { statusCommand, statusOptions } from './status.ts';
 import { notifySettings } from '../notify/notify.ts';
+import { checkMetricsPath } from '../metrics/textfile.ts';
 import { checkCommand, notifyCommand } from './commands.ts';
 import { finishRun, type RunRecord } from './finish.ts';
 
@@ -128,6 +129,8 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   const jobs = jobsFor(inv, src);
   for (const job of jobs) parseSelector(job.selector);
   const notify = notifySettings(config);
+  const metricsText = src.str('metrics-file');
+  const metricsFile = metricsText === undefined ? undefined : checkMetricsPath(metricsText, src.where('metrics-file'));
   const dry = s.dryRun || inv.command === 'plan';
   const lock = dry
     ? undefined
@@ -154,10 +157,10 @@ export async function autosnapMain(argv: string[]): Promise<number> {
       }
     } catch (e) {
       // a run that could not even start (cluster unreachable, lost privilege) is news too
-      if (!dry) await finishRun(inv, jobs, record, exitCodeOf(e), notify, errorLine(e));
+      if (!dry) await finishRun(inv, jobs, record, exitCodeOf(e), notify, metricsFile, errorLine(e));
       throw e;
     }
-    if (!dry) await finishRun(inv, jobs, record, code, notify);
+    if (!dry) await finishRun(inv, jobs, record, code, notify, metricsFile);
     return code;
   } finally {
     process.off('SIGINT', onSignal);

@@ -16,7 +16,7 @@ export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'k
 /** What a job reads from its own `[job NAME]` section (before `[autosnap]`). */
 const JOB_KEYS = ['vmid', 'label', ...POLICY_KEYS, 'state', 'only-running', 'tags', 'script', 'hook-timeout', 'timestamp-format', 'interval'];
 /** Settings of the whole run: read from `[autosnap]` (or the command line) only. */
-const RUN_KEYS = ['max-perc-storage', 'max-parallel', 'max-per-node', 'lock-wait', 'lock-file', 'wait', 'tz', 'output', 'dry-run', 'debug', 'job'];
+const RUN_KEYS = ['metrics-file', 'max-perc-storage', 'max-parallel', 'max-per-node', 'lock-wait', 'lock-file', 'wait', 'tz', 'output', 'dry-run', 'debug', 'job'];
 const runWide = Object.fromEntries(RUN_KEYS.map((k) => [normKey(k), 'it applies to the whole run: set it in [autosnap]']));
 const policyHere = Object.fromEntries(
   POLICY_KEYS.filter((k) => k !== 'tiers').map((k) => [normKey(k), 'a retention policy belongs to a [job NAME] section (or --keep on the command line)']),
@@ -46,7 +46,7 @@ export const AUTOSNAP_SECTIONS: SectionKeys[] = [
 export const AUTOSNAP_OPTIONS: OptionSpec = {
   string: [
     'label', 'keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly',
-    'tiers', 'policy', 'script', 'hook-timeout', 'lock-wait', 'lock-file', 'job', 'interval', 'tags',
+    'tiers', 'policy', 'script', 'hook-timeout', 'lock-wait', 'lock-file', 'job', 'interval', 'tags', 'metrics-file',
     'from-file', 'at', 'max-age', 'keep-newest', 'warn', 'crit', 'failed-unit',
     // autosnap's own, not global: no other tool reads them
     'vmid', 'timestamp-format', 'max-perc-storage', 'max-per-node',
