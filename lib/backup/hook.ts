@@ -6,6 +6,7 @@ import { info, warn } from '../cli/log.ts';
 import { COMMON_HELP, runBackupTool } from './cli.ts';
 import { checkName } from './config.ts';
 import { acquire, release } from './coordinator.ts';
+import { backupPhaseDone } from '../notify/backup.ts';
 
 const HELP = `Usage: backup-hook PHASE [MODE VMID]
 
@@ -55,10 +56,12 @@ export async function hookMain(argv: string[]): Promise<number> {
     if (phase === 'job-init' || phase === 'job-start') {
       // vzdump is our parent and calls every phase of one job: its pid names the job's
       // lock, so two jobs running at once on this node hold two locks
-      await acquire(cfg, job, phase, process.ppid);
+      const got = await acquire(cfg, job, phase, process.ppid);
+      if (!got.adopted) await backupPhaseDone(args.config as string | undefined, { job, phase, woken: got.up.woken });
       return 0;
     }
-    await release(cfg, job, phase, { shutdown: cfg.shutdown }, process.ppid);
+    const outcome = await release(cfg, job, phase, { shutdown: cfg.shutdown }, process.ppid);
+    await backupPhaseDone(args.config as string | undefined, { job, phase, outcome });
     // a server left running is reported as a warning; the backups themselves are good
     return 0;
   });
