@@ -30,7 +30,7 @@ VZDUMP_ORIG=/etc/vzdump.conf.autosnap-orig
 # `sim-pvesh`, which would shadow the real pvesh. All of them stay reachable as
 # `autosnap <tool>`. test/e2e/install.test.ts keeps this list in step with scripts/main.ts.
 TOOLS=(autosnap pve-snapshot ontap-snapshot backup-hook backup-wakeup backup-sync)
-BASE_UNITS=(autosnap.service autosnap.timer autosnap-clean.service autosnap-clean.timer)
+BASE_UNITS=(autosnap.service autosnap.timer autosnap-clean.service autosnap-clean.timer autosnap-notify@.service)
 HOOK_UNITS=(backup-wakeup.service backup-wakeup.timer)
 BASE_TIMERS=(autosnap.timer autosnap-clean.timer)
 
@@ -597,7 +597,8 @@ do_uninstall() {
   [ "$DRY" = 0 ] || echo "  (dry run: nothing is written)"
   local p kind units=()
   for p in "${OLD_ORDER[@]}"; do
-    case $p in "$UNIT_DIR"/*.timer|"$UNIT_DIR"/*.service) units+=("$(basename "$p")") ;; esac
+    # a template (autosnap-notify@.service) is never enabled, and systemctl refuses its name
+    case $p in *@.service) ;; "$UNIT_DIR"/*.timer|"$UNIT_DIR"/*.service) units+=("$(basename "$p")") ;; esac
   done
   # stop the schedule first, and take vzdump's hook away before the executable goes:
   # vzdump refuses to start at all while its `script:` does not exist

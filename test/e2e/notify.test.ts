@@ -126,6 +126,30 @@ describe('through PVE::Notify (stand-in module on PERL5LIB)', () => {
     expect(JSON.stringify(calls)).not.toContain(sim.secret);
   });
 
+  test('autosnap-notify@.service: a failed unit is one error naming it, unless the run reported that start itself', async () => {
+    fs.rmSync(record, { force: true });
+    fs.rmSync(state, { recursive: true, force: true });
+    const cfg = conf('unit.conf', '');
+    // the run of invocation A failed and said so itself
+    await sim.control('/faults', { spec: 'taskfail=101:vzsnapshot:snapshot feature is not available' });
+    try {
+      const r = await autosnap(['--vmid', '101', 'snap', '--label', 'unit', '--keep', '1'], { ...env(cfg), INVOCATION_ID: 'aaaa' });
+      expect(r.code).toBe(1);
+    } finally {
+      await sim.control('/faults', { spec: '' });
+    }
+    const unit = (id: string) => run(['notify', '--failed-unit', 'autosnap.service'], { env: { ...env(cfg), MONITOR_INVOCATION_ID: id, MONITOR_SERVICE_RESULT: 'timeout', MONITOR_EXIT_CODE: 'killed', MONITOR_EXIT_STATUS: 'TERM' } });
+    expect((await unit('aaaa')).code).toBe(0);
+    expect(records(record).length).toBe(1);
+    // invocation B was killed before it could say anything
+    expect((await unit('bbbb')).code).toBe(0);
+    const calls = records(record);
+    expect(calls.length).toBe(2);
+    expect([calls[1].call, calls[1].fields.type, calls[1].fields.unit]).toEqual(['error', 'autosnap', 'autosnap.service']);
+    expect(calls[1].data.title).toContain('autosnap.service failed on');
+    expect(calls[1].data.title).toContain('(result timeout, killed TERM)');
+  });
+
   test('a bad [notify] value is one line and exit 2 before anything runs', async () => {
     for (const [text, want] of [
       ['[notify]\nmode = sometimes\n', "mode: 'sometimes' is not one of failure, always, never"],
