@@ -5,7 +5,8 @@
 import { connect } from '../cli/connect.ts';
 import { loadConfig } from '../cli/config.ts';
 import { errorLine, exitCodeOf, UsageError } from '../cli/errors.ts';
-import { info, setLogLevel, warn } from '../cli/log.ts';
+import { info, isJournal, setLogLevel, warn } from '../cli/log.ts';
+import { forgetWarnings, problemLine } from '../notify/once.ts';
 import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, render, type Format } from '../cli/output.ts';
 import { parseSelector } from '../guests/selector.ts';
@@ -186,6 +187,8 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = record.outcomes;
   let storage: Map<string, StorageUse> | undefined;
   let locks: LockWatcher | undefined;
+  const warned = new Set<string>();
+  const agentKeys: string[] = [];
 
   for (const job of jobs) {
     const mode = modeFor(inv, job, s);
@@ -194,7 +197,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     for (const g of templates) {
       const line = `${g.vmid}${g.name ? ` ${g.name}` : ''}: skipped: ${TEMPLATE_REASON}`;
       outcomes.push({ job, outcome: { guest: g, status: 'skipped', reason: TEMPLATE_REASON, created: [], removed: [], removeFailed: [], lines: [], problems: [line], plan: [] } });
-      process.stderr.write(line + '\n');
+      process.stderr.write(`${isJournal(2) ? '<5>' : ''}${line}\n`);
     }
     const guests = all.filter((g) => (!job.onlyRunning || g.status === 'running') && tagsMatch(job, g.tags));
     if (!guests.length) {
@@ -237,14 +240,17 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
         const outcome = await runGuest(env, job, g, mode, prepared);
         outcomes.push({ job, outcome });
         // one guest's report in one piece: lines never interleave with another guest's
-        if (!dry && text && outcome.lines.length) print(outcome.lines.join('\n') + '\n');
-        for (const p of outcome.problems) process.stderr.write(p.includes(': failed: ') ? `error: ${p}\n` : `${p}\n`);
+        // into the journal a healthy run is its summary line; the guests' lines with --debug
+        if (!dry && text && outcome.lines.length && (s.debug || !isJournal(1))) print(outcome.lines.join('\n') + '\n');
+        for (const p of outcome.problems) problemLine(g.vmid, p, warned);
+        agentKeys.push(`agent/${g.vmid}`);
         return outcome;
       },
       lookahead,
     );
     await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry });
   }
+  if (!dry) forgetWarnings(agentKeys, warned);
   for (const { outcome } of outcomes) {
     totals.created += outcome.created.length;
     totals.removed += outcome.removed.length;

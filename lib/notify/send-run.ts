@@ -2,7 +2,7 @@
 // remember the systemd invocation it was sent for. A notification that cannot be sent is
 // one warning line; it never changes the run's exit code.
 import { debug, warn } from '../cli/log.ts';
-import { describePath, nodeName, sendNotification, type NotifySettings } from './notify.ts';
+import { describePath, nodeName, notifyPath, sendNotification, type NotifySettings } from './notify.ts';
 import { runMessage, runSeverity, runTitle, type RunFacts } from './run-report.ts';
 import { readState, writeState } from './state.ts';
 
@@ -12,6 +12,13 @@ export async function notifyRun(f: RunFacts, s: NotifySettings, extraFields: Rec
   const sev = runSeverity(s.mode, f);
   if (!sev) return;
   const host = nodeName();
+  const way = await notifyPath(s);
+  if (way.kind === 'none' && !s.mailto) {
+    // nothing set up to receive it (not a node, no mailto): `autosnap notify --test` and
+    // `autosnap check` say so; repeating it on every failed run would only add noise
+    debug(`no notification sent: ${way.why}`);
+    return;
+  }
   try {
     const p = await sendNotification(
       {
