@@ -9,6 +9,7 @@ import { print } from '../cli/output.ts';
 import { nowDate } from '../cli/now.ts';
 import { describePath, nodeName, notifyPath, notifySettings, sendNotification } from '../notify/notify.ts';
 import { alreadyNotified } from '../notify/send-run.ts';
+import { backupWatch } from '../notify/backup-watch.ts';
 import { checkGuests, checkOptions, checkUnknown, evaluateCheck, printCheck } from './check.ts';
 import { settingsOf } from './main.ts';
 import { OptionSource, type Invocation } from './options.ts';
@@ -44,7 +45,9 @@ export async function checkCommand(inv: Invocation): Promise<number> {
 export async function notifyCommand(src: OptionSource, config: Config): Promise<number> {
   const settings = notifySettings(config);
   const unit = src.str('failed-unit');
-  if (src.bool('test') === (unit !== undefined)) throw new UsageError("notify: give --test (send a test notification) or --failed-unit UNIT");
+  const modes = [src.bool('test'), unit !== undefined, src.bool('backup-server')].filter(Boolean).length;
+  if (modes !== 1) throw new UsageError('notify: give one of --test (send a test notification), --failed-unit UNIT or --backup-server');
+  if (src.bool('backup-server')) return backupWatch(config);
   const host = nodeName();
   if (src.bool('test')) {
     const p = await notifyPath(settings);

@@ -20,6 +20,7 @@ commands:
          monitoring plugin: AUTOSNAP OK|WARNING|CRITICAL|UNKNOWN, exit 0/1/2/3
   notify --test                send a test notification, say which way it went
   notify --failed-unit UNIT    report a failed systemd unit (autosnap-notify@.service)
+  notify --backup-server       is the backup server left on? stale locks? (backup-watch.timer)
 
 retention (instead of --keep N):
   --keep-last N --keep-hourly N --keep-daily N --keep-weekly N --keep-monthly N --keep-yearly N

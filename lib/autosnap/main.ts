@@ -131,7 +131,9 @@ export async function autosnapMain(argv: string[]): Promise<number> {
   for (const job of jobs) parseSelector(job.selector);
   const notify = notifySettings(config);
   const metricsText = src.str('metrics-file');
-  const metricsFile = metricsText === undefined ? undefined : checkMetricsPath(metricsText, src.where('metrics-file'));
+  let metricsFile = metricsText === undefined ? undefined : checkMetricsPath(metricsText, src.where('metrics-file'));
+  // one file per timer: the cleaning-only runs must not replace the snapshot runs' samples
+  if (metricsFile && !inv.typed.has('metrics-file') && (inv.cleanOnly || inv.command === 'clean')) metricsFile = metricsFile.replace(/\.prom$/, '-clean.prom');
   const dry = s.dryRun || inv.command === 'plan';
   const lock = dry
     ? undefined

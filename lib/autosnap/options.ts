@@ -51,7 +51,7 @@ export const AUTOSNAP_OPTIONS: OptionSpec = {
     // autosnap's own, not global: no other tool reads them
     'vmid', 'timestamp-format', 'max-perc-storage', 'max-per-node',
   ],
-  boolean: ['state', 'only-running', 'clean', 'wait', 'test'],
+  boolean: ['state', 'only-running', 'clean', 'wait', 'test', 'backup-server'],
 };
 
 export interface Invocation {

@@ -17,6 +17,8 @@ export interface RunFacts {
   longSkipped: string[];
   /** other lines worth reading (skips of this run) */
   notes: string[];
+  /** what longSkipped holds, when it is not skipped guests (the backup server check) */
+  warningsAre?: { title: string; heading: string };
 }
 
 export function runSeverity(mode: NotifyMode, f: Pick<RunFacts, 'exitCode' | 'failures' | 'longSkipped'>): Severity | undefined {
@@ -28,14 +30,14 @@ export function runSeverity(mode: NotifyMode, f: Pick<RunFacts, 'exitCode' | 'fa
 
 export function runTitle(sev: Severity, f: RunFacts, host: string): string {
   const jobs = f.jobs.length ? ` (${f.jobs.join(', ')})` : '';
-  const state = sev === 'error' ? `failed: ${f.failures.length || 'exit ' + f.exitCode}${f.failures.length ? ' failure' + (f.failures.length === 1 ? '' : 's') : ''}` : sev === 'warning' ? `${f.longSkipped.length} guest${f.longSkipped.length === 1 ? '' : 's'} skipped repeatedly` : 'ok';
+  const state = sev === 'error' ? `failed: ${f.failures.length || 'exit ' + f.exitCode}${f.failures.length ? ' failure' + (f.failures.length === 1 ? '' : 's') : ''}` : sev === 'warning' ? (f.warningsAre?.title ?? `${f.longSkipped.length} guest${f.longSkipped.length === 1 ? '' : 's'} skipped repeatedly`) : 'ok';
   return `${f.type} ${f.what} on ${host}${jobs}: ${state}`;
 }
 
 export function runMessage(f: RunFacts): string {
   const parts = [f.summary, `exit code ${f.exitCode}`];
   if (f.failures.length) parts.push('', 'Failures:', ...f.failures.map((l) => `  ${l}`));
-  if (f.longSkipped.length) parts.push('', 'Skipped several runs in a row:', ...f.longSkipped.map((l) => `  ${l}`));
+  if (f.longSkipped.length) parts.push('', f.warningsAre?.heading ?? 'Skipped several runs in a row:', ...f.longSkipped.map((l) => `  ${l}`));
   if (f.notes.length) parts.push('', 'Also:', ...f.notes.map((l) => `  ${l}`));
   return parts.join('\n') + '\n';
 }

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT } from '../helpers/bin.ts';
+import { ROOT, run } from '../helpers/bin.ts';
 import { World } from './backup-fixture.ts';
 
 setDefaultTimeout(60_000);
@@ -56,5 +56,24 @@ describe('backup-hook metrics and notifications', () => {
     const text = fs.readFileSync(path.join(w.dir, 'backup.prom'), 'utf8');
     expect(text).toContain('autosnap_backup_server_woken 0\n');
     expect(text).toContain('autosnap_backup_shutdown_failed 1\n');
+  });
+
+  test('autosnap notify --backup-server: a server left on with no live lock is a warning; down and quiet is nothing', async () => {
+    const w = await new World().start({ ssh: true });
+    worlds.push(w);
+    const record = path.join(w.dir, 'watch.jsonl');
+    w.writeConfig({ shutdown: 'no', lock_dir: w.lockDir });
+    const env = { AUTOSNAP_STATE_DIR: path.join(w.dir, 'state'), PERL5LIB: path.join(ROOT, 'test', 'fixtures', 'perl'), PVE_NOTIFY_RECORD: record, AUTOSNAP_CONFIG: w.config };
+    await w.server.up();
+    expect((await w.hook(['job-start', '--node', 'pve1'], env)).code).toBe(0);
+    const during = await run(['notify', '--backup-server'], { cleanEnv: true, env });
+    expect([during.code, during.stdout]).toEqual([0, 'backup server 127.0.0.1: up, 1 live lock(s)\n']);
+    expect((await w.hook(['job-end', '--node', 'pve1'], env)).code).toBe(0);
+    const after = await run(['notify', '--backup-server'], { cleanEnv: true, env });
+    expect(after.code).toBe(1);
+    expect(after.stdout).toContain('warning: backup server 127.0.0.1 is up with no live lock: no backup or sync uses it, it was left on');
+    const calls = fs.readFileSync(record, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(calls.map((c) => [c.call, c.fields.type])).toEqual([['warning', 'autosnap-backup']]);
+    expect(calls[0].data.title).toContain('left on, or locks to look at');
   });
 });

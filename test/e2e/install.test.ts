@@ -23,7 +23,7 @@ afterAll(() => {
 
 const LINKED = ['autosnap', 'pve-snapshot', 'ontap-snapshot', 'backup-hook', 'backup-wakeup', 'backup-sync'];
 const BASE_UNITS = ['autosnap.service', 'autosnap.timer', 'autosnap-clean.service', 'autosnap-clean.timer', 'autosnap-notify@.service'];
-const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer'];
+const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer', 'backup-watch.service', 'backup-watch.timer'];
 const HOOK_LINE = 'script: /usr/local/sbin/backup-hook';
 
 function write(root: string, rel: string, text: string, mode = 0o644) {

@@ -4,6 +4,7 @@ import { ageText, evaluateCheck, parseAge, type CheckGuest } from '../../lib/aut
 import { mailText, notifySettings } from '../../lib/notify/notify.ts';
 import { runSeverity } from '../../lib/notify/run-report.ts';
 import { nextSkipCounts } from '../../lib/notify/state.ts';
+import { watchFindings, type WatchInput } from '../../lib/notify/backup-watch.ts';
 import { parseConfig } from '../../lib/cli/config.ts';
 
 const NOW = 1_000_000;
@@ -88,4 +89,20 @@ describe('mailText', () => {
     expect(m).not.toContain('\nBcc:');
     expect(m).toEndWith('\n\nline1\nline2\n');
   });
+});
+
+describe('watchFindings: is the backup server left on?', () => {
+  const live = { text: 'a.lock', state: 'live' as const, ageMs: 1000 };
+  const cases: Array<[string, Partial<WatchInput>, string[]]> = [
+    ['down, no locks: nothing', { up: false }, []],
+    ['up with a live lock: nothing', { up: true, locks: [live] }, []],
+    ['up without a lock: left on', { up: true }, ['warning: backup server s is up with no live lock: no backup or sync uses it, it was left on']],
+    ['up with only a stale lock: left on, and the lock', { up: true, locks: [{ text: 'b.lock', state: 'stale', ageMs: 13 * 3600e3 }] }, ['warning: backup server s is up with no live lock: no backup or sync uses it, it was left on', 'warning: stale lock b.lock, 13h old (not removed: see why it was left, then delete it)']],
+    ['orphaned lock next to a live one', { up: true, locks: [live, { text: 'c.lock', state: 'orphaned', ageMs: 5 }] }, ['warning: orphaned lock c.lock: its process is gone (not removed)']],
+    ['last shutdown failed, server down', { up: false, lastRelease: 'failed' }, ['error: the last shutdown of backup server s failed (see the backup log)']],
+    ['lock directory unreadable', { up: true, lockError: 'EACCES' }, ['warning: backup server s is up, and its lock directory cannot be read: EACCES']],
+  ];
+  for (const [name, w, want] of cases) {
+    test(name, () => expect(watchFindings({ server: 's', up: false, locks: [], ...w }).map((f) => `${f.severity}: ${f.line}`)).toEqual(want));
+  }
 });
