@@ -222,6 +222,25 @@ describe('without PVE::Notify: sendmail (msmtp) into a real SMTP sink', () => {
     expect(m).toContain('101 ct1');
   });
 
+  test('PVE::Notify there but failing (no template, an older PVE): the mail fallback still gets it', async () => {
+    const before = mails().length;
+    const record = path.join(TMP, 'failing.jsonl');
+    await sim.control('/faults', { spec: 'taskfail=101:vzsnapshot:snapshot feature is not available' });
+    let r;
+    try {
+      r = await autosnap(['--vmid', '101', 'snap', '--label', 'fallback', '--keep', '2'], {
+        HOME: home, AUTOSNAP_CONFIG: cfg, AUTOSNAP_STATE_DIR: path.join(TMP, 'state-fallback'), PERL5LIB: PERL_LIB, PVE_NOTIFY_RECORD: record, PVE_NOTIFY_FAIL: '1',
+      });
+    } finally {
+      await sim.control('/faults', { spec: '' });
+    }
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain('notification not sent');
+    expect(fs.existsSync(record)).toBe(false);
+    for (let i = 0; i < 30 && mails().length === before; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(mails().length).toBe(before + 1);
+  });
+
   test('autosnap notify --test says which way notifications take, and sends one', async () => {
     const before = mails().length;
     const r = await run(['notify', '--test'], { env: { HOME: home, AUTOSNAP_CONFIG: cfg } });
