@@ -30,8 +30,8 @@ VZDUMP_ORIG=/etc/vzdump.conf.autosnap-orig
 # `sim-pvesh`, which would shadow the real pvesh. All of them stay reachable as
 # `autosnap <tool>`. test/e2e/install.test.ts keeps this list in step with scripts/main.ts.
 TOOLS=(autosnap pve-snapshot ontap-snapshot backup-hook backup-wakeup backup-sync)
-BASE_UNITS=(autosnap.service autosnap.timer autosnap-clean.service autosnap-clean.timer)
-HOOK_UNITS=(backup-wakeup.service backup-wakeup.timer backup-sync.service backup-sync.timer)
+BASE_UNITS=(autosnap.service autosnap.timer autosnap-clean.service autosnap-clean.timer autosnap-notify@.service)
+HOOK_UNITS=(backup-wakeup.service backup-wakeup.timer backup-sync.service backup-sync.timer backup-watch.service backup-watch.timer)
 BASE_TIMERS=(autosnap.timer autosnap-clean.timer)
 
 usage() {
@@ -121,12 +121,17 @@ if [ "$LAYOUT" = deb ]; then
   SBIN_DIR=/usr/sbin
   UNIT_DIR=/usr/lib/systemd/system
   COMPL_DIR=/usr/share/bash-completion/completions
+  MAN_DIR=/usr/share/man/man8
 else
   SBIN_DIR=/usr/local/sbin
   UNIT_DIR=/etc/systemd/system
   # bash-completion looks here for /usr/local commands (XDG_DATA_DIRS default)
   COMPL_DIR=/usr/local/share/bash-completion/completions
+  MAN_DIR=/usr/local/share/man/man8
 fi
+# PVE's notification templates (pve-manager's templates/default): the bundle's pair is put
+# there on a node, so PVE::Notify finds the template named `autosnap`
+PVE_TEMPLATE_DIR=/usr/share/pve-manager/templates/default
 HOOK_PATH=$SBIN_DIR/backup-hook
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -508,6 +513,25 @@ do_install() {
   for d in "${docs[@]}"; do put_file "$d" "$PREFIX/share/doc/$(basename "$d")" 644; done
   if [ "$LAYOUT" = local ]; then put_file "$HERE/install.sh" "$PREFIX/share/install.sh" 755; fi
 
+  # man pages: made from the tools' --help by the build (dist/man), or beside install.sh
+  # in the release tarball (man/); compressed by the build, as Debian policy wants them
+  local man_src= m
+  if [ -d "$HERE/man" ]; then man_src=$HERE/man; elif [ -d "$HERE/dist/man" ]; then man_src=$HERE/dist/man; fi
+  if [ -n "$man_src" ] && compgen -G "$man_src/*.8.gz" >/dev/null; then
+    ensure_dir "$MAN_DIR"
+    for m in "$man_src"/*.8.gz; do put_file "$m" "$MAN_DIR/$(basename "$m")" 644; done
+  fi
+  # the notification templates: kept under share/ in every layout, and put where PVE looks
+  # for them when this is a node (a package's postinst does the same)
+  local tpl
+  if [ -d "$HERE/etc/pve-templates" ]; then
+    ensure_dir "$PREFIX/share/pve-templates"
+    for tpl in "$HERE"/etc/pve-templates/*.hbs; do put_file "$tpl" "$PREFIX/share/pve-templates/$(basename "$tpl")" 644; done
+    if [ "$LAYOUT" = local ] && [ -d "$ROOT$PVE_TEMPLATE_DIR" ]; then
+      for tpl in "$HERE"/etc/pve-templates/*.hbs; do put_file "$tpl" "$PVE_TEMPLATE_DIR/$(basename "$tpl")" 644; done
+    fi
+  fi
+
   ensure_dir "$SBIN_DIR"
   for t in "${TOOLS[@]}"; do put_link "$PREFIX/bin/autosnap" "$SBIN_DIR/$t"; done
   [ "$CV4PVE_LINK" = 0 ] || put_link "$PREFIX/bin/autosnap" "$SBIN_DIR/cv4pve-autosnap"
@@ -544,6 +568,10 @@ do_install() {
       if [ "$DRY" = 0 ]; then
         (umask 077 && cp "$example" "$ROOT$CONF")
         chmod 600 "$ROOT$CONF"
+        # the node exporter is there: its textfile collector reads autosnap's metrics
+        if [ -d "$ROOT/var/lib/prometheus/node-exporter" ]; then
+          sed -i 's|^#metrics_file = /var/lib/prometheus/node-exporter/autosnap.prom$|metrics_file = /var/lib/prometheus/node-exporter/autosnap.prom|' "$ROOT$CONF"
+        fi
       fi
       change created "$CONF (mode 0600, from the example: set the API token there)"
       conf_created=1
@@ -593,7 +621,7 @@ do_install() {
     cat <<EOF
 next: put the API token into $CONF (see $PREFIX/share/doc/operator.md), check it with
       autosnap status
-      then enable the timers: systemctl enable --now ${BASE_TIMERS[*]}$([ "$WITH_HOOK" = 1 ] && echo " backup-wakeup.timer")
+      then enable the timers: systemctl enable --now ${BASE_TIMERS[*]}$([ "$WITH_HOOK" = 1 ] && echo " backup-wakeup.timer backup-watch.timer")
 EOF
   fi
 }
@@ -609,7 +637,8 @@ do_uninstall() {
   [ "$DRY" = 0 ] || echo "  (dry run: nothing is written)"
   local p kind units=()
   for p in "${OLD_ORDER[@]}"; do
-    case $p in "$UNIT_DIR"/*.timer|"$UNIT_DIR"/*.service) units+=("$(basename "$p")") ;; esac
+    # a template (autosnap-notify@.service) is never enabled, and systemctl refuses its name
+    case $p in *@.service) ;; "$UNIT_DIR"/*.timer|"$UNIT_DIR"/*.service) units+=("$(basename "$p")") ;; esac
   done
   # stop the schedule first, and take vzdump's hook away before the executable goes:
   # vzdump refuses to start at all while its `script:` does not exist

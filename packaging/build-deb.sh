@@ -97,6 +97,9 @@ if [ "$TARBALL" = 1 ]; then
   install -m 644 "$TOP"/systemd/*.service "$TOP"/systemd/*.timer "$REL/systemd/"
   install -m 644 "$TOP/etc/autosnap.conf.example" "$REL/etc/"
   [ ! -d "$TOP/etc/logrotate.d" ] || cp -r "$TOP/etc/logrotate.d" "$REL/etc/"
+  [ ! -d "$TOP/etc/pve-templates" ] || cp -r "$TOP/etc/pve-templates" "$REL/etc/"
+  # the man pages the build made from the tools' --help
+  [ ! -d "$TOP/dist/man" ] || cp -r "$TOP/dist/man" "$REL/man"
   [ ! -d "$TOP/completions" ] || cp -r "$TOP/completions" "$REL/"
   [ ! -d "$TOP/docs" ] || cp -r "$TOP/docs" "$REL/"
   # for the backup server, not the node: the forced command of the nodes' SSH key

@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # etherwake: the raw-frame Wake-on-LAN (wol_via ether);  tcpdump: captures it in the Wake-on-LAN test
 # dpkg-dev/lintian: the .deb package checks;  logrotate: checks the shipped rotation config
 # chromium/fonts-dejavu-core: the HTML report rendered and screenshot in a real headless browser
-pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core etherwake tcpdump)
+# postfix (its smtp-sink) + msmtp: a real mail sink behind a sendmail-compatible program
+# prometheus (promtool) + prometheus-node-exporter: the metrics file checks;  groff: man pages
+pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core etherwake tcpdump postfix msmtp prometheus prometheus-node-exporter groff)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -18,6 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 2
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # postfix only for its smtp-sink: no mail system is set up
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -4,9 +4,10 @@
 // print each guest's report in one piece as it finishes, and close with a summary.
 import { connect } from '../cli/connect.ts';
 import { loadConfig } from '../cli/config.ts';
-import { UsageError } from '../cli/errors.ts';
+import { errorLine, exitCodeOf, UsageError } from '../cli/errors.ts';
 import { stopsTheRun } from '../pve/errors.ts';
-import { info, setLogLevel, stderrLine, warn } from '../cli/log.ts';
+import { info, isJournal, setLogLevel, stderrLine, warn } from '../cli/log.ts';
+import { forgetWarnings, problemLine } from '../notify/once.ts';
 import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, printLines, render, type Format } from '../cli/output.ts';
 import { parseSelector } from '../guests/selector.ts';
@@ -31,6 +32,10 @@ import { statusCommand, statusOptions } from './status.ts';
 import { guestsFromOutcomes, runState, applyRunState } from '../report/facts.ts';
 import { renderPage, type PageFacts } from '../report/html.ts';
 import { checkReportFile, readRunState, stateFileOf, writeAtomic } from '../report/write.ts';
+import { notifySettings } from '../notify/notify.ts';
+import { checkMetricsPath } from '../metrics/textfile.ts';
+import { checkCommand, notifyCommand } from './commands.ts';
+import { finishRun, type RunRecord } from './finish.ts';
 
 export const DEFAULT_LOCK_WAIT = 60;
 export const DEFAULT_MAX_PERC_STORAGE = 95;
@@ -47,7 +52,7 @@ export interface RunSettings {
   lockWait: number;
 }
 
-function settingsOf(src: OptionSource): RunSettings {
+export function settingsOf(src: OptionSource): RunSettings {
   return {
     now: nowDate(),
     tz: resolveTimeZone(src.str('tz')),
@@ -119,10 +124,12 @@ export async function autosnapMain(argv: string[], opts: MainOptions = {}): Prom
   if (inv.args.debug) setLogLevel('debug');
   else if (inv.args.quiet) setLogLevel('warn');
   if (inv.command === 'plan' && inv.args['from-file'] !== undefined) return offlinePlanMain(inv.args);
+  if (inv.command === 'check') return checkCommand(inv);
 
   const config = loadConfig(inv.args as { config?: unknown });
   const src = new OptionSource(inv.args, config, ['autosnap'], inv.typed);
   const s = settingsOf(src);
+  if (inv.command === 'notify') return notifyCommand(src, config);
   if (inv.command === 'status') {
     statusOptions(src);
     // a malformed selector is the user's mistake: say so before any connection is tried
@@ -142,6 +149,11 @@ export async function autosnapMain(argv: string[], opts: MainOptions = {}): Prom
   // a page file that cannot be written is said before the run, not after its work
   for (const job of jobs) if (job.reportFile) checkReportFile(job.reportFile, src.withSection(`job ${job.name}`).where(src.str('html') ? 'html' : 'report-file'));
   if (inv.command === 'report' && !jobs.some((j) => j.reportFile)) throw new UsageError('report: no page file (give --html FILE, or report_file in the config)');
+  const notify = notifySettings(config);
+  const metricsText = src.str('metrics-file');
+  let metricsFile = metricsText === undefined ? undefined : checkMetricsPath(metricsText, src.where('metrics-file'));
+  // one file per timer: the cleaning-only runs must not replace the snapshot runs' samples
+  if (metricsFile && !inv.typed.has('metrics-file') && (inv.cleanOnly || inv.command === 'clean')) metricsFile = metricsFile.replace(/\.prom$/, '-clean.prom');
   const dry = s.dryRun || inv.command === 'plan' || inv.command === 'report';
   const lock = dry
     ? undefined
@@ -156,13 +168,23 @@ export async function autosnapMain(argv: string[], opts: MainOptions = {}): Prom
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const record: RunRecord = { outcomes: [], summary: '', started: Date.now() };
+  let code: number;
   try {
-    const client = await connect(inv.args, config);
     try {
-      return await runJobs(client, inv, jobs, s);
-    } finally {
-      await client.close();
+      const client = await connect(inv.args, config);
+      try {
+        code = await runJobs(client, inv, jobs, s, record);
+      } finally {
+        await client.close();
+      }
+    } catch (e) {
+      // a run that could not even start (cluster unreachable, lost privilege) is news too
+      if (!dry) await finishRun(inv, jobs, record, exitCodeOf(e), notify, metricsFile, errorLine(e));
+      throw e;
     }
+    if (!dry) await finishRun(inv, jobs, record, code, notify, metricsFile);
+    return code;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -190,17 +212,19 @@ async function jobHook(job: Job, phase: HookPhase, s: RunSettings, end?: { durat
   if (problem) warn(`job ${job.name}: ${problem}`);
 }
 
-async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSettings): Promise<number> {
-  const started = Date.now();
+async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSettings, record: RunRecord): Promise<number> {
+  const started = record.started;
   const totals: Totals = { created: 0, removed: 0, skipped: 0, failed: 0 };
   const dry = s.dryRun || inv.command === 'plan' || inv.command === 'report';
   const text = s.format === 'text';
-  const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = [];
+  const outcomes: Array<{ job: Job; outcome: GuestOutcome }> = record.outcomes;
   let storage: Map<string, StorageUse> | undefined;
   let locks: LockWatcher | undefined;
   const names = new Map<number, string | undefined>();
   // a certificate mismatch met while re-reading locks: the run stops with it after the job
   let lockStop: unknown;
+  const warned = new Set<string>();
+  const agentKeys: string[] = [];
 
   for (const job of jobs) {
     const mode = modeFor(inv, job, s);
@@ -274,8 +298,10 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
         }
         outcomes.push({ job, outcome });
         // one guest's report in one piece: lines never interleave with another guest's
-        if (!dry && text) printLines(outcome.lines);
-        for (const p of outcome.problems) stderrLine(p.includes(': failed: ') ? `error: ${p}` : p);
+        // into the journal a healthy run is its summary line; the guests' lines with --debug
+        if (!dry && text && (s.debug || !isJournal(1))) printLines(outcome.lines);
+        for (const p of outcome.problems) problemLine(g.vmid, p, warned);
+        agentKeys.push(`agent/${g.vmid}`);
         return outcome;
       },
       lookahead,
@@ -287,6 +313,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
     const ok = outcomes.slice(before).every((o) => o.outcome.status !== 'failed');
     await jobHook(job, `${phasePrefix}-job-end` as HookPhase, { ...s, dryRun: dry }, { duration: (Date.now() - jobStarted) / 1000, ok });
   }
+  if (!dry) forgetWarnings(agentKeys, warned);
   for (const { outcome } of outcomes) {
     totals.created += outcome.created.length;
     totals.removed += outcome.removed.length;
@@ -310,6 +337,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
   }
   const what = inv.command === 'plan' || inv.command === 'report' ? inv.command : dry ? 'dry run' : inv.cleanOnly ? 'clean' : inv.command;
   const line = summaryLine(what, totals, (Date.now() - started) / 1000, dry);
+  record.summary = line;
   if (text && !dry) printLines([line]);
   else stderrLine(line);
   return totals.failed || !pageWritten ? 1 : 0;

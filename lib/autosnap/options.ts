@@ -6,8 +6,9 @@ import { UsageError } from '../cli/errors.ts';
 import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
 import { checkConfig, normKey, type Config, type SectionKeys } from '../cli/config.ts';
 import { PVE_SECTION } from '../cli/connect.ts';
+import { NOTIFY_SECTION } from '../notify/notify.ts';
 
-export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan', 'report'] as const;
+export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan', 'report', 'check', 'notify'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'tiers', 'policy'] as const;
@@ -15,7 +16,7 @@ export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'k
 /** What a job reads from its own `[job NAME]` section (before `[autosnap]`). */
 const JOB_KEYS = ['vmid', 'label', ...POLICY_KEYS, 'state', 'only-running', 'tags', 'script', 'hook-timeout', 'timestamp-format', 'interval', 'marker', 'report-file'];
 /** Settings of the whole run: read from `[autosnap]` (or the command line) only. */
-const RUN_KEYS = ['max-perc-storage', 'max-parallel', 'max-per-node', 'lock-wait', 'lock-file', 'wait', 'tz', 'output', 'dry-run', 'debug', 'job'];
+const RUN_KEYS = ['metrics-file', 'max-perc-storage', 'max-parallel', 'max-per-node', 'lock-wait', 'lock-file', 'wait', 'tz', 'output', 'dry-run', 'debug', 'job'];
 const runWide = Object.fromEntries(RUN_KEYS.map((k) => [normKey(k), 'it applies to the whole run: set it in [autosnap]']));
 const policyHere = Object.fromEntries(
   POLICY_KEYS.filter((k) => k !== 'tiers').map((k) => [normKey(k), 'a retention policy belongs to a [job NAME] section (or --keep on the command line)']),
@@ -39,17 +40,18 @@ export const AUTOSNAP_SECTIONS: SectionKeys[] = [
     hints: { ...runWide, schedule: 'autosnap does not read a schedule: the systemd timers decide when jobs run (write it as a # comment)' },
   },
   PVE_SECTION,
+  NOTIFY_SECTION,
 ];
 
 export const AUTOSNAP_OPTIONS: OptionSpec = {
   string: [
     'label', 'keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly',
-    'tiers', 'policy', 'script', 'hook-timeout', 'lock-wait', 'lock-file', 'job', 'interval', 'tags',
-    'from-file', 'at', 'max-age', 'keep-newest', 'html',
+    'tiers', 'policy', 'script', 'hook-timeout', 'lock-wait', 'lock-file', 'job', 'interval', 'tags', 'metrics-file',
+    'from-file', 'at', 'max-age', 'keep-newest', 'html', 'warn', 'crit', 'failed-unit',
     // autosnap's own, not global: no other tool reads them
     'vmid', 'timestamp-format', 'max-perc-storage', 'max-per-node', 'marker',
   ],
-  boolean: ['state', 'only-running', 'clean', 'wait'],
+  boolean: ['state', 'only-running', 'clean', 'wait', 'test', 'backup-server'],
   // cv4pve 2.x's README spells the hook option --script-hook; its code reads --script
   // (Corsinvest/cv4pve-api-dotnet .../Console/Helpers/CommandOptionExtension.cs)
   alias: { 'script-hook': 'script' },

@@ -103,6 +103,8 @@ export const BACKUP_KEYS: Record<string, string | undefined> = {
   sync_layout: 'node',
   sync_delete_excluded: undefined,
   log_file: '/var/log/autosnap/backup.log',
+  // read by lib/notify/backup.ts: the node exporter's textfile collector file
+  metrics_file: undefined,
   syslog: 'yes',
   syslog_tag: 'pve-backup-hook',
   logger_path: '/usr/bin/logger',

@@ -24,6 +24,7 @@ import { COMMON_HELP, runBackupTool } from './cli.ts';
 import { checkName } from './config.ts';
 import { acquire, ensureServerUp, release } from './coordinator.ts';
 import { ensureStorage } from './storage.ts';
+import { backupPhaseDone } from '../notify/backup.ts';
 
 const HELP = `Usage: backup-hook PHASE [MODE VMID]
 
@@ -73,17 +74,20 @@ export async function hookMain(argv: string[]): Promise<number> {
       info(`${phase}: node ${cfg.node}${env.STOREID ? ' storage ' + env.STOREID : ''}${env.DUMPDIR ? ' dumpdir ' + env.DUMPDIR : ''}`);
       if (phase === 'job-init') {
         // no lock here: see the head of this file
-        await ensureServerUp(cfg, phase);
+        const up = await ensureServerUp(cfg, phase);
         await ensureStorage(cfg, phase);
+        await backupPhaseDone(args.config as string | undefined, { job, phase, woken: up.woken });
         return 0;
       }
       if (phase === 'job-start') {
         // vzdump is our parent and calls every phase of one job: its pid names the job's
         // lock, so two jobs running at once on this node hold two locks
-        await acquire(cfg, job, phase, process.ppid);
+        const got = await acquire(cfg, job, phase, process.ppid);
+        if (!got.adopted) await backupPhaseDone(args.config as string | undefined, { job, phase, woken: got.up.woken });
         return 0;
       }
-      await release(cfg, job, phase, { shutdown: cfg.shutdown }, process.ppid);
+      const outcome = await release(cfg, job, phase, { shutdown: cfg.shutdown }, process.ppid);
+      await backupPhaseDone(args.config as string | undefined, { job, phase, outcome });
       // a server left running is reported as a warning; the backups themselves are good
       return 0;
     },

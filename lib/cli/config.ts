@@ -168,6 +168,7 @@ export const BUNDLE_SECTIONS: ReadonlyArray<{ section: string; owner: string }> 
   { section: 'autosnap', owner: 'autosnap' },
   { section: 'job *', owner: 'autosnap' },
   { section: 'backup', owner: 'backup-hook, backup-wakeup, backup-sync' },
+  { section: 'notify', owner: 'autosnap, backup-hook, backup-wakeup, backup-sync (notifications)' },
   { section: 'ontap', owner: 'ontap-snapshot' },
   { section: 'ontap *', owner: 'ontap-snapshot' },
   // the original ONTAP tool's config.ini, which ontap-snapshot still reads

@@ -9,6 +9,7 @@ import type { Auth } from '../pve/api.ts';
 import { parseFingerprints, parseHostList } from '../pve/hosts.ts';
 import type { PveClient } from '../pve/types.ts';
 import { checkConfig, readSecretFile, type Config, type SectionKeys } from './config.ts';
+import { forgetWarnings, saveWarnings, shownOnce } from '../notify/once.ts';
 import { decodePasswordFile } from './cv4pve-password.ts';
 import { AppError, ConnectionError, UsageError } from './errors.ts';
 import { debug, registerSecret, warn } from './log.ts';
@@ -223,8 +224,11 @@ function resolveAuth(levels: Level[]): Auth {
   let secret: string | undefined;
   if (decider.apiToken) ({ tokenId, secret } = parseApiToken(decider.apiToken, decider.name));
   if (decider.apiToken && secret && decider.name === 'command line') {
-    warn('--api-token with the secret: it is visible in the process list; use --api-token-file or AUTOSNAP_API_TOKEN_SECRET');
-  }
+    const text = '--api-token with the secret: it is visible in the process list; use --api-token-file or AUTOSNAP_API_TOKEN_SECRET';
+    // the same every run: once into the journal, every time on a terminal
+    if (shownOnce('cli-secret', text)) warn(text);
+    saveWarnings();
+  } else forgetWarnings(['cli-secret'], new Set());
   if (!secret) {
     // levels above the decider name no principal, but may hold the secret for it
     // (AUTOSNAP_API_TOKEN_SECRET with the token id from the config): the earlier wins

@@ -7,12 +7,15 @@
 // one line: control characters in it (API text) are shown escaped (lib/cli/escape.ts).
 import { escapeLine } from './escape.ts';
 
+import fs from 'node:fs';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 const secrets = new Set<string>();
 let threshold: Level = 'info';
-let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
+const defaultSink = (line: string) => void process.stderr.write(line + '\n');
+let sink: (line: string) => void = defaultSink;
 let prefix = '';
 
 export function registerSecret(value: string | undefined | null): void {
@@ -76,12 +79,40 @@ export function setLogSink(fn: (line: string) => void): void {
   sink = fn;
 }
 
+// Under systemd, stderr is a stream into the journal and JOURNAL_STREAM holds its
+// "device:inode"; a line that starts with <N> then gets syslog priority N (sd-daemon(3)),
+// so `journalctl -p err -u autosnap` shows the failures alone. Anywhere else (a terminal,
+// a pipe, a file) the lines stay as they are.
+const PRIORITY: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+let journalFds: Set<number> | undefined;
+/** Whether file descriptor fd (1 stdout, 2 stderr) is the journal's stream. */
+export function isJournal(fd: number): boolean {
+  if (!journalFds) {
+    journalFds = new Set();
+    const m = /^(\d+):(\d+)$/.exec(process.env.JOURNAL_STREAM ?? '');
+    for (const f of m ? [1, 2] : []) {
+      try {
+        const st = fs.fstatSync(f);
+        if (String(st.dev) === m![1] && String(st.ino) === m![2]) journalFds.add(f);
+      } catch {
+        // a closed descriptor is no journal
+      }
+    }
+  }
+  return journalFds.has(fd);
+}
+/** `<N>` for a line of this level on stderr when stderr is the journal, else ''. */
+export function priorityPrefix(level: Level): string {
+  return isJournal(2) ? `<${PRIORITY[level]}>` : '';
+}
+
 export function log(level: Level, message: string): void {
   if (ORDER[level] < ORDER[threshold]) return;
   const tag = level === 'error' ? 'error: ' : level === 'warn' ? 'warning: ' : level === 'debug' ? 'debug: ' : '';
   // a newline inside a message is API text (a guest name, a PVE error): shown as \n, it
   // cannot forge a line of its own; trailing blanks from a PVE message are dropped
-  sink(`${prefix}${tag}${escapeLine(redact(message).trimEnd())}`);
+  const pri = sink === defaultSink ? priorityPrefix(level) : '';
+  sink(`${pri}${prefix}${tag}${escapeLine(redact(message).trimEnd())}`);
 }
 
 /** One line to stderr as is, without a level tag (result lines that belong there), escaped. */

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BACKUP_KEYS } from '../../lib/backup/config.ts';
 import { parseIni, type IniFile } from '../../lib/cli/ini.ts';
+import { NOTIFY_SECTION } from '../../lib/notify/notify.ts';
 import { ROOT, run } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 import { tempRoot } from './install-helpers.ts';
@@ -41,7 +42,11 @@ describe('the example with every line switched on', () => {
   const ini = parseIni(FILLED, 'filled');
 
   test('has every section of the bundle', () => {
-    expect(sectionNames(ini)).toEqual(['pve', 'autosnap', 'job intraday', 'job hourly', 'job daily', 'backup', 'ontap', 'ontap nas-nfs']);
+    expect(sectionNames(ini)).toEqual(['pve', 'autosnap', 'job intraday', 'job hourly', 'job daily', 'notify', 'backup', 'ontap', 'ontap nas-nfs']);
+  });
+
+  test('[notify]: exactly the keys the notifications read', () => {
+    expect(keysOf(ini, 'notify').sort()).toEqual([...NOTIFY_SECTION.keys].sort());
   });
 
   test('[pve]: exactly the keys the connection code reads', () => {

@@ -22,8 +22,8 @@ afterAll(() => {
 });
 
 const LINKED = ['autosnap', 'pve-snapshot', 'ontap-snapshot', 'backup-hook', 'backup-wakeup', 'backup-sync'];
-const BASE_UNITS = ['autosnap.service', 'autosnap.timer', 'autosnap-clean.service', 'autosnap-clean.timer'];
-const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer', 'backup-sync.service', 'backup-sync.timer'];
+const BASE_UNITS = ['autosnap.service', 'autosnap.timer', 'autosnap-clean.service', 'autosnap-clean.timer', 'autosnap-notify@.service'];
+const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer', 'backup-sync.service', 'backup-sync.timer', 'backup-watch.service', 'backup-watch.timer'];
 const HOOK_LINE = 'script: /usr/local/sbin/backup-hook';
 
 function write(root: string, rel: string, text: string, mode = 0o644) {
@@ -488,6 +488,13 @@ describe('systemd units', () => {
     expect(read(root, 'etc/systemd/system/autosnap-clean.service')).toMatch(/^ExecStart=\/opt\/autosnap\/bin\/autosnap --clean --wait$/m);
     // /etc/pve and /etc/lvm must stay writable for snapshots over pvesh
     expect(read(root, 'etc/systemd/system/autosnap.service')).toMatch(/^ProtectSystem=yes$/m);
+  });
+
+  test('every service reports its failure through the installed autosnap-notify@.service', () => {
+    for (const u of [...BASE_UNITS, ...HOOK_UNITS].filter((u) => u.endsWith('.service') && !u.includes('@'))) {
+      expect([u, read(root, `etc/systemd/system/${u}`).match(/^OnFailure=(.+)$/m)?.[1]]).toEqual([u, 'autosnap-notify@%n.service']);
+    }
+    expect(read(root, 'etc/systemd/system/autosnap-notify@.service')).toMatch(/^ExecStart=\/opt\/autosnap\/bin\/autosnap notify --failed-unit %i$/m);
   });
 
   test('every timer names an installed service', () => {

@@ -26,6 +26,11 @@ export interface RunOptions {
 }
 
 let linkDir: string | undefined;
+let stateDirPath: string | undefined;
+function stateDir(): string {
+  if (!stateDirPath) stateDirPath = fs.mkdtempSync(path.join(os.tmpdir(), 'autosnap-state-'));
+  return stateDirPath;
+}
 /** A directory holding links named after each tool, pointing at BIN. */
 export function toolLink(name: string): string {
   if (!linkDir) linkDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autosnap-links-'));
@@ -37,6 +42,8 @@ export function toolLink(name: string): string {
 export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const cmd = opts.as ? toolLink(opts.as) : BIN;
   const env = opts.cleanEnv ? { ...opts.env } : { ...process.env, ...opts.env };
+  // the state a run keeps between runs (skip counts, warnings shown) stays in the test's own place
+  if (!('AUTOSNAP_STATE_DIR' in env)) env.AUTOSNAP_STATE_DIR = stateDir();
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: env as NodeJS.ProcessEnv, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });

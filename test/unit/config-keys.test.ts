@@ -43,7 +43,7 @@ describe('unknown keys are refused, naming key, section, file and line', () => {
     ['[autosnapp]\nvmid = 1\n', 'unknown section [autosnapp] (/etc/autosnap/autosnap.conf:1); did you mean [autosnap]?'],
     ['[jobs daily]\nkeep = 1\n', 'unknown section [jobs daily] (/etc/autosnap/autosnap.conf:1); did you mean [job daily]?'],
     ['[pve]\n[backups]\n', 'unknown section [backups] (/etc/autosnap/autosnap.conf:2); did you mean [backup]?'],
-    ['[whatever]\nx = 1\n', 'unknown section [whatever] (/etc/autosnap/autosnap.conf:1); sections are [pve], [autosnap], [job NAME], [backup], [ontap], [ontap NAME]'],
+    ['[whatever]\nx = 1\n', 'unknown section [whatever] (/etc/autosnap/autosnap.conf:1); sections are [pve], [autosnap], [job NAME], [backup], [notify], [ontap], [ontap NAME]'],
   ])('sections: %p', (text, message) => {
     expect(autosnapCheck(text)).toThrow(message);
     expect(pveCheck(text)).toThrow(message);

@@ -1,0 +1,62 @@
+// Lines of a run that runs every 15 minutes: a warning that says the same thing every run
+// (the secret on the command line, a guest without the QEMU agent) is shown every time on
+// a terminal or in a script, but from a systemd unit (INVOCATION_ID is set for every
+// start of a unit) only when it is new or has changed, so that 52 runs a day do not bury
+// the one line that matters. What was shown is kept in warned.json in the state
+// directory; a warning that went away and comes back is new again.
+import { escapeLine } from '../cli/escape.ts';
+import { isJournal, priorityPrefix, redact } from '../cli/log.ts';
+import { readState, writeState } from './state.ts';
+
+export const WARNED_STATE = 'warned.json';
+
+let seen: Record<string, string> | undefined;
+let dirty = false;
+
+/** True when this warning is to be shown now (and remembers it). */
+export function shownOnce(key: string, text: string): boolean {
+  if (!process.env.INVOCATION_ID || process.stderr.isTTY) return true;
+  seen ??= readState<Record<string, string>>(WARNED_STATE, {});
+  if (seen[key] === text) return false;
+  seen[key] = text;
+  dirty = true;
+  return true;
+}
+
+/** Forget warnings of these keys that this run did not give again: they went away. */
+export function forgetWarnings(keys: string[], given: Set<string>): void {
+  if (!process.env.INVOCATION_ID) return;
+  seen ??= readState<Record<string, string>>(WARNED_STATE, {});
+  for (const k of keys) {
+    if (k in seen && !given.has(k)) {
+      delete seen[k];
+      dirty = true;
+    }
+  }
+  saveWarnings();
+}
+
+export function saveWarnings(): void {
+  if (dirty && seen) writeState(WARNED_STATE, seen);
+  dirty = false;
+}
+
+/** A guest's problem line of a run on stderr, with its journal priority. */
+export function problemLine(vmid: number, p: string, given: Set<string>): void {
+  let pri: string;
+  let line = p;
+  if (p.includes(': failed: ')) {
+    pri = priorityPrefix('error');
+    line = `error: ${p}`;
+  } else if (/: warning: no QEMU guest agent/.test(p)) {
+    const key = `agent/${vmid}`;
+    given.add(key);
+    if (!shownOnce(key, p)) return;
+    pri = priorityPrefix('warn');
+  } else {
+    // skips (a lock, a full storage, a hook's veto) and other warnings
+    pri = isJournal(2) ? (p.includes('warning:') ? '<4>' : '<5>') : '';
+  }
+  // API text in the line (a guest name, a PVE error) shown escaped, as every line is
+  process.stderr.write(`${pri}${escapeLine(redact(line))}\n`);
+}
