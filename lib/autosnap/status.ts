@@ -116,7 +116,8 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
       stderrLine(`error: ${g.vmid}${g.name ? ` ${g.name}` : ''}: ${(r.error as Error)?.message ?? String(r.error)}`);
     }
   });
-  if (s.format === 'html') {
+  // through the cv4pve-autosnap link, html is cv4pve's table (scripts read it), not the page
+  if (s.format === 'html' && !s.cv4pve) {
     // the page shows every snapshot: ours in a row per label, the others in their own row
     const ours = (x: SnapshotEntry) => (keep(x) ? (isIntradayName(x.name) ? 'intraday' : (labelOf(x.name, format) ?? undefined)) : undefined);
     const state = readRunState(src.str('html') ?? src.str('report-file'));

@@ -10,6 +10,7 @@
 // a yearly one of last year both stay visible, as in a retention calendar. The calendar
 // rules are drawn as bands of the local-time slots they hold (the buckets of Proxmox
 // Backup Server's prune, see lib/snapshots/calendar.ts), the tiers as their age windows.
+import { escapeLine } from '../cli/escape.ts';
 import { formatLocal, localTime, localToEpoch } from '../snapshots/localtime.ts';
 import type { Policy } from '../snapshots/policy.ts';
 
@@ -73,12 +74,10 @@ export interface PageFacts {
 
 /** Text and attribute values alike; C0 controls (not valid in HTML) become U+FFFD. */
 export function esc(v: unknown): string {
-  return (
-    String(v ?? '')
-      // eslint-disable-next-line no-control-regex -- exactly the characters HTML forbids
-      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd')
-      .replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!)
-  );
+  // control characters, newlines and direction overrides shown as the text outputs show
+  // them (`\x1b`, `\n`, `\u202e`): a raw newline would let API text forge a line of the
+  // page's source, which logs and mail bodies show as it is
+  return escapeLine(String(v ?? '')).replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 }
 
 export const CALENDAR_RULES = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'] as const;

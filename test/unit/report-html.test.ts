@@ -13,8 +13,9 @@ describe('esc', () => {
   test.each([
     ['plain', 'plain'],
     ['<b>&"\'', '&lt;b&gt;&amp;&quot;&#39;'],
-    ['a\u0000b\u001fc\u007f', 'a\ufffdb\ufffdc\ufffd'],
-    ['tab\tand\nnewline', 'tab\tand\nnewline'],
+    ['a\u0000b\u001fc\u007f', 'a\\x00b\\x1fc\\x7f'],
+    ['tab\tand\nnewline', 'tab\\tand\\nnewline'],
+    ['right\u202eleft', 'right\\u202eleft'],
     ['</title><script>', '&lt;/title&gt;&lt;script&gt;'],
   ])('%p', (input, want) => expect(esc(input)).toBe(want));
   test('undefined is empty', () => expect(esc(undefined)).toBe(''));
