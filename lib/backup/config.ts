@@ -17,6 +17,8 @@ export interface BackupConfig {
   probeTimeoutMs: number;
   probeIntervalMs: number;
   wakeBudgetMs: number;
+  /** backup-wakeup --jobs: wake this long before the next backup job of this node */
+  wakeBeforeMs: number;
   wolPort: number;
   /** undefined: found at run time from the route to the server */
   wolBroadcast?: string;
@@ -68,6 +70,7 @@ export const BACKUP_KEYS: Record<string, string | undefined> = {
   probe_timeout: '3s',
   probe_interval: '10s',
   wake_budget: '300s',
+  wake_before: '10m',
   wol_port: '9',
   wol_broadcast: 'auto',
   wol_interface: 'auto',
@@ -217,6 +220,7 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     probeTimeoutMs: dur('probe_timeout'),
     probeIntervalMs: Math.max(50, dur('probe_interval')),
     wakeBudgetMs: dur('wake_budget'),
+    wakeBeforeMs: dur('wake_before'),
     wolPort: parsePort(get('wol_port')!, what('wol_port')),
     wolBroadcast: auto('wol_broadcast'),
     wolInterface: auto('wol_interface'),
