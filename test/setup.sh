@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # etherwake: the raw-frame Wake-on-LAN (wol_via ether);  tcpdump: captures it in the Wake-on-LAN test
 # dpkg-dev/lintian: the .deb package checks;  logrotate: checks the shipped rotation config
 # chromium/fonts-dejavu-core: the HTML report rendered and screenshot in a real headless browser
-pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core etherwake tcpdump)
+pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core etherwake tcpdump tzdata)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -124,6 +124,18 @@ export function parseDurationMs(value: string, what: string): number {
   return Math.round(Number(m[1]) * mult[(m[2] ?? 's').toLowerCase()]);
 }
 
+/**
+ * How long before a backup job to wake the server: a duration with its unit. A bare number
+ * is refused, not read as seconds like the other durations: "wake 10 before the job" means
+ * minutes to most readers, and 10 seconds would be too late for any server to boot.
+ */
+export function parseWindowMs(value: string, what: string): number {
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) throw new UsageError(`${what}: '${value}' needs a unit (e.g. ${value.trim()}m for minutes)`);
+  const ms = parseDurationMs(value, what);
+  if (ms <= 0) throw new UsageError(`${what}: must be more than 0`);
+  return ms;
+}
+
 export function parseBool(value: string, what: string): boolean {
   const v = value.trim().toLowerCase();
   if (['yes', 'true', 'on', '1'].includes(v)) return true;
@@ -220,7 +232,7 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     probeTimeoutMs: dur('probe_timeout'),
     probeIntervalMs: Math.max(50, dur('probe_interval')),
     wakeBudgetMs: dur('wake_budget'),
-    wakeBeforeMs: dur('wake_before'),
+    wakeBeforeMs: parseWindowMs(get('wake_before')!, what('wake_before')),
     wolPort: parsePort(get('wol_port')!, what('wol_port')),
     wolBroadcast: auto('wol_broadcast'),
     wolInterface: auto('wol_interface'),

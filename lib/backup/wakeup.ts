@@ -9,7 +9,7 @@ import { debug, info, warn } from '../cli/log.ts';
 import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, render, type Column } from '../cli/output.ts';
 import { COMMON_HELP, runBackupTool } from './cli.ts';
-import { parseDurationMs, type BackupConfig } from './config.ts';
+import { parseDurationMs, parseWindowMs, type BackupConfig } from './config.ts';
 import { claimStaleMs, ensureServerUp, resolveWol } from './coordinator.ts';
 import { localMinute, planJobs, type BackupJob } from './jobs.ts';
 import { CLAIM_FILE, claimAgeMs, describeLock, listLocks, lockState, readClaim } from './locks.ts';
@@ -117,8 +117,7 @@ export async function wakeupMain(argv: string[]): Promise<number> {
     }
     const budget = typeof args.budget === 'string' && args.budget ? parseDurationMs(args.budget, '--budget') : cfg.wakeBudgetMs;
     if (args.jobs) {
-      const before = typeof args.before === 'string' ? parseDurationMs(args.before, '--before') : cfg.wakeBeforeMs;
-      if (before <= 0) throw new UsageError(`${args.before !== undefined ? '--before' : `${cfg.source} [backup] wake_before`}: must be more than 0`);
+      const before = typeof args.before === 'string' ? parseWindowMs(args.before, '--before') : cfg.wakeBeforeMs;
       // the clock first: a bad AUTOSNAP_NOW is a usage error, found before any connection
       const now = nowDate();
       const plan = planJobs(await readBackupJobs(config), cfg.node, now, before);

@@ -63,7 +63,11 @@ describe('wake_before', () => {
   ])('%j -> %p ms', (values, want) => {
     expect(backupConfigFrom(values, 'test.conf', 'pve1').wakeBeforeMs).toBe(want);
   });
-  test('a value without a number is refused with the key named', () => {
-    expect(() => backupConfigFrom({ wake_before: 'soon' }, 'test.conf', 'pve1')).toThrow("test.conf [backup] wake_before: 'soon' is not a duration");
+  test.each([
+    ['soon', "test.conf [backup] wake_before: 'soon' is not a duration"],
+    ['10', "test.conf [backup] wake_before: '10' needs a unit (e.g. 10m for minutes)"],
+    ['0m', 'test.conf [backup] wake_before: must be more than 0'],
+  ])('%p is refused with the key named', (value, text) => {
+    expect(() => backupConfigFrom({ wake_before: value }, 'test.conf', 'pve1')).toThrow(text);
   });
 });
