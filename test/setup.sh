@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # openssh-server/openssh-client: a real sshd on loopback for the backup server shutdown
 # rsync: backup-sync;  iproute2: network details and namespaces for Wake-on-LAN;  systemd: systemd-analyze
 # etherwake: the raw-frame Wake-on-LAN (wol_via ether);  tcpdump: captures it in the Wake-on-LAN test
+# tzdata: a backup job schedule read in the node's time zone (backup-wakeup --jobs test)
 # dpkg-dev/lintian: the .deb package checks;  logrotate: checks the shipped rotation config
 # chromium/fonts-dejavu-core: the HTML report rendered and screenshot in a real headless browser
 pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core etherwake tcpdump tzdata)
