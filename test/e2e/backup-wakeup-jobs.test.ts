@@ -4,7 +4,9 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { run, type RunResult } from '../helpers/bin.ts';
+import os from 'node:os';
+import path from 'node:path';
+import { BIN, run, type RunResult } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 import { freePort, World } from './backup-fixture.ts';
 
@@ -26,8 +28,8 @@ async function scene(jobs: object[], opts: { users?: object[]; pve?: (sim: SimHa
   cleanup.push(() => w.stop());
   const pve = opts.pve?.(sim) ?? `host = ${sim.hostPort}\napi_token = ${sim.token}\nfingerprint = ${sim.fingerprint}\n`;
   fs.appendFileSync(w.config, `[pve]\n${pve}`);
-  const wake = (now: string, args: string[] = [], tz = 'UTC'): Promise<RunResult> =>
-    run(['backup-wakeup', '--jobs', ...args], { cleanEnv: true, env: { AUTOSNAP_CONFIG: w.config, AUTOSNAP_NOW: now, TZ: tz } });
+  const wake = (now: string, args: string[] = [], tz = 'UTC', env: Record<string, string> = {}): Promise<RunResult> =>
+    run(['backup-wakeup', '--jobs', ...args], { cleanEnv: true, env: { AUTOSNAP_CONFIG: w.config, AUTOSNAP_NOW: now, TZ: tz, ...env } });
   return { sim, w, wake };
 }
 
@@ -69,6 +71,17 @@ describe('backup-wakeup --jobs', () => {
     expect(w.server.packets).toEqual([]);
     const r = await wake('2026-12-04T19:40:00Z', ['--before', '30m'], 'Europe/Berlin');
     expect(r.stderr).toContain('at 2026-12-04 21:00, in 20m: waking the backup server');
+    expect(r.code).toBe(0);
+    expect(w.server.packets.length).toBeGreaterThanOrEqual(1);
+  });
+
+  test('through pvesh (the transport of a node without a host set): the same jobs, the same wake', async () => {
+    const link = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autosnap-pvesh-')), 'pvesh');
+    fs.symlinkSync(BIN, link);
+    cleanup.push(async () => fs.rmSync(path.dirname(link), { recursive: true, force: true }));
+    const { sim, w, wake } = await scene([{ id: 'backup-nightly', schedule: '21:00', node: 'pve1', all: true }], { pve: () => `transport = pvesh\npvesh = ${link}\n` });
+    const r = await wake('2026-12-04T20:52:00Z', [], 'UTC', sim.pveshEnv);
+    expect(r.stderr).toContain("backup job backup-nightly (schedule '21:00') next runs on pve1 at 2026-12-04 21:00, in 8m: waking the backup server");
     expect(r.code).toBe(0);
     expect(w.server.packets.length).toBeGreaterThanOrEqual(1);
   });
