@@ -31,7 +31,7 @@ VZDUMP_ORIG=/etc/vzdump.conf.autosnap-orig
 # `autosnap <tool>`. test/e2e/install.test.ts keeps this list in step with scripts/main.ts.
 TOOLS=(autosnap pve-snapshot ontap-snapshot backup-hook backup-wakeup backup-sync)
 BASE_UNITS=(autosnap.service autosnap.timer autosnap-clean.service autosnap-clean.timer autosnap-notify@.service)
-HOOK_UNITS=(backup-wakeup.service backup-wakeup.timer backup-sync.service backup-sync.timer backup-watch.service backup-watch.timer)
+HOOK_UNITS=(backup-wakeup.service backup-wakeup.timer backup-wakeup-jit.service backup-wakeup-jit.timer backup-sync.service backup-sync.timer backup-watch.service backup-watch.timer)
 BASE_TIMERS=(autosnap.timer autosnap-clean.timer)
 
 usage() {

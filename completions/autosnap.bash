@@ -139,7 +139,7 @@ _autosnap_complete() {
         --vmid) _autosnap_complete_selector "$bin" "$cur" selectors; return 0 ;;
         --vm) _autosnap_complete_selector "$bin" "$cur" guests; return 0 ;;
         --storage) COMPREPLY=($(compgen -W "$(_autosnap_cluster "$bin" storages)" -- "$cur")); return 0 ;;
-        --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --password)
+        --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --before | --password)
             return 0 ;;
     esac
 
@@ -150,7 +150,7 @@ _autosnap_complete() {
         w=${words[i]}
         case $w in
             --*=*) ;;
-            -o | --output | --transport | --policy | --shutdown | --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --vmid | --vm | --storage | --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --password | --from-file | --html | --ontap-config | --lock-file | --loglevel | --snapmirror-label | --expiry)
+            -o | --output | --transport | --policy | --shutdown | --config | --api-token-file | --password-file | --ca-file | --pvesh | --script | --vmid | --vm | --storage | --host | --api-token | --username | --fingerprint | --timeout | --description | --older-than | --match | --label | --keep | --tz | --max-parallel | --max-per-node | --snapshot | --clone | --keep-last | --keep-hourly | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | --tiers | --at | --job | --tags | --timestamp-format | --max-perc-storage | --lock-wait | --hook-timeout | --budget | --before | --password | --from-file | --html | --ontap-config | --lock-file | --loglevel | --snapmirror-label | --expiry)
                 ((i++)) ;;
             -*) ;;
             *) pos+=("$w") ;;

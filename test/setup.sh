@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 # openssh-server/openssh-client: a real sshd on loopback for the backup server shutdown
 # rsync: backup-sync;  iproute2: network details and namespaces for Wake-on-LAN;  systemd: systemd-analyze
 # etherwake: the raw-frame Wake-on-LAN (wol_via ether);  tcpdump: captures it in the Wake-on-LAN test
+# tzdata: a backup job schedule read in the node's time zone (backup-wakeup --jobs test)
 # dpkg-dev/lintian: the .deb package checks;  logrotate: checks the shipped rotation config
 # chromium/fonts-dejavu-core: the HTML report rendered and screenshot in a real headless browser
 # postfix (its smtp-sink) + msmtp: a real mail sink behind a sendmail-compatible program
-# prometheus (promtool) + prometheus-node-exporter: the metrics file checks;  groff: man pages
-pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core etherwake tcpdump postfix msmtp prometheus prometheus-node-exporter groff)
+# prometheus (promtool) + prometheus-node-exporter: the metrics file checks;  groff: man pages;  tzdata: local-time schedules
+pkgs=(python3 logrotate python3-proxmoxer python3-requests openssh-server openssh-client rsync iproute2 systemd dpkg-dev lintian openssl chromium fonts-dejavu-core etherwake tcpdump postfix msmtp prometheus prometheus-node-exporter groff tzdata)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

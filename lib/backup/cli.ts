@@ -1,7 +1,7 @@
 // The frame the three backup tools share: arguments, the [backup] config, logging to
 // console + syslog + file, and one error line (also to syslog) before the exit code.
 import fs from 'node:fs';
-import { DEFAULT_CONFIG_PATH, loadConfig } from '../cli/config.ts';
+import { DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../cli/config.ts';
 import { errorLine, exitCodeOf, EXIT, UsageError } from '../cli/errors.ts';
 import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Parsed } from '../cli/args.ts';
 import { error, setLogLevel } from '../cli/log.ts';
@@ -13,6 +13,8 @@ import { reportProblem } from './report.ts';
 export interface ToolContext {
   args: Parsed;
   cfg: BackupConfig;
+  /** the whole file: backup-wakeup --jobs also reads its [pve] section */
+  config: Config;
 }
 
 export interface ToolHooks {
@@ -50,8 +52,10 @@ export async function runBackupTool(
   if (early !== undefined) return early;
   const softPhase = hooks.mustNotFail?.(args);
   let cfg: BackupConfig;
+  let config: Config;
   try {
-    cfg = loadBackupConfig(readBackupConfigFile(args.config), typeof args.node === 'string' && args.node !== '' ? args.node : undefined);
+    config = readBackupConfigFile(args.config);
+    cfg = loadBackupConfig(config, typeof args.node === 'string' && args.node !== '' ? args.node : undefined);
   } catch (err) {
     // config errors come before the log exists: they go to the console through the frame
     if (softPhase === undefined) throw err;
@@ -73,7 +77,7 @@ export async function runBackupTool(
   });
   log.start();
   try {
-    return await body({ args, cfg });
+    return await body({ args, cfg, config });
   } catch (err) {
     if (softPhase !== undefined) {
       reportProblem({ kind: 'bookkeeping', what: softPhase, message: `${errorLine(err)}; the backup server may stay up (the backups themselves are not affected)` });

@@ -17,6 +17,8 @@ export interface BackupConfig {
   probeTimeoutMs: number;
   probeIntervalMs: number;
   wakeBudgetMs: number;
+  /** backup-wakeup --jobs: wake this long before the next backup job of this node */
+  wakeBeforeMs: number;
   wolPort: number;
   /** undefined: found at run time from the route to the server */
   wolBroadcast?: string;
@@ -68,6 +70,7 @@ export const BACKUP_KEYS: Record<string, string | undefined> = {
   probe_timeout: '3s',
   probe_interval: '10s',
   wake_budget: '300s',
+  wake_before: '10m',
   wol_port: '9',
   wol_broadcast: 'auto',
   wol_interface: 'auto',
@@ -121,6 +124,18 @@ export function parseDurationMs(value: string, what: string): number {
   if (!m) throw new UsageError(`${what}: '${value}' is not a duration (use e.g. 30s, 5m, 12h)`);
   const mult: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
   return Math.round(Number(m[1]) * mult[(m[2] ?? 's').toLowerCase()]);
+}
+
+/**
+ * How long before a backup job to wake the server: a duration with its unit. A bare number
+ * is refused, not read as seconds like the other durations: "wake 10 before the job" means
+ * minutes to most readers, and 10 seconds would be too late for any server to boot.
+ */
+export function parseWindowMs(value: string, what: string): number {
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) throw new UsageError(`${what}: '${value}' needs a unit (e.g. ${value.trim()}m for minutes)`);
+  const ms = parseDurationMs(value, what);
+  if (ms <= 0) throw new UsageError(`${what}: must be more than 0`);
+  return ms;
 }
 
 export function parseBool(value: string, what: string): boolean {
@@ -219,6 +234,7 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     probeTimeoutMs: dur('probe_timeout'),
     probeIntervalMs: Math.max(50, dur('probe_interval')),
     wakeBudgetMs: dur('wake_budget'),
+    wakeBeforeMs: parseWindowMs(get('wake_before')!, what('wake_before')),
     wolPort: parsePort(get('wol_port')!, what('wol_port')),
     wolBroadcast: auto('wol_broadcast'),
     wolInterface: auto('wol_interface'),

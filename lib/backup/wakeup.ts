@@ -2,22 +2,36 @@
 // minutes before the backups); --check: a self-test of everything the hook relies on.
 import fs from 'node:fs';
 import path from 'node:path';
-import { UsageError } from '../cli/errors.ts';
+import type { Config } from '../cli/config.ts';
+import { connect } from '../cli/connect.ts';
+import { AppError, errorLine, UsageError } from '../cli/errors.ts';
+import { debug, info, warn } from '../cli/log.ts';
+import { nowDate } from '../cli/now.ts';
 import { parseFormat, print, render, type Column } from '../cli/output.ts';
 import { COMMON_HELP, runBackupTool } from './cli.ts';
-import { parseDurationMs, type BackupConfig } from './config.ts';
+import { parseDurationMs, parseWindowMs, type BackupConfig } from './config.ts';
 import { claimStaleMs, ensureServerUp, resolveWol } from './coordinator.ts';
+import { localMinute, planJobs, type BackupJob } from './jobs.ts';
 import { CLAIM_FILE, claimAgeMs, describeLock, listLocks, lockState, readClaim } from './locks.ts';
 import { tcpProbe } from './probe.ts';
 import { sshRun } from './ssh.ts';
 import { isMounted, lastLine, writeTest } from './storage.ts';
 
 const HELP = `Usage: backup-wakeup [--budget DURATION]    wake the backup server, wait until it answers
+       backup-wakeup --jobs [--before DURATION] [--budget DURATION]
+                                            the same, only shortly before a backup job
        backup-wakeup --check [-o text|json]  self-test, one line per item
 
 Without --check: if the server does not answer on probe_port, send Wake-on-LAN packets
 (re-sent every wol_resend) and wait up to wake_budget (or --budget, e.g. 5m); exit 0 as
 soon as it answers, 3 when it did not within the budget.
+
+--jobs reads the cluster's backup jobs (GET /cluster/backup, through the [pve] connection;
+on a node without a host set, pvesh) and wakes only when the next run of an enabled job
+for this node is at most wake_before (or --before, default 10m) away; otherwise it exits 0
+and says (with --debug) when that next run is. Meant for a timer every few minutes
+(backup-wakeup-jit.timer); running it again is harmless: a server that answers gets no
+packet. Exit 3 when the cluster cannot be reached.
 
 --check tests, without changing anything but a probe file: config, Wake-on-LAN interface
 and broadcast address, server reachable, storage mounted and writable, SSH login in batch
@@ -87,11 +101,13 @@ const COLUMNS: Column<Item>[] = [
 ];
 
 export async function wakeupMain(argv: string[]): Promise<number> {
-  return runBackupTool('backup-wakeup', argv, { string: ['budget', 'output'], boolean: ['check'], alias: { o: 'output' } }, HELP, 'stderr', async ({ args, cfg }) => {
+  return runBackupTool('backup-wakeup', argv, { string: ['budget', 'output', 'before'], boolean: ['check', 'jobs'], alias: { o: 'output' } }, HELP, 'stderr', async ({ args, cfg, config }) => {
     if (args._.length) throw new UsageError(`unexpected argument '${args._[0]}'`);
     // options of the other mode would be silently ignored
     if (args.check && args.budget !== undefined) throw new UsageError('--budget does not apply to --check, which wakes nothing');
+    if (args.check && args.jobs) throw new UsageError('--check and --jobs are two modes; choose one');
     if (!args.check && args.output !== undefined) throw new UsageError('-o/--output applies to --check only');
+    if (!args.jobs && args.before !== undefined) throw new UsageError('--before applies to --jobs only');
     if (args.check) {
       const format = parseFormat(args.output);
       const items = await checkItems(cfg, cfg.source);
@@ -100,7 +116,48 @@ export async function wakeupMain(argv: string[]): Promise<number> {
       return items.some((i) => i.status === 'FAIL') ? 1 : 0;
     }
     const budget = typeof args.budget === 'string' && args.budget ? parseDurationMs(args.budget, '--budget') : cfg.wakeBudgetMs;
+    if (args.jobs) {
+      const before = typeof args.before === 'string' ? parseWindowMs(args.before, '--before') : cfg.wakeBeforeMs;
+      // the clock first: a bad AUTOSNAP_NOW is a usage error, found before any connection
+      const now = nowDate();
+      const plan = planJobs(await readBackupJobs(config), cfg.node, now, before);
+      for (const u of plan.unreadable) warn(`backup job ${u}; not considered`);
+      if (!plan.next) {
+        debug(`no enabled backup job runs on node ${cfg.node}: nothing to wake the server for`);
+        return 0;
+      }
+      const when = `backup job ${plan.next.id} (schedule '${plan.next.schedule}') next runs on ${cfg.node} at ${localMinute(plan.next.at)}, in ${minutes(plan.next.at.getTime() - now.getTime())}`;
+      if (!plan.due) {
+        debug(`${when}; waking ${minutes(before)} before it, not yet`);
+        return 0;
+      }
+      info(`${when}: waking the backup server`);
+    }
     await ensureServerUp({ ...cfg, wakeBudgetMs: budget }, 'wakeup');
     return 0;
   });
+}
+
+const minutes = (ms: number) => (ms >= 3_600_000 ? `${Math.floor(ms / 3_600_000)}h ${Math.ceil((ms % 3_600_000) / 60_000)}m` : `${Math.ceil(ms / 60_000)}m`);
+
+/**
+ * GET /cluster/backup through the bundle's client (pve-manager PVE/API2/Backup.pm, index:
+ * Sys.Audit on /). The tool's own options never name a host: the [pve] section, the
+ * environment, or pvesh on a node decide, as for every other tool.
+ */
+async function readBackupJobs(config: Config): Promise<BackupJob[]> {
+  try {
+    const client = await connect({}, config);
+    try {
+      const jobs = await client.get<unknown>('/cluster/backup');
+      if (!Array.isArray(jobs)) throw new AppError('GET /cluster/backup did not answer with a list of jobs');
+      return jobs as BackupJob[];
+    } finally {
+      await client.close();
+    }
+  } catch (e) {
+    // the same exit code, with what was being done in front
+    if (e instanceof AppError) throw new AppError(`cannot read the backup jobs: ${errorLine(e)}`, e.exitCode, { cause: e });
+    throw e;
+  }
 }

@@ -23,7 +23,7 @@ afterAll(() => {
 
 const LINKED = ['autosnap', 'pve-snapshot', 'ontap-snapshot', 'backup-hook', 'backup-wakeup', 'backup-sync'];
 const BASE_UNITS = ['autosnap.service', 'autosnap.timer', 'autosnap-clean.service', 'autosnap-clean.timer', 'autosnap-notify@.service'];
-const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer', 'backup-sync.service', 'backup-sync.timer', 'backup-watch.service', 'backup-watch.timer'];
+const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer', 'backup-wakeup-jit.service', 'backup-wakeup-jit.timer', 'backup-sync.service', 'backup-sync.timer', 'backup-watch.service', 'backup-watch.timer'];
 const HOOK_LINE = 'script: /usr/local/sbin/backup-hook';
 
 function write(root: string, rel: string, text: string, mode = 0o644) {
@@ -549,6 +549,11 @@ describe('timer schedules (systemd-analyze calendar, clock pinned)', () => {
   test("backup-sync.timer: daily at 21:00, as the role's cron line", () => {
     const [expr] = onCalendar('backup-sync.timer');
     expect(next(expr, '2025-05-17 00:00:00 UTC', 2)).toEqual(['Sat 2025-05-17 21:00:00 UTC', 'Sun 2025-05-18 21:00:00 UTC']);
+  });
+
+  test('backup-wakeup-jit.timer: every 5 minutes, on the minute', () => {
+    const [expr] = onCalendar('backup-wakeup-jit.timer');
+    expect(next(expr, '2025-05-17 20:52:30 UTC', 3)).toEqual(['Sat 2025-05-17 20:55:00 UTC', 'Sat 2025-05-17 21:00:00 UTC', 'Sat 2025-05-17 21:05:00 UTC']);
   });
 
   test('backup-wakeup.timer: a valid daily time', () => {

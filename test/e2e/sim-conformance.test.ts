@@ -43,6 +43,10 @@ export const SEED = {
     { userid: 'root@pam', password: 'root-pw' },
   ],
   replication: [{ id: '110-0', guest: 110, snapshots: ['replsnap'] }],
+  backupJobs: [
+    { id: 'backup-nightly', schedule: '21:00', storage: 'local', all: true, mode: 'snapshot', compress: 'zstd' },
+    { id: 'backup-pve2', schedule: 'mon..fri 23:30', node: 'pve2', vmid: '110', enabled: false },
+  ],
 };
 
 let sim: SimHandle;
@@ -622,11 +626,27 @@ describe('read-only paths of real clients: schema-valid answers', () => {
     ['/nodes/{node}/qemu/{vmid}/rrddata', '/nodes/pve1/qemu/100/rrddata', { timeframe: 'hour' }],
     ['/nodes/{node}/lxc/{vmid}/rrddata', '/nodes/pve2/lxc/102/rrddata', { timeframe: 'day', cf: 'MAX' }],
     ['/storage', '/storage', {}],
+    ['/cluster/backup', '/cluster/backup', {}],
   ])('GET %s (%s)', async (schemaPath, p, params) => {
     const r = await sim.api('GET', p, params);
     expect(r.status).toBe(200);
     expect(schemaProblems(returnsOf('GET', schemaPath), r.body.data)).toEqual([]);
   });
+  test('backup jobs: as jobs.cfg holds them, next-run from the simulated now, Sys.Audit on / needed', async () => {
+    const jobs = (await sim.api('GET', '/cluster/backup')).body.data;
+    // 2025-06-01T00:00:00Z is a Sunday; the simulator's zone decides the local times
+    const local = (y: number, mo: number, d: number, h: number, mi: number) => new Date(y, mo - 1, d, h, mi).getTime() / 1000;
+    const now = Date.parse('2025-06-01T00:00:00Z') / 1000;
+    const nightly = [local(2025, 5, 31, 21, 0), local(2025, 6, 1, 21, 0)].find((t) => t > now);
+    expect(jobs).toEqual([
+      { type: 'vzdump', id: 'backup-nightly', schedule: '21:00', storage: 'local', all: 1, mode: 'snapshot', compress: 'zstd', enabled: 1, 'next-run': nightly },
+      { type: 'vzdump', id: 'backup-pve2', schedule: 'mon..fri 23:30', node: 'pve2', vmid: '110', enabled: 0, 'next-run': expect.any(Number) },
+    ]);
+    // pve-manager PVE/API2/Backup.pm (index): check => ['perm', '/', ['Sys.Audit']]
+    const denied = await raw('GET', '/api2/json/cluster/backup', { headers: as('snap@pve!ro=ro-secret') });
+    expect([denied.status, denied.body.message]).toEqual([403, 'Permission check failed (/, Sys.Audit)']);
+  });
+
   test('contents: cluster and nodes, pool members, the caller among the users, the two realms, 70 RRD points', async () => {
     const st = (await sim.api('GET', '/cluster/status')).body.data;
     expect(st[0]).toMatchObject({ type: 'cluster', name: 'conf', nodes: 3, quorate: 1 });

@@ -214,6 +214,12 @@ describe('seed', () => {
     [{ guests: [{ vmid: 100, type: 'kvm', node: 'a' }] }, "guests[0]: 'type' must be qemu or lxc"],
     [{ gusts: [] }, "unknown key 'gusts'"],
     [{ guests: [{ vmid: 100, type: 'qemu', node: 'a', snapshots: [{ name: 'x', parent: 'y' }] }] }, "snapshot 'x' has unknown parent 'y'"],
+    [{ backupJobs: [{ id: 'backup-a' }] }, "backupJobs[0]: needs a 'schedule'"],
+    [{ backupJobs: [{ id: '1abc', schedule: '21:00' }] }, "backupJobs[0]: 'id' must be a job id"],
+    [{ backupJobs: [{ id: 'backup-a', schedule: '21:00' }, { id: 'backup-a', schedule: '22:00' }] }, "backupJobs[1]: id 'backup-a' is used twice"],
+    [{ nodes: [{ node: 'a' }], backupJobs: [{ id: 'backup-a', schedule: '21:00', node: 'b' }] }, "backupJobs[0]: node 'b' is not in 'nodes'"],
+    [{ backupJobs: [{ id: 'backup-a', schedule: '21:00', enabled: 1 }] }, "backupJobs[0]: 'enabled' must be true or false"],
+    [{ backupJobs: [{ id: 'backup-a', schedule: '21:00', starttime: '21:00' }] }, "backupJobs[0]: unknown key 'starttime'"],
   ])('%j', (seed, msg) => {
     expect(() => checkSeed(seed)).toThrow(msg);
   });

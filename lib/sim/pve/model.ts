@@ -4,7 +4,8 @@
 import crypto from 'node:crypto';
 import { PveError, exitText } from './errors.ts';
 import { formatUpid } from './upid.ts';
-import type { Seed, SeedGuest } from './seed.ts';
+import type { Seed, SeedBackupJob, SeedGuest } from './seed.ts';
+import { nextEvent, parseCalendarEvent } from '../../backup/calendar.ts';
 
 export type GuestType = 'qemu' | 'lxc';
 
@@ -109,6 +110,7 @@ export class PveModel {
   pools = new Map<string, { poolid: string; comment?: string }>();
   guests = new Map<number, Guest>();
   replication: { id: string; guest: number; snapshots: string[] }[] = [];
+  backupJobs: SeedBackupJob[] = [];
   durations: Record<string, number>;
   tasks = new Map<string, Task>();
   taskCounts: Record<string, number> = {};
@@ -138,6 +140,7 @@ export class PveModel {
     }
     for (const p of seed.pools ?? []) this.pools.set(p.poolid, { poolid: p.poolid, comment: p.comment });
     for (const g of seed.guests ?? []) this.guests.set(g.vmid, this.guestFromSeed(g));
+    this.backupJobs = (seed.backupJobs ?? []).map((j) => ({ ...j }));
     for (const r of seed.replication ?? []) {
       this.replication.push({ id: r.id, guest: r.guest, snapshots: r.snapshots ?? [] });
       const g = this.guests.get(r.guest);
@@ -763,6 +766,24 @@ export class PveModel {
     // parse_config: Digest::SHA::sha1_hex of the raw storage.cfg)
     const digest = crypto.createHash('sha1').update(this.storageCfgText()).digest('hex');
     return { ...this.storageProps(s), digest };
+  }
+
+  /**
+   * One entry of GET /cluster/backup: the job as jobs.cfg holds it (type vzdump, booleans as
+   * 0/1, enabled written by create_job), plus `next-run` from its schedule, computed from
+   * now as pve-manager's PVE/API2/Backup.pm (index) does.
+   */
+  backupJobEntry(j: SeedBackupJob): Record<string, unknown> {
+    const e: Record<string, unknown> = { type: 'vzdump' };
+    for (const [k, v] of Object.entries(j)) e[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+    e.enabled = j.enabled === false ? 0 : 1;
+    try {
+      const next = nextEvent(parseCalendarEvent(j.schedule), new Date(this.now()));
+      if (next) e['next-run'] = Math.floor(next.getTime() / 1000);
+    } catch {
+      // a form the simulator cannot compute: PVE would have one, the entry simply lacks it
+    }
+    return e;
   }
 
   /** everything, for /_sim/state */

@@ -259,6 +259,10 @@ route('GET /cluster/tasks', (c) => {
   return clusterTaskList(c.model.tasks.values(), c.model.nodes.keys(), who);
 });
 
+// GET /cluster/backup: the cluster's vzdump jobs (pve-manager PVE/API2/Backup.pm, index:
+// permissions check ['perm', '/', ['Sys.Audit']], enforced from the schema before this runs).
+route('GET /cluster/backup', (c) => c.model.backupJobs.map((j) => c.model.backupJobEntry(j)));
+
 // ---- storage --------------------------------------------------------------------------
 
 const canSeeStorage = (c: Ctx, id: string) =>

@@ -54,6 +54,32 @@ export interface SeedUser {
   tokens?: { id: string; secret: string; privsep?: boolean; privileges?: Record<string, string[]> }[];
 }
 
+/**
+ * A backup job of Datacenter > Backup (jobs.cfg, type vzdump), with the keys GET
+ * /cluster/backup returns; the simulator adds `type` and `next-run` as PVE does.
+ */
+export interface SeedBackupJob {
+  id: string;
+  schedule: string;
+  /** only on this node; absent = every node */
+  node?: string;
+  /** default true (PVE's create_job stores enabled 1 when not given) */
+  enabled?: boolean;
+  storage?: string;
+  vmid?: string;
+  all?: boolean;
+  pool?: string;
+  exclude?: string;
+  mode?: 'snapshot' | 'suspend' | 'stop';
+  compress?: string;
+  comment?: string;
+  'notes-template'?: string;
+  'repeat-missed'?: boolean;
+}
+
+/** the keys a seed's backup job may have (a subset of the schema's returned properties) */
+export const BACKUP_JOB_KEYS = ['id', 'schedule', 'node', 'enabled', 'storage', 'vmid', 'all', 'pool', 'exclude', 'mode', 'compress', 'comment', 'notes-template', 'repeat-missed'];
+
 export interface Seed {
   cluster?: string;
   nodes?: { node: string; status?: 'online' | 'offline' | 'unknown' }[];
@@ -62,6 +88,7 @@ export interface Seed {
   guests?: SeedGuest[];
   users?: SeedUser[];
   replication?: { id: string; guest: number; snapshots?: string[] }[];
+  backupJobs?: SeedBackupJob[];
   taskDurations?: Record<string, number>;
 }
 
@@ -92,9 +119,9 @@ export function checkSeed(doc: unknown, where = 'seed'): asserts doc is Seed {
   };
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) fail('must be a JSON object');
   const s = doc as Record<string, unknown>;
-  const known = ['cluster', 'nodes', 'storages', 'pools', 'guests', 'users', 'replication', 'taskDurations', '$schema', 'comment'];
+  const known = ['cluster', 'nodes', 'storages', 'pools', 'guests', 'users', 'replication', 'backupJobs', 'taskDurations', '$schema', 'comment'];
   for (const k of Object.keys(s)) if (!known.includes(k)) fail(`unknown key '${k}'`);
-  for (const k of ['nodes', 'storages', 'pools', 'guests', 'users', 'replication']) {
+  for (const k of ['nodes', 'storages', 'pools', 'guests', 'users', 'replication', 'backupJobs']) {
     if (s[k] !== undefined && !Array.isArray(s[k])) fail(`'${k}' must be an array`);
   }
   const nodes = new Set(((s.nodes as any[]) ?? []).map((n, i) => {
@@ -129,6 +156,19 @@ export function checkSeed(doc: unknown, where = 'seed'): asserts doc is Seed {
   });
   ((s.replication as any[]) ?? []).forEach((r, i) => {
     if (!r || typeof r.id !== 'string' || !vmids.has(r.guest)) fail(`replication[${i}]: needs 'id' and a 'guest' that exists`);
+  });
+  const jobIds = new Set<string>();
+  ((s.backupJobs as any[]) ?? []).forEach((j, i) => {
+    const at = `backupJobs[${i}]`;
+    if (!j || typeof j !== 'object') fail(`${at}: must be an object`);
+    for (const k of Object.keys(j)) if (!BACKUP_JOB_KEYS.includes(k)) fail(`${at}: unknown key '${k}'`);
+    // pve-configid, the format of a job id (PVE::JSONSchema::pve_verify_configid)
+    if (typeof j.id !== 'string' || !/^[a-z][a-z0-9_-]+$/i.test(j.id)) fail(`${at}: 'id' must be a job id (a letter, then letters, digits, _ or -)`);
+    if (jobIds.has(j.id)) fail(`${at}: id '${j.id}' is used twice`);
+    jobIds.add(j.id);
+    if (typeof j.schedule !== 'string' || !j.schedule.trim()) fail(`${at}: needs a 'schedule' (a calendar event such as '21:00')`);
+    if (j.node !== undefined && (typeof j.node !== 'string' || (nodes.size && !nodes.has(j.node)))) fail(`${at}: node '${j.node}' is not in 'nodes'`);
+    for (const k of ['enabled', 'all', 'repeat-missed']) if (j[k] !== undefined && typeof j[k] !== 'boolean') fail(`${at}: '${k}' must be true or false`);
   });
 }
 
@@ -204,5 +244,9 @@ export function demoSeed(): Seed {
       { userid: 'audit@pve', password: 'audit-pw', privileges: { '/vms': ['VM.Audit'] } },
     ],
     replication: [{ id: '302-0', guest: 302, snapshots: ['__replicate_302-0_1700000000__'] }],
+    backupJobs: [
+      { id: 'backup-nightly', schedule: '21:00', storage: 'nas-nfs', all: true, mode: 'snapshot', compress: 'zstd', comment: 'every guest, every night' },
+      { id: 'backup-dev-weekly', schedule: 'sat 02:00', node: 'pve2', storage: 'nas-nfs', pool: 'dev', mode: 'stop', enabled: false },
+    ],
   };
 }
