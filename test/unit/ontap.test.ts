@@ -295,7 +295,8 @@ describe('REST client', () => {
     }
     const f = fake([accepted, { status: 200, body: { state: 'success' } }]);
     await expect(f.client.deleteVolume({ ...vol, uuid: 'u1/..' })).rejects.toThrow(/refusing the request path/);
-    expect(f.asked).toEqual([]);
+    // the cluster version (whether volume delete takes force=true) may be read first; nothing on the volume is sent
+    expect(f.asked.filter((a) => a !== 'GET /api/cluster?fields=version')).toEqual([]);
   });
   test.each([
     ['DELETE', '/api/storage/volumes/u1/snapshots/s-uuid', true],
