@@ -1,5 +1,6 @@
 // The frame the three backup tools share: arguments, the [backup] config, logging to
 // console + syslog + file, and one error line (also to syslog) before the exit code.
+import { notifyBackupProblems } from '../notify/backup.ts';
 import fs from 'node:fs';
 import { DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../cli/config.ts';
 import { errorLine, exitCodeOf, EXIT, UsageError } from '../cli/errors.ts';
@@ -63,6 +64,7 @@ export async function runBackupTool(
     const log = new BackupLog({ console: consoleStream, syslog: fs.existsSync(DEFAULT_LOGGER), syslogTag: DEFAULT_TAG, loggerPath: DEFAULT_LOGGER, node: '-', tool });
     log.start();
     reportProblem({ kind: 'config', what: softPhase, message: `${errorLine(err)}; nothing released, the backup server may stay up (the backups themselves are not affected)` });
+    await notifyBackupProblems(undefined, softPhase, typeof args.job === 'string' && args.job ? args.job : 'vzdump');
     await log.close();
     return EXIT.OK;
   }
@@ -81,6 +83,7 @@ export async function runBackupTool(
   } catch (err) {
     if (softPhase !== undefined) {
       reportProblem({ kind: 'bookkeeping', what: softPhase, message: `${errorLine(err)}; the backup server may stay up (the backups themselves are not affected)` });
+      await notifyBackupProblems(config, softPhase, typeof args.job === 'string' && args.job ? args.job : 'vzdump');
       return EXIT.OK;
     }
     error(`${tool}: ${errorLine(err)}`);

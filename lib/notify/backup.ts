@@ -3,12 +3,13 @@
 // server could not be shut down, a notification (type=autosnap-backup). The hook runs as
 // a new process for every phase, so what earlier phases saw (the wake-up) is kept in a
 // small state file and the metrics file is always written whole.
-import { loadConfig } from '../cli/config.ts';
+import { EMPTY_CONFIG, loadConfig, type Config } from '../cli/config.ts';
 import { warn } from '../cli/log.ts';
 import { writeMetricsFile, type MetricFamily } from '../metrics/textfile.ts';
 import { notifySettings } from './notify.ts';
 import { notifyRun } from './send-run.ts';
 import { readState, writeState } from './state.ts';
+import { reportedProblems, type Problem } from '../backup/report.ts';
 
 export const BACKUP_METRICS_STATE = 'backup-metrics.json';
 
@@ -19,6 +20,8 @@ interface BackupState {
   jobAborted?: Record<string, number>;
   woken?: { at: number; woken: boolean };
   release?: { at: number; outcome: string };
+  /** other nodes' locks that looked crashed at the last job phase that looked */
+  staleLocks?: { at: number; count: number };
 }
 
 export interface BackupPhase {
@@ -39,6 +42,7 @@ export function backupMetrics(st: BackupState): MetricFamily[] {
     { name: 'autosnap_backup_server_woken_timestamp_seconds', help: 'Unix time of the last job start that checked the backup server.', type: 'gauge', samples: st.woken ? [{ value: st.woken.at }] : [] },
     { name: 'autosnap_backup_shutdown_done', help: '1 when the last job end shut the backup server down.', type: 'gauge', samples: outcome ? [{ value: outcome === 'shutdown' ? 1 : 0 }] : [] },
     { name: 'autosnap_backup_shutdown_failed', help: '1 when the last job end tried to shut the backup server down and failed.', type: 'gauge', samples: outcome ? [{ value: outcome === 'failed' ? 1 : 0 }] : [] },
+    { name: 'autosnap_backup_stale_locks', help: "Locks of other nodes that looked crashed (older than lock_stale) when a job phase last looked.", type: 'gauge', samples: st.staleLocks ? [{ value: st.staleLocks.count }] : [] },
     { name: 'autosnap_backup_release_outcome', help: 'What the last job end did with the backup server (1 for the outcome that happened).', type: 'gauge', samples: outcome ? [{ labels: { outcome }, value: 1 }] : [] },
   ];
 }
@@ -55,9 +59,17 @@ export async function backupPhaseDone(configPath: string | undefined, p: BackupP
       st.jobAborted = { ...st.jobAborted, [p.job]: p.phase === 'job-abort' ? 1 : 0 };
       st.release = { at: now, outcome: p.outcome };
     }
+    // what the hook's own bookkeeping raised in this phase (lib/backup/report.ts, its one
+    // place for problems): crashed locks of other nodes, files it could not write, a
+    // server it may have left running
+    const problems: readonly Problem[] = reportedProblems();
+    // a phase may look at the locks more than once: each lock counts once (by its file name)
+    const stale = new Set(problems.filter((x) => x.kind === 'foreign-lock').map((x) => /^stale lock (\S+):/.exec(x.message)?.[1] ?? x.message));
+    if (p.phase !== 'job-init') st.staleLocks = { at: now, count: stale.size };
     writeState(BACKUP_METRICS_STATE, st);
     const file = config.get('backup', 'metrics_file');
     if (file) writeMetricsFile(file, backupMetrics(st));
+    if (p.outcome !== 'failed' && p.phase !== 'job-abort') await notifyBackupProblems(config, p.phase, p.job);
     if (p.outcome === 'failed' || p.phase === 'job-abort') {
       await notifyRun(
         {
@@ -75,5 +87,37 @@ export async function backupPhaseDone(configPath: string | undefined, p: BackupP
     }
   } catch (e) {
     warn(`backup report not written: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A warning notification for what the hook's own bookkeeping raised in this phase
+ * (lib/backup/report.ts): crashed locks of other nodes, files it could not write, a config
+ * it could not read, a server it may leave running. The backups themselves are good, so
+ * the phase still exits 0; this is how the admin hears of it the same day. `config` is
+ * undefined when the config itself could not be read: the defaults then decide (mode
+ * failure, PVE::Notify on a node).
+ */
+export async function notifyBackupProblems(config: Config | undefined, phase: string, job: string | undefined): Promise<void> {
+  const seen = new Set<string>();
+  const worth = reportedProblems().filter((x) => x.kind !== 'own-lock-removed' && !seen.has(x.message) && Boolean(seen.add(x.message)));
+  if (!worth.length) return;
+  try {
+    await notifyRun(
+      {
+        type: 'autosnap-backup',
+        what: phase,
+        jobs: job ? [job] : [],
+        exitCode: 0,
+        summary: `${phase}: the backups are not affected, but the hook met ${worth.length} problem${worth.length === 1 ? '' : 's'}`,
+        failures: [],
+        longSkipped: worth.map((x) => `${x.what}: ${x.message}`),
+        notes: [],
+        warningsAre: { title: `${worth.length} backup hook problem${worth.length === 1 ? '' : 's'}`, heading: 'Problems:' },
+      },
+      notifySettings(config ?? EMPTY_CONFIG),
+    );
+  } catch (e) {
+    warn(`notification not sent: ${(e as Error).message}`);
   }
 }

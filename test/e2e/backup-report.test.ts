@@ -58,6 +58,46 @@ describe('backup-hook metrics and notifications', () => {
     expect(text).toContain('autosnap_backup_shutdown_failed 1\n');
   });
 
+  test('job-end whose lock directory broke: exit 0, and a warning notification of type autosnap-backup names why', async () => {
+    const w = await new World().start({ ssh: true });
+    worlds.push(w);
+    const record = path.join(w.dir, 'notify.jsonl');
+    const env = { AUTOSNAP_STATE_DIR: path.join(w.dir, 'state'), PERL5LIB: path.join(ROOT, 'test', 'fixtures', 'perl'), PVE_NOTIFY_RECORD: record };
+    await w.server.up();
+    expect((await w.hook(['job-start', '--node', 'pve1'], env)).code).toBe(0);
+    expect(fs.existsSync(record)).toBe(false);
+    fs.rmSync(w.lockDir, { recursive: true, force: true });
+    fs.writeFileSync(w.lockDir, 'x');
+    const end = await w.hook(['job-end', '--node', 'pve1'], env);
+    expect(end.code).toBe(0);
+    const calls = fs.readFileSync(record, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(calls.map((c) => [c.call, c.fields.type, c.fields.job])).toEqual([['warning', 'autosnap-backup', 'vzdump']]);
+    expect(calls[0].data.message).toContain('ENOTDIR');
+  });
+
+  test("another node's crashed lock: counted in the metrics file and a warning notification", async () => {
+    const w = await new World().start({ ssh: true });
+    worlds.push(w);
+    const record = path.join(w.dir, 'notify.jsonl');
+    const metrics = path.join(w.dir, 'backup.prom');
+    w.writeConfig({ metrics_file: metrics, lock_stale: '1h' });
+    const env = { AUTOSNAP_STATE_DIR: path.join(w.dir, 'state'), PERL5LIB: path.join(ROOT, 'test', 'fixtures', 'perl'), PVE_NOTIFY_RECORD: record };
+    await w.server.up();
+    expect((await w.hook(['job-start', '--node', 'pve1'], env)).code).toBe(0);
+    // a lock of node pve9 written a day ago, as a crashed node leaves it
+    const [mine] = w.locks();
+    const foreign = path.join(w.lockDir, mine.replace('pve1', 'pve9'));
+    const day = new Date(Date.now() - 86_400_000).toISOString();
+    const info = { ...JSON.parse(fs.readFileSync(path.join(w.lockDir, mine), 'utf8')), host: 'pve9', started: day, updated: day };
+    fs.writeFileSync(foreign, JSON.stringify(info));
+    const end = await w.hook(['job-end', '--node', 'pve1'], env);
+    expect(end.code).toBe(0);
+    expect(fs.readFileSync(metrics, 'utf8')).toContain('autosnap_backup_stale_locks 1\n');
+    const calls = fs.readFileSync(record, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(calls.map((c) => [c.call, c.fields.type])).toEqual([['warning', 'autosnap-backup']]);
+    expect(calls[0].data.message).toContain('pve9');
+  });
+
   test('autosnap notify --backup-server: a server left on with no live lock is a warning; down and quiet is nothing', async () => {
     const w = await new World().start({ ssh: true });
     worlds.push(w);
