@@ -15,7 +15,14 @@ function tlv(tag: number, body: Buffer): Buffer {
 const seq = (...parts: Buffer[]) => tlv(0x30, Buffer.concat(parts));
 const set = (...parts: Buffer[]) => tlv(0x31, Buffer.concat(parts));
 const explicit = (n: number, body: Buffer) => tlv(0xa0 + n, body);
-const int = (b: Buffer) => tlv(0x02, b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+// DER wants the shortest form: no leading zero byte unless the next has its high bit set
+// (a random serial starting 0x00 0x7f.. was refused by the TLS stack, 1 start in 256)
+const int = (raw: Buffer) => {
+  let i = 0;
+  while (i < raw.length - 1 && raw[i] === 0) i++;
+  const b = raw.subarray(i);
+  return tlv(0x02, b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+};
 const octets = (b: Buffer) => tlv(0x04, b);
 const bits = (b: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0]), b]));
 const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
