@@ -22,7 +22,9 @@ afterAll(() => {
 });
 
 const LINKED = ['autosnap', 'pve-snapshot', 'ontap-snapshot', 'backup-hook', 'backup-wakeup', 'backup-sync'];
-const BASE_UNITS = ['autosnap.service', 'autosnap.timer', 'autosnap-clean.service', 'autosnap-clean.timer'];
+const BASE_UNITS = ['autosnap.service', 'autosnap.timer', 'autosnap-clean.service', 'autosnap-clean.timer', 'ontap-snapshot-snap@.service', 'ontap-snapshot-snap@.timer'];
+// a template is verified and read as one of its instances
+const instance = (u: string) => u.replace('@.', '@daily.');
 const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer', 'backup-sync.service', 'backup-sync.timer'];
 const HOOK_LINE = 'script: /usr/local/sbin/backup-hook';
 
@@ -462,7 +464,7 @@ describe('systemd units', () => {
   expect(install(root, '--with-backup-hook').code).toBe(0);
   verifyRoot(root);
 
-  test.each([...BASE_UNITS, ...HOOK_UNITS])('systemd-analyze verify %s: clean', (unit) => {
+  test.each([...BASE_UNITS, ...HOOK_UNITS].map(instance))('systemd-analyze verify %s: clean', (unit) => {
     expect(verify(root, `/etc/systemd/system/${unit}`)).toEqual({ code: 0, out: '' });
   });
 
@@ -493,8 +495,9 @@ describe('systemd units', () => {
   test('every timer names an installed service', () => {
     for (const t of [...BASE_UNITS, ...HOOK_UNITS].filter((u) => u.endsWith('.timer'))) {
       const unit = read(root, `etc/systemd/system/${t}`).match(/^Unit=(.+)$/m)?.[1];
-      expect(unit).toBe(t.replace(/\.timer$/, '.service'));
-      expect(exists(root, `etc/systemd/system/${unit}`)).toBe(true);
+      // a template timer names its own instance of the template service
+      expect(unit).toBe(t.replace(/@\.timer$/, '@%i.timer').replace(/\.timer$/, '.service'));
+      expect(exists(root, `etc/systemd/system/${unit!.replace('@%i.', '@.')}`)).toBe(true);
     }
   });
 });
@@ -542,6 +545,15 @@ describe('timer schedules (systemd-analyze calendar, clock pinned)', () => {
   test("backup-sync.timer: daily at 21:00, as the role's cron line", () => {
     const [expr] = onCalendar('backup-sync.timer');
     expect(next(expr, '2025-05-17 00:00:00 UTC', 2)).toEqual(['Sat 2025-05-17 21:00:00 UTC', 'Sun 2025-05-18 21:00:00 UTC']);
+  });
+
+  test('ontap-snapshot-snap@.timer: daily at 01:30, persistent, the label is the instance', () => {
+    const [expr] = onCalendar('ontap-snapshot-snap@.timer');
+    expect(next(expr, '2025-05-17 00:00:00 UTC', 2)).toEqual(['Sat 2025-05-17 01:30:00 UTC', 'Sun 2025-05-18 01:30:00 UTC']);
+    expect(fs.readFileSync(path.join(ROOT, 'systemd/ontap-snapshot-snap@.timer'), 'utf8')).toMatch(/^Persistent=true$/m);
+    const service = fs.readFileSync(path.join(ROOT, 'systemd/ontap-snapshot-snap@.service'), 'utf8');
+    expect(service).toMatch(/^EnvironmentFile=\/etc\/autosnap\/ontap-snapshot\/%i\.conf$/m);
+    expect(service).toMatch(/^ExecStart=\/opt\/autosnap\/bin\/autosnap ontap-snapshot storage snap --storage \$\{STORAGE\} --label %i \$POLICY$/m);
   });
 
   test('backup-wakeup.timer: a valid daily time', () => {
