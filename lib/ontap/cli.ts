@@ -26,13 +26,16 @@ NetApp ONTAP snapshots and clones for Proxmox NFS storages.
   storage create   snapshot the volume behind the storage (--snapshot NAME, default
                    proxmox_snapshot_<UTC time>); several --storage: one snapshot at
                    one instant through a consistency group holding their volumes,
-                   else one after another with a warning
+                   else one after another with a warning; over REST a manifest
+                   (.autosnap-manifest.json: the guests on the volume and their
+                   configs) is written into the volume first
   storage list     its snapshots, and the FlexClones holding them
   storage delete   delete a snapshot (--snapshot)
   storage restore  restore the volume to a snapshot: loses newer data (asks, or --yes)
   storage mount    FlexClone a snapshot and add it as storage <ID>-CLONE-<snapshot>
   storage unmount  remove such a storage and its FlexClone
-  storage show     the volume, SVM and junction behind the storage
+  storage show     the volume, SVM and junction behind the storage; with
+                   --snapshot, that snapshot and the guests its manifest lists
   storage snap     scheduled mode: snapshot ontap_<label>_<UTC time>, then remove
                    this label's snapshots the policy no longer keeps (--keep N,
                    --keep-last/hourly/daily/weekly/monthly/yearly N, --tiers SPEC);

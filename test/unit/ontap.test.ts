@@ -8,6 +8,7 @@ import { isScheduled, scheduledName } from '../../lib/ontap/schedule.ts';
 import { baseStorageId, buildTarget, legacyPveConfig, ontapTargetFor } from '../../lib/ontap/config.ts';
 import { cloneFileName, imageFile, parseCloneName, vmDisks } from '../../lib/ontap/disks.ts';
 import { OntapError } from '../../lib/ontap/errors.ts';
+import { firstPart } from '../../lib/ontap/rest.ts';
 import { pickVolume } from '../../lib/ontap/mapping.ts';
 import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, snapshotOrigin } from '../../lib/ontap/names.ts';
 import { RestOntap, queryString } from '../../lib/ontap/rest.ts';
@@ -511,4 +512,13 @@ describe('simulator clock', () => {
     expect(seen).toEqual([1, 301]);
     expect(Math.round((clock.now() - start) / 1000)).toBe(1000);
   });
+});
+
+describe('firstPart: the body of a multipart answer (file data reads)', () => {
+  test.each([
+    ['--b1\r\nContent-Disposition: form-data; name="data"\r\n\r\n{"a":1}\r\n--b1--\r\n', '{"a":1}'],
+    ['--b1\r\nContent-Disposition: form-data; name="data"\r\n\r\nline1\r\nline2\r\n--b1--\r\n', 'line1\r\nline2'],
+    ['--b1\r\nContent-Disposition: form-data; name="data"\r\n\r\n\r\n--b1--\r\n', ''],
+    ['plain text, not multipart', 'plain text, not multipart'],
+  ])('%j -> %j', (text, body) => expect(firstPart(text)).toBe(body));
 });
