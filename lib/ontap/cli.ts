@@ -28,7 +28,9 @@ NetApp ONTAP snapshots and clones for Proxmox NFS storages.
                    one instant through a consistency group holding their volumes,
                    else one after another with a warning; over REST a manifest
                    (.autosnap-manifest.json: the guests on the volume and their
-                   configs) is written into the volume first
+                   configs) is written into the volume first; --freeze: the
+                   running VMs' file systems are frozen through the QEMU guest
+                   agent for the snapshot and always thawed afterwards
   storage list     its snapshots, and the FlexClones holding them
   storage delete   delete a snapshot (--snapshot)
   storage restore  restore the volume to a snapshot: loses newer data (asks, or --yes)
@@ -61,7 +63,7 @@ See docs/ontap-snapshot.md.`;
 const SPEC = {
   // vmid: another spelling of --vm (it used to come with the global options)
   string: ['vm', 'vmid', 'storage', 'snapshot', 'clone', 'ontap-config', 'loglevel', 'snapmirror-label', 'expiry', 'label', ...POLICY_OPTIONS.string],
-  boolean: ['suspend', 'shutdown', 'yes', 'force-running', 'update-snapmirror'],
+  boolean: ['suspend', 'shutdown', 'yes', 'force-running', 'update-snapmirror', 'freeze'],
   alias: { y: 'yes' },
   // storage create takes several (one snapshot at one instant across their volumes)
   multi: ['storage'],

@@ -14,6 +14,7 @@ import { normJunction, type Mapped } from './mapping.ts';
 import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, SNAPSHOT_COMMENT, snapshotOrigin } from './names.ts';
 import type { Ontap, SnapshotInfo, VolumeInfo } from './types.ts';
 import { snap } from './schedule.ts';
+import { withFrozenGuests } from './freeze.ts';
 import { describeGuests, guestsOn, readManifest, storagesOnVolume, writeManifest, type GuestOn } from './manifest.ts';
 
 function need(ctx: Ctx, name: 'storage' | 'snapshot', cmd: string): string {
@@ -166,7 +167,8 @@ async function create(ctx: Ctx, storage: string): Promise<number> {
     return 0;
   }
   await writeManifest(ctx, ontap, mapped, name);
-  await ontap.createSnapshot(v, name, { comment: SNAPSHOT_COMMENT, snapmirrorLabel: label, expiryTime });
+  const take = () => ontap.createSnapshot(v, name, { comment: SNAPSHOT_COMMENT, snapmirrorLabel: label, expiryTime });
+  await (ctx.args.freeze ? withFrozenGuests(ctx, [mapped], take) : take());
   const made = (await ontap.snapshots(v)).find((s) => s.name === name);
   out(ctx, [snapshotRow(storage, v, made ?? { name, comment: SNAPSHOT_COMMENT, snapmirrorLabel: label, expiryTime }, [])], snapColumns);
   return 0;
@@ -194,15 +196,18 @@ async function createMany(ctx: Ctx, storages: string[]): Promise<number> {
   }
   const opts = { comment: SNAPSHOT_COMMENT, snapmirrorLabel: label };
   for (const t of targets) await writeManifest(ctx, t.ontap, t.mapped, name);
-  const group = clusters.length === 1 && targets.length > 1 ? await clusters[0].groupSnapshot(targets.map((t) => t.vol), name, opts) : false;
-  if (group) info(`snapshot ${name} made at one instant through consistency group ${group}`);
-  else {
-    if (targets.length > 1) {
-      warn(`no consistency group holds volumes ${targets.map((t) => t.vol.name).join(', ')}${clusters.length > 1 ? ' (they are on different clusters)' : ''}: ` +
-        'snapshots are made one after another, not at one instant');
+  const take = async () => {
+    const group = clusters.length === 1 && targets.length > 1 ? await clusters[0].groupSnapshot(targets.map((t) => t.vol), name, opts) : false;
+    if (group) info(`snapshot ${name} made at one instant through consistency group ${group}`);
+    else {
+      if (targets.length > 1) {
+        warn(`no consistency group holds volumes ${targets.map((t) => t.vol.name).join(', ')}${clusters.length > 1 ? ' (they are on different clusters)' : ''}: ` +
+          'snapshots are made one after another, not at one instant');
+      }
+      for (const t of targets) await t.ontap.createSnapshot(t.vol, name, opts);
     }
-    for (const t of targets) await t.ontap.createSnapshot(t.vol, name, opts);
-  }
+  };
+  await (ctx.args.freeze ? withFrozenGuests(ctx, targets.map((t) => t.mapped), take) : take());
   const rows: SnapshotRow[] = [];
   for (const t of targets) {
     const made = (await t.ontap.snapshots(t.vol)).find((s) => s.name === name);

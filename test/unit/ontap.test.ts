@@ -9,6 +9,7 @@ import { baseStorageId, buildTarget, legacyPveConfig, ontapTargetFor } from '../
 import { cloneFileName, imageFile, parseCloneName, vmDisks } from '../../lib/ontap/disks.ts';
 import { OntapError } from '../../lib/ontap/errors.ts';
 import { firstPart } from '../../lib/ontap/rest.ts';
+import { agentEnabled } from '../../lib/ontap/freeze.ts';
 import { pickVolume } from '../../lib/ontap/mapping.ts';
 import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, snapshotOrigin } from '../../lib/ontap/names.ts';
 import { RestOntap, queryString } from '../../lib/ontap/rest.ts';
@@ -521,4 +522,11 @@ describe('firstPart: the body of a multipart answer (file data reads)', () => {
     ['--b1\r\nContent-Disposition: form-data; name="data"\r\n\r\n\r\n--b1--\r\n', ''],
     ['plain text, not multipart', 'plain text, not multipart'],
   ])('%j -> %j', (text, body) => expect(firstPart(text)).toBe(body));
+});
+
+describe('agentEnabled: the QEMU agent option of a VM config', () => {
+  test.each([
+    [undefined, false], ['', false], ['0', false], ['1', true], [1, true], ['enabled=1,fstrim_cloned_disks=1', true],
+    ['enabled=0', false], ['fstrim_cloned_disks=1', false], ['1,type=virtio', true], ['0,type=isa', false],
+  ])('%j -> %p', (value, on) => expect(agentEnabled(value)).toBe(on));
 });
