@@ -5,7 +5,7 @@
 //
 // Written and read through ONTAP's REST files API (lib/ontap/rest.ts writeFile/readFile);
 // ZAPI has no call that writes file data, so snapshots over ZAPI carry no manifest.
-import { info, warn } from '../cli/log.ts';
+import { debug, warn } from '../cli/log.ts';
 import { guestBase } from '../pve/path.ts';
 import type { ClusterVm } from '../pve/types.ts';
 import type { Ctx } from './context.ts';
@@ -80,7 +80,8 @@ export async function guestsOn(ctx: Ctx, storages: string[]): Promise<GuestOn[]>
  */
 export async function writeManifest(ctx: Ctx, ontap: Ontap, mapped: Mapped, snapshot: string): Promise<void> {
   if (!ontap.writeFile) {
-    info(`volume ${mapped.volume.name}: ZAPI cannot write files, so snapshot ${snapshot} carries no manifest`);
+    // every snapshot over ZAPI would say it: a debug line, the docs say it once
+    debug(`volume ${mapped.volume.name}: ZAPI cannot write files, so snapshot ${snapshot} carries no manifest`);
     return;
   }
   try {
