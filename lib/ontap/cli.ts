@@ -41,7 +41,8 @@ NetApp ONTAP snapshots and clones for Proxmox NFS storages.
   storage snap     scheduled mode: snapshot ontap_<label>_<UTC time>, then remove
                    this label's snapshots the policy no longer keeps (--keep N,
                    --keep-last/hourly/daily/weekly/monthly/yearly N, --tiers SPEC);
-                   only snapshots this tool made for the label are ever removed
+                   only snapshots this tool made for the label are ever removed;
+                   --freeze as for create
 
 ontap-snapshot options:
   --ontap-config FILE  ONTAP settings (the original config.ini layout works too);

@@ -13,6 +13,7 @@ import { planRetention, summarise, type PlanItem } from '../snapshots/plan.ts';
 import { describePolicy, parsePolicyOptions } from '../snapshots/policy.ts';
 import type { Ctx } from './context.ts';
 import { isBusy } from './errors.ts';
+import { withFrozenGuests } from './freeze.ts';
 import { writeManifest } from './manifest.ts';
 import { SNAPSHOT_COMMENT } from './names.ts';
 
@@ -51,7 +52,8 @@ export async function snap(ctx: Ctx, storage: string): Promise<number> {
   const name = scheduledName(label, ctx.now);
   const dry = Boolean(ctx.args['dry-run']);
   if (!dry) await writeManifest(ctx, ontap, mapped, name);
-  if (!dry) await ontap.createSnapshot(v, name, { comment: SNAPSHOT_COMMENT, snapmirrorLabel: mirrorLabel, expiryTime });
+  const take = () => ontap.createSnapshot(v, name, { comment: SNAPSHOT_COMMENT, snapmirrorLabel: mirrorLabel, expiryTime });
+  if (!dry) await (ctx.args.freeze ? withFrozenGuests(ctx, [mapped], take) : take());
   const snaps = await ontap.snapshots(v);
   const items: PlanItem[] = snaps.map((s) => ({
     name: s.name,

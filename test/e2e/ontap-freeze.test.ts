@@ -55,6 +55,15 @@ describe('storage create --freeze', () => {
     expect(await frozen(102)).toBe(false);
   });
 
+  test('storage snap --freeze: the same around its scheduled snapshot', async () => {
+    const from = await logLength();
+    const r = await tool(['storage', 'snap', '--storage', 'nfs-sub', '--label', 'fz', '--keep-last', '2', '--freeze']);
+    expect(errorLines(r)).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(await agentCalls(from)).toEqual(['freeze 102', 'thaw 102']);
+    expect(vol(await ontap.state(), 'pve_data').snapshots.some((s: any) => /^ontap_fz_\d{14}$/.test(s.name))).toBe(true);
+  });
+
   test('without --freeze no agent call is made', async () => {
     const from = await logLength();
     const r = await tool(['storage', 'create', '--storage', 'nfs1', '--snapshot', 'fz_plain']);
