@@ -30,7 +30,9 @@ VZDUMP_ORIG=/etc/vzdump.conf.autosnap-orig
 # `sim-pvesh`, which would shadow the real pvesh. All of them stay reachable as
 # `autosnap <tool>`. test/e2e/install.test.ts keeps this list in step with scripts/main.ts.
 TOOLS=(autosnap pve-snapshot ontap-snapshot backup-hook backup-wakeup backup-sync)
-BASE_UNITS=(autosnap.service autosnap.timer autosnap-clean.service autosnap-clean.timer autosnap-notify@.service)
+# ontap-snapshot-snap@ is a template (one instance per label); shipped, never enabled here
+BASE_UNITS=(autosnap.service autosnap.timer autosnap-clean.service autosnap-clean.timer autosnap-notify@.service
+            ontap-snapshot-snap@.service ontap-snapshot-snap@.timer)
 HOOK_UNITS=(backup-wakeup.service backup-wakeup.timer backup-wakeup-jit.service backup-wakeup-jit.timer backup-sync.service backup-sync.timer backup-watch.service backup-watch.timer)
 BASE_TIMERS=(autosnap.timer autosnap-clean.timer)
 
@@ -643,7 +645,15 @@ do_uninstall() {
   # stop the schedule first, and take vzdump's hook away before the executable goes:
   # vzdump refuses to start at all while its `script:` does not exist
   if systemd_live && [ "$DRY" = 0 ] && [ "${#units[@]}" -gt 0 ]; then
-    systemctl disable --now "${units[@]}" >/dev/null 2>&1 || true
+    # a template (name@.unit) cannot be stopped by that name, which would fail the whole
+    # call: its instances are stopped by pattern, and disabling the template removes theirs
+    local plain=() tmpl=()
+    for p in "${units[@]}"; do case $p in *@.*) tmpl+=("$p") ;; *) plain+=("$p") ;; esac; done
+    [ "${#plain[@]}" -eq 0 ] || systemctl disable --now "${plain[@]}" >/dev/null 2>&1 || true
+    if [ "${#tmpl[@]}" -gt 0 ]; then
+      systemctl stop "${tmpl[@]/@./@*.}" >/dev/null 2>&1 || true
+      systemctl disable "${tmpl[@]}" >/dev/null 2>&1 || true
+    fi
     say stopped "${units[*]}"
   fi
   for p in "${OLD_ORDER[@]}"; do

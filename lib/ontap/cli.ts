@@ -26,17 +26,23 @@ NetApp ONTAP snapshots and clones for Proxmox NFS storages.
   storage create   snapshot the volume behind the storage (--snapshot NAME, default
                    proxmox_snapshot_<UTC time>); several --storage: one snapshot at
                    one instant through a consistency group holding their volumes,
-                   else one after another with a warning
+                   else one after another with a warning; over REST a manifest
+                   (.autosnap-manifest.json: the guests on the volume and their
+                   configs) is written into the volume first; --freeze: the
+                   running VMs' file systems are frozen through the QEMU guest
+                   agent for the snapshot and always thawed afterwards
   storage list     its snapshots, and the FlexClones holding them
   storage delete   delete a snapshot (--snapshot)
   storage restore  restore the volume to a snapshot: loses newer data (asks, or --yes)
   storage mount    FlexClone a snapshot and add it as storage <ID>-CLONE-<snapshot>
   storage unmount  remove such a storage and its FlexClone
-  storage show     the volume, SVM and junction behind the storage
+  storage show     the volume, SVM and junction behind the storage; with
+                   --snapshot, that snapshot and the guests its manifest lists
   storage snap     scheduled mode: snapshot ontap_<label>_<UTC time>, then remove
                    this label's snapshots the policy no longer keeps (--keep N,
                    --keep-last/hourly/daily/weekly/monthly/yearly N, --tiers SPEC);
-                   only snapshots this tool made for the label are ever removed
+                   only snapshots this tool made for the label are ever removed;
+                   --freeze as for create
 
 ontap-snapshot options:
   --ontap-config FILE  ONTAP settings (the original config.ini layout works too);
@@ -58,7 +64,7 @@ See docs/ontap-snapshot.md.`;
 const SPEC = {
   // vmid: another spelling of --vm (it used to come with the global options)
   string: ['vm', 'vmid', 'storage', 'snapshot', 'clone', 'ontap-config', 'loglevel', 'snapmirror-label', 'expiry', 'label', ...POLICY_OPTIONS.string],
-  boolean: ['suspend', 'shutdown', 'yes', 'force-running', 'update-snapmirror'],
+  boolean: ['suspend', 'shutdown', 'yes', 'force-running', 'update-snapmirror', 'freeze'],
   alias: { y: 'yes' },
   // storage create takes several (one snapshot at one instant across their volumes)
   multi: ['storage'],

@@ -62,8 +62,8 @@ export class OntapHttp {
     return undefined;
   }
 
-  async send(method: string, path: string, body?: string, contentType = 'application/json'): Promise<HttpAnswer> {
-    const headers: Record<string, string> = { Authorization: this.auth, Accept: contentType === 'text/xml' ? 'text/xml' : 'application/hal+json, application/json' };
+  async send(method: string, path: string, body?: string, contentType = 'application/json', accept?: string): Promise<HttpAnswer> {
+    const headers: Record<string, string> = { Authorization: this.auth, Accept: accept ?? (contentType === 'text/xml' ? 'text/xml' : 'application/hal+json, application/json') };
     if (body !== undefined) headers['Content-Type'] = contentType;
     this.requests++;
     const started = performance.now();

@@ -1,5 +1,6 @@
 // ONTAP over REST (9.6+): collections read with explicit `fields=` and followed through
 // `_links.next`; asynchronous calls (202 + job) polled until they end or time out.
+import crypto from 'node:crypto';
 import { AppError } from '../cli/errors.ts';
 import { OntapError } from './errors.ts';
 import type { OntapHttp } from './http.ts';
@@ -24,6 +25,16 @@ export function queryString(q: Record<string, string | number | boolean | undefi
     parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v)).replace(/%2C/g, ',').replace(/%7C/g, '|').replace(/%2F/g, '/').replace(/%2A/g, '*')}`);
   }
   return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/** The body of the first part of a multipart answer; the text itself when it is not one. */
+export function firstPart(text: string): string {
+  const m = /^--([^\r\n]+)\r?\n/.exec(text);
+  if (!m) return text;
+  const start = text.indexOf('\r\n\r\n', m[0].length);
+  if (start < 0) return '';
+  const end = text.indexOf(`\r\n--${m[1]}`, start + 4);
+  return text.slice(start + 4, end < 0 ? undefined : end);
 }
 
 export function toVolume(r: Rec): VolumeInfo {
@@ -274,7 +285,9 @@ export class RestOntap implements Ontap {
 
   private filePath(vol: VolumeInfo, path: string): string {
     const rel = path.split('/').filter(Boolean).join('/');
-    return `/api/storage/volumes/${vol.uuid}/files/${encodeURIComponent(rel)}`;
+    // "The path field requires using "%2E" to represent "." and "%2F" to represent "/""
+    // (GET /storage/volumes/{volume.uuid}/files/{path} in NetApp's REST reference)
+    return `/api/storage/volumes/${vol.uuid}/files/${encodeURIComponent(rel).replace(/\./g, '%2E')}`;
   }
 
   async fileInfo(vol: VolumeInfo, path: string): Promise<FileEntry | undefined> {
@@ -306,6 +319,49 @@ export class RestOntap implements Ontap {
       destination_path: destination,
       overwrite_destination: false,
     });
+  }
+
+  // File data (https://docs.netapp.com/us-en/ontap-restapi-97/ontap/storage_volumes_volume.uuid_files_path_endpoint_overview.html):
+  // a write is multipart/form-data, at most 1 MB per request; the reference names the
+  // form field "data" (POST .../files/{path}, "data: formData"), the overview's curl
+  // example uses "file": we send "data" as the parameter table says (assumption).
+  async writeFile(vol: VolumeInfo, path: string, content: string): Promise<void> {
+    if (Buffer.byteLength(content) > 1048576) throw new AppError(`${path}: more than 1 MB, which ONTAP does not take in one write`);
+    // A file already there is deleted first: PATCH writes at an offset and would leave
+    // the tail of a longer old file behind; POST's overwrite= is gone from newer references.
+    if (await this.fileInfo(vol, path)) await this.deleteFile(vol, path);
+    const boundary = `autosnap${crypto.randomUUID().replace(/-/g, '')}`;
+    const body = `--${boundary}\r\nContent-Disposition: form-data; name="data"\r\n\r\n${content}\r\n--${boundary}--\r\n`;
+    const what = `write ${path} in volume ${vol.name}`;
+    const res = await this.http.send('POST', this.filePath(vol, path), body, `multipart/form-data; boundary=${boundary}`);
+    if (res.status >= 400) this.raise(what, res);
+  }
+
+  // A read needs "Accept: multipart/form-data" and `length` (same overview). The answer's
+  // layout is not shown by NetApp: we take the first part's body (assumption).
+  async readFile(vol: VolumeInfo, path: string): Promise<string | undefined> {
+    const what = `read ${path} in volume ${vol.name}`;
+    const res = await this.http.send('GET', this.filePath(vol, path) + queryString({ byte_offset: 0, length: 1048576 }), undefined, 'application/json', 'multipart/form-data');
+    if (res.status === 404) return undefined;
+    if (res.status >= 400) {
+      try {
+        this.raise(what, res);
+      } catch (e) {
+        if (e instanceof OntapError && e.code === '4') return undefined;
+        throw e;
+      }
+    }
+    return firstPart(res.text);
+  }
+
+  private raise(what: string, res: { status: number; text: string }): never {
+    let err: Rec = {};
+    try {
+      err = JSON.parse(res.text).error ?? {};
+    } catch {
+      // not JSON: the status says enough
+    }
+    throw new OntapError({ what, code: err.code ?? res.status, message: err.message ?? `HTTP ${res.status}`, status: res.status });
   }
 
   async deleteFile(vol: VolumeInfo, path: string): Promise<void> {

@@ -13,6 +13,8 @@ import { planRetention, summarise, type PlanItem } from '../snapshots/plan.ts';
 import { describePolicy, parsePolicyOptions } from '../snapshots/policy.ts';
 import type { Ctx } from './context.ts';
 import { isBusy } from './errors.ts';
+import { withFrozenGuests } from './freeze.ts';
+import { writeManifest } from './manifest.ts';
 import { SNAPSHOT_COMMENT } from './names.ts';
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9-]{0,30}$/;
@@ -49,7 +51,9 @@ export async function snap(ctx: Ctx, storage: string): Promise<number> {
   const v = mapped.volume;
   const name = scheduledName(label, ctx.now);
   const dry = Boolean(ctx.args['dry-run']);
-  if (!dry) await ontap.createSnapshot(v, name, { comment: SNAPSHOT_COMMENT, snapmirrorLabel: mirrorLabel, expiryTime });
+  if (!dry) await writeManifest(ctx, ontap, mapped, name);
+  const take = () => ontap.createSnapshot(v, name, { comment: SNAPSHOT_COMMENT, snapmirrorLabel: mirrorLabel, expiryTime });
+  if (!dry) await (ctx.args.freeze ? withFrozenGuests(ctx, [mapped], take) : take());
   const snaps = await ontap.snapshots(v);
   const items: PlanItem[] = snaps.map((s) => ({
     name: s.name,

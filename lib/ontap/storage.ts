@@ -13,8 +13,9 @@ import { joinPath } from './disks.ts';
 import { normJunction, type Mapped } from './mapping.ts';
 import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, SNAPSHOT_COMMENT, snapshotOrigin } from './names.ts';
 import type { Ontap, SnapshotInfo, VolumeInfo } from './types.ts';
-import type { ClusterVm } from '../pve/types.ts';
 import { snap } from './schedule.ts';
+import { withFrozenGuests } from './freeze.ts';
+import { describeGuests, guestsOn, readManifest, storagesOnVolume, writeManifest, type GuestOn } from './manifest.ts';
 
 function need(ctx: Ctx, name: 'storage' | 'snapshot', cmd: string): string {
   const v = ctx.args[name];
@@ -96,6 +97,7 @@ export async function storageCommand(ctx: Ctx, cmd: string): Promise<number> {
 async function show(ctx: Ctx, storage: string): Promise<number> {
   const { ontap, mapped } = await ctx.map(storage);
   const v = mapped.volume;
+  if (typeof ctx.args.snapshot === 'string' && ctx.args.snapshot) return showSnapshot(ctx, storage, ontap, v, ctx.args.snapshot);
   const row = {
     storage,
     server: mapped.storage.server,
@@ -114,6 +116,24 @@ async function show(ctx: Ctx, storage: string): Promise<number> {
   };
   const pairs = Object.entries(row).filter(([, val]) => val !== undefined).map(([key, val]) => ({ key, value: Array.isArray(val) ? val.join(', ') : String(val) }));
   print(render(ctx.format, pairs, [{ header: 'Field', get: (r) => r.key }, { header: 'Value', get: (r) => r.value }], row));
+  return 0;
+}
+
+/** One snapshot, and the guests its manifest says it holds. */
+async function showSnapshot(ctx: Ctx, storage: string, ontap: Ontap, v: VolumeInfo, name: string): Promise<number> {
+  const snap = await findSnapshot(ontap, v, name);
+  const clones = (await ontap.clonesOf(v)).filter((c) => c.parentSnapshot === name).map((c) => c.name);
+  const m = await readManifest(ontap, v, name);
+  const row = {
+    ...snapshotRow(storage, v, snap, clones),
+    manifest: m ? `${m.created} (${m.guests.length} guest${m.guests.length === 1 ? '' : 's'})` : ontap.api === 'zapi' ? 'none (ZAPI cannot read files)' : 'none',
+    guests: m ? describeGuests(m) : undefined,
+  };
+  const pairs = Object.entries(row)
+    .filter(([, val]) => val !== undefined && val !== '')
+    .map(([key, val]) => ({ key, value: Array.isArray(val) ? val.join(', ') : String(val) }));
+  // JSON and YAML get the manifest's guests with their configs
+  print(render(ctx.format, pairs, [{ header: 'Field', get: (r) => r.key }, { header: 'Value', get: (r) => r.value }], { ...row, guests: m?.guests }));
   return 0;
 }
 
@@ -146,7 +166,9 @@ async function create(ctx: Ctx, storage: string): Promise<number> {
     info(`would create snapshot ${name} of volume ${v.name} (SVM ${mapped.svm})`);
     return 0;
   }
-  await ontap.createSnapshot(v, name, { comment: SNAPSHOT_COMMENT, snapmirrorLabel: label, expiryTime });
+  await writeManifest(ctx, ontap, mapped, name);
+  const take = () => ontap.createSnapshot(v, name, { comment: SNAPSHOT_COMMENT, snapmirrorLabel: label, expiryTime });
+  await (ctx.args.freeze ? withFrozenGuests(ctx, [mapped], take) : take());
   const made = (await ontap.snapshots(v)).find((s) => s.name === name);
   out(ctx, [snapshotRow(storage, v, made ?? { name, comment: SNAPSHOT_COMMENT, snapmirrorLabel: label, expiryTime }, [])], snapColumns);
   return 0;
@@ -162,10 +184,10 @@ async function createMany(ctx: Ctx, storages: string[]): Promise<number> {
   const bad = checkSnapshotName(name);
   if (bad) throw new UsageError(bad);
   const label = typeof ctx.args['snapmirror-label'] === 'string' && ctx.args['snapmirror-label'] ? ctx.args['snapmirror-label'] : undefined;
-  const targets: { storage: string; ontap: Ontap; vol: VolumeInfo }[] = [];
+  const targets: { storage: string; ontap: Ontap; vol: VolumeInfo; mapped: Mapped }[] = [];
   for (const storage of storages) {
     const { ontap, mapped } = await ctx.map(storage);
-    if (!targets.some((t) => t.ontap === ontap && t.vol.uuid === mapped.volume.uuid)) targets.push({ storage, ontap, vol: mapped.volume });
+    if (!targets.some((t) => t.ontap === ontap && t.vol.uuid === mapped.volume.uuid)) targets.push({ storage, ontap, vol: mapped.volume, mapped });
   }
   const clusters = [...new Set(targets.map((t) => t.ontap))];
   if (ctx.args['dry-run']) {
@@ -173,15 +195,19 @@ async function createMany(ctx: Ctx, storages: string[]): Promise<number> {
     return 0;
   }
   const opts = { comment: SNAPSHOT_COMMENT, snapmirrorLabel: label };
-  const group = clusters.length === 1 && targets.length > 1 ? await clusters[0].groupSnapshot(targets.map((t) => t.vol), name, opts) : false;
-  if (group) info(`snapshot ${name} made at one instant through consistency group ${group}`);
-  else {
-    if (targets.length > 1) {
-      warn(`no consistency group holds volumes ${targets.map((t) => t.vol.name).join(', ')}${clusters.length > 1 ? ' (they are on different clusters)' : ''}: ` +
-        'snapshots are made one after another, not at one instant');
+  for (const t of targets) await writeManifest(ctx, t.ontap, t.mapped, name);
+  const take = async () => {
+    const group = clusters.length === 1 && targets.length > 1 ? await clusters[0].groupSnapshot(targets.map((t) => t.vol), name, opts) : false;
+    if (group) info(`snapshot ${name} made at one instant through consistency group ${group}`);
+    else {
+      if (targets.length > 1) {
+        warn(`no consistency group holds volumes ${targets.map((t) => t.vol.name).join(', ')}${clusters.length > 1 ? ' (they are on different clusters)' : ''}: ` +
+          'snapshots are made one after another, not at one instant');
+      }
+      for (const t of targets) await t.ontap.createSnapshot(t.vol, name, opts);
     }
-    for (const t of targets) await t.ontap.createSnapshot(t.vol, name, opts);
-  }
+  };
+  await (ctx.args.freeze ? withFrozenGuests(ctx, targets.map((t) => t.mapped), take) : take());
   const rows: SnapshotRow[] = [];
   for (const t of targets) {
     const made = (await t.ontap.snapshots(t.vol)).find((s) => s.name === name);
@@ -216,51 +242,6 @@ async function del(ctx: Ctx, storage: string, name: string): Promise<number> {
   }
   info(`deleted snapshot ${name} of volume ${v.name}`);
   return 0;
-}
-
-/** Config keys that hold a guest's disks and volumes (QEMU and LXC). */
-const GUEST_DISK_KEY = /^((ide|sata|scsi|virtio|unused|mp)\d+|efidisk\d+|tpmstate\d+|rootfs)$/;
-
-interface GuestOn {
-  vmid: number;
-  type: string;
-  node: string;
-  name?: string;
-  status: string;
-  storages: string[];
-}
-
-/**
- * The Proxmox storages a volume restore rolls back: NFS storages on the same server whose
- * export is the volume's junction or a directory below it (nfs1 and nfs-sub alike).
- */
-async function storagesOnVolume(ctx: Ctx, mapped: Mapped): Promise<string[]> {
-  const j = normJunction(mapped.volume.path ?? '');
-  return (await ctx.storageList())
-    .filter((s) => s.type === 'nfs' && String(s.server ?? '') === mapped.storage.server)
-    .filter((s) => {
-      const e = normJunction(String(s.export ?? ''));
-      return e === j || (j === '/' ? e.startsWith('/') : e.startsWith(j + '/'));
-    })
-    .map((s) => String(s.storage));
-}
-
-/** The guests with a disk or volume on one of these storages, from their configs. */
-async function guestsOn(ctx: Ctx, storages: string[]): Promise<GuestOn[]> {
-  const pve = await ctx.pve();
-  const all = (await pve.get<ClusterVm[]>('/cluster/resources', { type: 'vm' })) ?? [];
-  const out: GuestOn[] = [];
-  for (const g of all) {
-    const cfg = (await pve.get<Record<string, unknown>>(`/nodes/${encodeURIComponent(g.node)}/${g.type}/${g.vmid}/config`)) ?? {};
-    const on = new Set<string>();
-    for (const [k, v] of Object.entries(cfg)) {
-      if (!GUEST_DISK_KEY.test(k)) continue;
-      const m = /^([A-Za-z][\w.-]*):/.exec(String(v));
-      if (m && storages.includes(m[1])) on.add(m[1]);
-    }
-    if (on.size) out.push({ vmid: Number(g.vmid), type: g.type, node: g.node, name: g.name, status: String(g.status), storages: [...on] });
-  }
-  return out.sort((a, b) => a.vmid - b.vmid);
 }
 
 async function restore(ctx: Ctx, storage: string, name: string): Promise<number> {
@@ -318,12 +299,15 @@ interface MountRow {
   snapshot: string;
   junction: string;
   export: string;
+  /** the guests the snapshot's manifest lists */
+  guests?: string;
 }
 const mountColumns: Column<MountRow>[] = [
   { header: 'Storage', get: (r) => r.clone_storage },
   { header: 'Volume', get: (r) => r.volume },
   { header: 'Snapshot', get: (r) => r.snapshot },
   { header: 'Export', get: (r) => r.export },
+  { header: 'Guests', get: (r) => r.guests ?? '' },
 ];
 
 /** Remove a clone volume, whatever state a failed step left it in. */
@@ -379,6 +363,16 @@ async function mount(ctx: Ctx, storage: string, snapshot: string): Promise<numbe
   } catch (e) {
     await undo(`FlexClone ${volName}`, () => removeClone(ontap, mapped, volName));
     throw new AppError(`add storage '${storageId}': ${(e as Error).message}; the FlexClone was removed again`);
+  }
+  try {
+    const m = await readManifest(ontap, parent, snapshot);
+    if (m) {
+      row.guests = describeGuests(m);
+      info(`snapshot ${snapshot} holds guests ${row.guests} (manifest of ${m.created})`);
+    } else info(`snapshot ${snapshot} has no manifest: which guests it holds is not recorded`);
+  } catch (e) {
+    // the clone is there and usable; only the description is missing
+    warn(`snapshot ${snapshot}: manifest not read (${(e as Error).message})`);
   }
   out(ctx, [row], mountColumns);
   return 0;

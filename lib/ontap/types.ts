@@ -104,6 +104,13 @@ export interface Ontap {
   /** clone a file within its volume; never overwrites */
   cloneFile(vol: VolumeInfo, source: string, destination: string): Promise<void>;
   deleteFile(vol: VolumeInfo, path: string): Promise<void>;
+  /**
+   * Small files with content (at most 1 MB), through the REST files API; ZAPI has no
+   * call that writes file data, so it leaves these out.
+   */
+  writeFile?(vol: VolumeInfo, path: string, content: string): Promise<void>;
+  /** the content, or undefined when there is no such file; `.snapshot/<name>/...` reads a snapshot */
+  readFile?(vol: VolumeInfo, path: string): Promise<string | undefined>;
 }
 
 /**

@@ -22,7 +22,9 @@ afterAll(() => {
 });
 
 const LINKED = ['autosnap', 'pve-snapshot', 'ontap-snapshot', 'backup-hook', 'backup-wakeup', 'backup-sync'];
-const BASE_UNITS = ['autosnap.service', 'autosnap.timer', 'autosnap-clean.service', 'autosnap-clean.timer', 'autosnap-notify@.service'];
+const BASE_UNITS = ['autosnap.service', 'autosnap.timer', 'autosnap-clean.service', 'autosnap-clean.timer', 'autosnap-notify@.service', 'ontap-snapshot-snap@.service', 'ontap-snapshot-snap@.timer'];
+// a template is verified and read as one of its instances
+const instance = (u: string) => u.replace('@.', '@daily.');
 const HOOK_UNITS = ['backup-wakeup.service', 'backup-wakeup.timer', 'backup-wakeup-jit.service', 'backup-wakeup-jit.timer', 'backup-sync.service', 'backup-sync.timer', 'backup-watch.service', 'backup-watch.timer'];
 const HOOK_LINE = 'script: /usr/local/sbin/backup-hook';
 
@@ -462,7 +464,7 @@ describe('systemd units', () => {
   expect(install(root, '--with-backup-hook').code).toBe(0);
   verifyRoot(root);
 
-  test.each([...BASE_UNITS, ...HOOK_UNITS])('systemd-analyze verify %s: clean', (unit) => {
+  test.each([...BASE_UNITS, ...HOOK_UNITS].map(instance))('systemd-analyze verify %s: clean', (unit) => {
     expect(verify(root, `/etc/systemd/system/${unit}`)).toEqual({ code: 0, out: '' });
   });
 
@@ -491,7 +493,7 @@ describe('systemd units', () => {
   });
 
   test('every service reports its failure through the installed autosnap-notify@.service', () => {
-    for (const u of [...BASE_UNITS, ...HOOK_UNITS].filter((u) => u.endsWith('.service') && !u.includes('@'))) {
+    for (const u of [...BASE_UNITS, ...HOOK_UNITS].filter((u) => u.endsWith('.service') && u !== 'autosnap-notify@.service')) {
       expect([u, read(root, `etc/systemd/system/${u}`).match(/^OnFailure=(.+)$/m)?.[1]]).toEqual([u, 'autosnap-notify@%n.service']);
     }
     expect(read(root, 'etc/systemd/system/autosnap-notify@.service')).toMatch(/^ExecStart=\/opt\/autosnap\/bin\/autosnap notify --failed-unit %i$/m);
@@ -500,8 +502,9 @@ describe('systemd units', () => {
   test('every timer names an installed service', () => {
     for (const t of [...BASE_UNITS, ...HOOK_UNITS].filter((u) => u.endsWith('.timer'))) {
       const unit = read(root, `etc/systemd/system/${t}`).match(/^Unit=(.+)$/m)?.[1];
-      expect(unit).toBe(t.replace(/\.timer$/, '.service'));
-      expect(exists(root, `etc/systemd/system/${unit}`)).toBe(true);
+      // a template timer names its own instance of the template service
+      expect(unit).toBe(t.replace(/@\.timer$/, '@%i.timer').replace(/\.timer$/, '.service'));
+      expect(exists(root, `etc/systemd/system/${unit!.replace('@%i.', '@.')}`)).toBe(true);
     }
   });
 });
@@ -554,6 +557,15 @@ describe('timer schedules (systemd-analyze calendar, clock pinned)', () => {
   test('backup-wakeup-jit.timer: every 5 minutes, on the minute', () => {
     const [expr] = onCalendar('backup-wakeup-jit.timer');
     expect(next(expr, '2025-05-17 20:52:30 UTC', 3)).toEqual(['Sat 2025-05-17 20:55:00 UTC', 'Sat 2025-05-17 21:00:00 UTC', 'Sat 2025-05-17 21:05:00 UTC']);
+  });
+
+  test('ontap-snapshot-snap@.timer: daily at 01:30, persistent, the label is the instance', () => {
+    const [expr] = onCalendar('ontap-snapshot-snap@.timer');
+    expect(next(expr, '2025-05-17 00:00:00 UTC', 2)).toEqual(['Sat 2025-05-17 01:30:00 UTC', 'Sun 2025-05-18 01:30:00 UTC']);
+    expect(fs.readFileSync(path.join(ROOT, 'systemd/ontap-snapshot-snap@.timer'), 'utf8')).toMatch(/^Persistent=true$/m);
+    const service = fs.readFileSync(path.join(ROOT, 'systemd/ontap-snapshot-snap@.service'), 'utf8');
+    expect(service).toMatch(/^EnvironmentFile=\/etc\/autosnap\/ontap-snapshot\/%i\.conf$/m);
+    expect(service).toMatch(/^ExecStart=\/opt\/autosnap\/bin\/autosnap ontap-snapshot storage snap --storage \$\{STORAGE\} --label %i \$POLICY$/m);
   });
 
   test('backup-wakeup.timer: a valid daily time', () => {

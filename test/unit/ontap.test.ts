@@ -8,6 +8,8 @@ import { isScheduled, scheduledName } from '../../lib/ontap/schedule.ts';
 import { baseStorageId, buildTarget, legacyPveConfig, ontapTargetFor } from '../../lib/ontap/config.ts';
 import { cloneFileName, imageFile, parseCloneName, vmDisks } from '../../lib/ontap/disks.ts';
 import { OntapError } from '../../lib/ontap/errors.ts';
+import { firstPart } from '../../lib/ontap/rest.ts';
+import { agentEnabled } from '../../lib/ontap/freeze.ts';
 import { pickVolume } from '../../lib/ontap/mapping.ts';
 import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, snapshotOrigin } from '../../lib/ontap/names.ts';
 import { RestOntap, assertOntapPath, queryString } from '../../lib/ontap/rest.ts';
@@ -535,4 +537,20 @@ describe('simulator clock', () => {
     expect(seen).toEqual([1, 301]);
     expect(Math.round((clock.now() - start) / 1000)).toBe(1000);
   });
+});
+
+describe('firstPart: the body of a multipart answer (file data reads)', () => {
+  test.each([
+    ['--b1\r\nContent-Disposition: form-data; name="data"\r\n\r\n{"a":1}\r\n--b1--\r\n', '{"a":1}'],
+    ['--b1\r\nContent-Disposition: form-data; name="data"\r\n\r\nline1\r\nline2\r\n--b1--\r\n', 'line1\r\nline2'],
+    ['--b1\r\nContent-Disposition: form-data; name="data"\r\n\r\n\r\n--b1--\r\n', ''],
+    ['plain text, not multipart', 'plain text, not multipart'],
+  ])('%j -> %j', (text, body) => expect(firstPart(text)).toBe(body));
+});
+
+describe('agentEnabled: the QEMU agent option of a VM config', () => {
+  test.each([
+    [undefined, false], ['', false], ['0', false], ['1', true], [1, true], ['enabled=1,fstrim_cloned_disks=1', true],
+    ['enabled=0', false], ['fstrim_cloned_disks=1', false], ['1,type=virtio', true], ['0,type=isa', false],
+  ])('%j -> %p', (value, on) => expect(agentEnabled(value)).toBe(on));
 });

@@ -268,6 +268,39 @@ export async function handleRest(ctx: RestContext, req: Request, url: URL): Prom
     if ((m = /^\/api\/storage\/volumes\/([^/]+)\/files(?:\/(.*))?$/.exec(p))) {
       const vol = st.volume(undefined, m[1]);
       const rel = decodeURIComponent(m[2] ?? '');
+      if (method === 'GET' && url.searchParams.has('length')) {
+        // File data: "the Accept request HTTP header must be specified as
+        // multipart/form-data, and a value for the length query property ... must be
+        // specified. The API will fail if the length of data being read/written exceeds
+        // 1 MB" (https://docs.netapp.com/us-en/ontap-restapi-97/ontap/storage_volumes_volume.uuid_files_path_endpoint_overview.html).
+        checkQuery(url, new Set(), ['byte_offset', 'length'], false);
+        // Assumption (NetApp does not document the refusals): a missing Accept header and
+        // an oversized length are plain 400s with code 2.
+        if (!/multipart\/form-data/.test(req.headers.get('accept') ?? '')) throw new SimError('2', 'reading file data needs "Accept: multipart/form-data"', 400);
+        const length = Number(url.searchParams.get('length'));
+        const offset = Number(url.searchParams.get('byte_offset') ?? 0);
+        if (!Number.isInteger(length) || length < 0 || length > 1048576) throw new SimError('2', `"length" must be 0..1048576`, 400);
+        if (!Number.isInteger(offset) || offset < 0) throw new SimError('2', `"byte_offset" must be >= 0`, 400);
+        const data = st.readFile(vol, rel, offset, length);
+        // Assumption: the answer is one form-data part named "data" (the name of the
+        // field a write takes); NetApp's reference shows no example answer.
+        const boundary = `simboundary${crypto.randomBytes(8).toString('hex')}`;
+        const body = `--${boundary}\r\nContent-Disposition: form-data; name="data"\r\n\r\n${data}\r\n--${boundary}--\r\n`;
+        return new Response(body, { status: 200, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } });
+      }
+      if (method === 'POST') {
+        // POST /storage/volumes/{volume.uuid}/files/{path}: "data" in formData, "overwrite"
+        // (https://docs.netapp.com/us-en/ontap-restapi-97/ontap/post-storage-volumes-files-.html)
+        checkQuery(url, new Set(), ['overwrite', 'byte_offset'], false);
+        if (!/multipart\/form-data/.test(req.headers.get('content-type') ?? '')) throw new SimError('2', 'file data must be sent as multipart/form-data', 400);
+        const form = await req.formData();
+        const data = form.get('data');
+        if (data === null) throw new SimError('2', '"data" is a required field', 400);
+        const text = typeof data === 'string' ? data : await data.text();
+        if (Buffer.byteLength(text) > 1048576) throw new SimError('2', 'more than 1 MB of data in one request', 400);
+        st.writeFile(vol, rel, text, url.searchParams.get('overwrite') === 'true');
+        return json(201, {});
+      }
       if (method === 'GET') {
         checkQuery(url, FIELDS.file);
         const entries = st.listDir(vol, rel).map((e) => ({ name: e.name, type: e.type, size: e.size, path: st.isDir(vol, rel) ? [rel, e.name].filter(Boolean).join('/') : rel, volume: { uuid: vol.uuid, name: vol.name } }) as Obj);

@@ -11,6 +11,8 @@ export interface SimFile {
   size: number;
   /** what the bytes are: a clone records its source so tests can follow the chain */
   origin: string;
+  /** the bytes themselves, for the small files written through the files API */
+  content?: string;
 }
 
 export interface SimSnapshot {
@@ -402,6 +404,39 @@ export class OntapState {
     vol.files.set(dst, { size: f.size, origin: `clone:${vol.name}/${src}` });
   }
 
+  /**
+   * The files a path of the files API sees: below `.snapshot/<name>/` those of that
+   * snapshot (read-only), else the active file system. ONTAP shows a volume's snapshots
+   * in its `.snapshot` directory (NFS and the files API alike).
+   */
+  view(vol: SimVolume, p: string): { files: Map<string, SimFile>; rel: string; snapshot?: SimSnapshot } {
+    const key = normPath(p);
+    const m = /^\.snapshot\/([^/]+)(?:\/(.*))?$/.exec(key);
+    if (!m) return { files: vol.files, rel: key };
+    const snap = vol.snapshots.find((x) => x.name === m[1]);
+    if (!snap) throw ERR.noFile(key, vol.name);
+    return { files: snap.files, rel: m[2] ?? '', snapshot: snap };
+  }
+
+  /** A new file with its content (POST /storage/volumes/{uuid}/files/{path}). */
+  writeFile(vol: SimVolume, p: string, content: string, overwrite: boolean): void {
+    this.online(vol);
+    const v = this.view(vol, p);
+    if (v.snapshot || v.rel.startsWith('.snapshot')) throw new SimError('917505', `"${normPath(p)}": a snapshot is read-only`, 400);
+    if (!v.rel) throw ERR.invalid('a file needs a name');
+    if (vol.files.has(v.rel) && !overwrite) throw ERR.duplicate(`File "${v.rel}" in volume "${vol.name}"`);
+    if (this.isDir(vol, v.rel)) throw ERR.duplicate(`Directory "${v.rel}" in volume "${vol.name}"`);
+    vol.files.set(v.rel, { size: Buffer.byteLength(content), origin: `written:${vol.name}/${v.rel}`, content });
+  }
+
+  /** Bytes of a file, active or in a snapshot. */
+  readFile(vol: SimVolume, p: string, offset: number, length: number): string {
+    const v = this.view(vol, p);
+    const f = v.files.get(v.rel);
+    if (!f) throw ERR.noFile(normPath(p), vol.name);
+    return Buffer.from(f.content ?? '').subarray(offset, offset + length).toString();
+  }
+
   deleteFile(vol: SimVolume, p: string): void {
     const key = normPath(p);
     if (!vol.files.has(key)) throw ERR.noFile(key, vol.name);
@@ -417,14 +452,15 @@ export class OntapState {
 
   /** Entries directly below a directory: files with sizes, sub-directories. */
   listDir(vol: SimVolume, p: string): { name: string; type: 'file' | 'directory'; size: number }[] {
-    const key = normPath(p);
-    if (!this.isDir(vol, key)) {
-      if (vol.files.has(key)) return [{ name: key.split('/').pop()!, type: 'file', size: vol.files.get(key)!.size }];
-      throw ERR.noFile(key, vol.name);
+    const { files, rel: key } = this.view(vol, p);
+    const isDir = key === '' || [...files.keys()].some((f) => f.startsWith(key + '/'));
+    if (!isDir) {
+      if (files.has(key)) return [{ name: key.split('/').pop()!, type: 'file', size: files.get(key)!.size }];
+      throw ERR.noFile(normPath(p), vol.name);
     }
     const prefix = key ? key + '/' : '';
     const seen = new Map<string, { name: string; type: 'file' | 'directory'; size: number }>();
-    for (const [f, info] of vol.files) {
+    for (const [f, info] of files) {
       if (!f.startsWith(prefix)) continue;
       const rest = f.slice(prefix.length);
       const [head, ...more] = rest.split('/');
@@ -511,6 +547,8 @@ export class OntapState {
         snapshots: v.snapshots.map((s) => ({
           uuid: s.uuid, name: s.name, comment: s.comment ?? null, createTime: new Date(s.createTime).toISOString(),
           snapmirrorLabel: s.snapmirrorLabel ?? null, expiryTime: s.expiryTime ? new Date(s.expiryTime).toISOString() : null,
+          // the files written through the files API (with content), as the snapshot holds them
+          files: Object.fromEntries([...s.files].filter(([, f]) => f.content !== undefined)),
         })),
       })),
       recoveryQueue: this.recoveryQueue.map((q) => ({ name: q.volume.name, svm: q.volume.svm, clone: q.volume.clone ?? null, deletedAt: new Date(q.deletedAt).toISOString() })),

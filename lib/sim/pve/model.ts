@@ -35,6 +35,8 @@ export interface Guest {
   lock?: string;
   agent?: string;
   agentRunning: boolean;
+  /** file systems frozen through the guest agent (fsfreeze-freeze until fsfreeze-thaw) */
+  frozen?: boolean;
   disks: Record<string, string>;
   config: Record<string, unknown>;
   snapshots: Map<string, Snap>;
@@ -661,6 +663,27 @@ export class PveModel {
     if (!g.agentRunning || g.paused) throw new PveError(500, 'QEMU guest agent is not running');
   }
 
+  /**
+   * POST .../agent/fsfreeze-freeze and fsfreeze-thaw: the checks of agent_available in
+   * qemu-server's PVE/QemuServer/Agent.pm (no agent configured, VM not running, agent not
+   * running), then the guest's answer. Assumption: the result is the number of file
+   * systems frozen or thawed (qemu-guest-agent's guest-fsfreeze-* return that count);
+   * the simulator's guests have 2 when frozen. A second freeze fails as the agent does
+   * while frozen (only guest-fsfreeze-status/thaw are allowed then).
+   */
+  agentFreeze(node: string, vmid: number, freeze: boolean): number {
+    this.agentPing(node, vmid);
+    const g = this.guestOn(node, 'qemu', vmid);
+    if (freeze) {
+      if (g.frozen) throw new PveError(500, 'Agent error: Command guest-fsfreeze-freeze has been disabled: the agent is in frozen state');
+      g.frozen = true;
+      return 2;
+    }
+    const was = g.frozen;
+    g.frozen = false;
+    return was ? 2 : 0;
+  }
+
   // ------------------------------------------------------------------ views
 
   configOf(g: Guest, config = g.config, disks = g.disks): Record<string, unknown> {
@@ -797,7 +820,7 @@ export class PveModel {
       pools: [...this.pools.values()],
       guests: [...this.guests.values()].map((g) => ({
         vmid: g.vmid, type: g.type, node: g.node, name: g.name, status: g.status, paused: g.paused, template: g.template,
-        tags: g.tags, pool: g.pool ?? null, lock: g.lock ?? null, agent: g.agent ?? null, agentRunning: g.agentRunning,
+        tags: g.tags, pool: g.pool ?? null, lock: g.lock ?? null, agent: g.agent ?? null, agentRunning: g.agentRunning, frozen: g.frozen ?? false,
         disks: g.disks, parent: g.parent ?? null,
         snapshots: [...g.snapshots.values()].sort((a, b) => a.seq - b.seq).map((s) => ({
           name: s.name, snaptime: s.snaptime, description: s.description, parent: s.parent ?? null, vmstate: s.vmstate, snapstate: s.snapstate ?? null,

@@ -206,6 +206,8 @@ route('POST /nodes/{node}/qemu/{vmid}/agent/ping', (c) => {
   c.model.agentPing(c.params.node, c.params.vmid);
   return { result: {} };
 });
+route('POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-freeze', (c) => ({ result: c.model.agentFreeze(c.params.node, c.params.vmid, true) }));
+route('POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw', (c) => ({ result: c.model.agentFreeze(c.params.node, c.params.vmid, false) }));
 
 // ---- tasks ----------------------------------------------------------------------------
 
