@@ -108,7 +108,10 @@ describe('through PVE::Notify (stand-in module on PERL5LIB)', () => {
     expect(r.code).toBe(0);
     expect(records(record).map((c) => c.call)).toEqual(['info']);
     fs.rmSync(record, { force: true });
-    r = await autosnap(['--host', '127.0.0.1:1', 'snap', '--label', 'hourly', '--keep', '2'], env(conf('never.conf', '[notify]\nmode = never\n')));
+    // a host nothing listens on (given once: a repeated --host is refused as usage)
+    r = await run(['--host', '127.0.0.1:1', '--fingerprint', sim.fingerprint, 'snap', '--label', 'hourly', '--keep', '2'], {
+      env: { TZ: 'UTC', AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_LOCK_FILE: path.join(TMP, 'run.lock'), ...env(conf('never.conf', '[notify]\nmode = never\n')) },
+    });
     expect(r.code).toBe(3);
     expect(records(record)).toEqual([]);
   });
