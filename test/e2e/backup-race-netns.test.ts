@@ -12,7 +12,8 @@ import { World, sleep } from './backup-fixture.ts';
 
 const ROUNDS = Number(process.env.BACKUP_RACE_ROUNDS ?? 50);
 const CAN = process.getuid?.() === 0 && spawnSync('/usr/sbin/ip', ['netns', 'list']).status === 0;
-const TAG = `asr${process.pid % 100000}`;
+// the whole pid (7 digits at most): interface names stay within 15 characters
+const TAG = `asr${process.pid}`;
 const BR = `${TAG}br`;
 const NODES = ['pve1', 'pve2', 'pve3'];
 const HOST = '10.78.0.1';
@@ -22,8 +23,33 @@ function ip(...args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
 }
 
+/**
+ * What a run that was killed left behind (its afterAll never ran): namespaces and a bridge
+ * named after a pid that no longer runs. Its bridge holds the same HOST address, so it
+ * would take this run's packets; remove it first.
+ */
+function removeLeftovers(): void {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  const gone = (name: string) => {
+    const m = /^asr(\d+)/.exec(name);
+    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+  };
+  const netns = spawnSync('/usr/sbin/ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const name of netns.split('\n').map((l) => l.split(' ')[0])) if (name && gone(name)) spawnSync('/usr/sbin/ip', ['netns', 'del', name]);
+  const links = spawnSync('/usr/sbin/ip', ['-br', 'link'], { encoding: 'utf8' }).stdout ?? '';
+  for (const name of links.split('\n').map((l) => l.split(/[\s@]/)[0])) if (name && /^asr\d+br$/.test(name) && gone(name)) spawnSync('/usr/sbin/ip', ['link', 'del', name]);
+}
+
 beforeAll(() => {
   if (!CAN) return;
+  removeLeftovers();
   ip('link', 'add', BR, 'type', 'bridge');
   ip('addr', 'add', `${HOST}/24`, 'dev', BR);
   ip('link', 'set', BR, 'up');
