@@ -7,7 +7,7 @@
 // cluster, no guest matched) is UNKNOWN: the plugin never claims OK without looking.
 import { errorLine } from '../cli/errors.ts';
 import { UsageError } from '../cli/errors.ts';
-import { print } from '../cli/output.ts';
+import { printLines } from '../cli/output.ts';
 import { resolveGuests, type GuestInfo } from '../guests/inventory.ts';
 import { listSnapshots } from '../pve/snapshots.ts';
 import type { PveClient } from '../pve/types.ts';
@@ -122,12 +122,16 @@ export async function checkGuests(client: PveClient, src: OptionSource, o: Check
 }
 
 export function printCheck(r: CheckResult, extra: string[]): number {
-  print([r.line, ...r.details, ...extra].join('\n') + '\n');
+  // one line each, API text escaped; a `|` in the first line would start the perfdata early
+  // (the perfdata, our own text, follows the last ` | `)
+  const cut = r.line.lastIndexOf(' | ');
+  const first = cut < 0 ? r.line.replace(/\|/g, '/') : `${r.line.slice(0, cut).replace(/\|/g, '/')} | ${r.line.slice(cut + 3)}`;
+  printLines([first, ...r.details, ...extra]);
   return r.state;
 }
 
 /** Whatever stopped the check from looking: UNKNOWN, one line, exit 3. */
 export function checkUnknown(err: unknown): number {
-  print(`AUTOSNAP UNKNOWN - ${errorLine(err).replace(/\|/g, '/')}\n`);
+  printLines([`AUTOSNAP UNKNOWN - ${errorLine(err).replace(/\|/g, '/')}`]);
   return 3;
 }

@@ -20,11 +20,11 @@ export const SKIPS_STATE = 'skips.json';
 
 const guestName = (o: GuestOutcome) => `${o.guest.vmid}${o.guest.name ? ` ${o.guest.name}` : ''}`;
 
-export async function finishRun(inv: Invocation, jobs: Job[], r: RunRecord, exitCode: number, notify: NotifySettings, metricsFile: string | undefined, fatal?: string): Promise<void> {
+export async function finishRun(inv: Invocation, jobs: Job[], r: RunRecord, exitCode: number, notify: NotifySettings, metricsFile: string | undefined, fatal?: string, guestSeries = true): Promise<void> {
   const what = inv.cleanOnly ? 'clean' : inv.command;
   if (metricsFile) {
     try {
-      writeMetricsFile(metricsFile, autosnapMetrics({ command: what, outcomes: r.outcomes, jobs: [...new Set(jobs.map((j) => j.name))], started: r.started, ended: Date.now(), exitCode }));
+      writeMetricsFile(metricsFile, autosnapMetrics({ command: what, outcomes: r.outcomes, jobs: [...new Set(jobs.map((j) => j.name))], started: r.started, ended: Date.now(), exitCode, guestSeries }));
     } catch (e) {
       warn(`metrics file ${metricsFile} not written: ${(e as Error).message}`);
     }

@@ -35,6 +35,7 @@ import { checkReportFile, readRunState, stateFileOf, writeAtomic } from '../repo
 import { notifySettings } from '../notify/notify.ts';
 import { checkMetricsPath } from '../metrics/textfile.ts';
 import { checkCommand, notifyCommand } from './commands.ts';
+import { checkUnknown } from './check.ts';
 import { finishRun, type RunRecord } from './finish.ts';
 
 export const DEFAULT_LOCK_WAIT = 60;
@@ -109,7 +110,19 @@ export interface MainOptions {
 }
 
 export async function autosnapMain(argv: string[], opts: MainOptions = {}): Promise<number> {
-  const inv = parseInvocation(argv);
+  let inv: Invocation;
+  try {
+    inv = parseInvocation(argv);
+  } catch (e) {
+    // a monitoring plugin that cannot even read its options is UNKNOWN with one line on
+    // stdout (exit 3), never a usage error that Nagios or Icinga would show as CRITICAL
+    if (argv.some((a) => a.toLowerCase() === 'check')) return checkUnknown(e);
+    throw e;
+  }
+  // the plugin exit codes mean something to a monitor: not through cv4pve's "1 for all"
+  if (opts.cv4pve && (inv.command === 'check' || inv.command === 'notify')) {
+    throw new UsageError(`${inv.command}: not a cv4pve-autosnap command; call it as autosnap ${inv.command}`);
+  }
   // through the cv4pve-autosnap link new snapshots carry cv4pve's description unless
   // --marker or the config says otherwise (lib/autosnap/jobs.ts markerOf)
   if (opts.cv4pve) inv.args['default-marker'] = CV4PVE_MARKER;
@@ -153,7 +166,8 @@ export async function autosnapMain(argv: string[], opts: MainOptions = {}): Prom
   const metricsText = src.str('metrics-file');
   let metricsFile = metricsText === undefined ? undefined : checkMetricsPath(metricsText, src.where('metrics-file'));
   // one file per timer: the cleaning-only runs must not replace the snapshot runs' samples
-  if (metricsFile && !inv.typed.has('metrics-file') && (inv.cleanOnly || inv.command === 'clean')) metricsFile = metricsFile.replace(/\.prom$/, '-clean.prom');
+  const beside = Boolean(metricsFile && !inv.typed.has('metrics-file') && (inv.cleanOnly || inv.command === 'clean'));
+  if (beside) metricsFile = metricsFile!.replace(/\.prom$/, '-clean.prom');
   const dry = s.dryRun || inv.command === 'plan' || inv.command === 'report';
   const lock = dry
     ? undefined
@@ -180,10 +194,10 @@ export async function autosnapMain(argv: string[], opts: MainOptions = {}): Prom
       }
     } catch (e) {
       // a run that could not even start (cluster unreachable, lost privilege) is news too
-      if (!dry) await finishRun(inv, jobs, record, exitCodeOf(e), notify, metricsFile, errorLine(e));
+      if (!dry) await finishRun(inv, jobs, record, exitCodeOf(e), notify, metricsFile, errorLine(e), !beside);
       throw e;
     }
-    if (!dry) await finishRun(inv, jobs, record, code, notify, metricsFile);
+    if (!dry) await finishRun(inv, jobs, record, code, notify, metricsFile, undefined, !beside);
     return code;
   } finally {
     process.off('SIGINT', onSignal);
@@ -207,7 +221,9 @@ async function jobHook(job: Job, phase: HookPhase, s: RunSettings, end?: { durat
   const ctx = { phase, label: job.kind === 'intraday' ? 'intraday' : job.label, keep: job.keepText, vmstate: job.state, debug: s.debug, dryRun: s.dryRun, duration: end?.duration, state: end?.ok };
   const r = await runHook(job.script, ctx, job.hookTimeout);
   const lines = r.output.map((l) => `hook ${phase}: ${l}`);
-  printLines(lines);
+  // stdout holds the report: in JSON or another machine format the hook's lines go to stderr
+  if (s.format === 'text') printLines(lines);
+  else for (const l of lines) stderrLine(l);
   const problem = hookProblem(phase, r, job.hookTimeout);
   if (problem) warn(`job ${job.name}: ${problem}`);
 }

@@ -14,6 +14,12 @@ export interface RunMetrics {
   started: number;
   ended: number;
   exitCode: number;
+  /**
+   * false for the cleaning-only runs that write beside the main file: the node exporter
+   * merges every *.prom file, so the same guest series in both would be duplicates, and a
+   * daily clean's values would look hours old to an alert on the newest snapshot
+   */
+  guestSeries?: boolean;
 }
 
 const labelOf = (job: Job) => (job.kind === 'intraday' ? 'intraday' : job.label);
@@ -32,7 +38,7 @@ export function remaining(o: GuestOutcome): Array<{ snapshot: string; snaptime?:
 export function autosnapMetrics(m: RunMetrics): MetricFamily[] {
   const newest: MetricFamily = { name: 'autosnap_snapshot_newest_timestamp_seconds', help: "Unix time of the guest's newest snapshot of the label after the last run.", type: 'gauge', samples: [] };
   const count: MetricFamily = { name: 'autosnap_snapshots', help: 'Snapshots of the label the guest has after the last run.', type: 'gauge', samples: [] };
-  for (const { job, outcome } of m.outcomes) {
+  for (const { job, outcome } of m.guestSeries === false ? [] : m.outcomes) {
     // a guest skipped or failed before its snapshots were read has nothing to report
     if (!outcome.plan.length) continue;
     const left = remaining(outcome);

@@ -7,7 +7,7 @@ import { connect } from '../cli/connect.ts';
 import { AppError, errorLine, UsageError } from '../cli/errors.ts';
 import { debug, info, warn } from '../cli/log.ts';
 import { nowDate } from '../cli/now.ts';
-import { parseFormat, print, render, type Column } from '../cli/output.ts';
+import { parseFormat, print, printLines, render, type Column } from '../cli/output.ts';
 import { COMMON_HELP, runBackupTool } from './cli.ts';
 import { parseDurationMs, parseWindowMs, type BackupConfig } from './config.ts';
 import { claimStaleMs, ensureServerUp, resolveWol } from './coordinator.ts';
@@ -111,7 +111,8 @@ export async function wakeupMain(argv: string[]): Promise<number> {
     if (args.check) {
       const format = parseFormat(args.output);
       const items = await checkItems(cfg, cfg.source);
-      if (format === 'text') print(items.map((i) => `${i.status.padEnd(4)} ${i.item.padEnd(11)} ${i.detail}\n`).join(''));
+      // details name lock and claim hosts read from the shared storage: one escaped line each
+      if (format === 'text') printLines(items.map((i) => `${i.status.padEnd(4)} ${i.item.padEnd(11)} ${i.detail}`));
       else print(render(format, items, COLUMNS));
       return items.some((i) => i.status === 'FAIL') ? 1 : 0;
     }

@@ -38,6 +38,9 @@ const GLOBAL_VALUE_OPTIONS = [...GLOBAL_OPTIONS.string, ...GLOBAL_OPTION_TABLE.f
  * An `@x` that is the value of an option (`--vmid @bogus`) is never a file: `valueOptions`
  * names the options that take a value (default: the global ones).
  */
+/** Options whose value may be a secret (a password, a token with its secret, a ticket). */
+const SECRET_OPTION = /pass|token|secret|ticket/i;
+
 export function expandParamFiles(argv: string[], valueOptions: Iterable<string> = GLOBAL_VALUE_OPTIONS): string[] {
   return expand(argv, new Set(valueOptions), 0);
 }
@@ -136,7 +139,10 @@ export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?
     // of `--keep 3 --keep 1` was meant cannot be known (a parameter file and the command
     // line, or a script appending to a variable): refuse rather than guess
     if (Array.isArray(v) && !multi.has(key)) {
-      throw new UsageError(`--${longName(key)} is given ${v.length} times (${v.map((x) => `'${x}'`).join(', ')}); give it once`);
+      // no secret is registered yet at this point, so redaction cannot hide one: an option
+      // that may carry one (cv4pve's --password, --api-token ID=SECRET) is named without values
+      const shown = SECRET_OPTION.test(longName(key)) ? '' : ` (${v.map((x) => `'${x}'`).join(', ')})`;
+      throw new UsageError(`--${longName(key)} is given ${v.length} times${shown}; give it once`);
     }
     if (multi.has(key) && v !== undefined && !Array.isArray(v)) parsed[key] = [v];
     // `--vmid "$VMS"` with the variable unset must not mean the default (every guest):

@@ -5,7 +5,7 @@
 // the backup tools' (lib/backup) and stay as they are.
 import fs from 'node:fs';
 import type { Config } from '../cli/config.ts';
-import { print } from '../cli/output.ts';
+import { print, printLines } from '../cli/output.ts';
 import { loadBackupConfig } from '../backup/config.ts';
 import { lockDirOf } from '../backup/coordinator.ts';
 import { describeLock, listLocks, lockState, type LockState } from '../backup/locks.ts';
@@ -62,8 +62,8 @@ export async function backupWatch(config: Config): Promise<number> {
     }
   }
   const found = watchFindings(w);
-  print(`backup server ${cfg.server}: ${up ? 'up' : 'down'}, ${w.locks.filter((l) => l.state === 'live').length} live lock(s)\n`);
-  for (const f of found) print(`${f.severity}: ${f.line}\n`);
+  // lock files come from other nodes over the shared storage: one escaped line each
+  printLines([`backup server ${cfg.server}: ${up ? 'up' : 'down'}, ${w.locks.filter((l) => l.state === 'live').length} live lock(s)`, ...found.map((f) => `${f.severity}: ${f.line}`)]);
   if (found.length) {
     const errors = found.filter((f) => f.severity === 'error').map((f) => f.line);
     await notifyRun(

@@ -177,7 +177,8 @@ export function mailText(n: Notification, to: string, title: string, message: st
 }
 
 async function sendMail(n: Notification, p: Extract<NotifyPath, { kind: 'sendmail' }>, title: string, message: string): Promise<void> {
-  const r = await runChild(p.program, ['-t'], mailText(n, p.to, title, message));
+  // -i: a line holding a single dot (in a failure text) must not end the message early
+  const r = await runChild(p.program, ['-t', '-i'], mailText(n, p.to, title, message));
   if (r.code !== 0) throw new Error(`${p.program} -t exited ${r.code}: ${redact(r.stderr.trim().split('\n').pop() ?? '')}`);
 }
 

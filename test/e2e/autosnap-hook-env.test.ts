@@ -77,3 +77,16 @@ test('DURATION and STATE are numbers in every phase, as cv4pve sets them: a hook
     else expect(r.duration).toBeGreaterThanOrEqual(0);
   }
 });
+
+test('with -o json a job hook that prints keeps stdout one JSON document (its lines go to stderr)', async () => {
+  const hook = path.join(TMP, 'talk-hook.sh');
+  fs.writeFileSync(hook, '#!/bin/sh\necho "hello from $CV4PVE_AUTOSNAP_PHASE"\n', { mode: 0o755 });
+  const conf = path.join(TMP, 'empty3.conf');
+  fs.writeFileSync(conf, '');
+  const r = await run(['--host', sim.hostPort, '--fingerprint', sim.fingerprint, '--api-token', sim.tokenId, '--vmid', '100', 'snap', '--label', 'tk', '--keep', '1', '--script', hook, '-o', 'json'], {
+    env: { AUTOSNAP_API_TOKEN_SECRET: sim.secret, AUTOSNAP_CONFIG: conf, AUTOSNAP_LOCK_FILE: path.join(TMP, 'lock3') },
+  });
+  expect(r.code).toBe(0);
+  expect(() => JSON.parse(r.stdout)).not.toThrow();
+  expect(r.stderr).toContain('hook snap-job-start: hello from snap-job-start');
+});

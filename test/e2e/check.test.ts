@@ -77,6 +77,10 @@ describe('autosnap check', () => {
       [['check', '--label', 'hourly', '--warn', '1d', '--crit', '2h'], undefined, 'AUTOSNAP UNKNOWN - check: --crit 2h is shorter than --warn 1d'],
       [['check', '--warn', '1h', '--crit', '2h'], undefined, 'AUTOSNAP UNKNOWN - check: --label L is required'],
       [['--vmid', '999', 'check', '--label', 'hourly', '--warn', '1h', '--crit', '2h'], undefined, 'AUTOSNAP UNKNOWN - '],
+      // refused while the options are read (an empty Nagios macro, a repeat, a typo): still UNKNOWN
+      [['--vmid', '', 'check', '--label', 'hourly', '--warn', '1h', '--crit', '2h'], undefined, 'AUTOSNAP UNKNOWN - --vmid: empty value'],
+      [['check', '--label', 'hourly', '--warn', '1h', '--warn', '2h', '--crit', '1d'], undefined, 'AUTOSNAP UNKNOWN - --warn is given 2 times'],
+      [['check', '--label', 'hourly', '--warn', '1h', '--critical', '1d'], undefined, "AUTOSNAP UNKNOWN - unknown option"],
     ];
     for (const [args, host, want] of cases) {
       const r = await check(args, {}, host);

@@ -75,6 +75,14 @@ describe('through a link named cv4pve-autosnap', () => {
     expect(p.stdout.split('\n')[2]).toBe('    "NODE": "pve1",');
   });
 
+  test('check and notify are not cv4pve commands: one line naming autosnap, not a plugin state squashed into 1', async () => {
+    for (const cmd of [['check', '--label', 'daily', '--warn', '1h', '--crit', '2h'], ['notify', '--test']]) {
+      const r = await cv4pve(['--vmid=100', ...cmd]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${cmd[0]}: not a cv4pve-autosnap command; call it as autosnap ${cmd[0]}`);
+    }
+  });
+
   test('status -o markdown, html, unicode, unicodeAlt', async () => {
     const md = (await cv4pve(['--vmid=100', 'status', '-o', 'markdown'])).stdout.split('\n');
     expect(md[0]).toStartWith('| NODE | VM  | TIME              |');

@@ -98,6 +98,23 @@ describe('--metrics-file', () => {
     fs.rmSync(failFile);
   });
 
+  test('a cleaning-only run from the config writes beside it, run samples only: no guest series the snap runs own', async () => {
+    const side = path.join(DIR, 'side');
+    fs.mkdirSync(side, { recursive: true });
+    const cfg = path.join(TMP, 'metrics-clean.conf');
+    fs.writeFileSync(cfg, `[autosnap]\nmetrics_file = ${path.join(side, 'autosnap.prom')}\n`, { mode: 0o600 });
+    const env = { TZ: 'UTC', AUTOSNAP_CONFIG: cfg, AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_NOW: '2025-05-16T10:00:00Z', AUTOSNAP_LOCK_FILE: path.join(TMP, 'lock'), AUTOSNAP_STATE_DIR: path.join(TMP, 'state') };
+    const conn = ['--host', sim.hostPort, '--fingerprint', sim.fingerprint];
+    expect((await run([...conn, '--vmid', '100', 'snap', '--label', 'side', '--keep', '3'], { env })).code).toBe(0);
+    expect((await run([...conn, '--vmid', '100', 'clean', '--label', 'side', '--keep', '3'], { env })).code).toBe(0);
+    const main = fs.readFileSync(path.join(side, 'autosnap.prom'), 'utf8');
+    const clean = fs.readFileSync(path.join(side, 'autosnap-clean.prom'), 'utf8');
+    expect(main).toMatch(/^autosnap_snapshots\{/m);
+    expect(clean).not.toMatch(/^autosnap_snapshots\{/m);
+    expect(clean).not.toMatch(/^autosnap_snapshot_newest_timestamp_seconds\{/m);
+    expect(clean).toMatch(/^autosnap_last_run_exit_code\{command="clean"\} 0$/m);
+  });
+
   test('a bad path is one usage line before anything runs', async () => {
     for (const [p, want] of [
       ['rel.prom', "--metrics-file: 'rel.prom' is not an absolute path"],

@@ -31,6 +31,13 @@ describe('parseArgs', () => {
     [['--keep', '3', '--keep', '1'], "--keep is given 2 times ('3', '1'); give it once"],
     [['-o', 'json', '--output', 'text'], "--output is given 2 times ('json', 'text'); give it once"],
   ])('%p is refused: %p', (argv, msg) => expect(() => parseArgs(argv, spec)).toThrow(msg));
+  // no secret is registered while the arguments are parsed: the values must not be shown
+  test.each([
+    [['--password', 'hunter2a', '--password', 'hunter2b'], '--password is given 2 times; give it once'],
+    [['--api-token', 'root@pam!a=S1', '--api-token', 'root@pam!a=S2'], '--api-token is given 2 times; give it once'],
+  ])('%p is refused without its values', (argv, msg) => {
+    expect(() => parseArgs(argv, { ...spec, string: [...(spec.string ?? []), 'password', 'api-token'] })).toThrow(msg);
+  });
   test.each([[['--description', '']], [['--vmid', '@all']], [[]]])('%p is taken', (argv) => expect(() => parseArgs(argv, spec)).not.toThrow());
 });
 
