@@ -4,6 +4,7 @@
 // read half a file, so the file is written under a temporary name in the same directory
 // and renamed over the old one (a rename within one file system is atomic). The temporary
 // name does not end in .prom, so the collector never reads it.
+import { writeFileAtomic } from '../cli/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../cli/errors.ts';
@@ -65,15 +66,6 @@ export function checkMetricsPath(file: string, where: string): string {
 
 /** Write the file whole or not at all: temporary file in the same directory, then rename. */
 export function writeMetricsFile(file: string, families: MetricFamily[]): void {
-  const text = formatMetrics(families);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    // world-readable: the node exporter runs as its own user (prometheus)
-    fs.writeFileSync(tmp, text, { mode: 0o644 });
-    fs.chmodSync(tmp, 0o644);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  // world-readable: the node exporter runs as its own user (prometheus)
+  writeFileAtomic(file, formatMetrics(families), 0o644);
 }

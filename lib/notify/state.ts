@@ -2,6 +2,7 @@
 // how many runs in a row each guest of a job was skipped, and which systemd invocation a
 // run has already reported (so the OnFailure= unit does not send the same news twice).
 // A lost or unreadable state file only resets the counts; it never fails a run.
+import { writeFileAtomic } from '../cli/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -25,10 +26,7 @@ export function writeState(name: string, value: unknown): void {
   const dir = stateDir();
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, name);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(value) + '\n', { mode: 0o600 });
-    fs.renameSync(tmp, file);
+    writeFileAtomic(path.join(dir, name), JSON.stringify(value) + '\n', 0o600);
   } catch {
     // a read-only or missing state directory costs the counts, not the run
   }

@@ -3,6 +3,7 @@
 // of one (rename(2) is atomic within a file system; a temp file elsewhere might not be).
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../cli/atomic.ts';
 import { UsageError } from '../cli/errors.ts';
 import { parseRunState, type RunState } from './facts.ts';
 
@@ -10,23 +11,9 @@ import { parseRunState, type RunState } from './facts.ts';
 export const stateFileOf = (page: string) => `${page}.json`;
 
 export function writeAtomic(file: string, text: string): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    const fd = fs.openSync(tmp, 'w', 0o644);
-    try {
-      fs.writeFileSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, text, 0o644);
   } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      // nothing was left behind
-    }
     const err = e as NodeJS.ErrnoException;
     throw new UsageError(`report file ${file}: cannot write (${err.code ?? err.message})`);
   }

@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../helpers/bin.ts';
+import { freePort } from './backup-fixture.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'autosnap-metrics-'));
@@ -44,15 +44,6 @@ const autosnap = (args: string[]) =>
   run(['--host', sim.hostPort, '--fingerprint', sim.fingerprint, ...args], {
     env: { TZ: 'UTC', AUTOSNAP_CONFIG: CONFIG, AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_NOW: '2025-05-16T10:00:00Z', AUTOSNAP_LOCK_FILE: path.join(TMP, 'lock'), AUTOSNAP_STATE_DIR: path.join(TMP, 'state') },
   });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('--metrics-file', () => {
   const file = path.join(DIR, 'autosnap.prom');

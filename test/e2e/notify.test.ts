@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, run } from '../helpers/bin.ts';
+import { freePort } from './backup-fixture.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'autosnap-notify-'));
@@ -165,15 +166,6 @@ describe('through PVE::Notify (stand-in module on PERL5LIB)', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('without PVE::Notify: sendmail (msmtp) into a real SMTP sink', () => {
   let sink: ChildProcess;

@@ -1,0 +1,28 @@
+// One way to replace a file whole or not at all, for everything a reader may look at while
+// it changes (the report page, the node exporter's metrics, the notification state): a
+// temporary file in the same directory (rename(2) is atomic only within one file system),
+// flushed, then renamed over the old one. The temporary file never stays behind, also when
+// a full disk fails the write after the create succeeded.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export function writeFileAtomic(file: string, text: string, mode = 0o644): void {
+  const dir = path.dirname(path.resolve(file));
+  // hidden and not ending like the file: a collector reading *.prom never sees a half file
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, 'w', mode);
+    try {
+      fs.writeFileSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    // the umask may have narrowed the mode; readers (prometheus, a web server) need it as asked
+    fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
