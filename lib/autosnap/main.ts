@@ -316,7 +316,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
         // one guest's report in one piece: lines never interleave with another guest's
         // into the journal a healthy run is its summary line; the guests' lines with --debug
         if (!dry && text && (s.debug || !isJournal(1))) printLines(outcome.lines);
-        for (const p of outcome.problems) problemLine(g.vmid, p, warned);
+        for (const p of outcome.problems) problemLine(g, p, warned);
         agentKeys.push(`agent/${g.vmid}`);
         return outcome;
       },

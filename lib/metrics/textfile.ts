@@ -61,6 +61,11 @@ export function checkMetricsPath(file: string, where: string): string {
     throw new UsageError(`${where}: directory ${dir} does not exist`);
   }
   if (!st.isDirectory()) throw new UsageError(`${where}: ${dir} is not a directory`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new UsageError(`${where}: directory ${dir} is not writable`);
+  }
   return file;
 }
 

@@ -4,6 +4,7 @@
 // start of a unit) only when it is new or has changed, so that 52 runs a day do not bury
 // the one line that matters. What was shown is kept in warned.json in the state
 // directory; a warning that went away and comes back is new again.
+import { guestTag } from '../snapshots/executor.ts';
 import { escapeLine } from '../cli/escape.ts';
 import { isJournal, priorityPrefix, redact } from '../cli/log.ts';
 import { readState, writeState } from './state.ts';
@@ -41,21 +42,27 @@ export function saveWarnings(): void {
   dirty = false;
 }
 
-/** A guest's problem line of a run on stderr, with its journal priority. */
-export function problemLine(vmid: number, p: string, given: Set<string>): void {
+/**
+ * A guest's problem line of a run on stderr, with its journal priority. The kind is read
+ * after the guest's tag (`100 web1: `): a guest name is API text, and one holding
+ * `: failed: ` must not turn a warning into an error.
+ */
+export function problemLine(guest: { vmid: number; name?: string }, p: string, given: Set<string>): void {
+  const tag = `${guestTag(guest)}: `;
+  const kind = p.startsWith(tag) ? p.slice(tag.length) : p;
   let pri: string;
   let line = p;
-  if (p.includes(': failed: ')) {
+  if (kind.startsWith('failed: ')) {
     pri = priorityPrefix('error');
     line = `error: ${p}`;
-  } else if (/: warning: no QEMU guest agent/.test(p)) {
-    const key = `agent/${vmid}`;
+  } else if (kind.startsWith('warning: no QEMU guest agent')) {
+    const key = `agent/${guest.vmid}`;
     given.add(key);
     if (!shownOnce(key, p)) return;
     pri = priorityPrefix('warn');
   } else {
     // skips (a lock, a full storage, a hook's veto) and other warnings
-    pri = isJournal(2) ? (p.includes('warning:') ? '<4>' : '<5>') : '';
+    pri = isJournal(2) ? (kind.startsWith('warning:') ? '<4>' : '<5>') : '';
   }
   // API text in the line (a guest name, a PVE error) shown escaped, as every line is
   process.stderr.write(`${pri}${escapeLine(redact(line))}\n`);

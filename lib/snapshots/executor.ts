@@ -128,7 +128,8 @@ export function namingJob(job: ExecJob) {
   return job.kind === 'intraday' ? { intraday: true } : { label: job.label, timestampFormat: job.timestampFormat };
 }
 
-const guestTag = (g: GuestInfo) => `${g.vmid}${g.name ? ` ${g.name}` : ''}`;
+/** How a guest's lines begin: `100 web1`. Exported so a reader can tell the tag from the message. */
+export const guestTag = (g: { vmid: number; name?: string }) => `${g.vmid}${g.name ? ` ${g.name}` : ''}`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 /**
