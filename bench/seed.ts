@@ -1,7 +1,7 @@
 // Seeds for the benchmarks: a cluster of N nodes with M guests each, every guest holding
 // a few snapshots of one label (made by us: marker description, label names).
 import type { Seed, SeedGuest } from '../lib/sim/pve/seed.ts';
-import { MARKER, snapshotName } from '../lib/snapshots/naming.ts';
+import { MARKER, snapshotName } from '../lib/domain/retention/naming.ts';
 
 export interface BenchSeedOptions {
   nodes: number;

@@ -1,5 +1,5 @@
-// Entry of the autosnap tool; the work lives in lib/autosnap/.
-import { autosnapMain } from '../lib/autosnap/main.ts';
+// Entry of the autosnap tool; the work lives in lib/tools/autosnap/.
+import { autosnapMain } from '../lib/tools/autosnap/main.ts';
 
 export function main(argv: string[]): Promise<number> {
   return autosnapMain(argv);

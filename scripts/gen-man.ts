@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { helpToMan, MAN_TOOLS } from '../lib/cli/manpage.ts';
-import { VERSION } from '../lib/version.ts';
+import { VERSION } from '../lib/core/version.ts';
 
 const root = path.resolve(import.meta.dir, '..');
 const bin = process.argv[2] ?? path.join(root, 'dist', 'autosnap');

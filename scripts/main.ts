@@ -3,7 +3,7 @@
 // (`autosnap pve-snapshot list 100`), and autosnap itself otherwise.
 import path from 'node:path';
 import type { Main } from '../lib/cli/run.ts';
-import { VERSION } from '../lib/version.ts';
+import { VERSION } from '../lib/core/version.ts';
 
 const TOOLS: Record<string, () => Promise<{ main: Main }>> = {
   autosnap: () => import('./autosnap.ts'),

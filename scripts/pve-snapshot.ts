@@ -1,5 +1,5 @@
-// Entry of the pve-snapshot tool; the work lives in lib/pvesnapshot.
-import { pveSnapshotMain } from '../lib/pvesnapshot/cli.ts';
+// Entry of the pve-snapshot tool; the work lives in lib/tools/pve-snapshot/.
+import { pveSnapshotMain } from '../lib/tools/pve-snapshot/main.ts';
 
 export async function main(argv: string[]): Promise<number> {
   return pveSnapshotMain(argv);

@@ -1,7 +1,7 @@
 // Entry of the sim-pvesh tool (a pvesh stand-in that talks to the simulator); the work
 // lives in lib/sim/pve.
 import { pveshMain } from '../lib/sim/pve/pvesh.ts';
-import { VERSION } from '../lib/version.ts';
+import { VERSION } from '../lib/core/version.ts';
 
 const HELP = `sim-pvesh ${VERSION} - a pvesh stand-in backed by the autosnap simulator (for tests)
 

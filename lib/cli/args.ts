@@ -4,7 +4,7 @@
 //  - the global options every tool accepts (connection, output, config, logging).
 import fs from 'node:fs';
 import minimist from 'minimist';
-import { UsageError } from './errors.ts';
+import { UsageError } from '../core/errors.ts';
 import { GLOBAL_OPTION_TABLE } from './help.ts';
 
 export interface OptionSpec {
@@ -173,10 +173,3 @@ export function intOption(args: Parsed, name: string, def: number, min = 0, max 
   return n;
 }
 
-/** Durations like `30d`, `12h`, `90m`, `45s`, `2w` or plain seconds. Returns seconds. */
-export function parseDuration(value: string, what = 'duration'): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?$/i.exec(String(value).trim());
-  if (!m) throw new UsageError(`${what}: '${value}' is not a duration (use e.g. 30d, 12h, 90m, 45s)`);
-  const mult: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  return Math.round(Number(m[1]) * mult[(m[2] ?? 's').toLowerCase()]);
-}

@@ -4,15 +4,15 @@
 // is registered for redaction the moment it is read.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, type ClientOptions } from '../pve/client.ts';
-import type { Auth } from '../pve/api.ts';
-import { parseFingerprints, parseHostList } from '../pve/hosts.ts';
-import type { PveClient } from '../pve/types.ts';
-import { checkConfig, readSecretFile, type Config, type SectionKeys } from './config.ts';
-import { forgetWarnings, saveWarnings, shownOnce } from '../notify/once.ts';
+import { Client, type ClientOptions } from '../clients/pve/client.ts';
+import type { Auth } from '../clients/pve/api.ts';
+import { parseFingerprints, parseHostList } from '../core/hosts.ts';
+import type { PveClient } from '../clients/pve/types.ts';
+import { checkConfig, readSecretFile, type Config, type SectionKeys } from '../core/config.ts';
+import { forgetWarnings, saveWarnings, shownOnce } from '../domain/notify/once.ts';
 import { decodePasswordFile } from './cv4pve-password.ts';
-import { AppError, ConnectionError, UsageError } from './errors.ts';
-import { debug, registerSecret, warn } from './log.ts';
+import { AppError, ConnectionError, UsageError } from '../core/errors.ts';
+import { debug, registerSecret, warn } from '../core/log.ts';
 
 type Env = Record<string, string | undefined>;
 

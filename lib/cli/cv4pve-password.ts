@@ -7,7 +7,7 @@
 // hold base64 of the ECB ciphertext without a prefix. The key being public, this is
 // obfuscation, not protection: the file is guarded like any secret file (mode 600).
 import crypto from 'node:crypto';
-import { UsageError } from './errors.ts';
+import { UsageError } from '../core/errors.ts';
 
 // the fixed key of StringHelper's callers (24 bytes: three DES keys)
 const KEY = Buffer.from('012345678901234567890123', 'utf8');

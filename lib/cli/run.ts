@@ -1,9 +1,9 @@
 // The frame every tool's main() runs in: one line per error on stderr, the documented
 // exit code, and no stack traces unless --debug.
-import { AppError, EXIT, errorLine, exitCodeOf } from './errors.ts';
-import { error, logLevel } from './log.ts';
-import { redact } from './log.ts';
-import { escapeText } from './escape.ts';
+import { AppError, EXIT, errorLine, exitCodeOf } from '../core/errors.ts';
+import { error, logLevel } from '../core/log.ts';
+import { redact } from '../core/log.ts';
+import { escapeText } from '../core/escape.ts';
 
 export type Main = (argv: string[]) => Promise<number>;
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { rereadSchedule } from '../../lib/autosnap/locks.ts';
+import { rereadSchedule } from '../../lib/domain/guest-snapshots/locks.ts';
 import { run, toolLink, type RunResult } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 

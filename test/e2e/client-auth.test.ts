@@ -6,12 +6,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from '../../lib/cli/connect.ts';
-import { EXIT } from '../../lib/cli/errors.ts';
-import { setLogSink } from '../../lib/cli/log.ts';
-import type { Auth } from '../../lib/pve/api.ts';
-import { AuthError, PveApiError } from '../../lib/pve/errors.ts';
-import { parseHostList } from '../../lib/pve/hosts.ts';
-import { createSnapshot, listSnapshots } from '../../lib/pve/snapshots.ts';
+import { EXIT } from '../../lib/core/errors.ts';
+import { setLogSink } from '../../lib/core/log.ts';
+import type { Auth } from '../../lib/clients/pve/api.ts';
+import { AuthError, PveApiError } from '../../lib/clients/pve/errors.ts';
+import { parseHostList } from '../../lib/core/hosts.ts';
+import { createSnapshot, listSnapshots } from '../../lib/domain/guest-snapshots/ops.ts';
 import { run } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 

@@ -8,10 +8,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from '../../lib/cli/connect.ts';
-import { ConnectionError, EXIT } from '../../lib/cli/errors.ts';
-import { setLogSink } from '../../lib/cli/log.ts';
-import { parseHostList } from '../../lib/pve/hosts.ts';
-import { createSnapshot, listSnapshots } from '../../lib/pve/snapshots.ts';
+import { ConnectionError, EXIT } from '../../lib/core/errors.ts';
+import { setLogSink } from '../../lib/core/log.ts';
+import { parseHostList } from '../../lib/core/hosts.ts';
+import { createSnapshot, listSnapshots } from '../../lib/domain/guest-snapshots/ops.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 
 const logged: string[] = [];

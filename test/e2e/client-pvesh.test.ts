@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from '../../lib/cli/connect.ts';
-import { ConnectionError } from '../../lib/cli/errors.ts';
-import { setLogSink } from '../../lib/cli/log.ts';
-import { PveApiError, TaskError } from '../../lib/pve/errors.ts';
-import { createSnapshot, listSnapshots } from '../../lib/pve/snapshots.ts';
+import { ConnectionError } from '../../lib/core/errors.ts';
+import { setLogSink } from '../../lib/core/log.ts';
+import { PveApiError, TaskError } from '../../lib/clients/pve/errors.ts';
+import { createSnapshot, listSnapshots } from '../../lib/domain/guest-snapshots/ops.ts';
 import { BIN, run } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 

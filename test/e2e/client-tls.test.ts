@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from '../../lib/cli/connect.ts';
-import { ConnectionError, EXIT } from '../../lib/cli/errors.ts';
-import { setLogSink } from '../../lib/cli/log.ts';
-import { NetworkError } from '../../lib/pve/errors.ts';
-import { normalizeFingerprint, parseHostList } from '../../lib/pve/hosts.ts';
+import { ConnectionError, EXIT } from '../../lib/core/errors.ts';
+import { setLogSink } from '../../lib/core/log.ts';
+import { NetworkError } from '../../lib/core/net-errors.ts';
+import { normalizeFingerprint, parseHostList } from '../../lib/core/hosts.ts';
 import { run } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 

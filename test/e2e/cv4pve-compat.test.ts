@@ -1,7 +1,7 @@
 // cv4pve-autosnap's documented command lines (its README, Corsinvest/cv4pve-autosnap
 // README.md "Usage"), run through a link named cv4pve-autosnap to the compiled executable,
 // against the simulator; the output compared with what cv4pve-autosnap 2.x prints
-// (lib/autosnap/cv4pve.ts cites the source of each shape).
+// (lib/tools/autosnap/cv4pve.ts cites the source of each shape).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BACKUP_KEYS } from '../../lib/backup/config.ts';
-import { parseIni, type IniFile } from '../../lib/cli/ini.ts';
-import { NOTIFY_SECTION } from '../../lib/notify/notify.ts';
+import { BACKUP_KEYS } from '../../lib/domain/backup/config.ts';
+import { parseIni, type IniFile } from '../../lib/core/ini.ts';
+import { NOTIFY_SECTION } from '../../lib/domain/notify/notify.ts';
 import { ROOT, run } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 import { tempRoot } from './install-helpers.ts';
@@ -60,14 +60,14 @@ describe('the example with every line switched on', () => {
   });
 
   test('[ontap]: exactly the keys of a storage target', () => {
-    const body = src('lib/ontap/config.ts');
+    const body = src('lib/domain/ontap/config.ts');
     const fn = body.slice(body.indexOf('export function buildTarget'));
     const read = [...fn.slice(0, fn.indexOf('\n}\n')).matchAll(/get\(v, ([^)]*)\)/g)].map((m) => m[1].match(/'([a-z_]+)'/)![1]);
     expect(keysOf(ini, 'ontap').sort()).toEqual([...new Set(read)].sort());
   });
 
   test('[autosnap] and [job ...]: only options the autosnap command line has', () => {
-    const options = src('lib/autosnap/options.ts') + src('lib/cli/args.ts');
+    const options = src('lib/tools/autosnap/options.ts') + src('lib/cli/args.ts');
     const known = new Set([...options.matchAll(/'([a-z][a-z-]+)'/g)].map((m) => norm(m[1])));
     const used = new Set([...keysOf(ini, 'autosnap'), ...['job intraday', 'job hourly', 'job daily'].flatMap((j) => keysOf(ini, j))]);
     expect(used.size).toBeGreaterThan(10);

@@ -1,10 +1,10 @@
 // The executor's safety rules with a fake cluster: no requests, a pinned clock.
 import { describe, expect, test } from 'bun:test';
-import type { GuestInfo } from '../../lib/guests/inventory.ts';
-import type { HookContext, HookResult } from '../../lib/autosnap/hooks.ts';
-import { LockWatcher } from '../../lib/autosnap/locks.ts';
-import { prepareGuest, runGuest, type ExecEnv, type ExecJob, type GuestMode, type SnapshotOps } from '../../lib/snapshots/executor.ts';
-import type { SnapshotEntry, TaskResult } from '../../lib/pve/types.ts';
+import type { GuestInfo } from '../../lib/domain/guests/inventory.ts';
+import type { HookContext, HookResult } from '../../lib/domain/guest-snapshots/hooks.ts';
+import { LockWatcher } from '../../lib/domain/guest-snapshots/locks.ts';
+import { prepareGuest, runGuest, type ExecEnv, type ExecJob, type GuestMode, type SnapshotOps } from '../../lib/domain/guest-snapshots/executor.ts';
+import type { SnapshotEntry, TaskResult } from '../../lib/clients/pve/types.ts';
 
 const NOW = new Date('2025-05-16T12:00:00Z');
 const t = (hh: number) => Math.floor(Date.UTC(2025, 4, 16, hh) / 1000);

@@ -1,7 +1,7 @@
 // The tiers' slot rule as the reason shows it: a slot whose mark (:00, :30) has no snapshot
 // is kept by its oldest one, and the reason says which one stands in for the mark.
 import { describe, expect, test } from 'bun:test';
-import { parseTiers, planTiers } from '../../lib/snapshots/tiers.ts';
+import { parseTiers, planTiers } from '../../lib/domain/retention/tiers.ts';
 
 const sec = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 /** local times of one day (HH:MM or HH:MM:SS) in the zone's offset */

@@ -3,18 +3,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { parseConfig } from '../../lib/cli/config.ts';
-import { agentEnabled, diskStorages, storageOverLimit, storageUsage } from '../../lib/autosnap/guestconfig.ts';
-import { hookEnv, runHook } from '../../lib/autosnap/hooks.ts';
-import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch } from '../../lib/autosnap/jobs.ts';
-import { LockWatcher, lockAdvice, lockFromError, rereadSchedule } from '../../lib/autosnap/locks.ts';
-import { jobsFor, modeFor } from '../../lib/autosnap/main.ts';
-import { nowDate } from '../../lib/cli/now.ts';
-import { AUTOSNAP_OPTIONS, AUTOSNAP_SECTIONS, OptionSource, POLICY_KEYS, parseInvocation } from '../../lib/autosnap/options.ts';
+import { parseConfig } from '../../lib/core/config.ts';
+import { agentEnabled, diskStorages, storageOverLimit, storageUsage } from '../../lib/domain/guest-snapshots/guestconfig.ts';
+import { hookEnv, runHook } from '../../lib/domain/guest-snapshots/hooks.ts';
+import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch } from '../../lib/tools/autosnap/jobs.ts';
+import { LockWatcher, lockAdvice, lockFromError, rereadSchedule } from '../../lib/domain/guest-snapshots/locks.ts';
+import { jobsFor, modeFor } from '../../lib/tools/autosnap/main.ts';
+import { nowDate } from '../../lib/core/now.ts';
+import { AUTOSNAP_OPTIONS, AUTOSNAP_SECTIONS, OptionSource, POLICY_KEYS, parseInvocation } from '../../lib/tools/autosnap/options.ts';
 import { GLOBAL_OPTIONS } from '../../lib/cli/args.ts';
 import { PVE_SECTION } from '../../lib/cli/connect.ts';
-import { acquireRunLock, tryLock } from '../../lib/autosnap/runlock.ts';
-import { runBounded } from '../../lib/autosnap/schedule.ts';
+import { acquireRunLock, tryLock } from '../../lib/tools/autosnap/runlock.ts';
+import { runBounded } from '../../lib/domain/guest-snapshots/schedule.ts';
 
 function source(argv: string[], ini = '') {
   const inv = parseInvocation(argv);
@@ -478,7 +478,7 @@ describe('run lock', () => {
     (l as { release(): void }).release();
   });
   test('runs racing for one stale lock: exactly one takes it, every time', async () => {
-    const lockMod = path.join(import.meta.dir, '..', '..', 'lib', 'autosnap', 'runlock.ts');
+    const lockMod = path.join(import.meta.dir, '..', '..', 'lib', 'tools', 'autosnap', 'runlock.ts');
     for (let round = 0; round < 4; round++) {
       const file = path.join(dir, `race-${round}.lock`);
       // a pid above any pid_max: certainly not running

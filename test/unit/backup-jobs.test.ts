@@ -1,7 +1,7 @@
 // Which backup job of GET /cluster/backup runs next on this node, and is it due (now injected).
 import { describe, expect, test } from 'bun:test';
-import { backupConfigFrom } from '../../lib/backup/config.ts';
-import { jobEnabled, jobRunsOn, localMinute, planJobs, type BackupJob } from '../../lib/backup/jobs.ts';
+import { backupConfigFrom } from '../../lib/domain/backup/config.ts';
+import { jobEnabled, jobRunsOn, localMinute, planJobs, type BackupJob } from '../../lib/domain/backup/jobs.ts';
 
 // local times (no zone suffix), as the schedules are; 2025-05-16 is a Friday
 const at = (s: string) => new Date(s);

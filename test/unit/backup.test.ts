@@ -2,15 +2,15 @@ import { describe, expect, test } from 'bun:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { backupConfigFrom, parseDurationMs, type BackupConfig } from '../../lib/backup/config.ts';
-import { parseBackupArgs } from '../../lib/backup/cli.ts';
-import { createExclusive, isOwnLock, lockFileName, lockState, ownerAlive, startFromStat, type LockEntry, type LockInfo } from '../../lib/backup/locks.ts';
-import { nextEvent, parseCalendarEvent } from '../../lib/backup/calendar.ts';
-import { fileLine, priorityOf } from '../../lib/backup/logging.ts';
-import { sshArgv } from '../../lib/backup/ssh.ts';
-import { mountPoints } from '../../lib/backup/storage.ts';
-import { bytes, pruneLogs, rsyncArgv, sizeReport, syncShutdown } from '../../lib/backup/sync.ts';
-import { etherwakeArgv, magicPacket, parseMac, parseRoutes, parseSecureOn, procHexToIp, routeFor, subnetBroadcast, wolTarget } from '../../lib/backup/wol.ts';
+import { backupConfigFrom, parseDurationMs, type BackupConfig } from '../../lib/domain/backup/config.ts';
+import { parseBackupArgs } from '../../lib/tools/backup/cli.ts';
+import { createExclusive, isOwnLock, lockFileName, lockState, ownerAlive, startFromStat, type LockEntry, type LockInfo } from '../../lib/domain/backup/locks.ts';
+import { nextEvent, parseCalendarEvent } from '../../lib/domain/backup/calendar.ts';
+import { fileLine, priorityOf } from '../../lib/domain/backup/logging.ts';
+import { sshArgv } from '../../lib/domain/backup/ssh.ts';
+import { mountPoints } from '../../lib/domain/backup/storage.ts';
+import { bytes, pruneLogs, rsyncArgv, sizeReport, syncShutdown } from '../../lib/tools/backup/sync.ts';
+import { etherwakeArgv, magicPacket, parseMac, parseRoutes, parseSecureOn, procHexToIp, routeFor, subnetBroadcast, wolTarget } from '../../lib/domain/backup/wol.ts';
 
 const cfg = (values: Record<string, string>): BackupConfig => backupConfigFrom(values, 'test.conf', 'pve1');
 

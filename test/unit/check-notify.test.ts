@@ -1,11 +1,11 @@
 // Pure parts of the monitoring plugin and the notifications: one line per case.
 import { describe, expect, test } from 'bun:test';
-import { ageText, evaluateCheck, parseAge, type CheckGuest } from '../../lib/autosnap/check.ts';
-import { mailText, notifySettings } from '../../lib/notify/notify.ts';
-import { runSeverity } from '../../lib/notify/run-report.ts';
-import { nextSkipCounts } from '../../lib/notify/state.ts';
-import { watchFindings, type WatchInput } from '../../lib/notify/backup-watch.ts';
-import { parseConfig } from '../../lib/cli/config.ts';
+import { ageText, evaluateCheck, parseAge, type CheckGuest } from '../../lib/tools/autosnap/check.ts';
+import { mailText, notifySettings } from '../../lib/domain/notify/notify.ts';
+import { runSeverity } from '../../lib/domain/notify/run-report.ts';
+import { nextSkipCounts } from '../../lib/domain/notify/state.ts';
+import { watchFindings, type WatchInput } from '../../lib/tools/autosnap/backup-watch.ts';
+import { parseConfig } from '../../lib/core/config.ts';
 
 const NOW = 1_000_000;
 const g = (vmid: number, ageS?: number, extra: Partial<CheckGuest> = {}): CheckGuest => ({ vmid, name: `g${vmid}`, node: 'pve1', newest: ageS === undefined ? undefined : NOW - ageS, count: ageS === undefined ? 0 : 1, ...extra });

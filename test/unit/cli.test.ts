@@ -2,12 +2,13 @@ import { describe, expect, test } from 'bun:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expandParamFiles, intOption, parseArgs, parseDuration } from '../../lib/cli/args.ts';
-import { parseIni } from '../../lib/cli/ini.ts';
-import { parseFormat, render, type Column } from '../../lib/cli/output.ts';
-import { redact, registerSecret } from '../../lib/cli/log.ts';
+import { expandParamFiles, intOption, parseArgs } from '../../lib/cli/args.ts';
+import { parseDuration } from '../../lib/core/duration.ts';
+import { parseIni } from '../../lib/core/ini.ts';
+import { parseFormat, render, type Column } from '../../lib/core/output.ts';
+import { redact, registerSecret } from '../../lib/core/log.ts';
 import { pickTool } from '../../scripts/main.ts';
-import { VERSION } from '../../lib/version.ts';
+import { VERSION } from '../../lib/core/version.ts';
 
 describe('dispatch by argv0 or first argument', () => {
   test.each([

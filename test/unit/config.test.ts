@@ -2,10 +2,10 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isSecretKey, loadConfig, parseConfig, readSecretFile, readableBy } from '../../lib/cli/config.ts';
+import { isSecretKey, loadConfig, parseConfig, readSecretFile, readableBy } from '../../lib/core/config.ts';
 import { parseApiToken, resolveClientOptions, type Environment } from '../../lib/cli/connect.ts';
 import { parseArgs } from '../../lib/cli/args.ts';
-import { redact, setLogSink } from '../../lib/cli/log.ts';
+import { redact, setLogSink } from '../../lib/core/log.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autosnap-config-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -2,10 +2,10 @@
 // were made with openssl, not with our code: `openssl enc -des-ede3-cbc -K <hex of the
 // key> -iv 0102030405060708` and `openssl enc -des-ede3`).
 import { describe, expect, test } from 'bun:test';
-import { cv4pveStatus, cv4pveTime } from '../../lib/autosnap/cv4pve.ts';
-import type { StatusRow } from '../../lib/autosnap/status.ts';
+import { cv4pveStatus, cv4pveTime } from '../../lib/tools/autosnap/cv4pve.ts';
+import type { StatusRow } from '../../lib/tools/autosnap/report.ts';
 import { decodePasswordFile, encodePasswordFile } from '../../lib/cli/cv4pve-password.ts';
-import { parseFormat, renderBox } from '../../lib/cli/output.ts';
+import { parseFormat, renderBox } from '../../lib/core/output.ts';
 
 describe('cv4pve password files', () => {
   test.each([

@@ -11,8 +11,8 @@ import {
   parseTimestampFormat,
   snapshotName,
   validateLabel,
-} from '../../lib/snapshots/naming.ts';
-import { localTime, localToEpoch, resolveTimeZone } from '../../lib/snapshots/localtime.ts';
+} from '../../lib/domain/retention/naming.ts';
+import { localTime, localToEpoch, resolveTimeZone } from '../../lib/domain/retention/localtime.ts';
 
 const at = (iso: string) => Date.parse(iso) / 1000;
 

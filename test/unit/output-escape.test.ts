@@ -1,8 +1,8 @@
 // Control characters from API text are shown escaped in text, markdown and HTML, and kept
 // exact (as \uXXXX) in JSON.
 import { describe, expect, test } from 'bun:test';
-import { escapeJson, escapeLine, escapeText } from '../../lib/cli/escape.ts';
-import { renderHtml, renderMarkdown, renderText } from '../../lib/cli/output.ts';
+import { escapeJson, escapeLine, escapeText } from '../../lib/core/escape.ts';
+import { renderHtml, renderMarkdown, renderText } from '../../lib/core/output.ts';
 
 describe('escapeLine', () => {
   test.each([

@@ -1,7 +1,7 @@
 // A guest's problem line: its kind (failed, warning) is read after the guest's tag, so a
 // guest name from the API that holds `: failed: ` cannot turn a warning into an error.
 import { afterEach, expect, test } from 'bun:test';
-import { problemLine } from '../../lib/notify/once.ts';
+import { problemLine } from '../../lib/domain/notify/once.ts';
 
 const written: string[] = [];
 const real = process.stderr.write.bind(process.stderr);

@@ -1,10 +1,11 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
-import { Client, type Transport } from '../../lib/pve/client.ts';
-import { NetworkError, PveApiError, TaskError } from '../../lib/pve/errors.ts';
-import { createSnapshot, deleteSnapshot, madeBy, rollbackSnapshot, type GuestRef } from '../../lib/pve/snapshots.ts';
-import { sharedTaskDurations } from '../../lib/pve/tasks.ts';
-import type { Method, Params } from '../../lib/pve/types.ts';
-import { setLogSink } from '../../lib/cli/log.ts';
+import { Client, type Transport } from '../../lib/clients/pve/client.ts';
+import { PveApiError, TaskError } from '../../lib/clients/pve/errors.ts';
+import { NetworkError } from '../../lib/core/net-errors.ts';
+import { createSnapshot, deleteSnapshot, madeBy, rollbackSnapshot, type GuestRef } from '../../lib/domain/guest-snapshots/ops.ts';
+import { sharedTaskDurations } from '../../lib/clients/pve/tasks.ts';
+import type { Method, Params } from '../../lib/clients/pve/types.ts';
+import { setLogSink } from '../../lib/core/log.ts';
 
 setLogSink(() => {});
 type Handler = (method: Method, path: string, params?: Params) => unknown;

@@ -1,12 +1,12 @@
 import { describe, expect, test } from 'bun:test';
-import { formatUpid, isUpid, parseUpid } from '../../lib/pve/upid.ts';
-import { interpretExitstatus } from '../../lib/pve/tasks.ts';
-import { PveApiError, parsePermissionMessage, paramErrorsOf, pveMessageOf, pveshErrorFrom } from '../../lib/pve/errors.ts';
-import { formatHost, normalizeFingerprint, parseFingerprints, parseHostList } from '../../lib/pve/hosts.ts';
-import { backoffDelay, pollDelays } from '../../lib/pve/retry.ts';
-import { encodeParams } from '../../lib/pve/api.ts';
-import { parsePveshOutput, pveshArgs } from '../../lib/pve/pvesh.ts';
-import { EXIT } from '../../lib/cli/errors.ts';
+import { formatUpid, isUpid, parseUpid } from '../../lib/clients/pve/upid.ts';
+import { interpretExitstatus } from '../../lib/clients/pve/tasks.ts';
+import { PveApiError, parsePermissionMessage, paramErrorsOf, pveMessageOf, pveshErrorFrom } from '../../lib/clients/pve/errors.ts';
+import { formatHost, normalizeFingerprint, parseFingerprints, parseHostList } from '../../lib/core/hosts.ts';
+import { backoffDelay, pollDelays } from '../../lib/clients/pve/retry.ts';
+import { encodeParams } from '../../lib/clients/pve/api.ts';
+import { parsePveshOutput, pveshArgs } from '../../lib/clients/pve/pvesh.ts';
+import { EXIT } from '../../lib/core/errors.ts';
 
 describe('UPID', () => {
   test.each([

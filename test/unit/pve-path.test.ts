@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { assertSafePath, guestBase, isNodeName, isSnapshotName, isStorageId, isVmid, node, PathError, pvePath, snap, storage, upid, vmid } from '../../lib/pve/path.ts';
-import { quoteName } from '../../lib/pve/snapshots.ts';
+import { assertSafePath, guestBase, isNodeName, isSnapshotName, isStorageId, isVmid, node, PathError, pvePath, snap, storage, upid, vmid } from '../../lib/clients/pve/path.ts';
+import { quoteName } from '../../lib/domain/guest-snapshots/ops.ts';
 
 const HOSTILE = ['', '.', '..', '%2e%2e', '.%2E', 'a/../../x', 'x/y', 'x?y', 'x#y', 'a%2Fb', 'a\\b', 'a b', 'a\nb', 'a\u0000b', 'é', 'x'.repeat(5000), '1abc', '_x', '-x', 'a'];
 

@@ -2,10 +2,10 @@
 // count as a delete still running. Pure parts as tables; the end-to-end side is in
 // test/e2e/pve-snapshot-stuck.test.ts.
 import { describe, expect, test } from 'bun:test';
-import { unlockHint } from '../../lib/pvesnapshot/cli.ts';
-import { callerOf, canClearLock, halfDeletedLine, whyNotClear } from '../../lib/pvesnapshot/stuck.ts';
-import { deleteState, runningDeletes, type DeleteState, type TaskListEntry as TaskEntry } from '../../lib/pve/stuck.ts';
-import type { PveClient } from '../../lib/pve/types.ts';
+import { unlockHint } from '../../lib/tools/pve-snapshot/main.ts';
+import { callerOf, canClearLock, halfDeletedLine, whyNotClear } from '../../lib/domain/guest-snapshots/stuck-advice.ts';
+import { deleteState, runningDeletes, type DeleteState, type TaskListEntry as TaskEntry } from '../../lib/domain/guest-snapshots/stuck.ts';
+import type { PveClient } from '../../lib/clients/pve/types.ts';
 
 const VM = { vmid: 104, node: 'pve2', type: 'qemu' };
 const CT = { vmid: 210, node: 'pve3', type: 'lxc' };

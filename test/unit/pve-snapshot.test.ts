@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
-import { globMatch } from '../../lib/pvesnapshot/glob.ts';
-import { nameProblem, nameProblemFor } from '../../lib/pvesnapshot/names.ts';
-import { assessRollback, configVolumes, newerSnapshots } from '../../lib/pvesnapshot/rollback.ts';
-import { formatTime, renderTree, treeRows } from '../../lib/pvesnapshot/tree.ts';
+import { globMatch } from '../../lib/tools/pve-snapshot/glob.ts';
+import { nameProblem, nameProblemFor } from '../../lib/domain/guest-snapshots/names.ts';
+import { assessRollback, configVolumes, newerSnapshots } from '../../lib/domain/guest-snapshots/rollback.ts';
+import { formatTime, renderTree, treeRows } from '../../lib/tools/pve-snapshot/tree.ts';
 import {
   ageText,
   cleanupCandidates,
@@ -11,10 +11,10 @@ import {
   isSingleGuest,
   nowSeconds,
   unlockHint,
-} from '../../lib/pvesnapshot/cli.ts';
-import type { SnapshotEntry } from '../../lib/pve/types.ts';
-import type { GuestInfo } from '../../lib/guests/inventory.ts';
-import { completionWords } from '../../lib/pvesnapshot/complete.ts';
+} from '../../lib/tools/pve-snapshot/main.ts';
+import type { SnapshotEntry } from '../../lib/clients/pve/types.ts';
+import type { GuestInfo } from '../../lib/domain/guests/inventory.ts';
+import { completionWords } from '../../lib/tools/pve-snapshot/complete.ts';
 
 describe('snapshot names for create', () => {
   test.each([

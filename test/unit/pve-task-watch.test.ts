@@ -1,9 +1,9 @@
 // Waiting for many tasks with one task list: what a list entry tells, when the watcher
 // looks, and the watcher itself against a scripted cluster on a virtual clock.
 import { beforeEach, describe, expect, test } from 'bun:test';
-import { TaskError } from '../../lib/pve/errors.ts';
-import { TaskDurations, TaskWatcher, coalescedTick, listView, sharedExpectation, sharedTaskDurations, watchDelay, watchFirstAt, watchedDuration, type TaskListEntry } from '../../lib/pve/tasks.ts';
-import { setLogSink } from '../../lib/cli/log.ts';
+import { TaskError } from '../../lib/clients/pve/errors.ts';
+import { TaskDurations, TaskWatcher, coalescedTick, listView, sharedExpectation, sharedTaskDurations, watchDelay, watchFirstAt, watchedDuration, type TaskListEntry } from '../../lib/clients/pve/tasks.ts';
+import { setLogSink } from '../../lib/core/log.ts';
 
 setLogSink(() => {});
 beforeEach(() => sharedTaskDurations.clear());

@@ -2,9 +2,9 @@
 // of the calendar rules, the facts gathered from outcomes and run states, and the page's
 // structure (one mark per snapshot, classes, text alternatives, nothing fetched).
 import { describe, expect, test } from 'bun:test';
-import { ageX, axisSpan, esc, guestSvg, renderPage, ruleOf, slotOf, type MarkAction, type PageFacts } from '../../lib/report/html.ts';
-import { applyRunState, guestFromDecisions, guestFromStatus, guestsFromOutcomes, parseRunState, runState } from '../../lib/report/facts.ts';
-import type { GuestOutcome } from '../../lib/snapshots/executor.ts';
+import { ageX, axisSpan, esc, guestSvg, renderPage, ruleOf, slotOf, type MarkAction, type PageFacts } from '../../lib/domain/report/html.ts';
+import { applyRunState, guestFromDecisions, guestFromStatus, guestsFromOutcomes, parseRunState, runState } from '../../lib/domain/report/facts.ts';
+import type { GuestOutcome } from '../../lib/domain/guest-snapshots/executor.ts';
 
 const T = (iso: string) => Date.parse(iso) / 1000;
 const NOW = T('2025-05-16T12:00:00Z');

@@ -3,9 +3,9 @@
 import { describe, expect, test } from 'bun:test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { planCalendar } from '../../lib/snapshots/calendar.ts';
-import { planRetention, type PlanItem } from '../../lib/snapshots/plan.ts';
-import { policyFromOptions, type CalendarPolicy } from '../../lib/snapshots/policy.ts';
+import { planCalendar } from '../../lib/domain/retention/calendar.ts';
+import { planRetention, type PlanItem } from '../../lib/domain/retention/plan.ts';
+import { policyFromOptions, type CalendarPolicy } from '../../lib/domain/retention/policy.ts';
 
 interface Vector {
   id: string;

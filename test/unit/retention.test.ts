@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
-import { intradayName } from '../../lib/snapshots/naming.ts';
-import { planRetention, type PlanItem } from '../../lib/snapshots/plan.ts';
-import { describePolicy, parsePolicyOptions, policyFromOptions } from '../../lib/snapshots/policy.ts';
-import { parseTiers } from '../../lib/snapshots/tiers.ts';
+import { intradayName } from '../../lib/domain/retention/naming.ts';
+import { planRetention, type PlanItem } from '../../lib/domain/retention/plan.ts';
+import { describePolicy, parsePolicyOptions, policyFromOptions } from '../../lib/domain/retention/policy.ts';
+import { parseTiers } from '../../lib/domain/retention/tiers.ts';
 
 const sec = (iso: string) => Date.parse(iso) / 1000;
 const TZ = 'Europe/Berlin';

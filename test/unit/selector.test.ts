@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
-import { guestsFromResources, resolveGuests, splitTags, type GuestInfo } from '../../lib/guests/inventory.ts';
-import { parseSelector, poolsOf, selectGuests } from '../../lib/guests/selector.ts';
-import type { ClusterVm, PveClient } from '../../lib/pve/types.ts';
+import { guestsFromResources, resolveGuests, splitTags, type GuestInfo } from '../../lib/domain/guests/inventory.ts';
+import { parseSelector, poolsOf, selectGuests } from '../../lib/domain/guests/selector.ts';
+import type { ClusterVm, PveClient } from '../../lib/clients/pve/types.ts';
 
 const vm = (vmid: number, node: string, name: string, extra: Partial<ClusterVm> = {}): ClusterVm => ({
   id: `${extra.type ?? 'qemu'}/${vmid}`,

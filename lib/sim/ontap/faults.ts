@@ -6,7 +6,7 @@
 //                                               CODE; a FlexClone job fails after the volume
 //                                               was made but before it was mounted
 // For ZAPI, METHOD is `ZAPI`, PATH_REGEX matches the API name and STATUS is the errno.
-import { UsageError } from '../../cli/errors.ts';
+import { UsageError } from '../../core/errors.ts';
 
 export interface FailRule {
   method: string;

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { parseArgs } from '../../cli/args.ts';
-import { UsageError } from '../../cli/errors.ts';
+import { UsageError } from '../../core/errors.ts';
 import { fingerprintOf, selfSignedCertificate } from './cert.ts';
 import { parseFaults, matchRule, type Faults } from './faults.ts';
 import { handleRest, json, restError } from './rest.ts';

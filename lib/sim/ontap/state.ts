@@ -4,7 +4,7 @@
 // holding their parent snapshot) lives here so both protocols report it the same way.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { UsageError } from '../../cli/errors.ts';
+import { UsageError } from '../../core/errors.ts';
 import { SimClock } from './clock.ts';
 
 export interface SimFile {

@@ -4,7 +4,33 @@
 // tool, while only the simulator reads it. It is parsed on first use.
 import fs from 'node:fs';
 import apidocFile from '../../../data/pve-api/apidoc-pve-9.1.json' with { type: 'file' };
-import type { MethodInfo } from './schema.ts';
+
+// The schema's types live here, with the index that loads them, so that schema.ts (the
+// validator) imports this module and not the other way round.
+export interface ParamSchema {
+  type?: string;
+  format?: string | Record<string, unknown>;
+  pattern?: string;
+  enum?: string[];
+  maxLength?: number;
+  minLength?: number;
+  minimum?: number | string;
+  maximum?: number | string;
+  optional?: number | boolean;
+  requires?: string;
+  default?: unknown;
+  items?: ParamSchema;
+}
+
+export interface MethodInfo {
+  name?: string;
+  method: string;
+  parameters?: { properties?: Record<string, ParamSchema>; additionalProperties?: number | boolean | ParamSchema };
+  permissions?: { check?: unknown[]; user?: string };
+  returns?: { type?: string };
+  protected?: number;
+  allowtoken?: number;
+}
 
 export interface ApiNode {
   path: string;

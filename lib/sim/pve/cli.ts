@@ -1,6 +1,6 @@
 // `autosnap sim`: run the Proxmox VE simulator until SIGINT/SIGTERM.
 import { parseArgs } from '../../cli/args.ts';
-import { UsageError } from '../../cli/errors.ts';
+import { UsageError } from '../../core/errors.ts';
 import { FaultSpecError } from './faults.ts';
 import { SeedError } from './seed.ts';
 import { SimOptionError, startPveSim, type PveSim } from './server.ts';

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import { PveError, exitText } from './errors.ts';
 import { formatUpid } from './upid.ts';
 import type { Seed, SeedBackupJob, SeedGuest } from './seed.ts';
-import { nextEvent, parseCalendarEvent } from '../../backup/calendar.ts';
+import { nextEvent, parseCalendarEvent } from '../../domain/backup/calendar.ts';
 
 export type GuestType = 'qemu' | 'lxc';
 

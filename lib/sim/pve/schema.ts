@@ -1,33 +1,9 @@
 // The official API schema as the simulator's source of truth: it decides which paths and
 // methods exist (everything else is 501), and every request's parameters are checked the
 // way PVE::JSONSchema does it (same order of checks, same texts, first error per parameter).
-import type { ApiNode } from './api-index.ts';
+import type { ApiNode, MethodInfo, ParamSchema } from './api-index.ts';
+export type { MethodInfo, ParamSchema } from './api-index.ts';
 import { loadApiIndex } from './api-index.ts';
-
-export interface ParamSchema {
-  type?: string;
-  format?: string | Record<string, unknown>;
-  pattern?: string;
-  enum?: string[];
-  maxLength?: number;
-  minLength?: number;
-  minimum?: number | string;
-  maximum?: number | string;
-  optional?: number | boolean;
-  requires?: string;
-  default?: unknown;
-  items?: ParamSchema;
-}
-
-export interface MethodInfo {
-  name?: string;
-  method: string;
-  parameters?: { properties?: Record<string, ParamSchema>; additionalProperties?: number | boolean | ParamSchema };
-  permissions?: { check?: unknown[]; user?: string };
-  returns?: { type?: string };
-  protected?: number;
-  allowtoken?: number;
-}
 
 interface RouteNode {
   path: string;

@@ -1,0 +1,327 @@
+// The HTTPS transport: https://HOST:8006/api2/json with an API token or a ticket, TLS
+// verified per request (system CAs, an extra CA, or a pinned node certificate), and host
+// failover that lasts for the rest of the run.
+//
+// Without pins, bun's fetch is used: it takes TLS options per request (system CAs, an
+// extra CA, or no verification for this client only) and keeps connections alive.
+//
+// With pins, requests go over TLS connections that this module opens itself: each new
+// connection's certificate is compared with the pins after the handshake and before a
+// single byte of the request is written; a kept-alive connection is reused only after
+// that. Measured in a compiled binary: trusting the probed certificate as the only CA in
+// fetch fails for a node certificate signed by the cluster CA (pve-ssl.pem is signed by
+// pve-root-ca; UNABLE_TO_VERIFY_LEAF_SIGNATURE), and fetch with checkServerIdentity opens
+// a new connection per request. Certificate checks stay on for the rest of the process.
+import tls from 'node:tls';
+import { ConnectionError } from '../../core/errors.ts';
+import { debug, redact, registerSecret, warn } from '../../core/log.ts';
+import { isTlsErrorCode as tlsCode, PinnedAgent, probeCertificate } from '../../core/tls.ts';
+import { AuthError, PveApiError, paramErrorsOf, pveMessageOf } from './errors.ts';
+import { CertificateMismatchError, NetworkError } from '../../core/net-errors.ts';
+import { formatHost, type HostPort } from '../../core/hosts.ts';
+import { assertSafePath } from './path.ts';
+import type { ClientStats, Method, Params } from './types.ts';
+
+export { probeCertificate, type PeerCertificate } from '../../core/tls.ts';
+
+export type Auth =
+  | { kind: 'token'; tokenId: string; secret: string }
+  | { kind: 'password'; username: string; password: string; realm?: string; otp?: string };
+
+export interface ApiOptions {
+  hosts: HostPort[];
+  auth: Auth;
+  /** normalised SHA-256 pins (uppercase colon hex) */
+  fingerprints?: string[];
+  /** PEM text of extra trusted CAs */
+  ca?: string;
+  insecure?: boolean;
+  timeoutMs?: number;
+  /** the client's clock (ms), injectable so tests can age a ticket */
+  now?: () => number;
+  /** re-login once a ticket is this old (PVE tickets live 2 h) */
+  ticketRenewMs?: number;
+}
+
+export const TICKET_RENEW_MS = 105 * 60_000;
+
+/** Query string or form body as PVE takes it: booleans 0/1, undefined left out. */
+export function encodeParams(params: Params | undefined): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params ?? {})) {
+    if (v === undefined) continue;
+    q.append(k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+  }
+  return q.toString();
+}
+
+interface Ticket {
+  ticket: string;
+  csrf: string;
+  obtainedAt: number;
+}
+
+// Codes after which the request cannot have reached the server.
+const NOT_SENT = new Set(['ECONNREFUSED', 'ConnectionRefused', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'FailedToOpenSocket']);
+
+export class ApiTransport {
+  readonly kind = 'api' as const;
+  private current = 0;
+  private ticket?: Ticket;
+  private login?: Promise<Ticket>;
+  private agents = new Map<string, PinnedAgent>();
+  // one options object for every request: bun reuses a kept-alive connection for the same
+  // TLS options only
+  private tlsShared?: Record<string, unknown>;
+  private announced = new Set<string>();
+  // set by a certificate mismatch: each later request fails with it at once
+  private stopped?: CertificateMismatchError;
+  private warnedInsecure = false;
+  private readonly now: () => number;
+  private readonly opts: ApiOptions;
+  private readonly stats: ClientStats;
+
+  constructor(opts: ApiOptions, stats: ClientStats) {
+    if (!opts.hosts.length) throw new ConnectionError('no host to connect to');
+    this.opts = opts;
+    this.stats = stats;
+    this.now = opts.now ?? Date.now;
+    if (opts.auth.kind === 'token') registerSecret(opts.auth.secret);
+    else registerSecret(opts.auth.password);
+  }
+
+  get principal(): string {
+    return this.opts.auth.kind === 'token' ? this.opts.auth.tokenId : this.opts.auth.username;
+  }
+
+  /** The host requests go to now. */
+  get host(): HostPort {
+    return this.opts.hosts[this.current];
+  }
+
+  /**
+   * One request, trying each host at most once starting at the current one. A host that
+   * does not answer is left behind for every later request too. A write that may have
+   * reached a server is not sent again here: the error says so (`sent`) and the caller
+   * decides.
+   */
+  async send(method: Method, path: string, params?: Params): Promise<unknown> {
+    // fetch's URL parser collapses `..` and `%2e%2e`: a path is checked before any host sees it
+    assertSafePath(path);
+    if (this.stopped) throw this.stopped;
+    if (this.opts.auth.kind === 'password' && path !== '/access/ticket') await this.ensureTicket();
+    let renewed = false;
+    const failures: NetworkError[] = [];
+    for (let tried = 0; tried < this.opts.hosts.length; ) {
+      const host = this.opts.hosts[this.current];
+      const used = this.ticket;
+      try {
+        const data = await this.sendTo(host, method, path, params);
+        // said once per dead host, and only when another one answered: a run against a dead
+        // cluster gets the one error line below instead
+        for (const f of failures) {
+          if (this.announced.has(f.host)) continue;
+          this.announced.add(f.host);
+          warn(`${f.host} did not answer (${f.code}); using ${formatHost(host)} from now on`);
+        }
+        return data;
+      } catch (e) {
+        if (e instanceof AuthError && this.opts.auth.kind === 'password' && path !== '/access/ticket' && !renewed) {
+          // the ticket expired early (server clock ahead of ours) or the server restarted;
+          // parallel requests that failed with the same ticket share one new login
+          renewed = true;
+          if (this.ticket === used) this.ticket = undefined;
+          await this.ensureTicket();
+          continue;
+        }
+        if (e instanceof NetworkError && e.code === 'FINGERPRINT_MISMATCH') throw this.pinMismatch(e);
+        if (!(e instanceof NetworkError) || !e.failover) throw e;
+        failures.push(e);
+        tried++;
+        if (this.opts.hosts.length > 1) {
+          this.current = (this.current + 1) % this.opts.hosts.length;
+          this.stats.failovers++;
+        }
+        if (e.sent && method !== 'GET') {
+          if (this.opts.hosts.length > 1 && !this.announced.has(e.host)) {
+            this.announced.add(e.host);
+            warn(`${e.host} did not answer (${e.code}); using ${formatHost(this.opts.hosts[this.current])} from now on`);
+          }
+          throw e;
+        }
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    const list = failures.map((f) => f.message).join('; ');
+    throw new NetworkError(
+      '',
+      failures[failures.length - 1].code,
+      `no host answered: ${list}`,
+      { sent: failures.some((f) => f.sent), failover: false, retryable: failures.every((f) => f.retryable) },
+    );
+  }
+
+  /**
+   * A host showed another certificate than the pinned one: another machine, or someone in
+   * between. That is no reason to try the next host (a run that failed over to whatever
+   * answers could be steered), so the run stops: the error names the host and both
+   * fingerprints, is printed once, and every later request fails with it at once, without
+   * another handshake.
+   */
+  private pinMismatch(e: NetworkError): CertificateMismatchError {
+    this.stopped ??= new CertificateMismatchError(e.message);
+    return this.stopped;
+  }
+
+  private async ensureTicket(): Promise<void> {
+    const t = this.ticket;
+    if (t && this.now() - t.obtainedAt < (this.opts.ticketRenewMs ?? TICKET_RENEW_MS)) return;
+    // one login shared by requests that run in parallel
+    this.login ??= this.doLogin().finally(() => (this.login = undefined));
+    this.ticket = await this.login;
+  }
+
+  private async doLogin(): Promise<Ticket> {
+    const a = this.opts.auth;
+    if (a.kind !== 'password') throw new Error('ticket login without a password');
+    const started = this.now();
+    const data = (await this.send('POST', '/access/ticket', { username: a.username, password: a.password, realm: a.realm, otp: a.otp })) as
+      | { ticket?: string; CSRFPreventionToken?: string; NeedTFA?: number }
+      | null;
+    if (data?.ticket) registerSecret(data.ticket);
+    // a second-factor account gets a half ticket that only opens the TFA challenge
+    if (data?.NeedTFA) throw new AuthError(a.username, 'the account needs a second factor; use an API token');
+    if (!data?.ticket || !data.CSRFPreventionToken) throw new AuthError(a.username, 'no ticket in the answer');
+    registerSecret(data.CSRFPreventionToken);
+    debug(`logged in as ${a.username}`);
+    return { ticket: data.ticket, csrf: data.CSRFPreventionToken, obtainedAt: started };
+  }
+
+  private authHeaders(method: Method, path: string): Record<string, string> {
+    const a = this.opts.auth;
+    if (a.kind === 'token') return { Authorization: `PVEAPIToken=${a.tokenId}=${a.secret}` };
+    if (path === '/access/ticket' || !this.ticket) return {};
+    const h: Record<string, string> = { Cookie: `PVEAuthCookie=${encodeURIComponent(this.ticket.ticket)}` };
+    if (method !== 'GET') h.CSRFPreventionToken = this.ticket.csrf;
+    return h;
+  }
+
+  private tlsFor(): Record<string, unknown> | undefined {
+    const o = this.opts;
+    if (o.insecure) {
+      if (!this.warnedInsecure) {
+        this.warnedInsecure = true;
+        warn('--insecure: the server certificate is not verified; anyone on the path can read the credentials');
+      }
+      return (this.tlsShared ??= { rejectUnauthorized: false });
+    }
+    if (o.ca) return (this.tlsShared ??= { ca: [...tls.rootCertificates, o.ca] });
+    return undefined;
+  }
+
+  private async sendTo(host: HostPort, method: Method, path: string, params?: Params): Promise<unknown> {
+    const key = formatHost(host);
+    const encoded = encodeParams(params);
+    let url = `https://${key}/api2/json${path}`;
+    const headers: Record<string, string> = { Accept: 'application/json', ...this.authHeaders(method, path) };
+    let body: string | undefined;
+    if (method === 'GET' || method === 'DELETE') {
+      if (encoded) url += (url.includes('?') ? '&' : '?') + encoded;
+    } else {
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      body = encoded;
+    }
+    const started = performance.now();
+    this.stats.requests++;
+    let res: { status: number; statusText: string };
+    let text: string;
+    if (this.opts.fingerprints?.length) {
+      const r = await this.pinnedAgent(host).request(method, url.slice(`https://${key}`.length), headers, body, this.opts.timeoutMs ?? 30_000);
+      res = r;
+      text = r.text;
+    } else {
+      const tlsOpts = this.tlsFor();
+      let answer: Response;
+      try {
+        answer = await fetch(url, {
+          method,
+          headers,
+          body,
+          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+          ...(tlsOpts ? { tls: tlsOpts } : {}),
+        } as RequestInit);
+      } catch (e: any) {
+        throw await this.networkError(host, e);
+      }
+      try {
+        text = await answer.text();
+      } catch (e: any) {
+        throw await this.networkError(host, e, true);
+      }
+      res = answer;
+    }
+    debug(`${method} ${key}${path} -> ${res.status} (${Math.round(performance.now() - started)} ms)`);
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.status >= 200 && res.status < 300) {
+      if (json === undefined && text.trim()) {
+        throw new PveApiError({ status: 599, method, path, pveMessage: `unreadable answer from ${key} (not JSON)` });
+      }
+      return (json as { data?: unknown } | undefined)?.data ?? null;
+    }
+    const pveMessage = pveMessageOf(json, res.statusText, res.status);
+    if (res.status === 401) {
+      if (path === '/access/ticket') throw new AuthError(this.principal);
+      throw new AuthError(this.principal, redact(pveMessage));
+    }
+    throw new PveApiError({ status: res.status, method, path, pveMessage, errors: paramErrorsOf(json) });
+  }
+
+  private pinnedAgent(host: HostPort): PinnedAgent {
+    const key = formatHost(host);
+    let a = this.agents.get(key);
+    if (!a) {
+      a = new PinnedAgent(host, this.opts.fingerprints!, (e, sent) => this.networkError(host, e, sent));
+      this.agents.set(key, a);
+    }
+    return a;
+  }
+
+  async close(): Promise<void> {
+    for (const a of this.agents.values()) a.destroy();
+    this.agents.clear();
+  }
+
+  private async networkError(host: HostPort, e: any, afterHeaders = false): Promise<NetworkError> {
+    if (e instanceof NetworkError) return e;
+    const key = formatHost(host);
+    const code = String(e?.code ?? e?.name ?? 'ERROR');
+    if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
+      return new NetworkError(key, 'TIMEOUT', `no answer within ${Math.round((this.opts.timeoutMs ?? 30_000) / 1000)} s`, { sent: true });
+    }
+    if (tlsCode(code)) {
+      let hint = '';
+      try {
+        const peer = await probeCertificate(host, 5_000);
+        // first contact with a stock node (self-signed pve-ssl.pem): the exact option to add,
+        // and where the admin sees the same fingerprint (the GUI's certificate viewer,
+        // pve-manager www/manager6/node/Certificates.js; `pvenode cert info` on the node)
+        hint =
+          `; the node showed the SHA-256 fingerprint ${peer.fingerprint}: compare it with the node's own ` +
+          `(GUI: the node > System > Certificates > pve-ssl.pem > View Certificate, or 'pvenode cert info' on the node), ` +
+          `then add --fingerprint ${peer.fingerprint} (or give its CA with --ca-file)`;
+      } catch {
+        /* the hint is optional */
+      }
+      return new NetworkError(key, code, `TLS certificate not trusted (${e?.message ?? code})${hint}`, { sent: false, failover: true, retryable: false });
+    }
+    // a failure while connecting (before or during the handshake) cannot have sent anything
+    const sent = afterHeaders || (e?.phase !== 'connect' && !NOT_SENT.has(code));
+    const what = code === 'ECONNREFUSED' || code === 'ConnectionRefused' ? 'connection refused' : code === 'ECONNRESET' ? 'connection reset' : e?.message ?? code;
+    return new NetworkError(key, code, what, { sent });
+  }
+}

@@ -1,0 +1,159 @@
+// `autosnap plan --from-file F`: the retention planner on a list of snapshots from a file,
+// without a cluster. It answers "what would this policy keep, and why?" for a policy being
+// designed, and lets the planner be tested through the shipped binary.
+//
+// F is a JSON array of {"name", "snaptime" (unix s), "protected"?: true, "partial"?: true,
+// "description"?: "..."}. The output is one decision per snapshot, newest first.
+import fs from 'node:fs';
+import path from 'node:path';
+import { guestFromDecisions } from '../../domain/report/facts.ts';
+import { renderPage } from '../../domain/report/html.ts';
+import { VERSION } from '../../core/version.ts';
+import type { OptionSpec, Parsed } from '../../cli/args.ts';
+import { UsageError } from '../../core/errors.ts';
+import { parseFormat, print, render, type Column } from '../../core/output.ts';
+import { formatLocal, localToEpoch, resolveTimeZone } from '../../domain/retention/localtime.ts';
+import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isMarker, matchesLabel, parseTimestampFormat, validateLabel } from '../../domain/retention/naming.ts';
+import { planRetention, type Decision, type PlanItem } from '../../domain/retention/plan.ts';
+import { POLICY_OPTIONS, parsePolicyOptions } from '../../domain/retention/policy.ts';
+
+/** Options `autosnap plan` must accept for the offline form (merge into its spec). */
+export const OFFLINE_PLAN_OPTIONS: OptionSpec = {
+  // keep-newest is a string so that "not given" (the default: on) differs from --no-keep-newest
+  string: ['from-file', 'at', 'label', 'keep-newest', ...POLICY_OPTIONS.string],
+};
+
+/** `--keep-newest` / `--no-keep-newest` / `--keep-newest=no`; undefined when not given. */
+export function keepNewestOption(v: unknown): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (v === false) return false;
+  const s = String(v).trim().toLowerCase();
+  if (s === '' || s === 'true' || s === 'yes' || s === '1') return true;
+  if (s === 'false' || s === 'no' || s === '0') return false;
+  throw new UsageError(`--keep-newest: '${String(v)}' is not yes or no`);
+}
+
+interface FileItem {
+  name: string;
+  snaptime: number;
+  protected?: boolean;
+  partial?: boolean;
+  description?: string;
+}
+
+function readItems(file: string): FileItem[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--from-file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--from-file ${file}: not valid JSON (${String((e as Error).message).split('\n')[0]})`);
+  }
+  if (!Array.isArray(data)) throw new UsageError(`--from-file ${file}: expected a JSON array of {"name","snaptime"}`);
+  const seen = new Set<string>();
+  return data.map((raw, i) => {
+    const where = `--from-file ${file}: item ${i + 1}`;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${where}: expected an object`);
+    const o = raw as Record<string, unknown>;
+    if (typeof o.name !== 'string' || o.name === '') throw new UsageError(`${where}: "name" must be a non-empty string`);
+    if (typeof o.snaptime !== 'number' || !Number.isInteger(o.snaptime) || o.snaptime < 0) {
+      throw new UsageError(`${where} (${o.name}): "snaptime" must be whole unix seconds`);
+    }
+    for (const k of ['protected', 'partial'] as const) {
+      if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new UsageError(`${where} (${o.name}): "${k}" must be true or false`);
+    }
+    if (o.description !== undefined && typeof o.description !== 'string') throw new UsageError(`${where} (${o.name}): "description" must be a string`);
+    if (seen.has(o.name)) throw new UsageError(`${where}: name '${o.name}' appears twice`);
+    seen.add(o.name);
+    return o as unknown as FileItem;
+  });
+}
+
+/**
+ * `--at`: ISO-8601. With an offset or `Z` it is that instant; without one it is a local
+ * time in the plan's zone, like every other time the user sees.
+ */
+export function parseAt(value: unknown, tz: string): Date {
+  const s = String(value).trim();
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(s);
+  const bad = () => new UsageError(`--at: '${s}' is not an ISO-8601 time (e.g. 2025-05-16T18:05:00+02:00)`);
+  if (!m) throw bad();
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', zone] = m;
+  const fields = { year: +y, month: +mo, day: +d, hour: +h, minute: +mi, second: +sec };
+  const check = new Date(Date.UTC(fields.year, fields.month - 1, fields.day, fields.hour, fields.minute, fields.second));
+  if (
+    check.getUTCMonth() !== fields.month - 1 || check.getUTCDate() !== fields.day || fields.hour > 23 || fields.minute > 59 || fields.second > 59
+  ) {
+    throw bad();
+  }
+  if (zone) {
+    const ms = Date.parse(s.replace(' ', 'T'));
+    if (Number.isNaN(ms)) throw bad();
+    return new Date(ms);
+  }
+  return new Date(localToEpoch(fields, tz) * 1000);
+}
+
+export async function offlinePlanMain(args: Parsed): Promise<number> {
+  const file = args['from-file'];
+  if (typeof file !== 'string' || file === '') throw new UsageError('--from-file: missing file name');
+  const format = parseFormat(args.output);
+  const tz = resolveTimeZone(args.tz);
+  const policy = parsePolicyOptions(args);
+  const now = args.at !== undefined && args.at !== '' ? parseAt(args.at, tz) : new Date();
+  const stampFormat = parseTimestampFormat(args['timestamp-format'] || DEFAULT_TIMESTAMP_FORMAT);
+  const label = args.label !== undefined ? validateLabel(args.label, stampFormat) : undefined;
+  const intraday = String(args.policy ?? '').toLowerCase() === 'intraday';
+  const items = readItems(file);
+
+  // the same ownership test as on a cluster: name fits the job, marker when one is given
+  const ours = (it: FileItem) => {
+    if (it.description !== undefined && !isMarker(it.description)) return false;
+    if (label !== undefined) return matchesLabel(it.name, label, stampFormat);
+    if (intraday) return isIntradayName(it.name);
+    return true;
+  };
+  const planItems: PlanItem[] = items.map((it) => ({
+    name: it.name,
+    snaptime: it.snaptime,
+    protected: it.protected === true || !ours(it),
+    partial: it.partial === true,
+  }));
+  // an explicit --keep 0 is the one plan that may remove the newest
+  const keepNewest = keepNewestOption(args['keep-newest']) ?? !(policy.kind === 'count' && policy.keep === 0);
+  const decisions = planRetention(planItems, policy, { now, tz, keepNewest: Boolean(keepNewest) });
+
+  if (format === 'html') {
+    // the same page as on a cluster: a what-if for a policy before it runs
+    const row = label ?? (intraday ? 'intraday' : 'policy');
+    const policyText = Object.entries(args)
+      .filter(([k, v]) => (POLICY_OPTIONS.string as string[]).includes(k) && v !== undefined && v !== '' && typeof v !== 'boolean')
+      .map(([k, v]) => `--${k} ${String(v)}`)
+      .join(' ');
+    print(
+      renderPage({
+        kind: 'plan',
+        now: Math.floor(now.getTime() / 1000),
+        tz,
+        version: VERSION,
+        jobs: [{ name: row, policy, policyText: policyText || undefined }],
+        guests: [guestFromDecisions(path.basename(file), decisions, row)],
+        subtitle: `what-if on ${file}`,
+      }),
+    );
+    return 0;
+  }
+  const cols: Column<Decision>[] = [
+    { header: 'TIME', get: (d) => formatLocal(d.snaptime, tz) },
+    { header: 'NAME', get: (d) => d.name },
+    { header: 'ACTION', get: (d) => d.action },
+    { header: 'REASON', get: (d) => d.reason },
+  ];
+  print(render(format, decisions, cols));
+  return 0;
+}

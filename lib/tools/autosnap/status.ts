@@ -1,0 +1,138 @@
+// `autosnap status [--label L]`: the snapshots of a label (all of ours without one), as
+// cv4pve shows them, with the time in local time (cv4pve printed UTC).
+import { render, print, type Column, type Format } from '../../core/output.ts';
+import { stderrLine } from '../../core/log.ts';
+import { resolveGuests, type GuestInfo } from '../../domain/guests/inventory.ts';
+import { listSnapshots } from '../../domain/guest-snapshots/ops.ts';
+import type { PveClient, SnapshotEntry } from '../../clients/pve/types.ts';
+import { formatLocal } from '../../domain/retention/localtime.ts';
+import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, isOriginalScriptSnapshot, labelOf, validateLabel } from '../../domain/retention/naming.ts';
+import type { OptionSource } from './options.ts';
+import { cv4pveStatus } from './cv4pve.ts';
+import { isoLocal, type StatusRow } from './report.ts';
+import { runBounded } from '../../domain/guest-snapshots/schedule.ts';
+import { nowDate } from '../../core/now.ts';
+import { VERSION } from '../../core/version.ts';
+import { applyRunState, guestFromStatus } from '../../domain/report/facts.ts';
+import { renderPage, type PageGuest } from '../../domain/report/html.ts';
+import { readRunState } from '../../domain/report/write.ts';
+
+/** Which of a guest's snapshots status shows. */
+export function statusFilter(label: string | undefined, format: string): (s: SnapshotEntry) => boolean {
+  if (label !== undefined) return (s) => isManaged(s, { label, timestampFormat: format });
+  // the original script's snapshots too: the intraday job adopts them
+  return (s) => s.name !== 'current' && (isOriginalScriptSnapshot(s) || (isMarker(s.description) && (isIntradayName(s.name) || labelOf(s.name, format) !== undefined)));
+}
+
+export function statusRows(g: GuestInfo, snaps: SnapshotEntry[], keep: (s: SnapshotEntry) => boolean, format: string): StatusRow[] {
+  return snaps
+    .filter(keep)
+    .sort((a, b) => (a.snaptime ?? 0) - (b.snaptime ?? 0) || a.name.localeCompare(b.name))
+    .map((s) => ({
+      node: g.node,
+      vmid: g.vmid,
+      vmname: g.name,
+      type: g.type,
+      snapshot: s.name,
+      snaptime: s.snaptime,
+      parent: s.parent,
+      description: (s.description ?? '').trim(),
+      vmstate: Number(s.vmstate ?? 0) === 1,
+      label: isIntradayName(s.name) ? 'intraday' : (labelOf(s.name, format) ?? null),
+    }));
+}
+
+export function statusColumns(tz: string): Column<StatusRow>[] {
+  return [
+    { header: 'NODE', get: (r) => r.node },
+    { header: 'VM', get: (r) => r.vmid, align: 'right' },
+    // not NAME: in cv4pve's status NAME is the snapshot, and scripts read it by that title
+    { header: 'GUEST', get: (r) => r.vmname },
+    { header: 'TIME', get: (r) => (r.snaptime === undefined ? '' : formatLocal(r.snaptime, tz).slice(0, 19)) },
+    { header: 'PARENT', get: (r) => r.parent ?? '' },
+    { header: 'SNAPSHOT', get: (r) => r.snapshot },
+    { header: 'DESCRIPTION', get: (r) => r.description },
+    { header: 'RAM', get: (r) => (r.vmstate ? 'X' : '') },
+  ];
+}
+
+/**
+ * JSON shape (documented in docs/autosnap.md): an array, guests by vmid, snapshots
+ * oldest first, each `{node, vmid, vmname, type, snapshot, snaptime, time, parent,
+ * description, vmstate, label}`; `time` is ISO 8601 in the local zone, `parent` null for
+ * the first snapshot.
+ */
+export function statusJson(rows: StatusRow[], tz: string): unknown {
+  return rows.map((r) => ({
+    node: r.node,
+    vmid: r.vmid,
+    vmname: r.vmname,
+    type: r.type,
+    snapshot: r.snapshot,
+    snaptime: r.snaptime ?? null,
+    time: r.snaptime === undefined ? null : isoLocal(r.snaptime, tz),
+    parent: r.parent ?? null,
+    description: r.description,
+    vmstate: r.vmstate,
+    label: r.label,
+  }));
+}
+
+/** The options of status, checked before any connection is made. */
+export function statusOptions(src: OptionSource): { label?: string; format: string } {
+  const format = src.str('timestamp-format') ?? DEFAULT_TIMESTAMP_FORMAT;
+  const label = src.args.label === undefined ? undefined : String(src.args.label);
+  if (label !== undefined) validateLabel(label, format);
+  return { label, format };
+}
+
+export async function statusCommand(client: PveClient, src: OptionSource, s: { tz: string; format: Format; maxParallel: number; maxPerNode: number; cv4pve?: boolean }): Promise<number> {
+  const { label: labelOpt, format } = statusOptions(src);
+  const guests = await resolveGuests(client, src.str('vmid') ?? '@all');
+  const keep = statusFilter(labelOpt, format);
+  // reads are cheap for the node; still bounded, so a big cluster is not hit all at once
+  const lists = await runBounded(guests, { maxParallel: s.maxParallel * 2, maxPerNode: s.maxPerNode * 2 }, (g) => listSnapshots(client, g));
+  const rows: StatusRow[] = [];
+  let failed = 0;
+  guests.forEach((g, i) => {
+    const r = lists[i];
+    if (r.ok) rows.push(...statusRows(g, r.value, keep, format));
+    else {
+      failed++;
+      stderrLine(`error: ${g.vmid}${g.name ? ` ${g.name}` : ''}: ${(r.error as Error)?.message ?? String(r.error)}`);
+    }
+  });
+  // through the cv4pve-autosnap link, html is cv4pve's table (scripts read it), not the page
+  if (s.format === 'html' && !s.cv4pve) {
+    // the page shows every snapshot: ours in a row per label, the others in their own row
+    const ours = (x: SnapshotEntry) => (keep(x) ? (isIntradayName(x.name) ? 'intraday' : (labelOf(x.name, format) ?? undefined)) : undefined);
+    const state = readRunState(src.str('html') ?? src.str('report-file'));
+    let page: PageGuest[] = guests.map((g, i) => {
+      const r = lists[i];
+      return guestFromStatus(g, r.ok ? r.value : [], (x) => ours(x as SnapshotEntry));
+    });
+    if (state) page = applyRunState(page, state);
+    // a guest whose list cannot be read now is shown so, whatever the last run said
+    page = page.map((g, i) => {
+      const r = lists[i];
+      return r.ok ? g : { ...g, status: 'failed' as const, reason: `cannot read its snapshots: ${(r.error as Error)?.message ?? String(r.error)}` };
+    });
+    print(
+      renderPage({
+        kind: 'status',
+        now: Math.floor(nowDate().getTime() / 1000),
+        tz: s.tz,
+        version: VERSION,
+        jobs: [],
+        guests: page,
+        lastRun: state ? { at: state.at, totals: state.totals } : undefined,
+      }),
+    );
+    return failed ? 1 : 0;
+  }
+  if (s.cv4pve) {
+    // cv4pve prints nothing at all when the selection holds no guest (Commands.cs)
+    if (guests.length) print(cv4pveStatus(rows, s.format));
+  } else print(render(s.format, rows, statusColumns(s.tz), statusJson(rows, s.tz)));
+  return failed ? 1 : 0;
+}
