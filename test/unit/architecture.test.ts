@@ -12,7 +12,7 @@ const ROOT = path.resolve(import.meta.dir, '..', '..');
 const CRUISER = path.join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruiser.mjs');
 
 function cruise(cwd: string): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, [CRUISER, 'lib', 'scripts', '--config', path.join(ROOT, '.dependency-cruiser.cjs'), '--output-type', 'err'], { cwd, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CRUISER, 'lib', 'scripts', '--config', path.join(ROOT, '.dependency-cruiser.cjs'), '--output-type', 'err'], { cwd, encoding: 'utf8', timeout: 110_000 });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
@@ -20,7 +20,7 @@ describe('import direction', () => {
   test('the tree has no upward import and no cycle', () => {
     const r = cruise(ROOT);
     expect([r.status, r.out]).toEqual([0, expect.stringContaining('no dependency violations found')]);
-  });
+  }, 120_000);
 
   const cases: [string, Record<string, string>, string][] = [
     ['core imports a tool', { 'lib/core/a.ts': "import { b } from '../tools/x/b.ts';\nexport const a = b;\n", 'lib/tools/x/b.ts': 'export const b = 1;\n' }, 'core-imports-downward-only'],
@@ -44,5 +44,5 @@ describe('import direction', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });
