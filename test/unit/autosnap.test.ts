@@ -483,9 +483,25 @@ describe('run lock', () => {
       const file = path.join(dir, `race-${round}.lock`);
       // a pid above any pid_max: certainly not running
       fs.writeFileSync(file, '999999999\n');
-      const script = `const { tryLock } = await import(${JSON.stringify(lockMod)});
+      // All six meet at a barrier before trying, so they really race; the winner holds the
+      // lock until the five others have answered (a fixed hold let a racer that started
+      // late on a loaded machine find the lock released, and rightly take it).
+      const sync = fs.mkdtempSync(path.join(dir, `sync-${round}-`));
+      const script = `const fs = require('node:fs');
+        const { tryLock } = await import(${JSON.stringify(lockMod)});
+        const sync = ${JSON.stringify(sync)};
+        const count = (p) => fs.readdirSync(sync).filter((f) => f.startsWith(p)).length;
+        fs.writeFileSync(sync + '/ready.' + process.pid, '');
+        for (let i = 0; count('ready.') < 6 && i < 3000; i++) await Bun.sleep(10);
         const r = tryLock(${JSON.stringify(file)});
-        if ('release' in r) { console.log('got'); await Bun.sleep(400); r.release(); } else console.log('busy ' + r.busyPid);`;
+        if ('release' in r) {
+          console.log('got');
+          for (let i = 0; count('lost.') < 5 && i < 3000; i++) await Bun.sleep(10);
+          r.release();
+        } else {
+          console.log('busy ' + r.busyPid);
+          fs.writeFileSync(sync + '/lost.' + process.pid, '');
+        }`;
       const outs = await Promise.all(
         Array.from({ length: 6 }, () => new Promise<string>((resolve) => {
           const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -497,7 +513,7 @@ describe('run lock', () => {
       expect(outs.filter((o) => o === 'got')).toHaveLength(1);
       expect(outs.filter((o) => o.startsWith('busy '))).toHaveLength(5);
     }
-  });
+  }, 60_000);
   test('--wait waits for the owner to go', async () => {
     const file = path.join(dir, 'wait.lock');
     fs.writeFileSync(file, `${process.ppid}\n`);
