@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Client, type ClientOptions } from '../clients/pve/client.ts';
 import type { Auth } from '../clients/pve/api.ts';
 import { parseFingerprints, parseHostList } from '../core/hosts.ts';
+import { readCaFile } from '../core/https.ts';
 import type { PveClient } from '../clients/pve/types.ts';
 import { checkConfig, readSecretFile, type Config, type SectionKeys } from '../core/config.ts';
 import { forgetWarnings, saveWarnings, shownOnce } from '../domain/notify/once.ts';
@@ -312,14 +313,7 @@ export function resolveClientOptions(args: Args, config: Config, environment: En
     const ways = [tlsLevel.fingerprint !== undefined && '--fingerprint', tlsLevel.caFile !== undefined && '--ca-file', tlsLevel.insecure && '--insecure'].filter(Boolean);
     if (ways.length > 1) throw new UsageError(`${tlsLevel.name}: ${ways.join(' and ')} contradict each other; choose one`);
     if (tlsLevel.fingerprint !== undefined) fingerprints = parseFingerprints(tlsLevel.fingerprint);
-    if (tlsLevel.caFile !== undefined) {
-      try {
-        ca = fs.readFileSync(tlsLevel.caFile, 'utf8');
-      } catch (e: any) {
-        throw new UsageError(`cannot read CA file ${tlsLevel.caFile}: ${e?.code ?? e?.message}`);
-      }
-      if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`CA file ${tlsLevel.caFile} holds no PEM certificate`);
-    }
+    if (tlsLevel.caFile !== undefined) ca = readCaFile(tlsLevel.caFile);
     insecure = tlsLevel.insecure === true;
   }
   if (args['validate-certificate'] === true && insecure && tlsLevel?.name === 'command line') {

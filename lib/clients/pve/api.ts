@@ -1,28 +1,18 @@
-// The HTTPS transport: https://HOST:8006/api2/json with an API token or a ticket, TLS
-// verified per request (system CAs, an extra CA, or a pinned node certificate), and host
-// failover that lasts for the rest of the run.
-//
-// Without pins, bun's fetch is used: it takes TLS options per request (system CAs, an
-// extra CA, or no verification for this client only) and keeps connections alive.
-//
-// With pins, requests go over TLS connections that this module opens itself: each new
-// connection's certificate is compared with the pins after the handshake and before a
-// single byte of the request is written; a kept-alive connection is reused only after
-// that. Measured in a compiled binary: trusting the probed certificate as the only CA in
-// fetch fails for a node certificate signed by the cluster CA (pve-ssl.pem is signed by
-// pve-root-ca; UNABLE_TO_VERIFY_LEAF_SIGNATURE), and fetch with checkServerIdentity opens
-// a new connection per request. Certificate checks stay on for the rest of the process.
-import tls from 'node:tls';
+// The HTTPS transport: https://HOST:8006/api2/json with an API token or a ticket, and
+// host failover that lasts for the rest of the run. Certificates are checked by the one
+// HTTPS client both clients share (lib/core/https.ts: system CAs, an extra CA, or a pinned
+// node certificate, compared on each new connection before a byte is written). A node
+// certificate is signed by the cluster CA (pve-ssl.pem by pve-root-ca), which is why a pin
+// cannot simply be fetch's only CA: see lib/core/tls.ts.
 import { ConnectionError } from '../../core/errors.ts';
 import { debug, redact, registerSecret, warn } from '../../core/log.ts';
-import { isTlsErrorCode as tlsCode, PinnedAgent, probeCertificate } from '../../core/tls.ts';
+import { HttpsEndpoint } from '../../core/https.ts';
 import { AuthError, PveApiError, paramErrorsOf, pveMessageOf } from './errors.ts';
 import { CertificateMismatchError, NetworkError } from '../../core/net-errors.ts';
 import { formatHost, type HostPort } from '../../core/hosts.ts';
 import { assertSafePath } from './path.ts';
 import type { ClientStats, Method, Params } from './types.ts';
 
-export { probeCertificate, type PeerCertificate } from '../../core/tls.ts';
 
 export type Auth =
   | { kind: 'token'; tokenId: string; secret: string }
@@ -61,18 +51,12 @@ interface Ticket {
   obtainedAt: number;
 }
 
-// Codes after which the request cannot have reached the server.
-const NOT_SENT = new Set(['ECONNREFUSED', 'ConnectionRefused', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'FailedToOpenSocket']);
-
 export class ApiTransport {
   readonly kind = 'api' as const;
   private current = 0;
   private ticket?: Ticket;
   private login?: Promise<Ticket>;
-  private agents = new Map<string, PinnedAgent>();
-  // one options object for every request: bun reuses a kept-alive connection for the same
-  // TLS options only
-  private tlsShared?: Record<string, unknown>;
+  private endpoints = new Map<string, HttpsEndpoint>();
   private announced = new Set<string>();
   // set by a certificate mismatch: each later request fails with it at once
   private stopped?: CertificateMismatchError;
@@ -206,19 +190,6 @@ export class ApiTransport {
     return h;
   }
 
-  private tlsFor(): Record<string, unknown> | undefined {
-    const o = this.opts;
-    if (o.insecure) {
-      if (!this.warnedInsecure) {
-        this.warnedInsecure = true;
-        warn('--insecure: the server certificate is not verified; anyone on the path can read the credentials');
-      }
-      return (this.tlsShared ??= { rejectUnauthorized: false });
-    }
-    if (o.ca) return (this.tlsShared ??= { ca: [...tls.rootCertificates, o.ca] });
-    return undefined;
-  }
-
   private async sendTo(host: HostPort, method: Method, path: string, params?: Params): Promise<unknown> {
     const key = formatHost(host);
     const encoded = encodeParams(params);
@@ -233,33 +204,8 @@ export class ApiTransport {
     }
     const started = performance.now();
     this.stats.requests++;
-    let res: { status: number; statusText: string };
-    let text: string;
-    if (this.opts.fingerprints?.length) {
-      const r = await this.pinnedAgent(host).request(method, url.slice(`https://${key}`.length), headers, body, this.opts.timeoutMs ?? 30_000);
-      res = r;
-      text = r.text;
-    } else {
-      const tlsOpts = this.tlsFor();
-      let answer: Response;
-      try {
-        answer = await fetch(url, {
-          method,
-          headers,
-          body,
-          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
-          ...(tlsOpts ? { tls: tlsOpts } : {}),
-        } as RequestInit);
-      } catch (e: any) {
-        throw await this.networkError(host, e);
-      }
-      try {
-        text = await answer.text();
-      } catch (e: any) {
-        throw await this.networkError(host, e, true);
-      }
-      res = answer;
-    }
+    const res = await this.endpoint(host).request(method, url.slice(`https://${key}`.length), headers, body);
+    const text = res.text;
     debug(`${method} ${key}${path} -> ${res.status} (${Math.round(performance.now() - started)} ms)`);
     let json: unknown;
     try {
@@ -281,47 +227,36 @@ export class ApiTransport {
     throw new PveApiError({ status: res.status, method, path, pveMessage, errors: paramErrorsOf(json) });
   }
 
-  private pinnedAgent(host: HostPort): PinnedAgent {
+  private endpoint(host: HostPort): HttpsEndpoint {
     const key = formatHost(host);
-    let a = this.agents.get(key);
-    if (!a) {
-      a = new PinnedAgent(host, this.opts.fingerprints!, (e, sent) => this.networkError(host, e, sent));
-      this.agents.set(key, a);
-    }
-    return a;
-  }
-
-  async close(): Promise<void> {
-    for (const a of this.agents.values()) a.destroy();
-    this.agents.clear();
-  }
-
-  private async networkError(host: HostPort, e: any, afterHeaders = false): Promise<NetworkError> {
-    if (e instanceof NetworkError) return e;
-    const key = formatHost(host);
-    const code = String(e?.code ?? e?.name ?? 'ERROR');
-    if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
-      return new NetworkError(key, 'TIMEOUT', `no answer within ${Math.round((this.opts.timeoutMs ?? 30_000) / 1000)} s`, { sent: true });
-    }
-    if (tlsCode(code)) {
-      let hint = '';
-      try {
-        const peer = await probeCertificate(host, 5_000);
+    let e = this.endpoints.get(key);
+    if (!e) {
+      const o = this.opts;
+      if (o.insecure && !this.warnedInsecure) {
+        this.warnedInsecure = true;
+        warn('--insecure: the server certificate is not verified; anyone on the path can read the credentials');
+      }
+      e = new HttpsEndpoint({
+        host,
+        trust: { fingerprints: o.fingerprints, ca: o.ca, insecure: o.insecure },
+        timeoutMs: o.timeoutMs ?? 30_000,
         // first contact with a stock node (self-signed pve-ssl.pem): the exact option to add,
         // and where the admin sees the same fingerprint (the GUI's certificate viewer,
         // pve-manager www/manager6/node/Certificates.js; `pvenode cert info` on the node)
-        hint =
-          `; the node showed the SHA-256 fingerprint ${peer.fingerprint}: compare it with the node's own ` +
-          `(GUI: the node > System > Certificates > pve-ssl.pem > View Certificate, or 'pvenode cert info' on the node), ` +
-          `then add --fingerprint ${peer.fingerprint} (or give its CA with --ca-file)`;
-      } catch {
-        /* the hint is optional */
-      }
-      return new NetworkError(key, code, `TLS certificate not trusted (${e?.message ?? code})${hint}`, { sent: false, failover: true, retryable: false });
+        untrustedHint: (fp) =>
+          fp
+            ? `; the node showed the SHA-256 fingerprint ${fp}: compare it with the node's own ` +
+              `(GUI: the node > System > Certificates > pve-ssl.pem > View Certificate, or 'pvenode cert info' on the node), ` +
+              `then add --fingerprint ${fp} (or give its CA with --ca-file)`
+            : '',
+      });
+      this.endpoints.set(key, e);
     }
-    // a failure while connecting (before or during the handshake) cannot have sent anything
-    const sent = afterHeaders || (e?.phase !== 'connect' && !NOT_SENT.has(code));
-    const what = code === 'ECONNREFUSED' || code === 'ConnectionRefused' ? 'connection refused' : code === 'ECONNRESET' ? 'connection reset' : e?.message ?? code;
-    return new NetworkError(key, code, what, { sent });
+    return e;
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.endpoints.values()) e.close();
+    this.endpoints.clear();
   }
 }

@@ -7,12 +7,12 @@
 //             proxmox_verify; one [<storageid>] per storage: host, user, pass, verify
 // A `-CLONE` suffix (and our `-CLONE-<snapshot>`) is stripped when looking a storage up,
 // so a mounted clone finds its parent's cluster.
-import fs from 'node:fs';
 import { configFromIni, readSecretFile, type Config } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { registerSecret } from '../../core/log.ts';
 import type { IniSection } from '../../core/ini.ts';
 import { parseFingerprints, parseHostList, type HostPort } from '../../core/hosts.ts';
+import { readCaFile } from '../../core/https.ts';
 
 export interface OntapTarget {
   host: HostPort;
@@ -143,14 +143,7 @@ export function buildTarget(v: Record<string, string>, where: string): Omit<Onta
   if ([fingerprints, caFile, insecure || undefined].filter(Boolean).length > 1) {
     throw new UsageError(`${where}: fingerprint, ca_file and verify = no contradict each other; choose one`);
   }
-  if (caFile) {
-    try {
-      ca = fs.readFileSync(caFile, 'utf8');
-    } catch (e: any) {
-      throw new UsageError(`${where}: cannot read CA file ${caFile}: ${e?.code ?? e?.message}`);
-    }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`${where}: CA file ${caFile} holds no PEM certificate`);
-  }
+  if (caFile) ca = readCaFile(caFile, where);
   const api = (get(v, 'api') ?? 'auto').toLowerCase();
   if (api !== 'rest' && api !== 'zapi' && api !== 'auto') throw new UsageError(`${where}: api '${api}' is not rest, zapi or auto`);
   const jt = get(v, 'job_timeout');
