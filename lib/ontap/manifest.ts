@@ -159,6 +159,8 @@ const DIR_PART = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$/;
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+=-]{0,254}$/;
 const MAX_CONFIG_KEYS = 1000;
 const MAX_VALUE = 65536;
+/** QEMU has 59 disk slots (ide 4, sata 6, scsi 31, virtio 16, efidisk, tpmstate), a container 256 mount points */
+const MAX_DISKS = 300;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -244,6 +246,8 @@ export function recordedDisks(
   if (!keyRe) return { disks, problem: `guest ${g.vmid}: type ${g.type} has no disks this tool knows` };
   for (const [key, raw] of Object.entries(g.config)) {
     if (!keyRe.test(key)) continue;
+    // each disk costs a directory listing at most; no real guest comes near this
+    if (disks.length >= MAX_DISKS) return { disks, problem: `guest ${g.vmid}: more than ${MAX_DISKS} disks` };
     const [spec, ...opts] = String(raw).split(',');
     if (opts.includes('media=cdrom')) continue;
     const colon = spec.indexOf(':');

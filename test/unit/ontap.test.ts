@@ -618,6 +618,7 @@ describe('a manifest is untrusted input', () => {
     ['an absolute path', g({ scsi0: 'nfs1:/etc/x.qcow2' }), { dirs: { nfs1: '' } }, [], 'guest 100: scsi0 names "/etc/x.qcow2", not a file of storage nfs1'],
     ['into a snapshot directory', g({ scsi0: 'nfs1:.snapshot/s/100/vm-100-disk-0.qcow2' }), { dirs: { nfs1: '' } }, [], 'guest 100: scsi0 names ".snapshot/s/100/vm-100-disk-0.qcow2", not a file of storage nfs1'],
     ["another guest's disk", g({ scsi0: 'nfs1:101/vm-101-disk-0.qcow2' }), { dirs: { nfs1: '' } }, [], 'guest 100: scsi0 names "101/vm-101-disk-0.qcow2", not an image of guest 100'],
+    ['more disks than any guest has', g(Object.fromEntries(Array.from({ length: 301 }, (_, i) => [`mp${i}`, `nfs1:100/vm-100-disk-${i}.raw`])), 'lxc'), { dirs: { nfs1: '' } }, [], 'guest 100: more than 300 disks'],
     ['a hidden file name', g({ scsi0: 'nfs1:100/.x.qcow2' }), { dirs: { nfs1: '' } }, [], 'guest 100: scsi0 names "100/.x.qcow2", not an image of guest 100'],
   ])('recorded disks: %s', (_, guest, o: { dirs?: Record<string, string>; fallback?: Record<string, string> }, disks, problem) => {
     const r = recordedDisks(guest, ['nfs1', 'nfs-sub'], o.dirs, o.fallback);
