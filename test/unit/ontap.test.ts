@@ -11,6 +11,7 @@ import { OntapError } from '../../lib/clients/ontap/errors.ts';
 import { firstPart } from '../../lib/clients/ontap/rest.ts';
 import { agentEnabled } from '../../lib/tools/ontap-snapshot/freeze.ts';
 import { pickVolume } from '../../lib/domain/ontap/mapping.ts';
+import { guestProblem, manifestProblem, recordedDisks, safeDir } from '../../lib/tools/ontap-snapshot/manifest.ts';
 import { checkSnapshotName, cloneJunction, cloneStorageId, cloneVolumeName, defaultSnapshotName, madeByMount, snapshotOrigin } from '../../lib/domain/ontap/names.ts';
 import { RestOntap, assertOntapPath, queryString } from '../../lib/clients/ontap/rest.ts';
 import { nextJobDelay, type VolumeInfo } from '../../lib/clients/ontap/types.ts';
@@ -553,4 +554,75 @@ describe('agentEnabled: the QEMU agent option of a VM config', () => {
     [undefined, false], ['', false], ['0', false], ['1', true], [1, true], ['enabled=1,fstrim_cloned_disks=1', true],
     ['enabled=0', false], ['fstrim_cloned_disks=1', false], ['1,type=virtio', true], ['0,type=isa', false],
   ])('%j -> %p', (value, on) => expect(agentEnabled(value)).toBe(on));
+});
+
+describe('a manifest is untrusted input', () => {
+  const ok = { vmid: 100, type: 'qemu', node: 'pve1', name: 'web1', status: 'running', storages: ['nfs1'], config: { scsi0: 'nfs1:100/vm-100-disk-0.qcow2' } };
+  test.each([
+    ['a valid entry', ok, undefined],
+    ['no object', 'x', 'not an object'],
+    ['vmid as text', { ...ok, vmid: '100' }, 'vmid "100" is not a guest id (100..999999999)'],
+    ['vmid below 100', { ...ok, vmid: 99 }, 'vmid 99 is not a guest id (100..999999999)'],
+    ['vmid too large', { ...ok, vmid: 1e10 }, 'vmid 10000000000 is not a guest id (100..999999999)'],
+    ['vmid not whole', { ...ok, vmid: 100.5 }, 'vmid 100.5 is not a guest id (100..999999999)'],
+    ['another type', { ...ok, type: 'openvz' }, 'guest 100: type "openvz" is neither qemu nor lxc'],
+    ['a node with a slash', { ...ok, node: '../pve1' }, 'guest 100: node "../pve1" is not a node name'],
+    ['a name with a newline', { ...ok, name: 'a\nb' }, 'guest 100: name "a\\nb" is not a guest name'],
+    ['storages not ids', { ...ok, storages: ['nfs1', '../x'] }, 'guest 100: its storages are not storage ids'],
+    ['config a list', { ...ok, config: [] }, 'guest 100: its config is not an object'],
+    ['a config key with a dot path', { ...ok, config: { '../x': 'y' } }, 'guest 100: config key "../x" is not a Proxmox config key'],
+    ['a config value as an object', { ...ok, config: { scsi0: { a: 1 } } }, 'guest 100: config scsi0 is not a string or number of at most 65536 characters'],
+    ['a huge config value', { ...ok, config: { description: 'x'.repeat(70000) } }, 'guest 100: config description is not a string or number of at most 65536 characters'],
+    ["a container's raw lxc lines", { ...ok, type: 'lxc', config: { lxc: [['lxc.apparmor.profile', 'unconfined']] } }, undefined],
+  ])('guest entry: %s', (_, g, want) => {
+    expect(guestProblem(g)).toBe(want as string | undefined);
+  });
+
+  test.each([
+    ['', true],
+    ['sub', true],
+    ['a/b_c/d.e', true],
+    ['..', false],
+    ['a/../b', false],
+    ['.snapshot/x', false],
+    ['/abs', false],
+    ['a//b', false],
+    ['a/', false],
+    ['a\\b', false],
+    [7, false],
+  ])('directory in a volume %p: %p', (d, want) => {
+    expect(safeDir(d)).toBe(want);
+  });
+
+  test.each([
+    ['valid', { storages: ['nfs1', 'nfs-sub'], dirs: { nfs1: '', 'nfs-sub': 'sub' } }, undefined],
+    ['no dirs (the first manifests)', { storages: ['nfs1'] }, undefined],
+    ['storages not a list', { storages: 'nfs1' }, 'its storages are not a list'],
+    ['a storage id with a slash', { storages: ['a/b'] }, '"a/b" is not a storage id'],
+    ['a directory leaving the volume', { storages: ['nfs1'], dirs: { nfs1: '../other' } }, 'the directory of storage nfs1, "../other", is not a path inside the volume'],
+    ['a directory into a snapshot', { storages: ['nfs1'], dirs: { nfs1: '.snapshot/s' } }, 'the directory of storage nfs1, ".snapshot/s", is not a path inside the volume'],
+  ])('manifest: %s', (_, m, want) => {
+    expect(manifestProblem(m)).toBe(want as string | undefined);
+  });
+
+  const g = (config: Record<string, unknown>, type = 'qemu') => ({ vmid: 100, type, config });
+  test.each([
+    ['a disk at the storage root', g({ scsi0: 'nfs1:100/vm-100-disk-0.qcow2,size=8G' }), { dirs: { nfs1: '' } }, [{ key: 'scsi0', storage: 'nfs1', dir: '', file: 'images/100/vm-100-disk-0.qcow2' }], undefined],
+    ['a disk below the junction', g({ virtio0: 'nfs-sub:100/vm-100-disk-0.raw' }), { dirs: { 'nfs-sub': 'sub' } }, [{ key: 'virtio0', storage: 'nfs-sub', dir: 'sub', file: 'images/100/vm-100-disk-0.raw' }], undefined],
+    ['a linked clone: its own file', g({ scsi0: 'nfs1:101/base-101-disk-0.qcow2/100/vm-100-disk-0.qcow2' }), { dirs: { nfs1: '' } }, [{ key: 'scsi0', storage: 'nfs1', dir: '', file: 'images/100/vm-100-disk-0.qcow2' }], undefined],
+    ['no recorded directory: the current one', g({ scsi0: 'nfs1:100/vm-100-disk-0.qcow2' }), { fallback: { nfs1: 'x' } }, [{ key: 'scsi0', storage: 'nfs1', dir: 'x', file: 'images/100/vm-100-disk-0.qcow2' }], undefined],
+    ['no directory known', g({ scsi0: 'nfs1:100/vm-100-disk-0.qcow2' }), {}, [{ key: 'scsi0', storage: 'nfs1', dir: undefined, file: 'images/100/vm-100-disk-0.qcow2' }], undefined],
+    ['cd-rom, other storage, none: not files of the volume', g({ ide2: 'nfs1:iso/x.iso,media=cdrom', scsi1: 'local-zfs:vm-100-disk-1', ide0: 'none' }), { dirs: { nfs1: '' } }, [], undefined],
+    ['a container root disk', g({ rootfs: 'nfs1:100/vm-100-disk-0.raw,size=8G' }, 'lxc'), { dirs: { nfs1: '' } }, [{ key: 'rootfs', storage: 'nfs1', dir: '', file: 'images/100/vm-100-disk-0.raw' }], undefined],
+    ['a path up and out', g({ scsi0: 'nfs1:100/../../etc/x.qcow2' }), { dirs: { nfs1: '' } }, [], 'guest 100: scsi0 names "100/../../etc/x.qcow2", not a file of storage nfs1'],
+    ['an absolute path', g({ scsi0: 'nfs1:/etc/x.qcow2' }), { dirs: { nfs1: '' } }, [], 'guest 100: scsi0 names "/etc/x.qcow2", not a file of storage nfs1'],
+    ['into a snapshot directory', g({ scsi0: 'nfs1:.snapshot/s/100/vm-100-disk-0.qcow2' }), { dirs: { nfs1: '' } }, [], 'guest 100: scsi0 names ".snapshot/s/100/vm-100-disk-0.qcow2", not a file of storage nfs1'],
+    ["another guest's disk", g({ scsi0: 'nfs1:101/vm-101-disk-0.qcow2' }), { dirs: { nfs1: '' } }, [], 'guest 100: scsi0 names "101/vm-101-disk-0.qcow2", not an image of guest 100'],
+    ['more disks than any guest has', g(Object.fromEntries(Array.from({ length: 301 }, (_, i) => [`mp${i}`, `nfs1:100/vm-100-disk-${i}.raw`])), 'lxc'), { dirs: { nfs1: '' } }, [], 'guest 100: more than 300 disks'],
+    ['a hidden file name', g({ scsi0: 'nfs1:100/.x.qcow2' }), { dirs: { nfs1: '' } }, [], 'guest 100: scsi0 names "100/.x.qcow2", not an image of guest 100'],
+  ])('recorded disks: %s', (_, guest, o: { dirs?: Record<string, string>; fallback?: Record<string, string> }, disks, problem) => {
+    const r = recordedDisks(guest, ['nfs1', 'nfs-sub'], o.dirs, o.fallback);
+    expect(r.problem).toBe(problem as string | undefined);
+    if (!problem) expect(r.disks).toEqual(disks as never);
+  });
 });

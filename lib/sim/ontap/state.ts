@@ -443,10 +443,17 @@ export class OntapState {
     vol.files.delete(key);
   }
 
+  /**
+   * A directory of the volume, also one inside `.snapshot/<name>/`: the files API lists a
+   * directory of a snapshot like any other (paths are relative to the volume, GET
+   * /storage/volumes/{volume.uuid}/files/{path},
+   * https://docs.netapp.com/us-en/ontap-restapi-97/ontap/storage_volumes_volume.uuid_files_path_endpoint_overview.html),
+   * and its pages need the same cursor.
+   */
   isDir(vol: SimVolume, p: string): boolean {
-    const key = normPath(p);
+    const { files, rel: key } = this.view(vol, p);
     if (key === '') return true;
-    for (const f of vol.files.keys()) if (f.startsWith(key + '/')) return true;
+    for (const f of files.keys()) if (f.startsWith(key + '/')) return true;
     return false;
   }
 

@@ -1,4 +1,4 @@
-// The ontap-snapshot command line: `vm create|list|delete` and
+// The ontap-snapshot command line: `vm create|list|delete|snapshots` and
 // `storage create|list|delete|restore|mount|unmount|show`. The original tool's
 // single-dash options (-vm, -storage, -snapshot, -suspend, -shutdown) still work.
 import { parseArgs } from '../../cli/args.ts';
@@ -15,6 +15,7 @@ import { vmCommand } from './vm.ts';
 export const HELP = `usage: ontap-snapshot vm create --vm ID [--suspend | --shutdown]
        ontap-snapshot vm list --vm ID
        ontap-snapshot vm delete --vm ID --clone NAME
+       ontap-snapshot vm snapshots --vm ID [--storage ID]... [--snapshot NAME]
        ontap-snapshot storage create|list|delete|restore|mount|unmount|show --storage ID [--snapshot NAME] [--yes]
        ontap-snapshot storage snap --storage ID --label L --keep-daily N ... [--dry-run]
 
@@ -23,6 +24,12 @@ NetApp ONTAP snapshots and clones for Proxmox NFS storages.
                    (--suspend: suspend to disk first, --shutdown: shut down first;
                    the VM is started again afterwards)
   vm list/delete   the clones made for a VM
+  vm snapshots     the volume snapshots whose manifest lists the guest (also one
+                   Proxmox no longer has, or whose disks moved), searched on
+                   --storage or on every ONTAP-backed NFS storage: the guest's
+                   config as recorded then (-o json) and where its disk files are
+                   inside .snapshot/<name>/, checked; REST only (over ZAPI
+                   snapshots carry no manifest)
   storage create   snapshot the volume behind the storage (--snapshot NAME, default
                    proxmox_snapshot_<UTC time>); several --storage: one snapshot at
                    one instant through a consistency group holding their volumes,
@@ -100,7 +107,7 @@ export async function ontapMain(argv: string[]): Promise<number> {
   const [area, cmd, ...rest] = args._.map(String);
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   if (area !== 'vm' && area !== 'storage') throw new UsageError(`unknown command '${area}' (expected vm or storage)`);
-  if (!cmd) throw new UsageError(`${area}: which command? (${area === 'vm' ? 'create, list, delete' : 'create, list, delete, restore, mount, unmount, show, snap'})`);
+  if (!cmd) throw new UsageError(`${area}: which command? (${area === 'vm' ? 'create, list, delete, snapshots' : 'create, list, delete, restore, mount, unmount, show, snap'})`);
   const format = parseFormat(args.output);
   const ctx = makeContext(args, format);
   try {
