@@ -107,6 +107,17 @@ describe('planDelete', () => {
   ])('%s', (_what, facts, expected) => {
     expect(brief(planDelete({ ...base, ...facts })).startsWith(expected)).toBe(true);
   });
+  test('whatever the facts, a step names only the snapshot the user named', () => {
+    const others = [snap('a'), snap('b', { snapstate: 'delete' }), snap('c', { parent: 'a' })];
+    for (const guest of [vm(), vm({ lock: 'snapshot-delete' }), vm({ lock: 'backup' }), ct({ lock: 'snapshot-delete' })]) {
+      for (const name of ['a', 'b', 'nope']) {
+        for (const force of [false, true]) {
+          const s = planDelete({ ...base, guest, name, force, caller: ROOT, entries: others, fresh: others, config: { lock: guest.lock }, running: [], lock: { lock: guest.lock, deleteState: { state: 'stuck' } } });
+          expect(s.snapshot).toBe(name);
+        }
+      }
+    }
+  });
   test('the lock is cleared only with the digest read for the plan', () => {
     expect(planDelete({ ...base, ...finishing }).params).toEqual({
       force: true,
@@ -126,6 +137,7 @@ describe('planCleanup', () => {
     ['a pattern only', { age: undefined, match: 'pre-new' }, ["run delete pre-new: delete snapshot 'pre-new' of 2023-12-24 22:12:20 (1m old)"]],
     ['nothing matches', { match: 'x*' }, []],
     ["never 'current', a pattern of '*' included", { match: '*', age: undefined, entries: [{ name: 'current' }] }, []],
+    ["never a container's vzdump nor a replication snapshot", { guest: ct(), match: '*', age: undefined, entries: [snap('vzdump'), snap('__replicate_200-0_1__')] }, []],
     ['a locked guest: one refusal, nothing else', { lock: { lock: 'backup' } }, ['refuse delete pre-a: VM is locked (backup); try again when that operation has finished']],
     ['a locked guest without candidates: nothing', { lock: { lock: 'backup' }, match: 'x*' }, []],
     ['the snapshots could not be read', { entries: { error: 'timeout' } }, ['refuse delete -: cannot list snapshots: timeout']],

@@ -77,8 +77,8 @@ export function planLines(steps: Step[]): string[] {
  */
 export function printPlan(ctx: Ctx, steps: Step[]): number {
   for (const s of steps) if (s.verdict === 'refuse') error(`${TOOL}: ${label(s.guest)}: ${s.reason}`);
-  const machine = ctx.format === 'json' || ctx.format === 'jsonpretty';
-  if (steps.length || machine) print(render(ctx.format, steps, PLAN_COLUMNS, planJson(steps)));
+  // an empty plan in text is no table at all (the action said why); other formats keep their frame
+  if (steps.length || ctx.format !== 'text') print(render(ctx.format, steps, PLAN_COLUMNS, planJson(steps)));
   return steps.some((s) => s.verdict === 'refuse') ? EXIT.FAILED : EXIT.OK;
 }
 

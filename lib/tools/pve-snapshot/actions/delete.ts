@@ -106,7 +106,9 @@ async function readFacts(client: PveClient, g: GuestInfo, base: Omit<DeleteFacts
     const facts: DeleteFacts = { ...base, guest: g, entries, lock: !snap || half ? { lock: g.lock } : await readLockFacts(client, g) };
     if (g.lock !== 'snapshot-delete' || !half) return facts;
     if (base.force && stuck.canClearLock(g, base.caller)) {
-      // the config first: its digest then covers the snapshot state read after it
+      // the config first: its digest then covers the snapshot state read after it. The
+      // unlock runs later, with this digest: if anyone changed the guest in between (cleared
+      // the lock, started a delete), Proxmox refuses it and nothing is deleted
       facts.config = await stuck.guestConfig(client, g);
       facts.fresh = await api.listSnapshots(client, g);
     }
