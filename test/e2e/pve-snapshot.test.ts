@@ -297,7 +297,9 @@ describe('create', () => {
     const dry = await ps(['create', '140,131', 'tsnap', '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).not.toContain('140');
-    expect(dry.stdout).toContain('131 (ct1): would create');
+    // the dry run prints the plan: a table, one row per step
+    expect(dry.stdout.split('\n')[0].split(/\s+/)).toEqual(['VMID', 'GUEST', 'NODE', 'ACTION', 'SNAPSHOT', 'PLAN', 'DETAIL']);
+    expect(dry.stdout).toMatch(/^ *131 +ct1 +pve\d +create +tsnap +run +create snapshot 'tsnap' on pve\d$/m);
     // named in a list: one line says it was left out; reached through @all: quietly
     expect(dry.stderr).toContain('140 (tmpl): skipped: template');
     const all = await ps(['create', '@all', 'tsnap', '--dry-run']);
@@ -423,7 +425,11 @@ describe('delete', () => {
     expect(n.stderr).toContain('add --yes, or --dry-run');
     const d = await ps(['delete', '@tag-clean', '--older-than', '30d', '--match', 'pre-*', '--dry-run']);
     expect(d.code).toBe(0);
-    expect(d.stdout.trim().split('\n').map((l) => l.split(':')[1].trim().split(' ')[0])).toEqual(['pre-a', 'pre-b', 'pre-x']);
+    // the plan, one row per snapshot: the text table, and the same steps as JSON
+    expect(d.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/)[4])).toEqual(['pre-a', 'pre-b', 'pre-x']);
+    const j = await ps(['delete', '@tag-clean', '--older-than', '30d', '--match', 'pre-*', '--dry-run', '-o', 'json']);
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout).map((s: any) => [s.action, s.snapshot, s.plan])).toEqual([['delete', 'pre-a', 'run'], ['delete', 'pre-b', 'run'], ['delete', 'pre-x', 'run']]);
     expect({ 120: await names(120), 121: await names(121) }).toEqual(before);
     const y = await ps(['delete', '@tag-clean', '--older-than', '30d', '--match', 'pre-*', '--yes']);
     expect(y.code).toBe(0);
@@ -433,7 +439,8 @@ describe('delete', () => {
 
   test('clean-up on a terminal lists and asks', async () => {
     const no = inPty(['delete', 'clean3', '--match', 'pre-*'], 'n\n');
-    expect(no.out).toContain('122 (clean3): pre-old');
+    // the plan, as the dry run prints it, then the question
+    expect(no.out).toMatch(/ 122 +clean3 +pve1 +delete +pre-old +run +delete snapshot 'pre-old' of /);
     expect(no.out).toContain('Delete this snapshot? [y/N]');
     expect(no.code).toBe(1);
     expect(await names(122)).toEqual(['keepme', 'pre-old']);

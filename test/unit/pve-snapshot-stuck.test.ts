@@ -2,7 +2,7 @@
 // count as a delete still running. Pure parts as tables; the end-to-end side is in
 // test/e2e/pve-snapshot-stuck.test.ts.
 import { describe, expect, test } from 'bun:test';
-import { unlockHint } from '../../lib/tools/pve-snapshot/main.ts';
+import { unlockHint } from '../../lib/tools/pve-snapshot/locks.ts';
 import { callerOf, canClearLock, halfDeletedLine, whyNotClear } from '../../lib/domain/guest-snapshots/stuck-advice.ts';
 import { deleteState, runningDeletes, type DeleteState, type TaskListEntry as TaskEntry } from '../../lib/domain/guest-snapshots/stuck.ts';
 import type { PveClient } from '../../lib/clients/pve/types.ts';

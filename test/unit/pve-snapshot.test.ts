@@ -3,15 +3,11 @@ import { globMatch } from '../../lib/tools/pve-snapshot/glob.ts';
 import { nameProblem, nameProblemFor } from '../../lib/domain/guest-snapshots/names.ts';
 import { assessRollback, configVolumes, newerSnapshots } from '../../lib/domain/guest-snapshots/rollback.ts';
 import { formatTime, renderTree, treeRows } from '../../lib/tools/pve-snapshot/tree.ts';
-import {
-  ageText,
-  cleanupCandidates,
-  configLines,
-  existingNameProblem,
-  isSingleGuest,
-  nowSeconds,
-  unlockHint,
-} from '../../lib/tools/pve-snapshot/main.ts';
+import { ageText, cleanupCandidates } from '../../lib/tools/pve-snapshot/actions/cleanup.ts';
+import { configLines } from '../../lib/tools/pve-snapshot/actions/config.ts';
+import { existingNameProblem, isSingleGuest } from '../../lib/tools/pve-snapshot/frame.ts';
+import { unlockHint } from '../../lib/tools/pve-snapshot/locks.ts';
+import { nowSeconds } from '../../lib/core/now.ts';
 import type { SnapshotEntry } from '../../lib/clients/pve/types.ts';
 import type { GuestInfo } from '../../lib/domain/guests/inventory.ts';
 import { completionWords } from '../../lib/tools/pve-snapshot/complete.ts';
