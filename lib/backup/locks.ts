@@ -148,17 +148,6 @@ function removeQuietly(file: string): void {
   }
 }
 
-export function readJson<T>(file: string): T | undefined | 'unreadable' {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e: any) {
-    if (e.code === 'ENOENT') return undefined;
-    throw e;
-  }
-  return parseJson<T>(text);
-}
-
 /** A file's content as JSON: undefined when there was no file, 'unreadable' when it is not JSON. */
 export function parseJson<T>(text: string | undefined): T | undefined | 'unreadable' {
   if (text === undefined) return undefined;
