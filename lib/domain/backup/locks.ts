@@ -148,20 +148,68 @@ function removeQuietly(file: string): void {
   }
 }
 
-export function readJson<T>(file: string): T | undefined | 'unreadable' {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e: any) {
-    if (e.code === 'ENOENT') return undefined;
-    throw e;
-  }
+/** A file's content as JSON: undefined when there was no file, 'unreadable' when it is not JSON. */
+export function parseJson<T>(text: string | undefined): T | undefined | 'unreadable' {
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as T;
   } catch {
     return 'unreadable';
   }
 }
+
+/**
+ * The file operations the protocol does in the lock directory, by name inside it. The
+ * real one (realLockDir) works on the shared storage; the unit tests pass one in memory.
+ * Errors other than "no such file" are thrown as they come.
+ */
+export interface LockDir {
+  /** the directory's path, for messages */
+  readonly path: string;
+  /** mkdir -p */
+  ensure(): void;
+  /** write `name` only if the name is free; false when it is taken */
+  create(name: string, data: string): boolean;
+  /** replace the content of a file this process owns (a reader never sees half of it) */
+  replace(name: string, data: string): void;
+  /** the content; undefined when there is no such file */
+  read(name: string): string | undefined;
+  /** the modification time (ms since epoch); undefined when there is no such file */
+  mtime(name: string): number | undefined;
+  /** false when there was no such file */
+  remove(name: string): boolean;
+  /** false when `from` was not there */
+  rename(from: string, to: string): boolean;
+  /** the names of the files in it */
+  names(): string[];
+}
+
+const unlessMissing = <T>(fn: () => T, missing: T): T => {
+  try {
+    return fn();
+  } catch (e: any) {
+    if (e.code === 'ENOENT') return missing;
+    throw e;
+  }
+};
+
+export function realLockDir(dir: string): LockDir {
+  const at = (name: string) => path.join(dir, name);
+  return {
+    path: dir,
+    ensure: () => void fs.mkdirSync(dir, { recursive: true, mode: 0o755 }),
+    create: (name, data) => createExclusive(dir, name, data),
+    replace: (name, data) => replaceFile(dir, name, data),
+    read: (name) => unlessMissing<string | undefined>(() => fs.readFileSync(at(name), 'utf8'), undefined),
+    mtime: (name) => unlessMissing<number | undefined>(() => fs.statSync(at(name)).mtimeMs, undefined),
+    remove: (name) => unlessMissing(() => (fs.unlinkSync(at(name)), true), false),
+    rename: (from, to) => unlessMissing(() => (fs.renameSync(at(from), at(to)), true), false),
+    names: () => fs.readdirSync(dir),
+  };
+}
+
+/** A path means the real directory (backup-wakeup --check, the backup watch). */
+const lockDirAt = (where: string | LockDir): LockDir => (typeof where === 'string' ? realLockDir(where) : where);
 
 export interface LockEntry {
   file: string;
@@ -170,21 +218,16 @@ export interface LockEntry {
   mtimeMs: number;
 }
 
-export function listLocks(dir: string): LockEntry[] {
+export function listLocks(where: string | LockDir): LockEntry[] {
+  const dir = lockDirAt(where);
   const out: LockEntry[] = [];
-  for (const name of fs.readdirSync(dir).sort()) {
+  for (const name of dir.names().sort()) {
     if (!name.endsWith('.lock') || name.startsWith('.')) continue;
-    const file = path.join(dir, name);
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(file);
-    } catch (e: any) {
-      if (e.code === 'ENOENT') continue; // released between readdir and stat
-      throw e;
-    }
-    const info = readJson<LockInfo>(file);
+    const mtimeMs = dir.mtime(name);
+    if (mtimeMs === undefined) continue; // released between readdir and stat
+    const info = parseJson<LockInfo>(dir.read(name));
     if (info === undefined) continue;
-    out.push({ file: name, info: info === 'unreadable' || typeof info?.host !== 'string' ? undefined : info, mtimeMs: st.mtimeMs });
+    out.push({ file: name, info: info === 'unreadable' || typeof info?.host !== 'string' ? undefined : info, mtimeMs });
   }
   return out;
 }
@@ -227,8 +270,8 @@ export function describeLock(e: LockEntry): string {
   return `${e.info.host}/${e.info.job} (pid ${e.info.pid}, ${e.info.phase}, since ${e.info.started})`;
 }
 
-export function newClaim(host: string, now: Date): ClaimInfo {
-  return { host, pid: process.pid, nonce: crypto.randomBytes(8).toString('hex'), created: now.toISOString(), state: 'pending' };
+export function newClaim(host: string, now: Date, pid = process.pid, nonce = crypto.randomBytes(8).toString('hex')): ClaimInfo {
+  return { host, pid, nonce, created: now.toISOString(), state: 'pending' };
 }
 
 /** A sync's lock (backup-sync always uses the job name 'sync', the hook refuses it). */
@@ -236,34 +279,22 @@ export function isSyncLock(e: LockEntry): boolean {
   return e.info ? e.info.job === 'sync' : /\.sync\.\d+\.lock$/.test(e.file);
 }
 
-export function readWanted(dir: string): { info: WantedInfo | 'unreadable'; ageMs: number } | undefined {
-  const file = path.join(dir, WANTED_FILE);
-  let mtimeMs: number;
-  try {
-    mtimeMs = fs.statSync(file).mtimeMs;
-  } catch (e: any) {
-    if (e.code === 'ENOENT') return undefined;
-    throw e;
-  }
-  const info = readJson<WantedInfo>(file);
+export function readWanted(dir: LockDir, now: number): { info: WantedInfo | 'unreadable'; ageMs: number } | undefined {
+  const mtimeMs = dir.mtime(WANTED_FILE);
+  if (mtimeMs === undefined) return undefined;
+  const info = parseJson<WantedInfo>(dir.read(WANTED_FILE));
   if (info === undefined) return undefined;
   const t = info === 'unreadable' ? NaN : Date.parse(info.created);
-  return { info, ageMs: Math.max(0, Date.now() - (Number.isFinite(t) ? t : mtimeMs)) };
+  return { info, ageMs: Math.max(0, now - (Number.isFinite(t) ? t : mtimeMs)) };
 }
 
 /** Remove the marker; false when there was none. */
-export function clearWanted(dir: string): boolean {
-  try {
-    fs.unlinkSync(path.join(dir, WANTED_FILE));
-    return true;
-  } catch (e: any) {
-    if (e.code === 'ENOENT') return false;
-    throw e;
-  }
+export function clearWanted(dir: LockDir): boolean {
+  return dir.remove(WANTED_FILE);
 }
 
-export function readClaim(dir: string): ClaimInfo | 'unreadable' | undefined {
-  return readJson<ClaimInfo>(path.join(dir, CLAIM_FILE));
+export function readClaim(where: string | LockDir): ClaimInfo | 'unreadable' | undefined {
+  return parseJson<ClaimInfo>(lockDirAt(where).read(CLAIM_FILE));
 }
 
 /** When a claim stops counting: its holder would long have finished. */
@@ -277,17 +308,10 @@ export function claimAgeMs(claim: ClaimInfo | 'unreadable', mtimeMs: number, now
  * Move a finished or abandoned claim out of the way, keeping it as shutdown.last for
  * whoever wants to know what happened. Returns false when another node was quicker.
  */
-export function retireClaim(dir: string, expectNonce?: string): boolean {
-  const file = path.join(dir, CLAIM_FILE);
+export function retireClaim(dir: LockDir, expectNonce?: string): boolean {
   if (expectNonce !== undefined) {
     const cur = readClaim(dir);
     if (!cur || cur === 'unreadable' || cur.nonce !== expectNonce) return false;
   }
-  try {
-    fs.renameSync(file, path.join(dir, LAST_CLAIM_FILE));
-    return true;
-  } catch (e: any) {
-    if (e.code === 'ENOENT') return false;
-    throw e;
-  }
+  return dir.rename(CLAIM_FILE, LAST_CLAIM_FILE);
 }
