@@ -12,6 +12,7 @@ import path from 'node:path';
 import { startPveSim, type PveSim } from '../lib/sim/pve/server.ts';
 import { BIN } from '../test/helpers/bin.ts';
 import { benchSeed } from './seed.ts';
+import { traceOf, type SimLogEntry, type SimTaskTime } from './trace.ts';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -28,6 +29,8 @@ const REAL = opt('real', 'yes') !== 'no';
 /** also run the sequential case (--max-parallel 1), the yardstick of the speed-up */
 const SEQUENTIAL = opt('sequential', 'yes') !== 'no';
 const ONLY = opt('only', 'all');
+/** print where the parallel snap runs' time goes (from the simulator's request and task times) */
+const TRACE = opt('trace', 'no') !== 'no';
 const NODES = 3;
 const PER_NODE = 100;
 const LABEL = 'bench';
@@ -91,7 +94,7 @@ function exec(args: string[], opts: { env?: Record<string, string>; stdoutFile?:
   });
 }
 
-async function simStats(sim: PveSim): Promise<{ requests: Record<string, number>; total: number; tasks: Record<string, number> }> {
+async function simStats(sim: PveSim): Promise<{ requests: Record<string, number>; total: number; tasks: Record<string, number>; log: SimLogEntry[]; taskTimes: SimTaskTime[]; handshakes: number }> {
   const res = await fetch(`${sim.url}/_sim/stats`, {
     headers: { Authorization: `PVEAPIToken=${TOKEN}` },
     // the simulator's certificate is self-signed; this is the benchmark's own loopback call
@@ -121,6 +124,7 @@ interface SnapResult {
   creates: number;
   deletes: number;
   stderrTail: string;
+  trace?: string[];
 }
 
 async function snapRun(name: string, extra: string[], maxParallel: number, maxPerNode: number, scale = SCALE): Promise<SnapResult> {
@@ -162,6 +166,7 @@ async function snapRun(name: string, extra: string[], maxParallel: number, maxPe
       creates,
       deletes,
       stderrTail: p.stderr.trim().split('\n').slice(-3).join(' | '),
+      trace: TRACE ? traceOf(stats.log, stats.taskTimes, Math.min(maxPerNode, maxParallel), p.wallMs, stats.handshakes) : undefined,
     };
   } finally {
     await sim.close();
@@ -265,6 +270,13 @@ if (ONLY === 'all' || ONLY === 'snap') {
   if (seq) out(`| at least 5x faster than sequential | ${f(seq.wallS / par.wallS)}x | ${verdict(seq.wallS / par.wallS >= 5)} |`);
   for (const r of runs) if (!complete(r)) out(`\n${r.name}: exit ${r.code}: ${r.stderrTail}`);
   out();
+  for (const r of runs) {
+    if (!r.trace) continue;
+    out(`### trace: ${r.name}, time scale ${r.scale}`);
+    out();
+    for (const l of r.trace) out(l);
+    out();
+  }
 }
 
 if (ONLY === 'all' || ONLY === 'status') {

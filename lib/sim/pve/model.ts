@@ -73,6 +73,9 @@ export interface Task {
   log: string[];
   /** the order tasks ended in: the archive index lists the last ended first */
   endSeq?: number;
+  /** performance.now() at its start and end, for traces (/_sim/stats) */
+  startedMs?: number;
+  endedMs?: number;
 }
 
 export interface TaskFail {
@@ -286,7 +289,7 @@ export class PveModel {
     const starttime = this.nowSec();
     const pid = this.nextPid++;
     const upid = formatUpid({ node, pid, pstart: this.pstart, starttime, type, id, user });
-    const task: Task = { upid, node, type, id, user, pid, pstart: this.pstart, starttime, status: 'running', log: [] };
+    const task: Task = { upid, node, type, id, user, pid, pstart: this.pstart, starttime, status: 'running', log: [], startedMs: performance.now() };
     this.tasks.set(upid, task);
     this.taskCounts[type] = (this.taskCounts[type] ?? 0) + 1;
     void (async () => {
@@ -303,6 +306,7 @@ export class PveModel {
       task.exitstatus = exitstatus;
       task.endtime = this.nowSec();
       task.endSeq = ++this.endSeq;
+      task.endedMs = performance.now();
       const key = `${type}:${exitstatus === 'OK' ? 'ok' : exitstatus.startsWith('WARNINGS') ? 'warnings' : 'error'}`;
       this.taskCounts[key] = (this.taskCounts[key] ?? 0) + 1;
     })();
@@ -810,6 +814,11 @@ export class PveModel {
   }
 
   /** everything, for /_sim/state */
+  /** every task's start and end in ms since `origin` (performance.now()), for traces */
+  taskTimes(origin: number): { upid: string; node: string; type: string; id: string; start: number; end?: number }[] {
+    return [...this.tasks.values()].map((t) => ({ upid: t.upid, node: t.node, type: t.type, id: t.id, start: (t.startedMs ?? origin) - origin, end: t.endedMs === undefined ? undefined : t.endedMs - origin }));
+  }
+
   dump(): Record<string, unknown> {
     return {
       cluster: this.cluster,
