@@ -57,6 +57,8 @@ interface Proc {
   stdout: string;
   stderr: string;
   wallMs: number;
+  /** performance.now() when the executable was started */
+  startedAt: number;
   /** peak resident set size in KiB (VmHWM), when measured */
   peakKiB?: number;
 }
@@ -89,18 +91,24 @@ function exec(args: string[], opts: { env?: Record<string, string>; stdoutFile?:
     child.on('close', (code) => {
       if (timer) clearInterval(timer);
       if (typeof out === 'number') fs.closeSync(out);
-      resolve({ code: code ?? 1, stdout, stderr, wallMs: performance.now() - t0, peakKiB: opts.trackRss ? peak : undefined });
+      resolve({ code: code ?? 1, stdout, stderr, wallMs: performance.now() - t0, startedAt: t0, peakKiB: opts.trackRss ? peak : undefined });
     });
   });
 }
 
-async function simStats(sim: PveSim): Promise<{ requests: Record<string, number>; total: number; tasks: Record<string, number>; log: SimLogEntry[]; taskTimes: SimTaskTime[]; handshakes: number }> {
+async function simStats(sim: PveSim): Promise<{ requests: Record<string, number>; total: number; tasks: Record<string, number>; log: SimLogEntry[]; taskTimes: SimTaskTime[]; handshakes: number; origin: number }> {
   const res = await fetch(`${sim.url}/_sim/stats`, {
     headers: { Authorization: `PVEAPIToken=${TOKEN}` },
     // the simulator's certificate is self-signed; this is the benchmark's own loopback call
     tls: { rejectUnauthorized: false },
   } as RequestInit);
   return ((await res.json()) as { data: never }).data;
+}
+
+/** the simulator's request and task times, in ms after the executable was started (the simulator runs in this process: one clock) */
+function sinceStart(stats: { log: SimLogEntry[]; taskTimes: SimTaskTime[]; origin: number }, startedAt: number): [SimLogEntry[], SimTaskTime[]] {
+  const d = stats.origin - startedAt;
+  return [stats.log.map((e) => ({ ...e, at: e.at + d, served: e.served === undefined ? undefined : e.served + d })), stats.taskTimes.map((t) => ({ ...t, start: t.start + d, end: t.end === undefined ? undefined : t.end + d }))];
 }
 
 const connection = (sim: PveSim) => ['--host', `${sim.host}:${sim.port}`, '--fingerprint', sim.fingerprint];
@@ -166,7 +174,7 @@ async function snapRun(name: string, extra: string[], maxParallel: number, maxPe
       creates,
       deletes,
       stderrTail: p.stderr.trim().split('\n').slice(-3).join(' | '),
-      trace: TRACE ? traceOf(stats.log, stats.taskTimes, Math.min(maxPerNode, maxParallel), p.wallMs, stats.handshakes) : undefined,
+      trace: TRACE ? traceOf(...sinceStart(stats, p.startedAt), Math.min(maxPerNode, maxParallel), p.wallMs, stats.handshakes) : undefined,
     };
   } finally {
     await sim.close();

@@ -1,6 +1,6 @@
 // Where a benchmark run's time went, from the simulator's request log and task times
 // (/_sim/stats: when each request arrived and was handled, when each task started and
-// ended, all in ms since the simulator started). Pure, so the arithmetic is tested.
+// ended), in ms after the executable was started. Pure, so the arithmetic is tested.
 
 export interface SimLogEntry {
   method: string;
@@ -112,7 +112,7 @@ export function traceOf(log: SimLogEntry[], tasks: SimTaskTime[], maxPerNode: nu
   const kinds = [...new Set(hs.map((h) => h.kind))].sort();
   const col = (xs: number[]) => `${f(mean(xs))}, ${f(percentile(xs, 0.5))}, ${f(percentile(xs, 0.9))}`;
   return [
-    `trace: first request ${f(log[0]?.at ?? NaN, 0)} ms after the simulator's start (the executable is started just after it), first task ${f(starts[0] ?? NaN, 0)} ms, last task ends ${f(Math.max(...ended.map((t) => t.end!)), 0)} ms; wall ${f(wallMs, 0)} ms`,
+    `trace: (ms after the executable was started) first request ${f(log[0]?.at ?? NaN, 0)} ms, first task ${f(starts[0] ?? NaN, 0)} ms, last task ends ${f(Math.max(...ended.map((t) => t.end!)), 0)} ms; wall ${f(wallMs, 0)} ms`,
     `trace: the first ${maxPerNode * nodes.size} tasks start at (ms) ${starts.slice(0, maxPerNode * nodes.size).map((t) => f(t, 0)).join(', ')}`,
     `trace: first requests (arrived/handled, ms): ${log.slice(0, 6).map((e) => `${e.method} ${e.path} ${f(e.at, 0)}/${f(e.served ?? NaN, 0)}`).join('; ')}`,
     `trace: slots idle between each node's first and last task: ${f(idle / Math.max(1, nodes.size), 0)} ms per node of ${f(span * maxPerNode, 0)} slot-ms`,

@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import { PveError, exitText } from './errors.ts';
 import { formatUpid } from './upid.ts';
+import { broadcastList } from './tasklist.ts';
 import type { Seed, SeedBackupJob, SeedGuest } from './seed.ts';
 import { nextEvent, parseCalendarEvent } from '../../backup/calendar.ts';
 
@@ -118,6 +119,8 @@ export class PveModel {
   backupJobs: SeedBackupJob[] = [];
   durations: Record<string, number>;
   tasks = new Map<string, Task>();
+  private readonly taskListVersions = new Map<string, number>();
+  private readonly broadcasts = new Map<string, { version: number; list: Record<string, unknown>[] }>();
   taskCounts: Record<string, number> = {};
   timeScale: number;
   taskFails: TaskFail[] = [];
@@ -291,6 +294,7 @@ export class PveModel {
     const upid = formatUpid({ node, pid, pstart: this.pstart, starttime, type, id, user });
     const task: Task = { upid, node, type, id, user, pid, pstart: this.pstart, starttime, status: 'running', log: [], startedMs: performance.now() };
     this.tasks.set(upid, task);
+    this.taskListChanged(node);
     this.taskCounts[type] = (this.taskCounts[type] ?? 0) + 1;
     void (async () => {
       let exitstatus: string;
@@ -307,10 +311,30 @@ export class PveModel {
       task.endtime = this.nowSec();
       task.endSeq = ++this.endSeq;
       task.endedMs = performance.now();
+      this.taskListChanged(node);
       const key = `${type}:${exitstatus === 'OK' ? 'ok' : exitstatus.startsWith('WARNINGS') ? 'warnings' : 'error'}`;
       this.taskCounts[key] = (this.taskCounts[key] ?? 0) + 1;
     })();
     return upid;
+  }
+
+  /**
+   * What `node` last broadcast of its tasks (see tasklist.ts broadcastList). A node sends
+   * its list when one of its tasks starts or ends, and GET /cluster/tasks serves what
+   * pmxcfs holds (pve-cluster PVE/Cluster.pm get_tasklist reads the status cache, checked
+   * by version), so the list is built once per change, not at every read.
+   */
+  broadcastOf(node: string): Record<string, unknown>[] {
+    const version = this.taskListVersions.get(node) ?? 0;
+    const cached = this.broadcasts.get(node);
+    if (cached && cached.version === version) return cached.list;
+    const list = broadcastList(this.tasks.values(), node);
+    this.broadcasts.set(node, { version, list });
+    return list;
+  }
+
+  private taskListChanged(node: string): void {
+    this.taskListVersions.set(node, (this.taskListVersions.get(node) ?? 0) + 1);
   }
 
   private injected(g: Guest, type: string): string | undefined {

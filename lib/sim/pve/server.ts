@@ -145,8 +145,9 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
   const schema = apiSchema();
   let faults: Faults = emptyFaults();
   const requestCounts: Record<string, number> = {};
-  // `at`: ms since the simulator started when the request arrived, `served`: when its handler
-  // ran (after the injected latency), for traces of where a client's time goes
+  // `at`: ms after `origin` (performance.now(), in /_sim/stats) when the request arrived,
+  // `served`: when its handler ran (after the injected latency), for traces of where a
+  // client's time goes
   const requestLog: { method: string; path: string; raw: string; at: number; served?: number }[] = [];
   const t0 = performance.now();
   // TLS handshakes completed, for tests that bound how often a client connects
@@ -258,7 +259,7 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
         return send(res, 200, { data: model.dump() });
       case 'GET /_sim/stats': {
         const total = Object.values(requestCounts).reduce((a, b) => a + b, 0);
-        return send(res, 200, { data: { requests: requestCounts, total, tasks: model.taskCounts, log: requestLog, handshakes, taskTimes: model.taskTimes(t0) } });
+        return send(res, 200, { data: { requests: requestCounts, total, tasks: model.taskCounts, log: requestLog, handshakes, taskTimes: model.taskTimes(t0), origin: t0 } });
       }
       case 'POST /_sim/faults':
         if (typeof body.spec !== 'string') return sendError(res, new PveError(400, "body needs 'spec' (a string)"));
