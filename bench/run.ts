@@ -12,6 +12,7 @@ import path from 'node:path';
 import { startPveSim, type PveSim } from '../lib/sim/pve/server.ts';
 import { BIN } from '../test/helpers/bin.ts';
 import { benchSeed } from './seed.ts';
+import { traceOf, type SimLogEntry, type SimTaskTime } from './trace.ts';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -28,6 +29,8 @@ const REAL = opt('real', 'yes') !== 'no';
 /** also run the sequential case (--max-parallel 1), the yardstick of the speed-up */
 const SEQUENTIAL = opt('sequential', 'yes') !== 'no';
 const ONLY = opt('only', 'all');
+/** print where the parallel snap runs' time goes (from the simulator's request and task times) */
+const TRACE = opt('trace', 'no') !== 'no';
 const NODES = 3;
 const PER_NODE = 100;
 const LABEL = 'bench';
@@ -54,6 +57,8 @@ interface Proc {
   stdout: string;
   stderr: string;
   wallMs: number;
+  /** performance.now() when the executable was started */
+  startedAt: number;
   /** peak resident set size in KiB (VmHWM), when measured */
   peakKiB?: number;
 }
@@ -86,18 +91,24 @@ function exec(args: string[], opts: { env?: Record<string, string>; stdoutFile?:
     child.on('close', (code) => {
       if (timer) clearInterval(timer);
       if (typeof out === 'number') fs.closeSync(out);
-      resolve({ code: code ?? 1, stdout, stderr, wallMs: performance.now() - t0, peakKiB: opts.trackRss ? peak : undefined });
+      resolve({ code: code ?? 1, stdout, stderr, wallMs: performance.now() - t0, startedAt: t0, peakKiB: opts.trackRss ? peak : undefined });
     });
   });
 }
 
-async function simStats(sim: PveSim): Promise<{ requests: Record<string, number>; total: number; tasks: Record<string, number> }> {
+async function simStats(sim: PveSim): Promise<{ requests: Record<string, number>; total: number; tasks: Record<string, number>; log: SimLogEntry[]; taskTimes: SimTaskTime[]; handshakes: number; origin: number }> {
   const res = await fetch(`${sim.url}/_sim/stats`, {
     headers: { Authorization: `PVEAPIToken=${TOKEN}` },
     // the simulator's certificate is self-signed; this is the benchmark's own loopback call
     tls: { rejectUnauthorized: false },
   } as RequestInit);
   return ((await res.json()) as { data: never }).data;
+}
+
+/** the simulator's request and task times, in ms after the executable was started (the simulator runs in this process: one clock) */
+function sinceStart(stats: { log: SimLogEntry[]; taskTimes: SimTaskTime[]; origin: number }, startedAt: number): [SimLogEntry[], SimTaskTime[]] {
+  const d = stats.origin - startedAt;
+  return [stats.log.map((e) => ({ ...e, at: e.at + d, served: e.served === undefined ? undefined : e.served + d })), stats.taskTimes.map((t) => ({ ...t, start: t.start + d, end: t.end === undefined ? undefined : t.end + d }))];
 }
 
 const connection = (sim: PveSim) => ['--host', `${sim.host}:${sim.port}`, '--fingerprint', sim.fingerprint];
@@ -121,6 +132,7 @@ interface SnapResult {
   creates: number;
   deletes: number;
   stderrTail: string;
+  trace?: string[];
 }
 
 async function snapRun(name: string, extra: string[], maxParallel: number, maxPerNode: number, scale = SCALE): Promise<SnapResult> {
@@ -162,6 +174,7 @@ async function snapRun(name: string, extra: string[], maxParallel: number, maxPe
       creates,
       deletes,
       stderrTail: p.stderr.trim().split('\n').slice(-3).join(' | '),
+      trace: TRACE ? traceOf(...sinceStart(stats, p.startedAt), Math.min(maxPerNode, maxParallel), p.wallMs, stats.handshakes) : undefined,
     };
   } finally {
     await sim.close();
@@ -265,6 +278,13 @@ if (ONLY === 'all' || ONLY === 'snap') {
   if (seq) out(`| at least 5x faster than sequential | ${f(seq.wallS / par.wallS)}x | ${verdict(seq.wallS / par.wallS >= 5)} |`);
   for (const r of runs) if (!complete(r)) out(`\n${r.name}: exit ${r.code}: ${r.stderrTail}`);
   out();
+  for (const r of runs) {
+    if (!r.trace) continue;
+    out(`### trace: ${r.name}, time scale ${r.scale}`);
+    out();
+    for (const l of r.trace) out(l);
+    out();
+  }
 }
 
 if (ONLY === 'all' || ONLY === 'status') {

@@ -96,3 +96,18 @@ describe('GET /cluster/tasks', () => {
     expect(list[3].id).toBe('336');
   });
 });
+
+describe('the list a node broadcasts follows its tasks', () => {
+  test('running when started, ended with its status when done; other nodes untouched', async () => {
+    const { PveModel } = await import('../../lib/sim/pve/model.ts');
+    const m = new PveModel({ nodes: [{ node: 'pve1' }, { node: 'pve2' }] } as never, { timeScale: 0 });
+    const before = m.broadcastOf('pve2');
+    let finish!: () => void;
+    const upid = m.startTask('pve1', 'qmsnapshot', '100', TOKEN, () => new Promise<void>((r) => (finish = r)));
+    expect(m.broadcastOf('pve1').map((e) => [e.upid, e.status ?? 'running'])).toEqual([[upid, 'running']]);
+    finish();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(m.broadcastOf('pve1').map((e) => [e.upid, e.status])).toEqual([[upid, 'OK']]);
+    expect(m.broadcastOf('pve2')).toEqual(before);
+  });
+});

@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import { PveError, exitText } from './errors.ts';
 import { formatUpid } from './upid.ts';
+import { broadcastList } from './tasklist.ts';
 import type { Seed, SeedBackupJob, SeedGuest } from './seed.ts';
 import { nextEvent, parseCalendarEvent } from '../../domain/backup/calendar.ts';
 
@@ -73,6 +74,9 @@ export interface Task {
   log: string[];
   /** the order tasks ended in: the archive index lists the last ended first */
   endSeq?: number;
+  /** performance.now() at its start and end, for traces (/_sim/stats) */
+  startedMs?: number;
+  endedMs?: number;
 }
 
 export interface TaskFail {
@@ -115,6 +119,8 @@ export class PveModel {
   backupJobs: SeedBackupJob[] = [];
   durations: Record<string, number>;
   tasks = new Map<string, Task>();
+  private readonly taskListVersions = new Map<string, number>();
+  private readonly broadcasts = new Map<string, { version: number; list: Record<string, unknown>[] }>();
   taskCounts: Record<string, number> = {};
   timeScale: number;
   taskFails: TaskFail[] = [];
@@ -286,8 +292,9 @@ export class PveModel {
     const starttime = this.nowSec();
     const pid = this.nextPid++;
     const upid = formatUpid({ node, pid, pstart: this.pstart, starttime, type, id, user });
-    const task: Task = { upid, node, type, id, user, pid, pstart: this.pstart, starttime, status: 'running', log: [] };
+    const task: Task = { upid, node, type, id, user, pid, pstart: this.pstart, starttime, status: 'running', log: [], startedMs: performance.now() };
     this.tasks.set(upid, task);
+    this.taskListChanged(node);
     this.taskCounts[type] = (this.taskCounts[type] ?? 0) + 1;
     void (async () => {
       let exitstatus: string;
@@ -303,10 +310,31 @@ export class PveModel {
       task.exitstatus = exitstatus;
       task.endtime = this.nowSec();
       task.endSeq = ++this.endSeq;
+      task.endedMs = performance.now();
+      this.taskListChanged(node);
       const key = `${type}:${exitstatus === 'OK' ? 'ok' : exitstatus.startsWith('WARNINGS') ? 'warnings' : 'error'}`;
       this.taskCounts[key] = (this.taskCounts[key] ?? 0) + 1;
     })();
     return upid;
+  }
+
+  /**
+   * What `node` last broadcast of its tasks (see tasklist.ts broadcastList). A node sends
+   * its list when one of its tasks starts or ends, and GET /cluster/tasks serves what
+   * pmxcfs holds (pve-cluster PVE/Cluster.pm get_tasklist reads the status cache, checked
+   * by version), so the list is built once per change, not at every read.
+   */
+  broadcastOf(node: string): Record<string, unknown>[] {
+    const version = this.taskListVersions.get(node) ?? 0;
+    const cached = this.broadcasts.get(node);
+    if (cached && cached.version === version) return cached.list;
+    const list = broadcastList(this.tasks.values(), node);
+    this.broadcasts.set(node, { version, list });
+    return list;
+  }
+
+  private taskListChanged(node: string): void {
+    this.taskListVersions.set(node, (this.taskListVersions.get(node) ?? 0) + 1);
   }
 
   private injected(g: Guest, type: string): string | undefined {
@@ -810,6 +838,11 @@ export class PveModel {
   }
 
   /** everything, for /_sim/state */
+  /** every task's start and end in ms since `origin` (performance.now()), for traces */
+  taskTimes(origin: number): { upid: string; node: string; type: string; id: string; start: number; end?: number }[] {
+    return [...this.tasks.values()].map((t) => ({ upid: t.upid, node: t.node, type: t.type, id: t.id, start: (t.startedMs ?? origin) - origin, end: t.endedMs === undefined ? undefined : t.endedMs - origin }));
+  }
+
   dump(): Record<string, unknown> {
     return {
       cluster: this.cluster,

@@ -258,7 +258,7 @@ route('GET /nodes/{node}/tasks', (c) => {
 
 route('GET /cluster/tasks', (c) => {
   const who = { user: user(c), auditor: hasPriv(c.principal, '/', 'Sys.Audit') };
-  return clusterTaskList(c.model.tasks.values(), c.model.nodes.keys(), who);
+  return clusterTaskList(c.model.tasks.values(), c.model.nodes.keys(), who, (node) => c.model.broadcastOf(node));
 });
 
 // GET /cluster/backup: the cluster's vzdump jobs (pve-manager PVE/API2/Backup.pm, index:

@@ -145,7 +145,11 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
   const schema = apiSchema();
   let faults: Faults = emptyFaults();
   const requestCounts: Record<string, number> = {};
-  const requestLog: { method: string; path: string; raw: string }[] = [];
+  // `at`: ms after `origin` (performance.now(), in /_sim/stats) when the request arrived,
+  // `served`: when its handler ran (after the injected latency), for traces of where a
+  // client's time goes
+  const requestLog: { method: string; path: string; raw: string; at: number; served?: number }[] = [];
+  const t0 = performance.now();
   // TLS handshakes completed, for tests that bound how often a client connects
   let handshakes = 0;
 
@@ -255,7 +259,7 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
         return send(res, 200, { data: model.dump() });
       case 'GET /_sim/stats': {
         const total = Object.values(requestCounts).reduce((a, b) => a + b, 0);
-        return send(res, 200, { data: { requests: requestCounts, total, tasks: model.taskCounts, log: requestLog, handshakes } });
+        return send(res, 200, { data: { requests: requestCounts, total, tasks: model.taskCounts, log: requestLog, handshakes, taskTimes: model.taskTimes(t0), origin: t0 } });
       }
       case 'POST /_sim/faults':
         if (typeof body.spec !== 'string') return sendError(res, new PveError(400, "body needs 'spec' (a string)"));
@@ -304,8 +308,10 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
 
     // every API request as sent (before URL normalisation) and as served, for tests that
     // must prove no request left the paths they expect
-    if (requestLog.length < REQUEST_LOG_MAX) requestLog.push({ method, path: apiPath, raw: (req.url ?? '').split('?')[0] });
+    const logged: (typeof requestLog)[number] | undefined = requestLog.length < REQUEST_LOG_MAX ? { method, path: apiPath, raw: (req.url ?? '').split('?')[0], at: performance.now() - t0 } : undefined;
+    if (logged) requestLog.push(logged);
     if (faults.latencyMs > 0) await sleepReal(faults.latencyMs);
+    if (logged) logged.served = performance.now() - t0;
     if (faults.dropRate > 0 && Math.random() < faults.dropRate) {
       req.socket.destroy();
       return;

@@ -146,12 +146,16 @@ export function broadcastList(tasks: Iterable<Task>, node: string): Record<strin
   return list;
 }
 
-/** GET /cluster/tasks: every node's broadcast list; without Sys.Audit on / only the caller's own. */
-export function clusterTaskList(tasks: Iterable<Task>, nodes: Iterable<string>, who: TaskReader): Record<string, unknown>[] {
-  const all = [...tasks];
+/**
+ * GET /cluster/tasks: every node's broadcast list, in node order and not sorted (Cluster.pm
+ * `tasks` returns get_tasklist as it comes); without Sys.Audit on / only the caller's own.
+ * `broadcastOf`: the lists the nodes last sent (the model keeps them), else built here.
+ */
+export function clusterTaskList(tasks: Iterable<Task>, nodes: Iterable<string>, who: TaskReader, broadcastOf?: (node: string) => Record<string, unknown>[]): Record<string, unknown>[] {
+  const all = broadcastOf ? [] : [...tasks];
   const out: Record<string, unknown>[] = [];
   for (const node of nodes) {
-    for (const e of broadcastList(all, node)) {
+    for (const e of broadcastOf ? broadcastOf(node) : broadcastList(all, node)) {
       // Cluster.pm compares the split user with the caller: a token's own tasks show only with Sys.Audit
       if (who.auditor || e.user === who.user) out.push(e);
     }
