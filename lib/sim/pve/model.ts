@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import { PveError, exitText } from './errors.ts';
 import { formatUpid } from './upid.ts';
-import { broadcastList } from './tasklist.ts';
+import { broadcastList, type Task } from './tasklist.ts';
 import type { Seed, SeedBackupJob, SeedGuest } from './seed.ts';
 import { nextEvent, parseCalendarEvent } from '../../domain/backup/calendar.ts';
 
@@ -59,25 +59,9 @@ export interface Storage {
   extra: Record<string, unknown>;
 }
 
-export interface Task {
-  upid: string;
-  node: string;
-  type: string;
-  id: string;
-  user: string;
-  pid: number;
-  pstart: number;
-  starttime: number;
-  endtime?: number;
-  status: 'running' | 'stopped';
-  exitstatus?: string;
-  log: string[];
-  /** the order tasks ended in: the archive index lists the last ended first */
-  endSeq?: number;
-  /** performance.now() at its start and end, for traces (/_sim/stats) */
-  startedMs?: number;
-  endedMs?: number;
-}
+// A task as the model keeps it; declared with the task lists (tasklist.ts) so that
+// module need not import this one.
+export type { Task } from './tasklist.ts';
 
 export interface TaskFail {
   vmid: number;

@@ -14,7 +14,6 @@
 //
 // A simulated task ends in one step: it is archived (and broadcast) the moment its
 // /status says stopped; on a node the daemon's reaper does that a few ms later.
-import type { Task } from './model.ts';
 
 /** Who asks, as the API handlers see them. */
 export interface TaskReader {
@@ -22,6 +21,27 @@ export interface TaskReader {
   user: string;
   /** Sys.Audit on the path the method checks (/nodes/<node> for a node's list, / for the cluster's) */
   auditor: boolean;
+}
+
+/** A task of the simulated cluster, running or ended. */
+export interface Task {
+  upid: string;
+  node: string;
+  type: string;
+  id: string;
+  user: string;
+  pid: number;
+  pstart: number;
+  starttime: number;
+  endtime?: number;
+  status: 'running' | 'stopped';
+  exitstatus?: string;
+  log: string[];
+  /** the order tasks ended in: the archive index lists the last ended first */
+  endSeq?: number;
+  /** performance.now() at its start and end, for traces (/_sim/stats) */
+  startedMs?: number;
+  endedMs?: number;
 }
 
 /** A task as an entry of a list: the UPID's fields, with a token's user split into user and tokenid. */
