@@ -399,8 +399,8 @@ describe('locks', () => {
     ["snapshot name 'x' already used", undefined],
   ])('lock in %p', (text, lock) => expect(lockFromError(text)).toBe(lock));
   test('stuck snapshot-delete names the way out', () => {
-    expect(lockAdvice(100, 'qemu', 'snapshot-delete', 'autohourly1')).toContain('qm unlock 100 && pve-snapshot delete 100 autohourly1 --force');
-    expect(lockAdvice(101, 'lxc', 'snapshot-delete')).toContain('pct unlock 101');
+    expect(lockAdvice({ vmid: 100, node: 'pve1', type: 'qemu' }, 'snapshot-delete', 'autohourly1')).toContain("run 'qm unlock 100' on pve1, then 'pve-snapshot delete 100 autohourly1 --force'");
+    expect(lockAdvice({ vmid: 101, node: 'pve2', type: 'lxc' }, 'snapshot-delete')).toContain("run 'pct unlock 101' on pve2");
   });
   test('waiting guests share one re-read loop and one deadline', async () => {
     let t = 0;

@@ -3,7 +3,7 @@
 // roll back past newer snapshots (ZFS keeps a linear history per volume; volume-chain
 // storages too). qcow2 on dir/NFS, LVM-thin, RBD and btrfs allow it.
 import type { SnapshotEntry } from '../../clients/pve/types.ts';
-import type { GuestType } from './names.ts';
+import type { GuestType } from '../guests/types.ts';
 
 export interface Volume {
   key: string;

@@ -14,17 +14,17 @@ import { parseFormat, print, printLines, render, type Column, type Format } from
 import { escapeJson } from '../../core/escape.ts';
 import { NoGuestError, namedTemplates, resolveGuests, type GuestInfo } from '../../domain/guests/inventory.ts';
 import { parseSelector } from '../../domain/guests/selector.ts';
+import type { GuestRef } from '../../domain/guests/types.ts';
 import { PveApiError, TaskError } from '../../clients/pve/errors.ts';
 import type { PveClient, SnapshotEntry, TaskResult } from '../../clients/pve/types.ts';
 import { VERSION } from '../../core/version.ts';
-import * as api from '../../domain/guest-snapshots/api.ts';
+import { snapshotOps } from '../../domain/guest-snapshots/ops.ts';
 import { completeMain } from './complete.ts';
 import { globMatch } from './glob.ts';
 import { ACTIONS, actionHelp, mainHelp, type Action } from './help.ts';
-import { nameProblem, nameProblemFor } from '../../domain/guest-snapshots/names.ts';
+import { existingNameProblem, nameProblem, nameProblemFor } from '../../domain/guest-snapshots/names.ts';
 import { assessRollback, configVolumes, type StorageInfo } from '../../domain/guest-snapshots/rollback.ts';
-import * as stuck from '../../domain/guest-snapshots/stuck-advice.ts';
-import * as sharedStuck from '../../domain/guest-snapshots/stuck.ts';
+import * as stuck from '../../domain/guest-snapshots/locks.ts';
 import { formatTime, renderTree, treeRows, descriptionOf } from './tree.ts';
 
 const TOOL = 'pve-snapshot';
@@ -159,16 +159,8 @@ export function isSingleGuest(text: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9.\-_]*$/.test(text) && !/^\d+-\d*$/.test(text);
 }
 
-/**
- * A snapshot that should exist already (delete, rollback, config, describe). Looser than
- * the creation rules, so replication snapshots (`__replicate_...`) can be named, but
- * never `current` and never anything that could change the request path.
- */
-export function existingNameProblem(name: string): string | undefined {
-  if (name === 'current') return "'current' is not a snapshot: it is the guest's present state";
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,39}$/.test(name)) return `invalid snapshot name '${name}'`;
-  return undefined;
-}
+// the one name check is the engine's; exported here for the tool's own tests
+export { existingNameProblem };
 
 export const label = (g: GuestInfo) => (g.name ? `${g.vmid} (${g.name})` : String(g.vmid));
 const kind = (g: { type: string }) => (g.type === 'lxc' ? 'CT' : 'VM');
@@ -320,7 +312,9 @@ async function listAction(ctx: Ctx, target: string, age: number | undefined): Pr
       ctx.parallel,
       async (g) => {
         try {
-          return { entries: await api.listSnapshots(client, g) };
+          const l = await snapshotOps(client).list(g);
+          // the tree shows where the guest is now: PVE's `current` entry under its parent
+          return { entries: l.current ? [...l.snapshots, l.current] : l.snapshots };
         } catch (e) {
           if (fatal(e)) throw e;
           return { error: reasonOf(e) };
@@ -416,7 +410,7 @@ async function createAction(ctx: Ctx, target: string, name: string): Promise<num
           if (ctx.args['only-running'] && g.status !== 'running') return { guest: g, status: 'skipped', action: 'create', snapshot: name, message: `${g.status}, skipped (--only-running)` };
           if (ctx.dryRun) return { guest: g, status: 'skipped', action: 'create', snapshot: name, message: `would create snapshot '${name}' on ${g.node} (dry run)` };
           const ram = vmstate && g.status === 'running' ? ' with RAM' : '';
-          const res = await api.createSnapshot(client, g, name, { vmstate, description });
+          const res = await snapshotOps(client).create(g, name, { vmstate, description });
           return outcomeOf(g, 'create', name, res, `created snapshot '${name}'${ram} on ${g.node}`);
         }),
       emitter(ctx),
@@ -438,7 +432,7 @@ interface RollbackPlan {
 let storagesOnce: Promise<StorageInfo[]> | undefined;
 function storages(client: PveClient): Promise<StorageInfo[]> {
   // without Datastore.Audit the list is filtered, not refused; an unknown type never blocks
-  storagesOnce ??= client.get<StorageInfo[]>('/storage').then((l) => l ?? []).catch((e) => {
+  storagesOnce ??= snapshotOps(client).storages().catch((e) => {
     if (fatal(e)) throw e;
     debug(`cannot read /storage: ${errorLine(e)}`);
     return [];
@@ -447,22 +441,22 @@ function storages(client: PveClient): Promise<StorageInfo[]> {
 }
 
 async function planRollback(client: PveClient, g: GuestInfo, name: string, start: boolean): Promise<RollbackPlan> {
-  const entries = await api.listSnapshots(client, g);
-  const target = entries.find((e) => e.name === name && e.name !== 'current');
+  const entries = (await snapshotOps(client).list(g)).snapshots;
+  const target = entries.find((e) => e.name === name);
   const fail = (problem: string): RollbackPlan => ({ guest: g, problem, explanation: [] });
   if (!target) return fail(`snapshot '${name}' does not exist`);
   if (target.snapstate) {
-    return fail(`unable to rollback to incomplete snapshot (snapstate = ${target.snapstate}); finish it first with '${TOOL} delete ${g.vmid} ${name} --force'`);
+    return fail(`unable to rollback to incomplete snapshot (snapstate = ${target.snapstate}); finish it first with '${stuck.forceDeleteCommand(g, name)}'`);
   }
   if (g.template) return fail('is a template; Proxmox does not roll back templates');
   if (g.lock) return fail(await lockLine(client, g, stuck.callerOf(client)));
-  let config = await api.snapshotConfig(client, g, name).catch((e) => {
+  let config = await snapshotOps(client).snapshotConfig(g, name).catch((e) => {
     if (fatal(e)) throw e;
     return {} as Record<string, unknown>;
   });
   let volumes = configVolumes(config, g.type);
   if (!volumes.length) {
-    config = await client.get<Record<string, unknown>>(api.guestPath(g, 'config')).catch(() => ({}));
+    config = await snapshotOps(client).config(g).catch(() => ({}));
     volumes = configVolumes(config ?? {}, g.type);
   }
   const a = assessRollback(target, entries, volumes, await storages(client));
@@ -488,14 +482,14 @@ async function planRollback(client: PveClient, g: GuestInfo, name: string, start
 }
 
 /**
- * lockMessage, after asking the one detector (lib/domain/guest-snapshots/stuck.ts) when the lock is
+ * lockMessage, after asking the one detector (lib/domain/guest-snapshots/locks.ts) when the lock is
  * snapshot-delete: a delete task still running is named, and nothing says to unlock.
  */
 async function lockLine(client: PveClient, g: GuestInfo, caller?: string): Promise<string> {
   if (g.lock !== 'snapshot-delete') return lockMessage(g, caller);
-  const st = await sharedStuck.deleteState(client, g);
+  const st = await snapshotOps(client).deleteState(g);
   if (st.state === 'deleting') return stuck.runningLine(g, st.upid);
-  if (st.state === 'unknown') return sharedStuck.unknownLine(g, st.why);
+  if (st.state === 'unknown') return stuck.unknownLine(g, st.why);
   return lockMessage(g, caller);
 }
 
@@ -509,9 +503,9 @@ function lockMessage(g: GuestInfo, caller?: string): string {
  * refuses every snapshot operation, forced delete included, until the lock is cleared.
  * Clearing it over the API needs `skiplock`, which only root@pam may use (a VM only).
  */
-export function unlockHint(g: { vmid: number; node: string; type: string }, caller?: string): string {
+export function unlockHint(g: GuestRef, caller?: string): string {
   const head = `${kind(g)} is locked (snapshot-delete) by a delete that did not finish`;
-  if (stuck.canClearLock(g, caller)) return `${head}: '${TOOL} delete ${g.vmid} <name> --force' on the half-deleted snapshot clears the lock and finishes it`;
+  if (stuck.canClearLock(g, caller)) return `${head}: '${stuck.forceDeleteCommand(g, '<name>')}' on the half-deleted snapshot clears the lock and finishes it`;
   return `${head}: ${stuck.wayOut(g, '<name>')} (${stuck.whyNotClear(g, caller)})`;
 }
 
@@ -547,7 +541,7 @@ async function rollbackAction(ctx: Ctx, target: string, name: string): Promise<n
             if (plan.problem) return { guest: g, status: 'failed', action: 'rollback', snapshot: name, message: plan.problem };
             if (ctx.dryRun) return { guest: g, status: 'skipped', action: 'rollback', snapshot: name, message: `would roll back to '${name}' (dry run)` };
           }
-          const res = await api.rollbackSnapshot(client, g, name, start);
+          const res = await snapshotOps(client).rollback(g, name, { start });
           return outcomeOf(g, 'rollback', name, res, `rolled back to '${name}'${start ? ' and started' : ''}`);
         }),
       emitter(ctx),
@@ -584,19 +578,19 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
       (g) =>
         guarded(g, 'delete', name, async () => {
           const o = (status: Outcome['status'], message: string): Outcome => ({ guest: g, status, action: 'delete', snapshot: name, message });
-          const entries = await api.listSnapshots(client, g);
+          const entries = (await snapshotOps(client).list(g)).snapshots;
           const snap = entries.find((e) => e.name === name);
           if (!snap) return single ? o('failed', `snapshot '${name}' does not exist`) : o('skipped', `no snapshot '${name}', nothing to do`);
           const half = snap.snapstate === 'delete';
           if (g.lock === 'snapshot-delete') {
             if (!half) {
               // the lock belongs to another snapshot's delete, running or failed: never ours to clear
-              const busy = await sharedStuck.deleteState(client, g);
+              const busy = await snapshotOps(client).deleteState(g);
               if (busy.state === 'deleting') return o('failed', stuck.runningLine(g, busy.upid));
-              if (busy.state === 'unknown') return o('failed', sharedStuck.unknownLine(g, busy.why));
+              if (busy.state === 'unknown') return o('failed', stuck.unknownLine(g, busy.why));
               const other = entries.find((e) => e.snapstate === 'delete');
               return o('failed', other
-                ? `${kind(g)} is locked (snapshot-delete) by the unfinished delete of '${other.name}': finish that one first ('${TOOL} delete ${g.vmid} ${other.name} --force')`
+                ? `${kind(g)} is locked (snapshot-delete) by the unfinished delete of '${other.name}': finish that one first ('${stuck.forceDeleteCommand(g, other.name)}')`
                 : `${kind(g)} is locked (snapshot-delete) and no snapshot is half-deleted: a delete is probably still running; try again when it has finished`);
             }
             if (!force) {
@@ -604,10 +598,10 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
               // clearing, nor when the task lists cannot be read to tell
               let busy: string[];
               try {
-                busy = await stuck.runningDeletes(client, g);
+                busy = await snapshotOps(client).runningDeletes(g);
               } catch (e) {
                 if (fatal(e)) throw e;
-                return o('failed', sharedStuck.unknownLine(g, reasonOf(e)));
+                return o('failed', stuck.unknownLine(g, reasonOf(e)));
               }
               return o('failed', busy.length ? stuck.runningLine(g, busy[0]) : stuck.halfDeletedLine(g, name, true, caller));
             }
@@ -616,18 +610,18 @@ async function deleteNamedAction(ctx: Ctx, target: string, name: string): Promis
           if (g.lock) return o('failed', lockMessage(g, caller));
           if (half && !force) return o('failed', stuck.halfDeletedLine(g, name, false, caller));
           if (ctx.dryRun) return o('skipped', `would delete snapshot '${name}'${force ? ' (forced)' : ''} (dry run)`);
-          const res = await api.deleteSnapshot(client, g, name, force);
+          const res = await snapshotOps(client).remove(g, name, { force });
           const out = outcomeOf(g, 'delete', name, res, `deleted snapshot '${name}'${snap.snapstate ? ` (was snapstate=${snap.snapstate})` : ''}`);
           if (out.status === 'failed' && !force) {
             // a delete that failed after taking the lock leaves the snapshot half-deleted
-            const after = (await api.listSnapshots(client, g).catch(() => [])).find((e) => e.name === name);
+            const after = (await snapshotOps(client).list(g).then((l) => l.snapshots, () => [])).find((e) => e.name === name);
             // another client's delete, started after our list read, looks the same: ask the detector
-            const st = after?.snapstate === 'delete' ? await sharedStuck.deleteState(client, g) : undefined;
+            const st = after?.snapstate === 'delete' ? await snapshotOps(client).deleteState(g) : undefined;
             if (st?.state === 'deleting') out.message += `; ${stuck.runningLine(g, st.upid)}`;
-            else if (st?.state === 'unknown') out.message += `; ${sharedStuck.unknownLine(g, st.why)}`;
+            else if (st?.state === 'unknown') out.message += `; ${stuck.unknownLine(g, st.why)}`;
             else if (st) {
               out.message += `; Proxmox left it half-deleted and the ${kind(g)} locked (snapshot-delete): ${
-                stuck.canClearLock(g, caller) ? `'${TOOL} delete ${g.vmid} ${name} --force' clears the lock and finishes it` : stuck.wayOut(g, name)
+                stuck.canClearLock(g, caller) ? `'${stuck.forceDeleteCommand(g, name)}' clears the lock and finishes it` : stuck.wayOut(g, name)
               }`;
             }
           }
@@ -653,14 +647,14 @@ async function finishHalfDeleted(ctx: Ctx, client: PveClient, g: GuestInfo, name
     return o('failed', `cannot finish the half-deleted snapshot '${name}': the ${kind(g)} is locked (snapshot-delete) by that failed delete and ${stuck.whyNotClear(g, caller)}; ${stuck.wayOut(g, name)}`);
   }
   // the config first: its digest then covers the snapshot state checked below
-  const cfg = await stuck.guestConfig(client, g);
+  const cfg = stuck.lockOf(await snapshotOps(client).config(g));
   if (cfg.lock && cfg.lock !== 'snapshot-delete') return o('failed', lockMessage({ ...g, lock: cfg.lock }, caller));
-  const snap = (await api.listSnapshots(client, g)).find((e) => e.name === name);
+  const snap = (await snapshotOps(client).list(g)).snapshots.find((e) => e.name === name);
   if (!snap) return o('failed', `snapshot '${name}' does not exist`);
   if (cfg.lock && snap.snapstate !== 'delete') return o('failed', `${kind(g)} is locked (snapshot-delete) but '${name}' is no longer half-deleted: a delete is running; try again when it has finished`);
   let running: string[];
   try {
-    running = await stuck.runningDeletes(client, g);
+    running = await snapshotOps(client).runningDeletes(g);
   } catch (e) {
     if (fatal(e)) throw e;
     return o('failed', `cannot tell whether a delete is still running on ${g.node} (${reasonOf(e)}), so the lock snapshot-delete is left alone; ${stuck.wayOut(g, name)} once none is`);
@@ -670,7 +664,7 @@ async function finishHalfDeleted(ctx: Ctx, client: PveClient, g: GuestInfo, name
   if (ctx.dryRun) return o('skipped', `would ${cfg.lock ? 'clear the lock snapshot-delete left by a failed delete, then ' : ''}delete snapshot '${name}' with force=1 (dry run)`);
   if (cfg.lock) {
     try {
-      await stuck.clearLock(client, g, cfg.digest);
+      await snapshotOps(client).clearLock(g, cfg.digest);
     } catch (e) {
       if (fatal(e)) throw e;
       if (e instanceof PveApiError && e.errors?.skiplock) return o('failed', `cannot clear the lock snapshot-delete: ${e.errors.skiplock.replace(/\.$/, '')} (skiplock); ${stuck.wayOut(g, name)}`);
@@ -678,7 +672,7 @@ async function finishHalfDeleted(ctx: Ctx, client: PveClient, g: GuestInfo, name
     }
     info(`${label(g)}: cleared the lock snapshot-delete (snapshot '${name}' was half-deleted by a failed delete)`);
   }
-  const res = await api.deleteSnapshot(client, g, name, true);
+  const res = await snapshotOps(client).remove(g, name, { force: true });
   const out = outcomeOf(g, 'delete', name, res, `${unlock}deleted snapshot '${name}' (forced)`);
   if (out.status === 'failed' && cfg.lock) out.message = `lock snapshot-delete cleared, but the forced delete of '${name}' failed: ${res.exitstatus}`;
   return out;
@@ -718,7 +712,7 @@ async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
       ctx.parallel,
       async (g) => {
         try {
-          return { guest: g, doomed: cleanupCandidates(await api.listSnapshots(client, g), g.type, { match, age, now }) };
+          return { guest: g, doomed: cleanupCandidates((await snapshotOps(client).list(g)).snapshots, g.type, { match, age, now }) };
         } catch (e) {
           if (fatal(e)) throw e;
           return { guest: g, doomed: [] as SnapshotEntry[], error: reasonOf(e) };
@@ -762,7 +756,7 @@ async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
           // one guest holds one snapshot lock at a time: its deletions run one after another
           const o = await guarded(g, 'delete', e.name, async () => {
             if (g.lock) return { guest: g, status: 'failed', action: 'delete', snapshot: e.name, message: await lockLine(client, g, stuck.callerOf(client)) };
-            return outcomeOf(g, 'delete', e.name, await api.deleteSnapshot(client, g, e.name, false), `deleted snapshot '${e.name}'`);
+            return outcomeOf(g, 'delete', e.name, await snapshotOps(client).remove(g, e.name), `deleted snapshot '${e.name}'`);
           });
           mine.push(o);
           if (g.lock) break;
@@ -809,7 +803,7 @@ async function configAction(ctx: Ctx, target: string, name: string): Promise<num
     const [g] = await resolve(client, target, { single: true });
     let config: Record<string, unknown>;
     try {
-      config = await api.snapshotConfig(client, g, name);
+      config = await snapshotOps(client).snapshotConfig(g, name);
     } catch (e) {
       if (fatal(e)) throw e;
       error(`${TOOL}: ${label(g)}: config of '${name}' failed: ${reasonOf(e)}`);
@@ -831,7 +825,7 @@ async function describeAction(ctx: Ctx, target: string, name: string, text: stri
     const [g] = await resolve(client, target, { single: true });
     const o = await guarded(g, 'describe', name, async () => {
       if (ctx.dryRun) return { guest: g, status: 'skipped', action: 'describe', snapshot: name, message: `would set the description of '${name}' (dry run)` };
-      await api.setDescription(client, g, name, text);
+      await snapshotOps(client).setDescription(g, name, text);
       return { guest: g, status: 'ok', action: 'describe', snapshot: name, message: `description of '${name}' set` };
     });
     return finish(ctx, [report(ctx, o)]);
