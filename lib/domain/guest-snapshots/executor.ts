@@ -94,11 +94,11 @@ export interface GuestOutcome {
 }
 
 /** The name the job gives a snapshot taken at `now`. */
-export function newSnapshotName(job: ExecJob, now: Date, tz: string): string {
+function newSnapshotName(job: ExecJob, now: Date, tz: string): string {
   return job.kind === 'intraday' ? intradayName(now, { tz, intervalMinutes: job.intervalMin }) : snapshotName(job.label, now, { format: job.timestampFormat, tz });
 }
 
-export function namingJob(job: ExecJob) {
+function namingJob(job: ExecJob) {
   return job.kind === 'intraday' ? { intraday: true } : { label: job.label, timestampFormat: job.timestampFormat };
 }
 

@@ -75,7 +75,7 @@ const START_STATE: Partial<Record<HookPhase, boolean>> = {
 };
 
 /** Seconds as cv4pve writes them (a .NET double with a `.`): `0`, `1.5`; ours to 1/100 s. */
-export function durationText(sec: number | undefined): string {
+function durationText(sec: number | undefined): string {
   return String(Math.round((sec ?? 0) * 100) / 100);
 }
 

@@ -32,11 +32,11 @@ export interface LockWatcherOptions {
   onWait?: (vmid: number, lock: string, secondsLeft: number) => void;
 }
 
-export const LOCK_FIRST_DELAY_MS = 1000;
-export const LOCK_MAX_DELAY_MS = 15000;
+const LOCK_FIRST_DELAY_MS = 1000;
+const LOCK_MAX_DELAY_MS = 15000;
 
 /** The backoff: each re-read waits twice as long as the one before, up to the maximum. */
-export const nextDelay = (ms: number, maxMs = LOCK_MAX_DELAY_MS) => Math.min(ms * 2, maxMs);
+const nextDelay = (ms: number, maxMs = LOCK_MAX_DELAY_MS) => Math.min(ms * 2, maxMs);
 
 /**
  * Is this the last wait before the deadline? Yes when what is left after the step would be

@@ -55,7 +55,7 @@ export function newerSnapshots(target: SnapshotEntry, entries: SnapshotEntry[]):
   return later.sort((a, b) => (a.snaptime ?? 0) - (b.snaptime ?? 0) || a.name.localeCompare(b.name)).map((e) => e.name);
 }
 
-export function linearHistory(s: StorageInfo | undefined): boolean {
+function linearHistory(s: StorageInfo | undefined): boolean {
   if (!s) return false;
   const chain = s['snapshot-as-volume-chain'];
   return s.type === 'zfspool' || s.type === 'zfs' || chain === 1 || chain === '1' || chain === true;
