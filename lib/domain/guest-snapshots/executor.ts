@@ -9,6 +9,7 @@ import { errorLine } from '../../core/errors.ts';
 import type { GuestInfo } from '../guests/inventory.ts';
 import { stopsTheRun } from '../../core/net-errors.ts';
 import type { SnapshotOps } from './ops.ts';
+import type { OutcomeStatus } from './outcome.ts';
 import type { SnapshotEntry, TaskResult } from '../../clients/pve/types.ts';
 import { agentEnabled, diskStorages, storageOverLimit, type StorageUse } from './guestconfig.ts';
 import { hookProblem, type HookContext, type HookPhase, type HookResult } from './hooks.ts';
@@ -77,9 +78,10 @@ export interface PlanRow {
   reason: string;
 }
 
+/** One job's outcome on one guest: the status every tool uses, with what was done. */
 export interface GuestOutcome {
   guest: GuestInfo;
-  status: 'ok' | 'skipped' | 'failed';
+  status: OutcomeStatus;
   /** one line: why skipped or failed */
   reason?: string;
   created: string[];

@@ -16,9 +16,10 @@ import { NoGuestError, namedTemplates, resolveGuests, type GuestInfo } from '../
 import { parseSelector } from '../../domain/guests/selector.ts';
 import type { GuestRef } from '../../domain/guests/types.ts';
 import { PveApiError, TaskError } from '../../clients/pve/errors.ts';
-import type { PveClient, SnapshotEntry, TaskResult } from '../../clients/pve/types.ts';
+import type { PveClient, SnapshotEntry } from '../../clients/pve/types.ts';
 import { VERSION } from '../../core/version.ts';
 import { snapshotOps } from '../../domain/guest-snapshots/ops.ts';
+import { taskOutcome as outcomeOf, type ActionOutcome as Outcome } from '../../domain/guest-snapshots/outcome.ts';
 import { completeMain } from './complete.ts';
 import { globMatch } from './glob.ts';
 import { ACTIONS, actionHelp, mainHelp, type Action } from './help.ts';
@@ -55,14 +56,6 @@ const ARITY: Record<Action, [number, number]> = {
   describe: [3, 3],
 };
 
-interface Outcome {
-  guest: GuestInfo;
-  status: 'ok' | 'failed' | 'skipped';
-  action: string;
-  snapshot?: string;
-  message: string;
-  upid?: string;
-}
 
 export async function pveSnapshotMain(argv: string[]): Promise<number> {
   if (argv[0] === '__complete') return completeMain(argv.slice(1));
@@ -228,14 +221,6 @@ async function forEachGuest<T>(guests: GuestInfo[], limit: number, fn: (g: Guest
   await Promise.all(Array.from({ length: Math.min(limit, guests.length) }, worker));
   if (failure !== undefined) throw failure;
   return results;
-}
-
-function outcomeOf(g: GuestInfo, action: string, snapshot: string, res: TaskResult, okText: string): Outcome {
-  if (res.ok) {
-    const warn = res.warnings ? ` (${res.exitstatus})` : '';
-    return { guest: g, status: 'ok', action, snapshot, message: okText + warn, upid: res.upid };
-  }
-  return { guest: g, status: 'failed', action, snapshot, message: `${action} '${snapshot}' failed: ${res.exitstatus}`, upid: res.upid };
 }
 
 async function guarded(g: GuestInfo, action: string, snapshot: string | undefined, fn: () => Promise<Outcome>): Promise<Outcome> {
