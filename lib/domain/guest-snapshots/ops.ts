@@ -45,7 +45,7 @@ export interface SnapshotOps {
   setDescription(g: GuestRef, name: string, text: string): Promise<void>;
   /** `qm unlock` over the API: root@pam only; the digest makes it fail if anything changed since it was read */
   clearLock(g: GuestRef, digest: string | undefined): Promise<void>;
-  /** the half-deleted snapshot detector (stuck.ts): a delete running, stuck, or cannot tell */
+  /** the half-deleted snapshot detector (locks.ts): a delete running, stuck, or cannot tell */
   deleteState(g: GuestRef): Promise<DeleteState>;
   /** the UPIDs of the guest's snapshot deletes running anywhere in the cluster (throws when that cannot be told) */
   runningDeletes(g: GuestRef): Promise<string[]>;
