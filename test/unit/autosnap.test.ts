@@ -361,6 +361,9 @@ describe('guest config', () => {
     ['qemu', { scsi0: 'local-zfs:vm-100-disk-0,size=32G', ide2: 'local:iso/debian.iso,media=cdrom', efidisk0: 'local-lvm:vm-100-disk-1,size=4M', unused0: 'nfs:100/vm-100-disk-9.qcow2', virtio1: '/dev/disk/by-id/ata-X', sata1: 'none,media=cdrom' }, ['local-lvm', 'local-zfs']],
     ['lxc', { rootfs: 'local-zfs:subvol-101-disk-0,size=8G', mp0: 'tank:subvol-101-disk-1,mp=/data', mp1: '/mnt/bind,mp=/bind' }, ['local-zfs', 'tank']],
     ['qemu', { memory: 2048 }, []],
+    // one parser with the rollback assessment: `volume=` not first (LXC), `file=` (QEMU)
+    ['lxc', { mp0: 'mp=/data,volume=tank:subvol-101-disk-1' }, ['tank']],
+    ['qemu', { scsi1: 'file=thin:vm-100-disk-2,size=4G' }, ['thin']],
   ] as const)('%s disks %#', (type, config, storages) => {
     expect(diskStorages(type, { ...config })).toEqual([...storages]);
   });

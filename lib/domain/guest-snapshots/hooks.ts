@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { UsageError } from '../../core/errors.ts';
 import { childEnv } from '../../core/log.ts';
+import type { GuestType } from '../guests/types.ts';
 
 /**
  * Refuse a hook that cannot run, before any connection: otherwise every guest's
@@ -45,7 +46,7 @@ export interface HookContext {
   phase: HookPhase;
   vmid?: number;
   vmname?: string;
-  vmtype?: 'qemu' | 'lxc';
+  vmtype?: GuestType;
   label?: string;
   keep?: number | string;
   snapName?: string;
