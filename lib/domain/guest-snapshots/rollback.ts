@@ -29,7 +29,8 @@ export function configVolumes(config: Record<string, unknown>, type: GuestType):
     if (parts.some((p) => p === 'media=cdrom')) continue;
     let volid = parts[0];
     const named = parts.find((p) => p.startsWith('file=') || p.startsWith('volume='));
-    if (!volid.includes(':') && named) volid = named.slice(named.indexOf('=') + 1);
+    // the volume is the first part, unless it is written as `file=`/`volume=` (then anywhere)
+    if (named && (volid === named || !volid.includes(':'))) volid = named.slice(named.indexOf('=') + 1);
     const m = /^([A-Za-z][A-Za-z0-9.\-_]*):(.+)$/.exec(volid);
     if (!m) continue; // `none`, a device path, a bind mount: not on a storage
     out.push({ key, storage: m[1], volume: volid });
