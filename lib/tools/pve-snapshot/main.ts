@@ -56,7 +56,6 @@ const ARITY: Record<Action, [number, number]> = {
   describe: [3, 3],
 };
 
-
 export async function pveSnapshotMain(argv: string[]): Promise<number> {
   if (argv[0] === '__complete') return completeMain(argv.slice(1));
   const args = parseArgs(argv, SPEC);
