@@ -139,9 +139,8 @@ export class LockWatcher {
 
 // ------------------------------------------------------------------ the delete detector
 //
-// The one detector for half-deleted snapshots. A snapshot in
-// snapstate=delete with its guest locked `snapshot-delete` looks exactly the same while a
-// delete is running (the GUI's, another run's, another client's) and after a delete failed
+// The one detector for half-deleted snapshots. A snapshot in snapstate=delete with its
+// guest locked `snapshot-delete` looks exactly the same while a delete is running (the GUI's, another run's, another client's) and after a delete failed
 // half way. Only the second is stuck; following `qm unlock` advice during the first can
 // break the snapshot chain. So a snapshot is called stuck only when no delete task of that
 // guest is running anywhere in the cluster: the cluster's task list (every node's tasks,
@@ -152,6 +151,7 @@ export class LockWatcher {
 // Task types (pve-manager PVE/API2/Qemu.pm and PVE/API2/LXC/Snapshot.pm): qmdelsnapshot,
 // vzdelsnapshot. Visibility (pve-manager PVE/API2/Tasks.pm and PVE/API2/Cluster.pm): a
 // caller sees other users' tasks only with Sys.Audit on /nodes/{node} (cluster list: on /).
+
 /** One entry of a task list (the cluster's, or a node's). */
 export interface TaskEntry {
   upid: string;
