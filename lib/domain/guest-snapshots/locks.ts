@@ -140,8 +140,9 @@ export class LockWatcher {
 // ------------------------------------------------------------------ the delete detector
 //
 // The one detector for half-deleted snapshots. A snapshot in snapstate=delete with its
-// guest locked `snapshot-delete` looks exactly the same while a delete is running (the GUI's, another run's, another client's) and after a delete failed
-// half way. Only the second is stuck; following `qm unlock` advice during the first can
+// guest locked `snapshot-delete` looks exactly the same while a delete is running (the
+// GUI's, another run's, another client's) and after a delete failed half way. Only the
+// second is stuck; following `qm unlock` advice during the first can
 // break the snapshot chain. So a snapshot is called stuck only when no delete task of that
 // guest is running anywhere in the cluster: the cluster's task list (every node's tasks,
 // as the GUI's task panel shows them) and the guest's node's own list of active tasks
