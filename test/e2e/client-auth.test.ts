@@ -11,7 +11,7 @@ import { setLogSink } from '../../lib/core/log.ts';
 import type { Auth } from '../../lib/clients/pve/api.ts';
 import { AuthError, PveApiError } from '../../lib/clients/pve/errors.ts';
 import { parseHostList } from '../../lib/core/hosts.ts';
-import { createSnapshot, listSnapshots } from '../../lib/domain/guest-snapshots/ops.ts';
+import { snapshotOps } from '../../lib/domain/guest-snapshots/ops.ts';
 import { run } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 
@@ -48,8 +48,8 @@ describe('tickets', () => {
   test('login, reads with the cookie, writes with the CSRF token', async () => {
     const before = await logins();
     const c = client({ kind: 'password', username: 'snap@pve', password: 'snap-pw' });
-    expect(Array.isArray(await listSnapshots(c, guest))).toBe(true);
-    const r = await createSnapshot(c, guest, 'ticket_write', { description: 'ticket test' });
+    expect(Array.isArray((await snapshotOps(c).list(guest)).snapshots)).toBe(true);
+    const r = await snapshotOps(c).create(guest, 'ticket_write', { description: 'ticket test' });
     expect(r.ok).toBe(true);
     expect(r.upid).toContain(':snap@pve:');
     expect((await logins()) - before).toBe(1);
@@ -80,7 +80,7 @@ describe('tickets', () => {
     await sim.control('/clock', { advance: 3 * 3600 });
     // several requests meet the 401 at once: one new login serves them all
     await Promise.all(Array.from({ length: 5 }, () => c.get('/version')));
-    const r = await createSnapshot(c, guest, 'after_expiry', { description: 'expiry test' });
+    const r = await snapshotOps(c).create(guest, 'after_expiry', { description: 'expiry test' });
     expect(r.ok).toBe(true);
     expect((await logins()) - before).toBe(1);
   });
@@ -106,7 +106,7 @@ describe('tokens', () => {
 
   test('a missing privilege is one line naming privilege and path', async () => {
     const c = client({ kind: 'password', username: 'audit@pve', password: 'audit-pw' });
-    const err: any = await createSnapshot(c, guest, 'not_allowed').catch((e: any) => e);
+    const err: any = await snapshotOps(c).create(guest, 'not_allowed').catch((e: any) => e);
     expect(err).toBeInstanceOf(PveApiError);
     expect(err.status).toBe(403);
     expect(err.message).toBe('missing privilege VM.Snapshot on /vms/100');

@@ -11,7 +11,7 @@ import { createClient } from '../../lib/cli/connect.ts';
 import { ConnectionError, EXIT } from '../../lib/core/errors.ts';
 import { setLogSink } from '../../lib/core/log.ts';
 import { parseHostList } from '../../lib/core/hosts.ts';
-import { createSnapshot, listSnapshots } from '../../lib/domain/guest-snapshots/ops.ts';
+import { snapshotOps } from '../../lib/domain/guest-snapshots/ops.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 
 const logged: string[] = [];
@@ -100,15 +100,15 @@ describe('shared token across simulated nodes', () => {
   test('a node that dies mid-run is left for the rest of the run', async () => {
     const c = sharedClient();
     await c.get('/version');
-    await listSnapshots(c, guest);
+    await snapshotOps(c).list(guest);
     expect(await count(a, 'GET /version')).toBe(1);
     await a.stop();
     // a write right after the death: refused before sending, so it goes to the next host
-    const r = await createSnapshot(c, guest, 'after_death', { description: 'failover test' });
+    const r = await snapshotOps(c).create(guest, 'after_death', { description: 'failover test' });
     expect(r.ok).toBe(true);
     await c.get('/version');
     expect(c.stats.failovers).toBe(1);
-    expect((await listSnapshots(c, guest)).filter((s) => s.name === 'after_death')).toHaveLength(1);
+    expect(((await snapshotOps(c).list(guest)).snapshots).filter((s) => s.name === 'after_death')).toHaveLength(1);
     expect(await count(b, 'GET /version')).toBe(1);
   });
 });
@@ -136,12 +136,12 @@ describe('retries', () => {
     const s = await sim({ faults: 'failn=1:POST:/qemu/100/snapshot$:596' });
     const c = client(s, s.hostPort);
     logged.length = 0;
-    const r = await createSnapshot(c, guest, 'retry596', { description: 'retry test' });
+    const r = await snapshotOps(c).create(guest, 'retry596', { description: 'retry test' });
     expect(r.ok).toBe(true);
     // one lost POST, one list to check, one POST again, then task polls
     expect(await count(s, 'POST /nodes/{node}/qemu/{vmid}/snapshot')).toBe(1);
     expect(await count(s, 'GET /nodes/{node}/qemu/{vmid}/snapshot')).toBe(1);
-    expect((await listSnapshots(c, guest)).filter((x) => x.name === 'retry596')).toHaveLength(1);
+    expect(((await snapshotOps(c).list(guest)).snapshots).filter((x) => x.name === 'retry596')).toHaveLength(1);
     expect(logged.some((l) => l.includes('checking whether it was made'))).toBe(true);
   });
 });
@@ -193,11 +193,11 @@ describe('a create whose answer is lost after it happened is not duplicated', ()
       transport: 'api',
       api: { hosts: parseHostList(`127.0.0.1:${proxyPort}`), auth: { kind: 'token', tokenId: s.tokenId, secret: s.secret }, insecure: true, timeoutMs: 10_000 },
     });
-    const r = await createSnapshot(c, guest, 'lost_answer', { description: 'proxy test' });
+    const r = await snapshotOps(c).create(guest, 'lost_answer', { description: 'proxy test' });
     expect(r.ok).toBe(true);
     expect(r.upid).toMatch(/^UPID:pve1:.*:qmsnapshot:100:root@pam!test:$/);
     expect(posts).toBe(1);
     expect(await count(s, 'POST /nodes/{node}/qemu/{vmid}/snapshot')).toBe(1);
-    expect((await listSnapshots(c, guest)).filter((x) => x.name === 'lost_answer')).toHaveLength(1);
+    expect(((await snapshotOps(c).list(guest)).snapshots).filter((x) => x.name === 'lost_answer')).toHaveLength(1);
   });
 });

@@ -9,7 +9,7 @@ import { createClient } from '../../lib/cli/connect.ts';
 import { ConnectionError } from '../../lib/core/errors.ts';
 import { setLogSink } from '../../lib/core/log.ts';
 import { PveApiError, TaskError } from '../../lib/clients/pve/errors.ts';
-import { createSnapshot, listSnapshots } from '../../lib/domain/guest-snapshots/ops.ts';
+import { snapshotOps } from '../../lib/domain/guest-snapshots/ops.ts';
 import { BIN, run } from '../helpers/bin.ts';
 import { startSim, type SimHandle } from '../helpers/sim.ts';
 
@@ -51,7 +51,7 @@ describe('pvesh transport (scripted pvesh)', () => {
     const c = pvesh();
     expect(c.transport).toBe('pvesh');
     expect(await c.get('/version')).toEqual({ release: '9.1', version: '9.1.1' });
-    expect((await listSnapshots(c, { vmid: 100, node: 'pve1', type: 'qemu' })).map((s) => s.name)).toEqual(['a1']);
+    expect(((await snapshotOps(c).list({ vmid: 100, node: 'pve1', type: 'qemu' })).snapshots).map((s) => s.name)).toEqual(['a1']);
     expect(await c.put('/nodes/pve1/qemu/100/snapshot/a1/config', { description: 'two words' })).toBeNull();
     expect(calls()).toEqual([
       'get /version --output-format json',
@@ -64,17 +64,22 @@ describe('pvesh transport (scripted pvesh)', () => {
   test('a task call: the UPID after the task log is the result, the status decides', async () => {
     fs.rmSync(callLog, { force: true });
     const c = pvesh();
-    const r = await createSnapshot(c, { vmid: 100, node: 'pve1', type: 'qemu' }, 'b2', { vmstate: true });
+    const r = await snapshotOps(c).create({ vmid: 100, node: 'pve1', type: 'qemu' }, 'b2', { vmstate: true });
     expect(r).toEqual({ upid: OK_UPID, node: 'pve1', exitstatus: 'OK', ok: true, warnings: 0 });
     expect(calls()[0]).toBe('create /nodes/pve1/qemu/100/snapshot --snapname b2 --vmstate 1 --output-format json');
   });
 
   test('pvesh exits 0 for a failed task; the failure still surfaces', async () => {
     const c = pvesh();
-    const err: any = await createSnapshot(c, { vmid: 101, node: 'pve1', type: 'qemu' }, 'b3').catch((e: any) => e);
+    // the client throws it; the engine hands it on as a failed result with the log's tail
+    const upid = await c.post<string>('/nodes/pve1/qemu/101/snapshot', { snapname: 'b3' });
+    const err: any = await c.waitTask(upid).catch((e: any) => e);
     expect(err).toBeInstanceOf(TaskError);
     expect(err.exitstatus).toBe('VM is locked (backup)');
     expect(err.message).toBe(`task ${BAD_UPID} failed: VM is locked (backup) (log: trying to acquire lock...)`);
+    const r = await snapshotOps(c).create({ vmid: 101, node: 'pve1', type: 'qemu' }, 'b3');
+    expect(r).toMatchObject({ upid: BAD_UPID, ok: false, exitstatus: 'VM is locked (backup)' });
+    expect(r.logTail).toContain('trying to acquire lock...');
   });
 
   test.each([

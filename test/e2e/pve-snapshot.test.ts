@@ -178,6 +178,22 @@ describe('usage', () => {
     expect(await sim.control('/stats')).toEqual(before);
   });
 
+  // one name check for a snapshot that should exist: a name the request path builder would
+  // refuse (a digit or '_' first, one character) is refused before connecting, in one line
+  test.each([
+    [['delete', '100', '1abc']],
+    [['rollback', '100', '_x', '--yes']],
+    [['config', '100', 'a']],
+    [['describe', '100', '9lives', 'text']],
+  ])('%p: an impossible snapshot name fails before any call', async (args) => {
+    const before = await sim.control('/stats');
+    const r = await ps(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`invalid snapshot name '${args[2]}'`);
+    expect(await sim.control('/stats')).toEqual(before);
+  });
+
   test('type-specific reserved names and --vmstate on a container', async () => {
     const tasks = await writeTasks();
     const p = await ps(['create', '100', 'Pending']);

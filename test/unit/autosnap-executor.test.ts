@@ -3,7 +3,7 @@ import { describe, expect, test } from 'bun:test';
 import type { GuestInfo } from '../../lib/domain/guests/inventory.ts';
 import type { HookContext, HookResult } from '../../lib/domain/guest-snapshots/hooks.ts';
 import { LockWatcher } from '../../lib/domain/guest-snapshots/locks.ts';
-import { prepareGuest, runGuest, type ExecEnv, type ExecJob, type GuestMode, type SnapshotOps } from '../../lib/domain/guest-snapshots/executor.ts';
+import { prepareGuest, runGuest, type ExecEnv, type ExecJob, type ExecOps as SnapshotOps, type GuestMode } from '../../lib/domain/guest-snapshots/executor.ts';
 import type { SnapshotEntry, TaskResult } from '../../lib/clients/pve/types.ts';
 
 const NOW = new Date('2025-05-16T12:00:00Z');
@@ -20,7 +20,8 @@ function fake(snaps: SnapshotEntry[], opts: { createFails?: string; removeFails?
   const bad = (m: string): TaskResult => ({ upid: 'UPID:x', node: 'pve1', exitstatus: m, ok: false, warnings: 0 });
   const ops: SnapshotOps = {
     config: async () => (calls.push('config'), { scsi0: 'local-zfs:vm-100-disk-0', agent: '1' }),
-    list: async () => (calls.push('list'), [...list]),
+    // PVE's list ends with `current`; the engine keeps it apart, never among the snapshots
+    list: async () => (calls.push('list'), { snapshots: [...list], current: { name: 'current', description: 'You are here!' } }),
     create: async (_g, name) => {
       calls.push(`create ${name}`);
       if (opts.createFails) return bad(opts.createFails);
@@ -141,7 +142,7 @@ describe('a guest locked snapshot-delete: the one detector decides', () => {
   const locked = () => new LockWatcher({ read: async () => new Map([[100, 'snapshot-delete']]) }, new Map([[100, 'snapshot-delete']]), { deadline: 0 });
   test.each([
     ['a delete task runs', { state: 'deleting', upid: 'UPID:pve1:1' }, 'skipped', '100 web1: skipped: snapshot autoh250516080000 is being deleted by task UPID:pve1:1, which is still running'],
-    ['no delete task runs: stuck', { state: 'stuck' }, 'failed', '100 web1: failed: stuck in lock snapshot-delete (a snapshot removal failed half-way); to recover: qm unlock 100'],
+    ['no delete task runs: stuck', { state: 'stuck' }, 'failed', '100 web1: failed: stuck in lock snapshot-delete (a snapshot removal failed half-way); to recover: run \'qm unlock 100\' on pve1, then \'pve-snapshot delete 100 autoh250516080000 --force\''],
     ['the task lists cannot be read', { state: 'unknown', why: '500 boom' }, 'failed', '100 web1: failed: locked (snapshot-delete), and whether a delete task is still running cannot be read (500 boom)'],
   ] as const)('%s', async (_what, st, status, line) => {
     const { ops, calls } = fake([half, ours(9)]);
@@ -152,6 +153,12 @@ describe('a guest locked snapshot-delete: the one detector decides', () => {
     expect(o.problems[0].startsWith(line)).toBe(true);
     if (st.state !== 'stuck') expect(o.problems[0]).not.toMatch(/(qm|pct) unlock|stuck|half-deleted/);
     expect(calls.filter((c) => /create|remove/.test(c))).toEqual([]);
+  });
+  test('dry run, no delete task runs: the half-deleted snapshot gets the one way out', async () => {
+    const { ops } = fake([half, ours(9)]);
+    ops.deleteState = async () => ({ state: 'stuck' });
+    const o = await runGuest(env(ops, { dryRun: true }), job, guest, SNAP);
+    expect(o.problems).toEqual(["100 web1: warning: snapshot autoh250516080000 is half-deleted; to recover: run 'qm unlock 100' on pve1, then 'pve-snapshot delete 100 autoh250516080000 --force'"]);
   });
   test('dry run: a running delete is named, not called half-deleted', async () => {
     const { ops } = fake([half, ours(9)]);

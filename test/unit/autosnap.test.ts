@@ -361,6 +361,9 @@ describe('guest config', () => {
     ['qemu', { scsi0: 'local-zfs:vm-100-disk-0,size=32G', ide2: 'local:iso/debian.iso,media=cdrom', efidisk0: 'local-lvm:vm-100-disk-1,size=4M', unused0: 'nfs:100/vm-100-disk-9.qcow2', virtio1: '/dev/disk/by-id/ata-X', sata1: 'none,media=cdrom' }, ['local-lvm', 'local-zfs']],
     ['lxc', { rootfs: 'local-zfs:subvol-101-disk-0,size=8G', mp0: 'tank:subvol-101-disk-1,mp=/data', mp1: '/mnt/bind,mp=/bind' }, ['local-zfs', 'tank']],
     ['qemu', { memory: 2048 }, []],
+    // one parser with the rollback assessment: `volume=` not first (LXC), `file=` (QEMU)
+    ['lxc', { mp0: 'mp=/data,volume=tank:subvol-101-disk-1' }, ['tank']],
+    ['qemu', { scsi1: 'file=thin:vm-100-disk-2,size=4G' }, ['thin']],
   ] as const)('%s disks %#', (type, config, storages) => {
     expect(diskStorages(type, { ...config })).toEqual([...storages]);
   });
@@ -399,8 +402,8 @@ describe('locks', () => {
     ["snapshot name 'x' already used", undefined],
   ])('lock in %p', (text, lock) => expect(lockFromError(text)).toBe(lock));
   test('stuck snapshot-delete names the way out', () => {
-    expect(lockAdvice(100, 'qemu', 'snapshot-delete', 'autohourly1')).toContain('qm unlock 100 && pve-snapshot delete 100 autohourly1 --force');
-    expect(lockAdvice(101, 'lxc', 'snapshot-delete')).toContain('pct unlock 101');
+    expect(lockAdvice({ vmid: 100, node: 'pve1', type: 'qemu' }, 'snapshot-delete', 'autohourly1')).toContain("run 'qm unlock 100' on pve1, then 'pve-snapshot delete 100 autohourly1 --force'");
+    expect(lockAdvice({ vmid: 101, node: 'pve2', type: 'lxc' }, 'snapshot-delete')).toContain("run 'pct unlock 101' on pve2");
   });
   test('waiting guests share one re-read loop and one deadline', async () => {
     let t = 0;

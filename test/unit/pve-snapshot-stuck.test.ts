@@ -3,12 +3,23 @@
 // test/e2e/pve-snapshot-stuck.test.ts.
 import { describe, expect, test } from 'bun:test';
 import { unlockHint } from '../../lib/tools/pve-snapshot/locks.ts';
-import { callerOf, canClearLock, halfDeletedLine, whyNotClear } from '../../lib/domain/guest-snapshots/stuck-advice.ts';
-import { deleteState, runningDeletes, type DeleteState, type TaskListEntry as TaskEntry } from '../../lib/domain/guest-snapshots/stuck.ts';
+import {
+  callerOf,
+  canClearLock,
+  deleteState,
+  halfDeletedLine,
+  lockAdvice,
+  runningDeletes,
+  wayOut,
+  whyNotClear,
+  type DeleteState,
+  type TaskEntry,
+} from '../../lib/domain/guest-snapshots/locks.ts';
 import type { PveClient } from '../../lib/clients/pve/types.ts';
+import type { GuestRef } from '../../lib/domain/guests/types.ts';
 
-const VM = { vmid: 104, node: 'pve2', type: 'qemu' };
-const CT = { vmid: 210, node: 'pve3', type: 'lxc' };
+const VM: GuestRef = { vmid: 104, node: 'pve2', type: 'qemu' };
+const CT: GuestRef = { vmid: 210, node: 'pve3', type: 'lxc' };
 
 describe('who may clear a lock over the API', () => {
   test.each([
@@ -50,6 +61,19 @@ describe('one line for a half-deleted snapshot', () => {
     const line = halfDeletedLine(g, 'snap1', locked, caller);
     expect(line).toContain(text);
     expect(line).not.toContain('\n');
+  });
+
+  // one text of advice in both tools: autosnap's lines and pve-snapshot's carry the same
+  // way out, naming the node (`qm unlock` works only on the guest's own node)
+  test.each([
+    [VM, 'snap1', "run 'qm unlock 104' on pve2, then 'pve-snapshot delete 104 snap1 --force'"],
+    [CT, 'snap1', "run 'pct unlock 210' on pve3, then 'pve-snapshot delete 210 snap1 --force'"],
+    [VM, undefined, "run 'qm unlock 104' on pve2, then 'pve-snapshot delete 104 <name> --force'"],
+  ] as const)('the way out of %o for %p', (g, name, text) => {
+    expect(wayOut(g, name ?? '<name>')).toBe(text);
+    expect(lockAdvice(g, 'snapshot-delete', name)).toBe(`stuck in lock snapshot-delete (a snapshot removal failed half-way); to recover: ${text}`);
+    if (name) expect(halfDeletedLine(g, name, true, 'admin@pve')).toContain(text);
+    expect(unlockHint(g, 'admin@pve')).toContain(wayOut(g, '<name>'));
   });
 
   test('the generic hint for a lock met elsewhere (rollback, clean-up)', () => {

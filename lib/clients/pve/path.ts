@@ -30,6 +30,8 @@ const NODE = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 const STORAGE = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
 export const SNAPSHOT_NAME_MAX = 40;
 
+/** pve-configid, the format of a new snapshot's name (its length is checked apart). */
+export const isConfigId = (s: unknown): s is string => typeof s === 'string' && CONFIGID.test(s);
 export const isSnapshotName = (s: unknown): s is string =>
   typeof s === 'string' && ((s.length <= SNAPSHOT_NAME_MAX && CONFIGID.test(s)) || (s.length <= 64 && REPLICATION.test(s)));
 export const isNodeName = (s: unknown): s is string => typeof s === 'string' && s.length <= 63 && NODE.test(s);

@@ -7,15 +7,13 @@
 //  - a lock is waited for (shared deadline), a stuck `snapshot-delete` is explained.
 import { errorLine } from '../../core/errors.ts';
 import type { GuestInfo } from '../guests/inventory.ts';
-import { TaskError } from '../../clients/pve/errors.ts';
 import { stopsTheRun } from '../../core/net-errors.ts';
-import { guestBase } from '../../clients/pve/path.ts';
-import { deleteState, deletingLine, unknownLine, type DeleteState } from './stuck.ts';
-import { createSnapshot, deleteSnapshot, listSnapshots } from './ops.ts';
-import type { PveClient, SnapshotEntry, TaskResult } from '../../clients/pve/types.ts';
+import type { SnapshotOps } from './ops.ts';
+import type { OutcomeStatus } from './outcome.ts';
+import type { SnapshotEntry, TaskResult } from '../../clients/pve/types.ts';
 import { agentEnabled, diskStorages, storageOverLimit, type StorageUse } from './guestconfig.ts';
 import { hookProblem, type HookContext, type HookPhase, type HookResult } from './hooks.ts';
-import { lockAdvice, lockFromError, type LockWatcher } from './locks.ts';
+import { deletingLine, lockAdvice, lockFromError, unknownLine, wayOut, type DeleteState, type LockWatcher } from './locks.ts';
 import { intradayName, isManaged, isMarker, isOriginalScriptSnapshot, MARKER, snapshotName } from '../retention/naming.ts';
 import { planRetention, type Decision } from '../retention/plan.ts';
 import type { Policy } from '../retention/policy.ts';
@@ -47,18 +45,14 @@ export interface GuestMode {
   allowRemoveNewest: boolean;
 }
 
-/** Calls to PVE the executor makes; the default goes through the client. */
-export interface SnapshotOps {
-  config(g: GuestInfo): Promise<Record<string, unknown>>;
-  list(g: GuestInfo): Promise<SnapshotEntry[]>;
-  create(g: GuestInfo, name: string, params: { description: string; vmstate?: boolean }): Promise<TaskResult>;
-  remove(g: GuestInfo, name: string): Promise<TaskResult>;
-  /** the half-deleted snapshot detector (lib/domain/guest-snapshots/stuck.ts); without it nothing is called stuck */
-  deleteState?(g: GuestInfo): Promise<DeleteState>;
-}
+/**
+ * The engine's calls the executor makes (snapshotOps(client) in a run); without
+ * `deleteState` nothing is ever called stuck.
+ */
+export type ExecOps = Pick<SnapshotOps, 'config' | 'list' | 'create' | 'remove'> & Partial<Pick<SnapshotOps, 'deleteState'>>;
 
 export interface ExecEnv {
-  ops: SnapshotOps;
+  ops: ExecOps;
   /** the run's "now": names and retention ages use this one instant */
   now: Date;
   tz: string;
@@ -84,9 +78,10 @@ export interface PlanRow {
   reason: string;
 }
 
+/** One job's outcome on one guest: the status every tool uses, with what was done. */
 export interface GuestOutcome {
   guest: GuestInfo;
-  status: 'ok' | 'skipped' | 'failed';
+  status: OutcomeStatus;
   /** one line: why skipped or failed */
   reason?: string;
   created: string[];
@@ -100,32 +95,12 @@ export interface GuestOutcome {
   plan: PlanRow[];
 }
 
-/** Through the shared snapshot helpers, which make a lost answer safe (no duplicate create). */
-export function clientOps(client: PveClient): SnapshotOps {
-  const asResult = async (g: GuestInfo, run: () => Promise<TaskResult>): Promise<TaskResult> => {
-    try {
-      return await run();
-    } catch (e) {
-      // a failed task is an outcome to report, not an exception to unwind
-      if (e instanceof TaskError) return { upid: e.upid, node: g.node, exitstatus: e.exitstatus, ok: false, warnings: 0, logTail: e.logTail };
-      throw e;
-    }
-  };
-  return {
-    config: (g) => client.get<Record<string, unknown>>(guestBase(g, 'config')),
-    list: (g) => listSnapshots(client, g),
-    create: (g, name, p) => asResult(g, () => createSnapshot(client, g, name, { description: p.description, vmstate: g.type === 'qemu' && p.vmstate ? true : undefined })),
-    remove: (g, name) => asResult(g, () => deleteSnapshot(client, g, name)),
-    deleteState: (g) => deleteState(client, g),
-  };
-}
-
 /** The name the job gives a snapshot taken at `now`. */
-export function newSnapshotName(job: ExecJob, now: Date, tz: string): string {
+function newSnapshotName(job: ExecJob, now: Date, tz: string): string {
   return job.kind === 'intraday' ? intradayName(now, { tz, intervalMinutes: job.intervalMin }) : snapshotName(job.label, now, { format: job.timestampFormat, tz });
 }
 
-export function namingJob(job: ExecJob) {
+function namingJob(job: ExecJob) {
   return job.kind === 'intraday' ? { intraday: true } : { label: job.label, timestampFormat: job.timestampFormat };
 }
 
@@ -232,7 +207,7 @@ async function snapshotDeleteLock(env: ExecEnv, g: GuestInfo, out: GuestOutcome,
   const st = await deleteStateOf(env, g);
   if (st.state === 'deleting') skip(out, `${what}${deletingLine(name, st.upid)}; locked (snapshot-delete) after waiting for the lock to go`);
   else if (st.state === 'unknown') fail(out, `${what}${unknownLine(g, st.why)}`);
-  else fail(out, `${what}${lockAdvice(g.vmid, g.type, 'snapshot-delete', name)}`);
+  else fail(out, `${what}${lockAdvice(g, 'snapshot-delete', name)}`);
 }
 
 async function waitForLock(env: ExecEnv, g: GuestInfo, out: GuestOutcome, snapshots?: SnapshotEntry[]): Promise<boolean> {
@@ -240,10 +215,10 @@ async function waitForLock(env: ExecEnv, g: GuestInfo, out: GuestOutcome, snapsh
   if (!lock) return true;
   if (lock === 'snapshot-delete') {
     // name the snapshot being deleted: worth one more request in this rare case
-    const list = snapshots ?? (await env.ops.list(g).catch(() => []));
+    const list = snapshots ?? (await env.ops.list(g).then((l) => l.snapshots, () => []));
     await snapshotDeleteLock(env, g, out, '', list.find((s) => s.snapstate === 'delete')?.name);
   } else {
-    skip(out, `${lockAdvice(g.vmid, g.type, lock)} after waiting for the lock to go`);
+    skip(out, `${lockAdvice(g, lock)} after waiting for the lock to go`);
   }
   return false;
 }
@@ -270,14 +245,14 @@ async function readGuest(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMo
     }
   }
   if (listRead.status === 'rejected') throw listRead.reason;
-  const snapshots = listRead.value.filter((s) => s.name !== 'current');
+  const snapshots = listRead.value.snapshots;
   const half = snapshots.find((s) => s.snapstate === 'delete' && isMarker(s.description));
   if (half) {
     // a delete still running (the GUI's, another run's) looks the same: ask before calling it stuck
     const st = await deleteStateOf(env, g);
     if (st.state === 'deleting') out.problems.push(`${guestTag(g)}: ${deletingLine(half.name, st.upid)}`);
     else if (st.state === 'unknown') out.problems.push(`${guestTag(g)}: warning: snapshot ${half.name} is in snapstate=delete; ${unknownLine(g, st.why)}`);
-    else out.problems.push(`${guestTag(g)}: warning: snapshot ${half.name} is half-deleted; to recover: ${g.type === 'lxc' ? 'pct' : 'qm'} unlock ${g.vmid} && pve-snapshot delete ${g.vmid} ${half.name} --force`);
+    else out.problems.push(`${guestTag(g)}: warning: snapshot ${half.name} is half-deleted; to recover: ${wayOut(g, half.name)}`);
   }
   return snapshots;
 }
@@ -318,7 +293,7 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
   let error: string | undefined;
   for (;;) {
     try {
-      result = await env.ops.create(g, name, { description: job.marker ?? MARKER, vmstate: job.state });
+      result = await env.ops.create(g, name, { description: job.marker ?? MARKER, vmstate: job.state && g.type === 'qemu' });
       error = result.ok ? undefined : result.exitstatus;
     } catch (e) {
       if (stopsTheRun(e)) throw e;
@@ -340,7 +315,7 @@ async function flow(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, o
     await hook(env, job, g, out, 'snap-create-abort', { snapName: name, duration, state: false });
     const lock = lockFromError(error);
     if (lock === 'snapshot-delete') {
-      const list = await env.ops.list(g).catch(() => snapshots);
+      const list = await env.ops.list(g).then((l) => l.snapshots, () => snapshots);
       await snapshotDeleteLock(env, g, out, `create ${name}: `, list.find((s) => s.snapstate === 'delete')?.name);
     }
     else if (lock) skip(out, `create ${name}: locked (${lock}) after waiting for the lock to go`);
@@ -410,11 +385,11 @@ async function prune(env: ExecEnv, job: ExecJob, g: GuestInfo, mode: GuestMode, 
           break;
         }
         out.removeFailed.push(d.name);
-        out.problems.push(`${guestTag(g)}: failed: remove ${d.name}: ${st.state === 'unknown' ? unknownLine(g, st.why) : lockAdvice(g.vmid, g.type, lock, d.name)}`);
+        out.problems.push(`${guestTag(g)}: failed: remove ${d.name}: ${st.state === 'unknown' ? unknownLine(g, st.why) : lockAdvice(g, lock, d.name)}`);
         break;
       }
       out.removeFailed.push(d.name);
-      out.problems.push(`${guestTag(g)}: failed: remove ${d.name}: ${lock ? lockAdvice(g.vmid, g.type, lock, d.name) : error}`);
+      out.problems.push(`${guestTag(g)}: failed: remove ${d.name}: ${lock ? lockAdvice(g, lock, d.name) : error}`);
       // a failed removal usually leaves the guest locked: further removals would fail too
       if (lock || /snapshot-delete|locked/.test(error)) break;
       continue;

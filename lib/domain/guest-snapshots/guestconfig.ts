@@ -1,30 +1,16 @@
 // What the snapshot run reads from a guest's config: the storages holding its disks (for
 // the storage check) and whether a QEMU guest agent is configured (for the consistency
 // warning). Pure functions over the config object GET .../config returns.
-
-const QEMU_DISK = /^(ide|sata|scsi|virtio)\d+$|^efidisk\d+$|^tpmstate\d+$/;
-const LXC_VOLUME = /^rootfs$|^mp\d+$/;
+import type { GuestType } from '../guests/types.ts';
+import { configVolumes } from './rollback.ts';
 
 /**
- * Storage ids of the volumes a snapshot covers. Left out: CD-ROMs, `none`, unused disks
- * (not part of a snapshot), and pass-through or bind-mounted paths (`/dev/...`,
- * `/mnt/...`), which live on no PVE storage, so they cannot fill one.
+ * Storage ids of the volumes a snapshot covers: the volumes the rollback assessment reads
+ * too (rollback.ts configVolumes: no CD-ROMs, `none`, unused disks, pass-through or
+ * bind-mounted paths, which live on no PVE storage, so they cannot fill one).
  */
-export function diskStorages(type: 'qemu' | 'lxc', config: Record<string, unknown>, opts: { vmstate?: boolean } = {}): string[] {
-  const out = new Set<string>();
-  const re = type === 'qemu' ? QEMU_DISK : LXC_VOLUME;
-  for (const [key, raw] of Object.entries(config)) {
-    if (!re.test(key) || typeof raw !== 'string') continue;
-    const parts = raw.split(',');
-    let volume = parts[0];
-    // LXC writes `volume=` when the volume is not first (rare, but valid)
-    if (volume.includes('=')) volume = parts.find((p) => p.startsWith('volume='))?.slice(7) ?? '';
-    if (!volume || volume === 'none' || volume.startsWith('/')) continue;
-    if (parts.some((p) => p.trim() === 'media=cdrom')) continue;
-    const colon = volume.indexOf(':');
-    if (colon <= 0) continue;
-    out.add(volume.slice(0, colon));
-  }
+export function diskStorages(type: GuestType, config: Record<string, unknown>, opts: { vmstate?: boolean } = {}): string[] {
+  const out = new Set(configVolumes(config, type).map((v) => v.storage));
   // the RAM image goes to vmstatestorage, or else to the first disk's storage
   if (opts.vmstate && type === 'qemu' && typeof config.vmstatestorage === 'string' && config.vmstatestorage) out.add(config.vmstatestorage);
   return [...out].sort();

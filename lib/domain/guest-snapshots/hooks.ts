@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { UsageError } from '../../core/errors.ts';
 import { childEnv } from '../../core/log.ts';
+import type { GuestType } from '../guests/types.ts';
 
 /**
  * Refuse a hook that cannot run, before any connection: otherwise every guest's
@@ -45,7 +46,7 @@ export interface HookContext {
   phase: HookPhase;
   vmid?: number;
   vmname?: string;
-  vmtype?: 'qemu' | 'lxc';
+  vmtype?: GuestType;
   label?: string;
   keep?: number | string;
   snapName?: string;
@@ -75,7 +76,7 @@ const START_STATE: Partial<Record<HookPhase, boolean>> = {
 };
 
 /** Seconds as cv4pve writes them (a .NET double with a `.`): `0`, `1.5`; ours to 1/100 s. */
-export function durationText(sec: number | undefined): string {
+function durationText(sec: number | undefined): string {
   return String(Math.round((sec ?? 0) * 100) / 100);
 }
 

@@ -1,12 +1,10 @@
-// Snapshot names as Proxmox accepts them, checked here so a bad name fails before any call
-// (Proxmox would otherwise start a task only to fail it, or answer a 400 per guest).
-
-export type GuestType = 'qemu' | 'lxc';
-
-/** Proxmox's `pve-configid` format, used for snapshot names. */
-const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]+$/;
-export const NAME_MIN = 2;
-export const NAME_MAX = 40;
+// The one snapshot name check, before any call: a new name as Proxmox accepts it (Proxmox
+// would otherwise start a task only to fail it, or answer a 400 per guest), and the name
+// of a snapshot that should exist already. Both rest on the formats the request path
+// builder enforces (lib/clients/pve/path.ts: pve-configid, at most 40 characters, and
+// storage replication's own names), so a name that passes here can always be sent.
+import { isConfigId, isSnapshotName, SNAPSHOT_NAME_MAX } from '../../clients/pve/path.ts';
+import type { GuestType } from '../guests/types.ts';
 
 /**
  * The checks that do not depend on the guest type; returns the problem or undefined.
@@ -14,11 +12,10 @@ export const NAME_MAX = 40;
  */
 export function nameProblem(name: string): string | undefined {
   if (name === '') return 'snapshot name is empty';
-  if (name.length > NAME_MAX) return `snapshot name '${name}' is ${name.length} characters long (at most ${NAME_MAX})`;
-  if (name.length < NAME_MIN) return `snapshot name '${name}' is too short (at least ${NAME_MIN} characters)`;
-  if (!NAME_RE.test(name)) {
-    return `invalid snapshot name '${name}' (a letter first, then letters, digits, '-' or '_')`;
-  }
+  if (name.length > SNAPSHOT_NAME_MAX) return `snapshot name '${name}' is ${name.length} characters long (at most ${SNAPSHOT_NAME_MAX})`;
+  // pve-configid: a letter, then at least one more character
+  if (name.length < 2) return `snapshot name '${name}' is too short (at least 2 characters)`;
+  if (!isConfigId(name)) return `invalid snapshot name '${name}' (a letter first, then letters, digits, '-' or '_')`;
   if (name === 'current') return "unable to use snapshot name 'current' (reserved name)";
   return undefined;
 }
@@ -29,5 +26,16 @@ export function nameProblemFor(name: string, type: GuestType): string | undefine
   if (general) return general;
   if (type === 'qemu' && name.toLowerCase() === 'pending') return `unable to use snapshot name '${name}' (reserved name for VMs)`;
   if (type === 'lxc' && name === 'vzdump') return "unable to use snapshot name 'vzdump' (reserved name for containers: vzdump uses it)";
+  return undefined;
+}
+
+/**
+ * A snapshot that should exist already (delete, rollback, config, describe): any name
+ * PVE could have made, replication snapshots (`__replicate_...`) included, never
+ * `current`, and never anything the path builder would refuse to send.
+ */
+export function existingNameProblem(name: string): string | undefined {
+  if (name === 'current') return "'current' is not a snapshot: it is the guest's present state";
+  if (!isSnapshotName(name)) return `invalid snapshot name '${name}'`;
   return undefined;
 }

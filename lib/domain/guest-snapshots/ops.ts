@@ -1,7 +1,9 @@
-// Snapshot calls shared by every tool, with the "did it happen?" check that makes a lost
-// answer safe: after an ambiguous failure (timeout, reset after sending, 596/597/599) the
-// snapshot list and the node's task list tell whether the write took effect, and only
-// if it did not is it sent again.
+// The one snapshot API layer: every tool reaches a guest's snapshots through a
+// `SnapshotOps` (snapshotOps(client) below), never through request paths of its own.
+// Writes carry the "did it happen?" check that makes a lost answer safe: after an
+// ambiguous failure (timeout, reset after sending, 596/597/599) the snapshot list and the
+// node's task list tell whether the write took effect, and only if it did not is it sent
+// again. A failed task is an outcome (TaskResult with ok: false), not an exception.
 import { AppError } from '../../core/errors.ts';
 import { debug, warn } from '../../core/log.ts';
 import { isAmbiguous, TaskError } from '../../clients/pve/errors.ts';
@@ -9,27 +11,76 @@ import { nextPollDelay, sleep } from '../../clients/pve/retry.ts';
 import type { Params, PveClient, SnapshotEntry, TaskResult, WaitOptions } from '../../clients/pve/types.ts';
 import { guestBase, isSnapshotName, node as nodeSeg, pvePath, snap } from '../../clients/pve/path.ts';
 import { isUpid, parseUpid } from '../../clients/pve/upid.ts';
+import type { GuestRef } from '../guests/types.ts';
+import type { StorageInfo } from './rollback.ts';
+import { deleteState, runningDeletes, type DeleteState, type TaskEntry } from './locks.ts';
 
-export interface GuestRef {
-  vmid: number;
-  node: string;
-  type: 'qemu' | 'lxc';
+export type { GuestRef };
+
+/**
+ * A guest's snapshot list, read once. PVE's list (qemu-server PVE/API2/Qemu.pm
+ * `snapshot_list`, pve-container src/PVE/API2/LXC/Snapshot.pm `list`) ends with a
+ * pseudo-entry named `current`: not a snapshot but the guest's present state, with
+ * `parent` (the snapshot it runs from), `running` and the config `digest`. It is taken out
+ * here, once, so no caller can mistake it for a snapshot (prune it, roll back to it,
+ * count it); `current` keeps it for the one reader that draws where the guest is now.
+ */
+export interface SnapshotList {
+  /** the real snapshots, in PVE's (undefined) order; never the `current` pseudo-entry */
+  snapshots: SnapshotEntry[];
+  /** PVE's `current` entry, when the list had one */
+  current?: SnapshotEntry;
+}
+
+/** Everything either tool does to a guest's snapshots (and the locks around them). */
+export interface SnapshotOps {
+  /** the guest's config as it is now (disks, lock, digest) */
+  config(g: GuestRef): Promise<Record<string, unknown>>;
+  list(g: GuestRef): Promise<SnapshotList>;
+  create(g: GuestRef, name: string, params?: SnapshotParams): Promise<TaskResult>;
+  remove(g: GuestRef, name: string, opts?: { force?: boolean }): Promise<TaskResult>;
+  rollback(g: GuestRef, name: string, opts?: { start?: boolean }): Promise<TaskResult>;
+  /** the config a snapshot saved */
+  snapshotConfig(g: GuestRef, name: string): Promise<Record<string, unknown>>;
+  setDescription(g: GuestRef, name: string, text: string): Promise<void>;
+  /** `qm unlock` over the API: root@pam only; the digest makes it fail if anything changed since it was read */
+  clearLock(g: GuestRef, digest: string | undefined): Promise<void>;
+  /** the half-deleted snapshot detector (locks.ts): a delete running, stuck, or cannot tell */
+  deleteState(g: GuestRef): Promise<DeleteState>;
+  /** the UPIDs of the guest's snapshot deletes running anywhere in the cluster (throws when that cannot be told) */
+  runningDeletes(g: GuestRef): Promise<string[]>;
+  /** the cluster's storage definitions (types decide what a rollback may do) */
+  storages(): Promise<StorageInfo[]>;
+}
+
+// a failed task is returned as a result (ok: false, its log tail kept), never thrown
+const NO_THROW: WaitOptions = { throwOnFailure: false };
+
+/** The engine over a client: the only way a tool reaches a guest's snapshots. */
+export function snapshotOps(client: PveClient): SnapshotOps {
+  return {
+    config: (g) => client.get<Record<string, unknown>>(guestBase(g, 'config')),
+    list: (g) => readList(client, g),
+    create: (g, name, params) => createSnapshot(client, g, name, params, NO_THROW),
+    remove: (g, name, opts = {}) => deleteSnapshot(client, g, name, opts, NO_THROW),
+    rollback: (g, name, opts = {}) => rollbackSnapshot(client, g, name, opts, NO_THROW),
+    snapshotConfig: (g, name) => client.get<Record<string, unknown>>(snapPath(g, name, 'config')).then((c) => c ?? {}),
+    setDescription: async (g, name, text) => {
+      await client.put(snapPath(g, name, 'config'), { description: text });
+    },
+    clearLock: async (g, digest) => {
+      await client.put(guestBase(g, 'config'), { delete: 'lock', skiplock: 1, digest });
+    },
+    deleteState: (g) => deleteState(client, g),
+    runningDeletes: (g) => runningDeletes(client, g),
+    storages: () => client.get<StorageInfo[]>('/storage').then((l) => (Array.isArray(l) ? l : [])),
+  };
 }
 
 export interface SnapshotParams {
   description?: string;
   /** QEMU only: save RAM too */
   vmstate?: boolean;
-}
-
-export interface TaskEntry {
-  upid: string;
-  type: string;
-  id?: string;
-  user?: string;
-  starttime: number;
-  endtime?: number;
-  status?: string;
 }
 
 const base = (g: GuestRef) => guestBase(g, 'snapshot');
@@ -43,11 +94,20 @@ const TASK_TYPE = {
 /** How many times a write is sent again after it provably did not happen. */
 const MAX_WRITE_TRIES = 3;
 
-/** The guest's snapshots without the `current` pseudo-entry (and without names PVE could not have made). */
-export async function listSnapshots(client: PveClient, g: GuestRef): Promise<SnapshotEntry[]> {
+/** One read of the list: `current` set apart, names PVE could not have made left out. */
+async function readList(client: PveClient, g: GuestRef): Promise<SnapshotList> {
   const all = await client.get<SnapshotEntry[]>(base(g));
-  return saneSnapshots(g, Array.isArray(all) ? all : []).filter((s) => s.name !== 'current');
+  return splitCurrent(saneSnapshots(g, Array.isArray(all) ? all : []));
 }
+
+/** The one place `current` is told from the snapshots (see SnapshotList). */
+export function splitCurrent(entries: SnapshotEntry[]): SnapshotList {
+  const current = entries.find((s) => s.name === 'current');
+  return { snapshots: entries.filter((s) => s.name !== 'current'), ...(current ? { current } : {}) };
+}
+
+/** The snapshots alone, for the "did it happen?" checks below. */
+const listSnapshots = async (client: PveClient, g: GuestRef) => (await readList(client, g)).snapshots;
 
 const reported = new Set<string>();
 
@@ -64,7 +124,7 @@ export function quoteName(name: unknown): string {
  * once per guest and name, and left out, so no tool ever plans anything for it (its name
  * could not even be put into a request path safely).
  */
-export function saneSnapshots(g: GuestRef, list: SnapshotEntry[]): SnapshotEntry[] {
+function saneSnapshots(g: GuestRef, list: SnapshotEntry[]): SnapshotEntry[] {
   return list.filter((s) => {
     if (s && (s.name === 'current' || isSnapshotName(s.name))) return true;
     const key = `${g.node}/${g.vmid}/${String(s?.name)}`;
@@ -77,10 +137,10 @@ export function saneSnapshots(g: GuestRef, list: SnapshotEntry[]): SnapshotEntry
 }
 
 /** The guest's recent tasks of one type, newest first (empty when the call is refused). */
-export async function recentTasks(client: PveClient, g: GuestRef, type: string): Promise<TaskEntry[]> {
+async function recentTasks(client: PveClient, g: GuestRef, type: string): Promise<TaskEntry[]> {
   try {
     const list = await client.get<TaskEntry[]>(pvePath('nodes', nodeSeg(g.node), 'tasks'), { vmid: g.vmid, typefilter: type, source: 'all', limit: 50 });
-    return (Array.isArray(list) ? list : []).filter((t) => t.type === type && (!t.id || t.id === String(g.vmid))).sort((a, b) => b.starttime - a.starttime);
+    return (Array.isArray(list) ? list : []).filter((t) => t.type === type && (!t.id || t.id === String(g.vmid))).sort((a, b) => (b.starttime ?? 0) - (a.starttime ?? 0));
   } catch (e) {
     debug(`task list of ${g.vmid} unavailable: ${(e as Error).message}`);
     return [];
@@ -144,9 +204,10 @@ async function finishOrLookUp(client: PveClient, g: GuestRef, name: string, upid
  * snapshot list says whether it was made: present (with our description, if one was
  * given) means it was, and its task is looked up and waited for.
  */
-export async function createSnapshot(client: PveClient, g: GuestRef, name: string, params: SnapshotParams = {}, wait?: WaitOptions): Promise<TaskResult> {
+async function createSnapshot(client: PveClient, g: GuestRef, name: string, params: SnapshotParams = {}, wait?: WaitOptions): Promise<TaskResult> {
   const body: Params = { snapname: name, description: params.description };
-  if (g.type === 'qemu' && params.vmstate !== undefined) body.vmstate = params.vmstate;
+  // RAM is saved for a VM when asked; a container has none (PVE's LXC API takes no vmstate)
+  if (g.type === 'qemu' && params.vmstate) body.vmstate = true;
   const what = `snapshot ${name} of ${g.vmid}`;
   for (let attempt = 1; ; attempt++) {
     let upid: unknown;
@@ -190,7 +251,7 @@ const CLOCK_SLACK_S = 60;
  * until it settles.
  */
 async function adoptTask(client: PveClient, g: GuestRef, type: string, sentAt: number, settle: () => Promise<'running' | 'done' | 'gone'>, wait?: WaitOptions): Promise<TaskResult> {
-  const task = (await recentTasks(client, g, type)).find((t) => t.starttime >= sentAt - CLOCK_SLACK_S);
+  const task = (await recentTasks(client, g, type)).find((t) => (t.starttime ?? 0) >= sentAt - CLOCK_SLACK_S);
   if (task && isUpid(task.upid)) return client.waitTask(task.upid, wait);
   let delay: number | undefined;
   for (let i = 0; i < 200; i++) {
@@ -204,7 +265,7 @@ async function adoptTask(client: PveClient, g: GuestRef, type: string, sentAt: n
 }
 
 /** Delete a snapshot and wait; a lost answer is resolved by looking whether it is gone. */
-export async function deleteSnapshot(client: PveClient, g: GuestRef, name: string, opts: { force?: boolean } = {}, wait?: WaitOptions): Promise<TaskResult> {
+async function deleteSnapshot(client: PveClient, g: GuestRef, name: string, opts: { force?: boolean } = {}, wait?: WaitOptions): Promise<TaskResult> {
   const what = `delete snapshot ${name} of ${g.vmid}`;
   for (let attempt = 1; ; attempt++) {
     let upid: unknown;
@@ -229,14 +290,14 @@ export async function deleteSnapshot(client: PveClient, g: GuestRef, name: strin
  * Roll back and wait. A rollback is not repeated after a lost answer unless the node's
  * task list shows none started since this call began.
  */
-export async function rollbackSnapshot(client: PveClient, g: GuestRef, name: string, opts: { start?: boolean } = {}, wait?: WaitOptions): Promise<TaskResult> {
+async function rollbackSnapshot(client: PveClient, g: GuestRef, name: string, opts: { start?: boolean } = {}, wait?: WaitOptions): Promise<TaskResult> {
   const what = `rollback of ${g.vmid} to ${name}`;
   const type = TASK_TYPE.rollback[g.type];
   const before = (await recentTasks(client, g, type))[0]?.upid;
   for (let attempt = 1; ; attempt++) {
     let upid: unknown;
     try {
-      upid = await client.post(snapPath(g, name, 'rollback'), opts.start !== undefined ? { start: opts.start } : undefined);
+      upid = await client.post(snapPath(g, name, 'rollback'), opts.start ? { start: true } : undefined);
     } catch (e) {
       if (!isAmbiguous(e) || attempt >= MAX_WRITE_TRIES) throw e;
       warn(`${what}: ${(e as Error).message}; checking whether it started`);

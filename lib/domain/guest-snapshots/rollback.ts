@@ -3,7 +3,7 @@
 // roll back past newer snapshots (ZFS keeps a linear history per volume; volume-chain
 // storages too). qcow2 on dir/NFS, LVM-thin, RBD and btrfs allow it.
 import type { SnapshotEntry } from '../../clients/pve/types.ts';
-import type { GuestType } from './names.ts';
+import type { GuestType } from '../guests/types.ts';
 
 export interface Volume {
   key: string;
@@ -29,7 +29,8 @@ export function configVolumes(config: Record<string, unknown>, type: GuestType):
     if (parts.some((p) => p === 'media=cdrom')) continue;
     let volid = parts[0];
     const named = parts.find((p) => p.startsWith('file=') || p.startsWith('volume='));
-    if (!volid.includes(':') && named) volid = named.slice(named.indexOf('=') + 1);
+    // the volume is the first part, unless it is written as `file=`/`volume=` (then anywhere)
+    if (named && (volid === named || !volid.includes(':'))) volid = named.slice(named.indexOf('=') + 1);
     const m = /^([A-Za-z][A-Za-z0-9.\-_]*):(.+)$/.exec(volid);
     if (!m) continue; // `none`, a device path, a bind mount: not on a storage
     out.push({ key, storage: m[1], volume: volid });
@@ -55,7 +56,7 @@ export function newerSnapshots(target: SnapshotEntry, entries: SnapshotEntry[]):
   return later.sort((a, b) => (a.snaptime ?? 0) - (b.snaptime ?? 0) || a.name.localeCompare(b.name)).map((e) => e.name);
 }
 
-export function linearHistory(s: StorageInfo | undefined): boolean {
+function linearHistory(s: StorageInfo | undefined): boolean {
   if (!s) return false;
   const chain = s['snapshot-as-volume-chain'];
   return s.type === 'zfspool' || s.type === 'zfs' || chain === 1 || chain === '1' || chain === true;

@@ -3,6 +3,7 @@
 // offline plan. Pure; the page itself is lib/domain/report/html.ts.
 import type { GuestInfo } from '../guests/inventory.ts';
 import type { GuestOutcome, PlanRow } from '../guest-snapshots/executor.ts';
+import type { OutcomeStatus } from '../guest-snapshots/outcome.ts';
 import type { Decision } from '../retention/plan.ts';
 import type { LastRun, PageGuest, PageSnapshot } from './html.ts';
 
@@ -109,7 +110,7 @@ export function guestFromDecisions(name: string, decisions: Decision[], row: str
  * and skips. Shape: `{at, totals, guests: [{vmid, status, reason}]}`.
  */
 export interface RunState extends LastRun {
-  guests: Array<{ vmid: number; status: 'ok' | 'skipped' | 'failed'; reason: string | null }>;
+  guests: Array<{ vmid: number; status: OutcomeStatus; reason: string | null }>;
 }
 
 export function runState(at: number, totals: LastRun['totals'], guests: PageGuest[]): RunState {

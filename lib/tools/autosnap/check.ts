@@ -9,7 +9,7 @@ import { errorLine } from '../../core/errors.ts';
 import { UsageError } from '../../core/errors.ts';
 import { printLines } from '../../core/output.ts';
 import { resolveGuests, type GuestInfo } from '../../domain/guests/inventory.ts';
-import { listSnapshots } from '../../domain/guest-snapshots/ops.ts';
+import { snapshotOps } from '../../domain/guest-snapshots/ops.ts';
 import type { PveClient } from '../../clients/pve/types.ts';
 import { DEFAULT_TIMESTAMP_FORMAT, isManaged, validateLabel } from '../../domain/retention/naming.ts';
 import type { OptionSource } from './options.ts';
@@ -109,7 +109,8 @@ export function checkOptions(src: OptionSource): CheckOptions {
 export async function checkGuests(client: PveClient, src: OptionSource, o: CheckOptions, bounds: { maxParallel: number; maxPerNode: number }): Promise<CheckGuest[]> {
   let guests: GuestInfo[] = await resolveGuests(client, src.str('vmid') ?? '@all');
   if (src.bool('only-running')) guests = guests.filter((g) => g.status === 'running');
-  const lists = await runBounded(guests, { maxParallel: bounds.maxParallel * 2, maxPerNode: bounds.maxPerNode * 2 }, (g) => listSnapshots(client, g));
+  const ops = snapshotOps(client);
+  const lists = await runBounded(guests, { maxParallel: bounds.maxParallel * 2, maxPerNode: bounds.maxPerNode * 2 }, (g) => ops.list(g).then((l) => l.snapshots));
   return guests.map((g, i) => {
     const r = lists[i];
     if (!r.ok) return { vmid: g.vmid, name: g.name, node: g.node, count: 0, error: errorLine(r.error) };

@@ -14,7 +14,7 @@ import { resolveSelection, TEMPLATE_REASON, unusable, type GuestInfo } from '../
 import { CV4PVE_MARKER } from '../../domain/retention/naming.ts';
 import { localTime } from '../../domain/retention/localtime.ts';
 import { offlinePlanMain } from './offline-plan.ts';
-import { clientOps, prepareGuest, runGuest, type ExecEnv, type GuestMode, type GuestOutcome, type PlanRow, type PreparedGuest } from '../../domain/guest-snapshots/executor.ts';
+import { prepareGuest, runGuest, type ExecEnv, type GuestMode, type GuestOutcome, type PlanRow, type PreparedGuest } from '../../domain/guest-snapshots/executor.ts';
 import type { ClusterVm, PveClient } from '../../clients/pve/types.ts';
 import { VERSION } from '../../core/version.ts';
 import { storageUsage, type StorageResource, type StorageUse } from '../../domain/guest-snapshots/guestconfig.ts';
@@ -22,6 +22,7 @@ import { HELP } from './help.ts';
 import { checkHook, hookProblem, runHook, type HookPhase } from '../../domain/guest-snapshots/hooks.ts';
 import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch, type Job } from './jobs.ts';
 import { LockWatcher } from '../../domain/guest-snapshots/locks.ts';
+import { snapshotOps } from '../../domain/guest-snapshots/ops.ts';
 import { OptionSource, parseInvocation, settingsOf, type Invocation, type RunSettings } from './options.ts';
 import { planColumns, planJson, summaryLine, outcomeColumns, outcomeJson, type Totals } from './report.ts';
 import { acquireRunLock, DEFAULT_LOCK_FILE } from './runlock.ts';
@@ -250,7 +251,7 @@ async function runJobs(client: PveClient, inv: Invocation, jobs: Job[], s: RunSe
       );
     } else locks.update(initial);
     const env: ExecEnv = {
-      ops: clientOps(client),
+      ops: snapshotOps(client),
       now: s.now,
       tz: s.tz,
       dryRun: dry,

@@ -3,6 +3,7 @@
 import type { Column } from '../../core/output.ts';
 import { formatLocal } from '../../domain/retention/localtime.ts';
 import type { GuestOutcome, PlanRow } from '../../domain/guest-snapshots/executor.ts';
+import type { GuestRef } from '../../domain/guests/types.ts';
 
 export interface Totals {
   created: number;
@@ -89,11 +90,8 @@ export function summaryLine(what: string, t: Totals, seconds: number, dry: boole
 }
 
 /** One line of `status`: a snapshot of a guest, in every output format (cv4pve's too). */
-export interface StatusRow {
-  node: string;
-  vmid: number;
+export interface StatusRow extends GuestRef {
   vmname: string;
-  type: 'qemu' | 'lxc';
   snapshot: string;
   snaptime?: number;
   parent?: string;

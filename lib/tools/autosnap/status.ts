@@ -3,7 +3,7 @@
 import { render, print, type Column, type Format } from '../../core/output.ts';
 import { stderrLine } from '../../core/log.ts';
 import { resolveGuests, type GuestInfo } from '../../domain/guests/inventory.ts';
-import { listSnapshots } from '../../domain/guest-snapshots/ops.ts';
+import { snapshotOps } from '../../domain/guest-snapshots/ops.ts';
 import type { PveClient, SnapshotEntry } from '../../clients/pve/types.ts';
 import { formatLocal } from '../../domain/retention/localtime.ts';
 import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, isOriginalScriptSnapshot, labelOf, validateLabel } from '../../domain/retention/naming.ts';
@@ -91,7 +91,8 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
   const guests = await resolveGuests(client, src.str('vmid') ?? '@all');
   const keep = statusFilter(labelOpt, format);
   // reads are cheap for the node; still bounded, so a big cluster is not hit all at once
-  const lists = await runBounded(guests, { maxParallel: s.maxParallel * 2, maxPerNode: s.maxPerNode * 2 }, (g) => listSnapshots(client, g));
+  const ops = snapshotOps(client);
+  const lists = await runBounded(guests, { maxParallel: s.maxParallel * 2, maxPerNode: s.maxPerNode * 2 }, (g) => ops.list(g).then((l) => l.snapshots));
   const rows: StatusRow[] = [];
   let failed = 0;
   guests.forEach((g, i) => {

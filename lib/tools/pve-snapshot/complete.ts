@@ -7,8 +7,8 @@ import { connect } from '../../cli/connect.ts';
 import { setLogSink } from '../../core/log.ts';
 import { print, printLines } from '../../core/output.ts';
 import { guestsFromResources, resolveGuests, type GuestInfo } from '../../domain/guests/inventory.ts';
-import { guestBase, isSnapshotName } from '../../clients/pve/path.ts';
-import type { ClusterVm, SnapshotEntry } from '../../clients/pve/types.ts';
+import type { ClusterVm } from '../../clients/pve/types.ts';
+import { snapshotOps } from '../../domain/guest-snapshots/ops.ts';
 import { ACTIONS } from './help.ts';
 
 /** vmids, then names; with selectors also @all, @all-<node>, @pool-<pool>, @tag-<tag>. */
@@ -51,9 +51,8 @@ export async function completeMain(argv: string[]): Promise<number> {
       }
       if (!guest) return 2;
       const [g] = await resolveGuests(client, guest, { includeTemplates: true });
-      const list = (await client.get<SnapshotEntry[]>(guestBase(g, 'snapshot'))) ?? [];
-      const names = list.map((e) => e.name).filter((n) => n !== 'current' && isSnapshotName(n));
-      printLines(names);
+      // the engine's list: no `current`, no name PVE could not have made
+      printLines((await snapshotOps(client).list(g)).snapshots.map((e) => e.name));
       return 0;
     } finally {
       await client.close();

@@ -26,16 +26,8 @@ export function isSingleGuest(text: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9.\-_]*$/.test(text) && !/^\d+-\d*$/.test(text);
 }
 
-/**
- * A snapshot that should exist already (delete, rollback, config, describe). Looser than
- * the creation rules, so replication snapshots (`__replicate_...`) can be named, but
- * never `current` and never anything that could change the request path.
- */
-export function existingNameProblem(name: string): string | undefined {
-  if (name === 'current') return "'current' is not a snapshot: it is the guest's present state";
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,39}$/.test(name)) return `invalid snapshot name '${name}'`;
-  return undefined;
-}
+// the one check of an existing snapshot's name is the engine's
+export { existingNameProblem } from '../../domain/guest-snapshots/names.ts';
 
 export const label = (g: { vmid: number; name?: string }) => (g.name ? `${g.vmid} (${g.name})` : String(g.vmid));
 export const kind = (g: { type: string }) => (g.type === 'lxc' ? 'CT' : 'VM');

@@ -2,6 +2,7 @@
 // and snapshot, each to run, to skip or refused, with the reason. The runner
 // (runner.ts) executes exactly these steps; --dry-run prints them instead, in one shape
 // for every action. And the outcomes the runner reports, one per step.
+import type { ActionOutcome } from '../../domain/guest-snapshots/outcome.ts';
 import { EXIT } from '../../core/errors.ts';
 import { error } from '../../core/log.ts';
 import { print, printLines, render, renderText, type Column } from '../../core/output.ts';
@@ -84,14 +85,8 @@ export function printPlan(ctx: Ctx, steps: Step[]): number {
 
 // ------------------------------------------------------------------------------ outcomes
 
-export interface Outcome {
-  guest: GuestInfo;
-  status: 'ok' | 'failed' | 'skipped';
-  action: string;
-  snapshot?: string;
-  message: string;
-  upid?: string;
-}
+/** One step's result: the engine's outcome type, shared with autosnap. */
+export type Outcome = ActionOutcome;
 
 /** Text: one line per outcome as it is done (failures on stderr). Other formats: one table at the end. */
 export function emitOutcome(ctx: Ctx, o: Outcome): void {

@@ -5,12 +5,11 @@
 import { info } from '../../core/log.ts';
 import { PveApiError } from '../../clients/pve/errors.ts';
 import type { PveClient, TaskResult } from '../../clients/pve/types.ts';
-import * as api from '../../domain/guest-snapshots/api.ts';
+import { snapshotOps } from '../../domain/guest-snapshots/ops.ts';
 import { runBounded } from '../../domain/guest-snapshots/schedule.ts';
-import * as stuck from '../../domain/guest-snapshots/stuck-advice.ts';
-import * as sharedStuck from '../../domain/guest-snapshots/stuck.ts';
+import * as stuck from '../../domain/guest-snapshots/locks.ts';
 import type { GuestInfo } from '../../domain/guests/inventory.ts';
-import { TOOL, fatal, kind, label, reasonOf, type Ctx } from './frame.ts';
+import { fatal, kind, label, reasonOf, type Ctx } from './frame.ts';
 import { emitOutcome, type Outcome, type Step } from './plan.ts';
 
 interface GuestSteps {
@@ -92,11 +91,11 @@ async function execute(client: PveClient, s: Step, caller: string | undefined): 
   const p = s.params ?? {};
   switch (s.action) {
     case 'create':
-      return outcomeOf(s, await api.createSnapshot(client, g, name, { vmstate: p.vmstate, description: p.description }));
+      return outcomeOf(s, await snapshotOps(client).create(g, name, { vmstate: p.vmstate, description: p.description }));
     case 'rollback':
-      return outcomeOf(s, await api.rollbackSnapshot(client, g, name, p.start === true));
+      return outcomeOf(s, await snapshotOps(client).rollback(g, name, { start: p.start === true }));
     case 'describe':
-      await api.setDescription(client, g, name, p.text ?? '');
+      await snapshotOps(client).setDescription(g, name, p.text ?? '');
       return { guest: g, status: 'ok', action: 'describe', snapshot: name, message: p.done ?? `description of '${name}' set` };
     case 'delete':
       return p.clearLock ? finishHalfDeleted(client, s) : deleteOne(client, s, caller);
@@ -107,20 +106,20 @@ async function deleteOne(client: PveClient, s: Step, caller: string | undefined)
   const g = s.guest;
   const name = s.snapshot!;
   const force = s.params?.force === true;
-  const out = outcomeOf(s, await api.deleteSnapshot(client, g, name, force));
+  const out = outcomeOf(s, await snapshotOps(client).remove(g, name, { force }));
   if (out.status === 'failed' && !force) out.message += await halfDeletedAfter(client, g, name, caller);
   return out;
 }
 
 /** A delete that failed after taking the lock leaves the snapshot half-deleted: the way out, said at once. */
 async function halfDeletedAfter(client: PveClient, g: GuestInfo, name: string, caller: string | undefined): Promise<string> {
-  const after = (await api.listSnapshots(client, g).catch(() => [])).find((e) => e.name === name);
+  const after = (await snapshotOps(client).list(g).then((l) => l.snapshots, () => [])).find((e) => e.name === name);
   if (after?.snapstate !== 'delete') return '';
   // another client's delete, started after our list read, looks the same: ask the detector
-  const st = await sharedStuck.deleteState(client, g);
+  const st = await snapshotOps(client).deleteState(g);
   if (st.state === 'deleting') return `; ${stuck.runningLine(g, st.upid)}`;
-  if (st.state === 'unknown') return `; ${sharedStuck.unknownLine(g, st.why)}`;
-  const way = stuck.canClearLock(g, caller) ? `'${TOOL} delete ${g.vmid} ${name} --force' clears the lock and finishes it` : stuck.wayOut(g, name);
+  if (st.state === 'unknown') return `; ${stuck.unknownLine(g, st.why)}`;
+  const way = stuck.canClearLock(g, caller) ? `'${stuck.forceDeleteCommand(g, name)}' clears the lock and finishes it` : stuck.wayOut(g, name);
   return `; Proxmox left it half-deleted and the ${kind(g)} locked (snapshot-delete): ${way}`;
 }
 
@@ -133,14 +132,14 @@ async function finishHalfDeleted(client: PveClient, s: Step): Promise<Outcome> {
   const name = s.snapshot!;
   const o = (message: string): Outcome => ({ guest: g, status: 'failed', action: 'delete', snapshot: name, message });
   try {
-    await stuck.clearLock(client, g, s.params?.clearLock?.digest);
+    await snapshotOps(client).clearLock(g, s.params?.clearLock?.digest);
   } catch (e) {
     if (fatal(e)) throw e;
     if (e instanceof PveApiError && e.errors?.skiplock) return o(`cannot clear the lock snapshot-delete: ${e.errors.skiplock.replace(/\.$/, '')} (skiplock); ${stuck.wayOut(g, name)}`);
     return o(`clearing the lock snapshot-delete failed: ${reasonOf(e)}; nothing was deleted`);
   }
   info(`${label(g)}: cleared the lock snapshot-delete (snapshot '${name}' was half-deleted by a failed delete)`);
-  const res = await api.deleteSnapshot(client, g, name, true);
+  const res = await snapshotOps(client).remove(g, name, { force: true });
   const out = outcomeOf(s, res);
   if (out.status === 'failed') out.message = `lock snapshot-delete cleared, but the forced delete of '${name}' failed: ${res.exitstatus}`;
   return out;

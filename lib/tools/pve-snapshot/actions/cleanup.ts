@@ -6,8 +6,8 @@ import { EXIT, UsageError } from '../../../core/errors.ts';
 import { info, stderrLine } from '../../../core/log.ts';
 import { nowSeconds } from '../../../core/now.ts';
 import type { PveClient, SnapshotEntry } from '../../../clients/pve/types.ts';
-import * as api from '../../../domain/guest-snapshots/api.ts';
-import { callerOf } from '../../../domain/guest-snapshots/stuck-advice.ts';
+import { snapshotOps } from '../../../domain/guest-snapshots/ops.ts';
+import { callerOf } from '../../../domain/guest-snapshots/locks.ts';
 import type { GuestInfo } from '../../../domain/guests/inventory.ts';
 import { guestRead, isSingleGuest, olderThan, resolve, withClient, type Ctx } from '../frame.ts';
 import { globMatch } from '../glob.ts';
@@ -68,7 +68,7 @@ export function planCleanup(f: CleanupFacts): Step[] {
 }
 
 async function readFacts(client: PveClient, g: GuestInfo, base: Omit<CleanupFacts, 'guest' | 'entries' | 'lock'>): Promise<CleanupFacts> {
-  const entries = await guestRead(() => api.listSnapshots(client, g));
+  const entries = await guestRead(() => snapshotOps(client).list(g).then((l) => l.snapshots));
   if ('error' in entries) return { ...base, guest: g, entries, lock: { lock: g.lock } };
   const doomed = cleanupCandidates(entries.value, g.type, base).length > 0;
   return { ...base, guest: g, entries: entries.value, lock: doomed ? await readLockFacts(client, g) : { lock: g.lock } };

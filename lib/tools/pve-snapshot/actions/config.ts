@@ -3,7 +3,7 @@ import { EXIT, UsageError } from '../../../core/errors.ts';
 import { escapeJson } from '../../../core/escape.ts';
 import { error } from '../../../core/log.ts';
 import { print, printLines } from '../../../core/output.ts';
-import * as api from '../../../domain/guest-snapshots/api.ts';
+import { snapshotOps } from '../../../domain/guest-snapshots/ops.ts';
 import { TOOL, existingNameProblem, guestRead, label, resolve, withClient, type Ctx } from '../frame.ts';
 
 /**
@@ -25,7 +25,7 @@ export async function configAction(ctx: Ctx, target: string, name: string): Prom
   if (ctx.format !== 'text' && ctx.format !== 'json' && ctx.format !== 'jsonpretty') throw new UsageError(`config: output format ${ctx.format} is not available (text, json, jsonpretty)`);
   return withClient(ctx, target, async (client) => {
     const [g] = await resolve(client, target, { single: true });
-    const read = await guestRead(() => api.snapshotConfig(client, g, name));
+    const read = await guestRead(() => snapshotOps(client).snapshotConfig(g, name));
     if ('error' in read) {
       error(`${TOOL}: ${label(g)}: config of '${name}' failed: ${read.error}`);
       return EXIT.FAILED;

@@ -4,11 +4,10 @@
 // only with the digest read then (lib/domain/guest-snapshots/stuck-advice.ts says why).
 import { UsageError } from '../../../core/errors.ts';
 import type { PveClient, SnapshotEntry } from '../../../clients/pve/types.ts';
-import * as api from '../../../domain/guest-snapshots/api.ts';
-import * as stuck from '../../../domain/guest-snapshots/stuck-advice.ts';
-import * as sharedStuck from '../../../domain/guest-snapshots/stuck.ts';
+import { snapshotOps } from '../../../domain/guest-snapshots/ops.ts';
+import * as stuck from '../../../domain/guest-snapshots/locks.ts';
 import type { GuestInfo } from '../../../domain/guests/inventory.ts';
-import { TOOL, existingNameProblem, guestRead, isSingleGuest, kind, resolve, withClient, type Ctx } from '../frame.ts';
+import { existingNameProblem, guestRead, isSingleGuest, kind, resolve, withClient, type Ctx } from '../frame.ts';
 import { lockMessage, readLockFacts, type LockFacts } from '../locks.ts';
 import { finish, printPlan, refuseStep, runStep, skipStep, type Step } from '../plan.ts';
 import { readEach, runPlan } from '../runner.ts';
@@ -53,10 +52,10 @@ function otherDeleteLine(f: DeleteFacts): string {
   const g = f.guest;
   const st = f.lock.deleteState;
   if (st?.state === 'deleting') return stuck.runningLine(g, st.upid);
-  if (st?.state === 'unknown') return sharedStuck.unknownLine(g, st.why);
+  if (st?.state === 'unknown') return stuck.unknownLine(g, st.why);
   const other = Array.isArray(f.entries) ? f.entries.find((e) => e.snapstate === 'delete') : undefined;
   return other
-    ? `${kind(g)} is locked (snapshot-delete) by the unfinished delete of '${other.name}': finish that one first ('${TOOL} delete ${g.vmid} ${other.name} --force')`
+    ? `${kind(g)} is locked (snapshot-delete) by the unfinished delete of '${other.name}': finish that one first ('${stuck.forceDeleteCommand(g, other.name)}')`
     : `${kind(g)} is locked (snapshot-delete) and no snapshot is half-deleted: a delete is probably still running; try again when it has finished`;
 }
 
@@ -73,7 +72,7 @@ function planHalfDeleted(f: DeleteFacts): Step {
   if (!f.force) {
     // a delete still running looks the same; its lock must never be suggested for
     // clearing, nor when the task lists cannot be read to tell
-    if (!Array.isArray(running)) return refuse(sharedStuck.unknownLine(g, running.error));
+    if (!Array.isArray(running)) return refuse(stuck.unknownLine(g, running.error));
     return refuse(running.length ? stuck.runningLine(g, running[0]) : stuck.halfDeletedLine(g, name, true, caller));
   }
   if (!stuck.canClearLock(g, caller)) {
@@ -99,7 +98,7 @@ function planHalfDeleted(f: DeleteFacts): Step {
 /** The reads planDelete needs: more of them only where a half-deleted snapshot asks for them. */
 async function readFacts(client: PveClient, g: GuestInfo, base: Omit<DeleteFacts, 'guest' | 'entries' | 'lock'>): Promise<DeleteFacts> {
   const read = await guestRead(async () => {
-    const entries = await api.listSnapshots(client, g);
+    const entries = (await snapshotOps(client).list(g)).snapshots;
     const snap = entries.find((e) => e.name === base.name);
     const half = snap?.snapstate === 'delete';
     // the detector is asked only where its answer is the reason given (another snapshot's delete)
@@ -109,10 +108,10 @@ async function readFacts(client: PveClient, g: GuestInfo, base: Omit<DeleteFacts
       // the config first: its digest then covers the snapshot state read after it. The
       // unlock runs later, with this digest: if anyone changed the guest in between (cleared
       // the lock, started a delete), Proxmox refuses it and nothing is deleted
-      facts.config = await stuck.guestConfig(client, g);
-      facts.fresh = await api.listSnapshots(client, g);
+      facts.config = stuck.lockOf(await snapshotOps(client).config(g));
+      facts.fresh = (await snapshotOps(client).list(g)).snapshots;
     }
-    facts.running = await guestRead(() => stuck.runningDeletes(client, g)).then((r) => ('error' in r ? r : r.value));
+    facts.running = await guestRead(() => snapshotOps(client).runningDeletes(g)).then((r) => ('error' in r ? r : r.value));
     return facts;
   });
   if ('error' in read) return { ...base, guest: g, entries: { error: read.error }, lock: { lock: g.lock } };

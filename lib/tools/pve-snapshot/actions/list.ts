@@ -4,7 +4,7 @@ import { error, info } from '../../../core/log.ts';
 import { nowSeconds } from '../../../core/now.ts';
 import { print, printLines, render, type Column } from '../../../core/output.ts';
 import type { SnapshotEntry } from '../../../clients/pve/types.ts';
-import * as api from '../../../domain/guest-snapshots/api.ts';
+import { snapshotOps } from '../../../domain/guest-snapshots/ops.ts';
 import type { GuestInfo } from '../../../domain/guests/inventory.ts';
 import { TOOL, guestRead, label, resolve, withClient, type Ctx } from '../frame.ts';
 import { readEach } from '../runner.ts';
@@ -64,7 +64,7 @@ export async function listAction(ctx: Ctx, target: string, age: number | undefin
     let failed = false;
     let shown = 0;
     // each guest is printed as soon as it and every guest before it are read
-    await readEach(ctx, guests, (g) => guestRead(() => api.listSnapshots(client, g)), (g, r) => {
+    await readEach(ctx, guests, (g) => guestRead(() => snapshotOps(client).list(g).then((l) => l.snapshots)), (g, r) => {
       if ('error' in r) {
         failed = true;
         error(`${TOOL}: ${label(g)}: cannot list snapshots: ${r.error}`);

@@ -4,11 +4,11 @@ import { interactive, confirm } from '../../../cli/confirm.ts';
 import { EXIT, UsageError, errorLine } from '../../../core/errors.ts';
 import { debug, info, stderrLine } from '../../../core/log.ts';
 import type { PveClient, SnapshotEntry } from '../../../clients/pve/types.ts';
-import * as api from '../../../domain/guest-snapshots/api.ts';
+import { snapshotOps } from '../../../domain/guest-snapshots/ops.ts';
 import { assessRollback, configVolumes, type StorageInfo, type Volume } from '../../../domain/guest-snapshots/rollback.ts';
-import { callerOf } from '../../../domain/guest-snapshots/stuck-advice.ts';
+import { callerOf, forceDeleteCommand } from '../../../domain/guest-snapshots/locks.ts';
 import type { GuestInfo } from '../../../domain/guests/inventory.ts';
-import { TOOL, existingNameProblem, fatal, guestRead, isSingleGuest, kind, label, resolve, withClient, type Ctx } from '../frame.ts';
+import { existingNameProblem, fatal, guestRead, isSingleGuest, kind, label, resolve, withClient, type Ctx } from '../frame.ts';
 import { lockLine, readLockFacts, type LockFacts } from '../locks.ts';
 import { finish, printPlan, refuseStep, runStep, type Step } from '../plan.ts';
 import { readEach, runPlan } from '../runner.ts';
@@ -35,7 +35,7 @@ export function planRollback(f: RollbackFacts): Step {
   const target = f.entries.find((e) => e.name === name && e.name !== 'current');
   if (!target) return refuse(`snapshot '${name}' does not exist`);
   if (target.snapstate) {
-    return refuse(`unable to rollback to incomplete snapshot (snapstate = ${target.snapstate}); finish it first with '${TOOL} delete ${g.vmid} ${name} --force'`);
+    return refuse(`unable to rollback to incomplete snapshot (snapstate = ${target.snapstate}); finish it first with '${forceDeleteCommand(g, name)}'`);
   }
   if (g.template) return refuse('is a template; Proxmox does not roll back templates');
   if (f.lock.lock) return refuse(lockLine(g, f.lock, f.caller));
@@ -68,7 +68,7 @@ export function planRollback(f: RollbackFacts): Step {
 /** The storages and their types; without Datastore.Audit the list is filtered, not refused; an unknown type never blocks. */
 async function readStorages(client: PveClient): Promise<StorageInfo[]> {
   try {
-    return (await client.get<StorageInfo[]>('/storage')) ?? [];
+    return await snapshotOps(client).storages();
   } catch (e) {
     if (fatal(e)) throw e;
     debug(`cannot read /storage: ${errorLine(e)}`);
@@ -77,19 +77,19 @@ async function readStorages(client: PveClient): Promise<StorageInfo[]> {
 }
 
 async function readVolumes(client: PveClient, g: GuestInfo, name: string): Promise<Volume[]> {
-  const saved = await api.snapshotConfig(client, g, name).catch((e) => {
+  const saved = await snapshotOps(client).snapshotConfig(g, name).catch((e) => {
     if (fatal(e)) throw e;
     return {} as Record<string, unknown>;
   });
   const volumes = configVolumes(saved, g.type);
   if (volumes.length) return volumes;
-  const now = await client.get<Record<string, unknown>>(api.guestPath(g, 'config')).catch(() => ({}));
+  const now = await snapshotOps(client).config(g).catch(() => ({}));
   return configVolumes(now ?? {}, g.type);
 }
 
 async function readFacts(client: PveClient, g: GuestInfo, base: Omit<RollbackFacts, 'guest' | 'entries' | 'volumes' | 'lock'>): Promise<RollbackFacts> {
   const read = await guestRead(async () => {
-    const entries = await api.listSnapshots(client, g);
+    const entries = (await snapshotOps(client).list(g)).snapshots;
     const lock = await readLockFacts(client, g);
     // the disks matter only for a snapshot that exists
     const volumes = entries.some((e) => e.name === base.name) && !lock.lock ? await readVolumes(client, g, base.name) : [];
