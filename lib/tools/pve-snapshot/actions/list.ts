@@ -64,7 +64,9 @@ export async function listAction(ctx: Ctx, target: string, age: number | undefin
     let failed = false;
     let shown = 0;
     // each guest is printed as soon as it and every guest before it are read
-    await readEach(ctx, guests, (g) => guestRead(() => snapshotOps(client).list(g).then((l) => l.snapshots)), (g, r) => {
+    await readEach(ctx, guests, (g) =>
+      // the tree shows where the guest is now: PVE's `current` entry under its parent
+      guestRead(() => snapshotOps(client).list(g).then((l) => (l.current ? [...l.snapshots, l.current] : l.snapshots))), (g, r) => {
       if ('error' in r) {
         failed = true;
         error(`${TOOL}: ${label(g)}: cannot list snapshots: ${r.error}`);
