@@ -11,7 +11,7 @@ import { renderPage } from '../report/html.ts';
 import { VERSION } from '../version.ts';
 import type { OptionSpec, Parsed } from '../cli/args.ts';
 import { UsageError } from '../cli/errors.ts';
-import { parseFormat, print, render, type Column } from '../cli/output.ts';
+import { parseFormat, print, printRows, type Column } from '../cli/output.ts';
 import { formatLocal, localToEpoch, resolveTimeZone } from './localtime.ts';
 import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isMarker, matchesLabel, parseTimestampFormat, validateLabel } from './naming.ts';
 import { planRetention, type Decision, type PlanItem } from './plan.ts';
@@ -41,7 +41,12 @@ interface FileItem {
   description?: string;
 }
 
-function readItems(file: string): FileItem[] {
+/**
+ * The file's snapshots as plan items, `ours` deciding which the plan may remove. Each array
+ * entry is replaced by its plan item as soon as it is checked: the parsed objects become
+ * garbage one at a time instead of being held next to a second copy of the list.
+ */
+function readItems(file: string, ours: (it: FileItem) => boolean): PlanItem[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -55,23 +60,29 @@ function readItems(file: string): FileItem[] {
     throw new UsageError(`--from-file ${file}: not valid JSON (${String((e as Error).message).split('\n')[0]})`);
   }
   if (!Array.isArray(data)) throw new UsageError(`--from-file ${file}: expected a JSON array of {"name","snaptime"}`);
+  const list = data as unknown[];
   const seen = new Set<string>();
-  return data.map((raw, i) => {
-    const where = `--from-file ${file}: item ${i + 1}`;
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${where}: expected an object`);
+  // the item's place for an error, made only when there is one
+  const where = (i: number) => `--from-file ${file}: item ${i + 1}`;
+  for (let i = 0; i < list.length; i++) {
+    const raw = list[i];
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${where(i)}: expected an object`);
     const o = raw as Record<string, unknown>;
-    if (typeof o.name !== 'string' || o.name === '') throw new UsageError(`${where}: "name" must be a non-empty string`);
+    if (typeof o.name !== 'string' || o.name === '') throw new UsageError(`${where(i)}: "name" must be a non-empty string`);
     if (typeof o.snaptime !== 'number' || !Number.isInteger(o.snaptime) || o.snaptime < 0) {
-      throw new UsageError(`${where} (${o.name}): "snaptime" must be whole unix seconds`);
+      throw new UsageError(`${where(i)} (${o.name}): "snaptime" must be whole unix seconds`);
     }
     for (const k of ['protected', 'partial'] as const) {
-      if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new UsageError(`${where} (${o.name}): "${k}" must be true or false`);
+      if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new UsageError(`${where(i)} (${o.name}): "${k}" must be true or false`);
     }
-    if (o.description !== undefined && typeof o.description !== 'string') throw new UsageError(`${where} (${o.name}): "description" must be a string`);
-    if (seen.has(o.name)) throw new UsageError(`${where}: name '${o.name}' appears twice`);
+    if (o.description !== undefined && typeof o.description !== 'string') throw new UsageError(`${where(i)} (${o.name}): "description" must be a string`);
+    if (seen.has(o.name)) throw new UsageError(`${where(i)}: name '${o.name}' appears twice`);
     seen.add(o.name);
-    return o as unknown as FileItem;
-  });
+    const it = o as unknown as FileItem;
+    const item: PlanItem = { name: it.name, snaptime: it.snaptime, protected: it.protected === true || !ours(it), partial: it.partial === true };
+    list[i] = item;
+  }
+  return list as PlanItem[];
 }
 
 /**
@@ -109,8 +120,6 @@ export async function offlinePlanMain(args: Parsed): Promise<number> {
   const stampFormat = parseTimestampFormat(args['timestamp-format'] || DEFAULT_TIMESTAMP_FORMAT);
   const label = args.label !== undefined ? validateLabel(args.label, stampFormat) : undefined;
   const intraday = String(args.policy ?? '').toLowerCase() === 'intraday';
-  const items = readItems(file);
-
   // the same ownership test as on a cluster: name fits the job, marker when one is given
   const ours = (it: FileItem) => {
     if (it.description !== undefined && !isMarker(it.description)) return false;
@@ -118,15 +127,13 @@ export async function offlinePlanMain(args: Parsed): Promise<number> {
     if (intraday) return isIntradayName(it.name);
     return true;
   };
-  const planItems: PlanItem[] = items.map((it) => ({
-    name: it.name,
-    snaptime: it.snaptime,
-    protected: it.protected === true || !ours(it),
-    partial: it.partial === true,
-  }));
-  // an explicit --keep 0 is the one plan that may remove the newest
-  const keepNewest = keepNewestOption(args['keep-newest']) ?? !(policy.kind === 'count' && policy.keep === 0);
-  const decisions = planRetention(planItems, policy, { now, tz, keepNewest: Boolean(keepNewest) });
+  const plan = (items: PlanItem[]) => {
+    // an explicit --keep 0 is the one plan that may remove the newest
+    const keepNewest = keepNewestOption(args['keep-newest']) ?? !(policy.kind === 'count' && policy.keep === 0);
+    return planRetention(items, policy, { now, tz, keepNewest: Boolean(keepNewest) });
+  };
+  // no reference to the items outlives the plan: only the decisions are printed
+  const decisions = plan(readItems(file, ours));
 
   if (format === 'html') {
     // the same page as on a cluster: a what-if for a policy before it runs
@@ -154,6 +161,7 @@ export async function offlinePlanMain(args: Parsed): Promise<number> {
     { header: 'ACTION', get: (d) => d.action },
     { header: 'REASON', get: (d) => d.reason },
   ];
-  print(render(format, decisions, cols));
+  // a chunk at a time: 100,000 decisions are ~10 MB of JSON, held whole and copied before
+  await printRows(format, decisions, cols);
   return 0;
 }
