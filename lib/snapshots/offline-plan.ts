@@ -41,24 +41,28 @@ interface FileItem {
   description?: string;
 }
 
-/**
- * The file's snapshots as plan items, `ours` deciding which the plan may remove. Each array
- * entry is replaced by its plan item as soon as it is checked: the parsed objects become
- * garbage one at a time instead of being held next to a second copy of the list.
- */
-function readItems(file: string, ours: (it: FileItem) => boolean): PlanItem[] {
+/** The file's JSON; its text is not referenced past the parse. */
+function parseFile(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new UsageError(`--from-file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  let data: unknown;
   try {
-    data = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new UsageError(`--from-file ${file}: not valid JSON (${String((e as Error).message).split('\n')[0]})`);
   }
+}
+
+/**
+ * The file's snapshots as plan items, `ours` deciding which the plan may remove. Each array
+ * entry is replaced by its plan item as soon as it is checked: the parsed objects become
+ * garbage one at a time instead of being held next to a second copy of the list.
+ */
+function readItems(file: string, ours: (it: FileItem) => boolean): PlanItem[] {
+  const data = parseFile(file);
   if (!Array.isArray(data)) throw new UsageError(`--from-file ${file}: expected a JSON array of {"name","snaptime"}`);
   const list = data as unknown[];
   const seen = new Set<string>();
