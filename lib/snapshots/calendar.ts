@@ -91,30 +91,32 @@ export function markPartials<T extends CalendarItem>(newestFirst: T[]): Map<T, C
   return out;
 }
 
-/** `newestFirst` must be sorted by snaptime, newest first (ties in any fixed order). */
 const PROTECTED: CalendarVerdict = { mark: 'protected', reason: 'protected' };
 const UNKEPT: CalendarVerdict = { mark: 'remove', reason: 'no rule keeps it' };
+const KEEP_ALL: CalendarVerdict = { mark: 'keep', reason: 'no option: keep all' };
 
-export function planCalendar<T extends CalendarItem>(newestFirst: T[], policy: CalendarPolicy, tz: string): Map<T, CalendarVerdict> {
+/**
+ * `newestFirst` must be sorted by snaptime, newest first (ties in any fixed order). The
+ * verdicts are in the same order (one array, not a map from item to verdict: 100,000
+ * snapshots made a map of a few MiB); verdicts that say the same are one object, only read.
+ */
+export function planCalendar<T extends CalendarItem>(newestFirst: T[], policy: CalendarPolicy, tz: string): CalendarVerdict[] {
   const rules = RULES.filter((r) => (policy[r.key] ?? 0) > 0);
-  if (rules.length === 0) {
-    const all = new Map<T, CalendarVerdict>();
-    for (const it of newestFirst) all.set(it, it.protected ? { mark: 'protected', reason: 'protected' } : { mark: 'keep', reason: 'no option: keep all' });
-    return all;
-  }
-  const mark = markPartials(newestFirst);
+  if (rules.length === 0) return newestFirst.map((it) => (it.protected ? PROTECTED : KEEP_ALL));
+  const partials = markPartials(newestFirst);
+  const mark: (CalendarVerdict | undefined)[] = newestFirst.map((it) => partials.get(it));
   for (const rule of rules) {
     const keep = policy[rule.key] as number;
     const key = bucketer(rule.period, tz);
     const covered = new Set<number>();
-    for (const it of newestFirst) if (mark.get(it)?.mark === 'keep') covered.add(key(it.snaptime));
+    for (let i = 0; i < newestFirst.length; i++) if (mark[i]?.mark === 'keep') covered.add(key(newestFirst[i].snaptime));
     const taken = new Set<number>();
-    // one verdict object for every snapshot this pass removes (they are only read)
     const removed: CalendarVerdict = { mark: 'remove', reason: `${rule.option}: ${rule.period} already kept` };
-    for (const it of newestFirst) {
-      if (mark.has(it)) continue;
+    for (let i = 0; i < newestFirst.length; i++) {
+      const it = newestFirst[i];
+      if (mark[i]) continue;
       if (it.protected) {
-        mark.set(it, PROTECTED);
+        mark[i] = PROTECTED;
         continue;
       }
       const k = key(it.snaptime);
@@ -122,16 +124,12 @@ export function planCalendar<T extends CalendarItem>(newestFirst: T[], policy: C
       if (!taken.has(k)) {
         if (taken.size >= keep) break;
         taken.add(k);
-        mark.set(it, { mark: 'keep', reason: `${rule.option} ${taken.size}/${keep}` });
+        mark[i] = { mark: 'keep', reason: `${rule.option} ${taken.size}/${keep}` };
       } else {
-        mark.set(it, removed);
+        mark[i] = removed;
       }
     }
   }
   // the marks become the result: unmarked ones removed, protected ones protected
-  for (const it of newestFirst) {
-    if (it.protected) mark.set(it, PROTECTED);
-    else if (!mark.has(it)) mark.set(it, UNKEPT);
-  }
-  return mark;
+  return newestFirst.map((it, i) => (it.protected ? PROTECTED : (mark[i] ?? UNKEPT)));
 }

@@ -43,16 +43,17 @@ const byNewest = (a: PlanItem, b: PlanItem) => b.snaptime - a.snaptime || (a.nam
 export function planRetention(items: PlanItem[], policy: Policy, opts: PlanOptions): Decision[] {
   const sorted = [...items].sort(byNewest);
   const now = Math.floor(opts.now.getTime() / 1000);
-  let verdictOf: (it: PlanItem) => { action: Action; reason: string };
+  // the verdict of sorted[i]
+  let verdictOf: (i: number) => { action: Action; reason: string };
 
   if (policy.kind === 'calendar') {
-    // read from the calendar's own map rather than copied into another one (a plan over
-    // 100,000 snapshots held both); it shares one verdict among the snapshots a rule
-    // removes, translated once
+    // the calendar's verdicts come in sorted's order, one object for all the snapshots that
+    // share a verdict: translated once each, not copied into a map per snapshot (a plan
+    // over 100,000 snapshots held a few MiB of maps)
     const marks = planCalendar(sorted, policy, opts.tz);
     const translated = new Map<CalendarVerdict, { action: Action; reason: string }>();
-    verdictOf = (it) => {
-      const v = marks.get(it)!;
+    verdictOf = (i) => {
+      const v = marks[i];
       let t = translated.get(v);
       if (!t) translated.set(v, (t = { action: v.mark === 'keep-partial' ? 'keep' : v.mark, reason: v.mark === 'protected' ? 'not ours' : v.reason }));
       return t;
@@ -66,18 +67,18 @@ export function planRetention(items: PlanItem[], policy: Policy, opts: PlanOptio
     const finished = sorted.filter((i) => !i.protected && !i.partial);
     const decided = policy.kind === 'count' ? planCount(finished, policy.keep) : planTiers(finished, policy.tiers, now, opts.tz);
     for (const [it, v] of decided) verdict.set(it, v);
-    verdictOf = (it) => verdict.get(it)!;
+    verdictOf = (i) => verdict.get(sorted[i])!;
   }
 
-  let newestKept: PlanItem | undefined;
+  let newestKept = -1;
   if (opts.keepNewest) {
-    const newest = sorted.find((i) => !i.protected && !i.partial) ?? sorted.find((i) => !i.protected);
-    const v = newest && verdictOf(newest);
-    if (newest && v && v.action === 'remove') newestKept = newest;
+    let newest = sorted.findIndex((i) => !i.protected && !i.partial);
+    if (newest < 0) newest = sorted.findIndex((i) => !i.protected);
+    if (newest >= 0 && verdictOf(newest)?.action === 'remove') newestKept = newest;
   }
 
-  return sorted.map((it) => {
-    const v = it === newestKept ? { action: 'keep' as const, reason: 'newest kept' } : verdictOf(it);
+  return sorted.map((it, i) => {
+    const v = i === newestKept ? { action: 'keep' as const, reason: 'newest kept' } : verdictOf(i);
     return { name: it.name, snaptime: it.snaptime, action: v.action, reason: v.reason };
   });
 }
