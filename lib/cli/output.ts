@@ -199,15 +199,14 @@ function columnWidths<R>(rows: R[], cols: Column<R>[], cellsOf: (r: R) => string
  * written whole, as print() does. Escaping is per character, so it cuts anywhere.
  * `write` is for the tests.
  */
-export async function printPieces(pieces: Iterable<string>, write: (text: string) => boolean | void = (t) => process.stdout.write(t)): Promise<void> {
+export async function printPieces(pieces: Iterable<string>, write: (text: string) => void | Promise<void> = writeStdout): Promise<void> {
   const inSecrets = secretChars();
   const cutAfter = new Set([...'\n},[]>| '].filter((c) => !inSecrets.has(c)));
   let held: string[] = [];
   const flush = async () => {
     const text = escapeText(redact(held.length === 1 ? held[0] : held.join('')));
     held = [];
-    // a slow reader holds the rest back, not memory
-    if (text && write(text) === false) await new Promise<void>((r) => process.stdout.once('drain', r));
+    if (text) await write(text);
   };
   for (const piece of pieces) {
     if (!piece) continue;
@@ -215,6 +214,24 @@ export async function printPieces(pieces: Iterable<string>, write: (text: string
     if (cutAfter.has(piece[piece.length - 1])) await flush();
   }
   if (held.length) await flush();
+}
+
+/**
+ * Text to stdout, waiting while the reader is behind (a slow reader holds the rest back,
+ * not memory). A reader that went away (`| head -1`) closes the stream: the wait ends and
+ * the rest is dropped, as print() drops it (run.ts), instead of waiting for a drain that
+ * never comes.
+ */
+async function writeStdout(text: string): Promise<void> {
+  const out = process.stdout;
+  if (out.destroyed || !out.writable || out.write(text)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      out.off('drain', done).off('close', done).off('error', done);
+      resolve();
+    };
+    out.on('drain', done).on('close', done).on('error', done);
+  });
 }
 
 /** print(render(format, rows, cols, rows.map(toJson))), a chunk at a time (see printPieces). */
