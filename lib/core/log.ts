@@ -39,6 +39,13 @@ export function redact(text: string): string {
   return out;
 }
 
+/** Every character some registered secret holds (where output may be cut, see printPieces). */
+export function secretChars(): Set<string> {
+  const out = new Set<string>();
+  for (const s of secrets) for (const c of s) out.add(c);
+  return out;
+}
+
 /** Does the text hold a registered secret (a short one as a whole token)? */
 function holdsSecret(text: string): boolean {
   for (const s of secrets) if (s.length >= SHORT ? text.includes(s) : shortRe(s).test(text)) return true;

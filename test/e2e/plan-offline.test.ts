@@ -3,7 +3,8 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, run } from '../helpers/bin.ts';
+import { spawn } from 'node:child_process';
+import { BIN, ROOT, run } from '../helpers/bin.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-offline-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -108,6 +109,9 @@ describe('plan --from-file: bad input is one line and exit 2', () => {
     [['--from-file', write('str.json', [{ name: 'a', snaptime: '2025' }]), '--keep', '1'], /str\.json: item 1 \(a\): "snaptime" must be whole unix seconds$/],
     [['--from-file', write('prot.json', [{ name: 'a', snaptime: 1, protected: 'yes' }]), '--keep', '1'], /"protected" must be true or false$/],
     [['--from-file', write('dup.json', [{ name: 'a', snaptime: 1 }, { name: 'a', snaptime: 2 }]), '--keep', '1'], /item 2: name 'a' appears twice$/],
+    // the first bad item in the file's order is the one reported, a repeat or not
+    [['--from-file', write('dup-then-bad.json', [{ name: 'a', snaptime: 1 }, { name: 'a', snaptime: 2 }, { name: 'b', snaptime: 'x' }]), '--keep', '1'], /item 2: name 'a' appears twice$/],
+    [['--from-file', write('bad-then-dup.json', [{ name: 'a', snaptime: 1 }, { name: 'b', snaptime: 'x' }, { name: 'a', snaptime: 2 }]), '--keep', '1'], /item 2 \(b\): "snaptime" must be whole unix seconds$/],
     [['--from-file', good, '--keep', 'x'], /--keep: 'x' is not a whole number$/],
     [['--from-file', good], /no retention policy/],
     [['--from-file', good, '--keep', '1', '--keep-daily', '2'], /--keep and --keep-daily cannot be combined/],
@@ -125,5 +129,41 @@ describe('plan --from-file: bad input is one line and exit 2', () => {
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines.length).toBe(1);
     expect(lines[0].replace(/^error: /, '')).toMatch(re);
+  });
+});
+
+describe('plan --from-file: a large output through a pipe', () => {
+  // 100,000 snapshots make ~9 MB of JSON, more than a pipe holds: written as the reader
+  // takes it, whole, and dropped without a hang when the reader goes away
+  const n = 100_000;
+  const start = sec('2022-01-01T00:00:00Z');
+  const big = write('big.json', Array.from({ length: n }, (_, i) => ({ name: `autoq${i}`, snaptime: start + i * 900 })));
+  const args = ['plan', '--from-file', big, '--keep-daily', '7', '--keep-monthly', '6', '--at', '2025-01-01T00:00:00Z', '-o', 'json'];
+
+  test('every decision arrives', async () => {
+    const r = await run(args, { env });
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout) as Decision[];
+    expect(d.length).toBe(n);
+    expect(d[n - 1].name).toBe('autoq0');
+  });
+
+  test('a reader that goes away after the first bytes: exit 0, no hang', async () => {
+    const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout!.once('data', () => child.stdout!.destroy());
+    const code = await new Promise<number | string>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve('hung');
+      }, 30_000);
+      child.on('exit', (c, sig) => {
+        clearTimeout(timer);
+        resolve(c ?? String(sig));
+      });
+    });
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
   });
 });

@@ -288,6 +288,14 @@ describe('scheduling under max-parallel and max-per-node', () => {
     for (const [n, p] of Object.entries(perNodePeak)) if (p) expect(t.peakNode[n]).toBe(p);
     expect([...t.order].sort((x, y) => x - y)).toEqual(nodes.map((_, i) => i));
   });
+  test.each([
+    [['a', 'a', 'b', 'a', 'c'], 2, 1, [0, 2, 1, 4, 3]],
+    [['a', 'b', 'a', 'b', 'a'], 3, 1, [0, 1, 2, 3, 4]],
+    [['a', 'a', 'a', 'b', 'b', 'c'], 2, 2, [0, 1, 2, 3, 4, 5]],
+  ] as const)('%p parallel %i per node %i start in order %p (lowest waiting index whose node has a slot)', async (nodes, maxParallel, maxPerNode, order) => {
+    const t = await trace([...nodes], { maxParallel, maxPerNode });
+    expect(t.order).toEqual([...order]);
+  });
   test('a full node does not hold back guests of other nodes', async () => {
     const t = await trace(['a', 'a', 'a', 'b'], { maxParallel: 4, maxPerNode: 1 });
     expect(t.order.slice(0, 2)).toEqual([0, 3]);

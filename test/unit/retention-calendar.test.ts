@@ -3,7 +3,8 @@
 import { describe, expect, test } from 'bun:test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { planCalendar } from '../../lib/domain/retention/calendar.ts';
+import { bucketer, planCalendar } from '../../lib/domain/retention/calendar.ts';
+import { isoWeek, localTime } from '../../lib/domain/retention/localtime.ts';
 import { planRetention, type PlanItem } from '../../lib/domain/retention/plan.ts';
 import { policyFromOptions, type CalendarPolicy } from '../../lib/domain/retention/policy.ts';
 
@@ -32,7 +33,7 @@ describe(`PBS prune vectors (${data.timezone})`, () => {
       // the algorithm's own marks
       const newestFirst = [...items].sort((a, b) => b.snaptime - a.snaptime);
       const marks = planCalendar(newestFirst, policy, data.timezone);
-      expect(Object.fromEntries(items.map((it) => [it.name, marks.get(it)!.mark]))).toEqual(v.expected);
+      expect(Object.fromEntries(newestFirst.map((it, i) => [it.name, marks[i].mark]))).toEqual(v.expected);
       // and through the planner, as the tools see it
       const decisions = planRetention(items, policy, { now: new Date('2030-01-01T00:00:00Z'), tz: data.timezone });
       const want = Object.fromEntries(Object.entries(v.expected).map(([k, m]) => [k, m === 'keep-partial' ? 'keep' : m]));
@@ -155,5 +156,41 @@ describe('calendar: partial snapshots and no options', () => {
   test('no option at all keeps everything', () => {
     const d = planRetention(items([['2025-01-01T10:00:00Z'], ['2020-01-01T10:00:00Z']]), { kind: 'calendar' }, { now: new Date(), tz: 'UTC' });
     expect(d.map((x) => x.action)).toEqual(['keep', 'keep']);
+  });
+});
+
+describe('bucket keys are equal exactly when the strftime keys are', () => {
+  // the keys of step 2 as text, from the local time fields (the definition)
+  const text = (period: string, t: number, tz: string) => {
+    const l = localTime(t, tz);
+    const w = isoWeek(l.year, l.month, l.day);
+    return { hour: `${l.year}/${l.month}/${l.day}/${l.hour}`, day: `${l.year}/${l.month}/${l.day}`, week: `${w.year}/${w.week}`, month: `${l.year}/${l.month}`, year: `${l.year}` }[period]!;
+  };
+  test.each([
+    ['Europe/Berlin'],
+    ['America/New_York'],
+    ['Asia/Kathmandu'],
+    ['Australia/Lord_Howe'],
+    ['Pacific/Chatham'],
+    ['UTC'],
+  ])('%s, 1969-2040, neighbouring snapshots 17 min to 40 days apart', (tz) => {
+    for (const period of ['hour', 'day', 'week', 'month', 'year'] as const) {
+      const key = bucketer(period, tz);
+      let t = Date.parse('1969-06-01T00:00:00Z') / 1000;
+      const end = Date.parse('2040-01-01T00:00:00Z') / 1000;
+      let step = 1013;
+      let n = 0;
+      while (t < end) {
+        const u = t + step;
+        if (t >= 0 && (key(t) === key(u)) !== (text(period, t, tz) === text(period, u, tz))) {
+          throw new Error(`${period} ${tz}: ${new Date(t * 1000).toISOString()} and ${new Date(u * 1000).toISOString()}`);
+        }
+        n++;
+        t = u;
+        // steps cycle from minutes to weeks so every bucket edge is crossed both ways
+        step = step > 3_500_000 ? 1013 : Math.round(step * 1.7);
+      }
+      expect(n).toBeGreaterThan(1000);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { intradayName } from '../../lib/domain/retention/naming.ts';
+import { firstRepeat } from '../../lib/tools/autosnap/offline-plan.ts';
 import { planRetention, type PlanItem } from '../../lib/domain/retention/plan.ts';
 import { describePolicy, parsePolicyOptions, policyFromOptions } from '../../lib/domain/retention/policy.ts';
 import { parseTiers } from '../../lib/domain/retention/tiers.ts';
@@ -223,4 +224,17 @@ describe('tiers: the compact form', () => {
   ])('%p refused: %p', (spec, msg) => {
     expect(() => parseTiers(spec)).toThrow(msg);
   });
+});
+
+describe('plan --from-file: the first repeated name', () => {
+  test.each([
+    [[], -1],
+    [['a'], -1],
+    [['a', 'b', 'c'], -1],
+    [['a', 'a'], 1],
+    [['b', 'a', 'c', 'a', 'b'], 3],
+    [['x', 'y', 'y', 'x', 'y'], 2],
+    [['é', 'e', 'E', 'e\u0301', 'e'], 4],
+  ])('%p -> %i', (names, at) => expect(firstRepeat(names.map((name) => ({ name })))).toBe(at));
+  test('only the first n are looked at', () => expect(firstRepeat([{ name: 'a' }, { name: 'b' }, { name: 'a' }], 2)).toBe(-1));
 });

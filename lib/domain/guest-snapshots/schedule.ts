@@ -37,7 +37,18 @@ export async function runBounded<T extends Schedulable, R, P = undefined>(
   const maxParallel = Math.max(1, limits.maxParallel);
   const maxPerNode = Math.max(1, limits.maxPerNode);
   const results: Array<{ ok: true; value: R } | { ok: false; error: unknown }> = new Array(items.length);
-  const pending = items.map((_, i) => i);
+  // Waiting items per node, in input order (next = the first not yet started). The next
+  // item to start is the lowest index among the nodes with a free slot: the order of one
+  // list scanned past full nodes, without scanning every waiting item of a full node each
+  // time a slot frees (quadratic in the guests: 10,000 guests on 3 nodes made ~10^8 steps,
+  // and the loop hot enough to be compiled by every JIT tier, which costs memory too).
+  const queues = new Map<string, { list: number[]; next: number }>();
+  items.forEach((item, i) => {
+    const q = queues.get(item.node);
+    if (q) q.list.push(i);
+    else queues.set(item.node, { list: [i], next: 0 });
+  });
+  let waitingItems = items.length;
   const perNode = new Map<string, number>();
   const prepared = new Map<number, Promise<P>>();
   let running = 0;
@@ -48,34 +59,36 @@ export async function runBounded<T extends Schedulable, R, P = undefined>(
     p.catch(() => {});
     prepared.set(i, p);
   };
+  /** The first waiting item (by index) whose node has a free slot. */
+  const nextStartable = (): number | undefined => {
+    let best: { list: number[]; next: number } | undefined;
+    for (const [node, q] of queues) {
+      if (q.next >= q.list.length || (perNode.get(node) ?? 0) >= maxPerNode) continue;
+      if (!best || q.list[q.next] < best.list[best.next]) best = q;
+    }
+    if (!best) return undefined;
+    waitingItems--;
+    return best.list[best.next++];
+  };
   const prefetch = () => {
     if (!ahead) return;
-    const waiting = new Map<string, number>();
-    let total = 0;
-    for (const i of pending) {
-      if (total >= maxParallel) break;
-      const node = items[i].node;
-      const n = waiting.get(node) ?? 0;
-      if (n >= ahead.perNode) continue;
-      waiting.set(node, n + 1);
-      total++;
-      prepare(i);
-    }
+    // the first ahead.perNode waiting items of each node, at most maxParallel in all,
+    // lowest indexes first
+    const candidates: number[] = [];
+    for (const q of queues.values()) candidates.push(...q.list.slice(q.next, q.next + ahead.perNode));
+    candidates.sort((a, b) => a - b);
+    for (const i of candidates.slice(0, maxParallel)) prepare(i);
   };
   return new Promise((resolve) => {
     const pump = () => {
-      if (!pending.length && running === 0) {
+      if (waitingItems === 0 && running === 0) {
         resolve(results);
         return;
       }
-      for (let k = 0; k < pending.length && running < maxParallel; ) {
-        const i = pending[k];
+      while (running < maxParallel) {
+        const i = nextStartable();
+        if (i === undefined) break;
         const node = items[i].node;
-        if ((perNode.get(node) ?? 0) >= maxPerNode) {
-          k++;
-          continue;
-        }
-        pending.splice(k, 1);
         running++;
         perNode.set(node, (perNode.get(node) ?? 0) + 1);
         prepare(i);

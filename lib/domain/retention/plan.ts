@@ -1,7 +1,7 @@
 // The retention planner: one pure function from a guest's snapshots and a policy to a
 // decision per snapshot, with the rule that decided. `--dry-run` prints exactly this;
 // the executor acts on exactly this.
-import { planCalendar, markPartials } from './calendar.ts';
+import { planCalendar, markPartials, type CalendarVerdict } from './calendar.ts';
 import { planCount } from './count.ts';
 import { planTiers } from './tiers.ts';
 import type { Policy } from './policy.ts';
@@ -43,13 +43,23 @@ const byNewest = (a: PlanItem, b: PlanItem) => b.snaptime - a.snaptime || (a.nam
 export function planRetention(items: PlanItem[], policy: Policy, opts: PlanOptions): Decision[] {
   const sorted = [...items].sort(byNewest);
   const now = Math.floor(opts.now.getTime() / 1000);
-  const verdict = new Map<PlanItem, { action: Action; reason: string }>();
+  // the verdict of sorted[i]
+  let verdictOf: (i: number) => { action: Action; reason: string };
 
   if (policy.kind === 'calendar') {
-    for (const [it, v] of planCalendar(sorted, policy, opts.tz)) {
-      verdict.set(it, { action: v.mark === 'keep-partial' ? 'keep' : v.mark, reason: v.mark === 'protected' ? 'not ours' : v.reason });
-    }
+    // the calendar's verdicts come in sorted's order, one object for all the snapshots that
+    // share a verdict: translated once each, not copied into a map per snapshot (a plan
+    // over 100,000 snapshots held a few MiB of maps)
+    const marks = planCalendar(sorted, policy, opts.tz);
+    const translated = new Map<CalendarVerdict, { action: Action; reason: string }>();
+    verdictOf = (i) => {
+      const v = marks[i];
+      let t = translated.get(v);
+      if (!t) translated.set(v, (t = { action: v.mark === 'keep-partial' ? 'keep' : v.mark, reason: v.mark === 'protected' ? 'not ours' : v.reason }));
+      return t;
+    };
   } else {
+    const verdict = new Map<PlanItem, { action: Action; reason: string }>();
     for (const it of sorted) if (it.protected) verdict.set(it, { action: 'protected', reason: 'not ours' });
     for (const [it, v] of markPartials(sorted.filter((i) => !i.protected))) {
       verdict.set(it, { action: v.mark === 'keep-partial' ? 'keep' : 'remove', reason: v.reason });
@@ -57,16 +67,18 @@ export function planRetention(items: PlanItem[], policy: Policy, opts: PlanOptio
     const finished = sorted.filter((i) => !i.protected && !i.partial);
     const decided = policy.kind === 'count' ? planCount(finished, policy.keep) : planTiers(finished, policy.tiers, now, opts.tz);
     for (const [it, v] of decided) verdict.set(it, v);
+    verdictOf = (i) => verdict.get(sorted[i])!;
   }
 
+  let newestKept = -1;
   if (opts.keepNewest) {
-    const newest = sorted.find((i) => !i.protected && !i.partial) ?? sorted.find((i) => !i.protected);
-    const v = newest && verdict.get(newest);
-    if (newest && v && v.action === 'remove') verdict.set(newest, { action: 'keep', reason: 'newest kept' });
+    let newest = sorted.findIndex((i) => !i.protected && !i.partial);
+    if (newest < 0) newest = sorted.findIndex((i) => !i.protected);
+    if (newest >= 0 && verdictOf(newest)?.action === 'remove') newestKept = newest;
   }
 
-  return sorted.map((it) => {
-    const v = verdict.get(it)!;
+  return sorted.map((it, i) => {
+    const v = i === newestKept ? { action: 'keep' as const, reason: 'newest kept' } : verdictOf(i);
     return { name: it.name, snaptime: it.snaptime, action: v.action, reason: v.reason };
   });
 }

@@ -1,6 +1,6 @@
 // `autosnap status [--label L]`: the snapshots of a label (all of ours without one), as
 // cv4pve shows them, with the time in local time (cv4pve printed UTC).
-import { render, print, type Column, type Format } from '../../core/output.ts';
+import { print, printRows, type Column, type Format } from '../../core/output.ts';
 import { stderrLine } from '../../core/log.ts';
 import { resolveGuests, type GuestInfo } from '../../domain/guests/inventory.ts';
 import { snapshotOps } from '../../domain/guest-snapshots/ops.ts';
@@ -63,7 +63,12 @@ export function statusColumns(tz: string): Column<StatusRow>[] {
  * the first snapshot.
  */
 export function statusJson(rows: StatusRow[], tz: string): unknown {
-  return rows.map((r) => ({
+  return rows.map((r) => statusJsonRow(r, tz));
+}
+
+/** One element of statusJson. */
+export function statusJsonRow(r: StatusRow, tz: string): unknown {
+  return {
     node: r.node,
     vmid: r.vmid,
     vmname: r.vmname,
@@ -75,7 +80,7 @@ export function statusJson(rows: StatusRow[], tz: string): unknown {
     description: r.description,
     vmstate: r.vmstate,
     label: r.label,
-  }));
+  };
 }
 
 /** The options of status, checked before any connection is made. */
@@ -134,6 +139,10 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
   if (s.cv4pve) {
     // cv4pve prints nothing at all when the selection holds no guest (Commands.cs)
     if (guests.length) print(cv4pveStatus(rows, s.format));
-  } else print(render(s.format, rows, statusColumns(s.tz), statusJson(rows, s.tz)));
+  } else {
+    // written a chunk at a time: 1,000 guests make ~700 kB of JSON, held whole and then
+    // copied (escaped, redacted) before
+    await printRows(s.format, rows, statusColumns(s.tz), (r) => statusJsonRow(r, s.tz));
+  }
   return failed ? 1 : 0;
 }
