@@ -13,6 +13,7 @@ import { forgetWarnings, saveWarnings, shownOnce } from '../domain/notify/once.t
 import { decodePasswordFile } from './cv4pve-password.ts';
 import { AppError, ConnectionError, UsageError } from '../core/errors.ts';
 import { debug, registerSecret, warn } from '../core/log.ts';
+import { parseYesNo } from '../core/yesno.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -61,12 +62,6 @@ function str(v: unknown): string | undefined {
   return String(v);
 }
 
-function truthy(v: string | undefined): boolean | undefined {
-  if (v === undefined) return undefined;
-  if (/^(1|yes|true|on)$/i.test(v.trim())) return true;
-  if (/^(0|no|false|off)$/i.test(v.trim())) return false;
-  throw new UsageError(`'${v}' is not a yes/no value`);
-}
 
 /** `USER@REALM!ID=SECRET` or `USER@REALM!ID` → parts; a space after the id works too. */
 export function parseApiToken(text: string, where: string): { tokenId: string; secret?: string } {
@@ -151,12 +146,8 @@ function envLevel(env: Env): Level {
 function configLevel(config: Config): Level {
   const g = (k: string) => config.get('pve', k);
   const where = `${config.path ?? 'config'} [pve]`;
-  let insecure: boolean | undefined;
-  try {
-    insecure = truthy(g('insecure'));
-  } catch (e) {
-    throw new UsageError(`${where} insecure: ${(e as Error).message}`);
-  }
+  const insecureText = g('insecure');
+  const insecure = insecureText === undefined ? undefined : parseYesNo(insecureText, `${where} insecure`);
   // registered here too: a config built in memory (tests, the ONTAP layout) skipped loadConfig
   registerSecret(g('api_token_secret'));
   return {

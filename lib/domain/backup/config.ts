@@ -6,6 +6,7 @@ import path from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { normKey, type Config } from '../../core/config.ts';
 import { registerSecret } from '../../core/log.ts';
+import { parseYesNo } from '../../core/yesno.ts';
 import { parseMac, parseSecureOn } from './wol.ts';
 
 export interface BackupConfig {
@@ -138,13 +139,6 @@ export function parseWindowMs(value: string, what: string): number {
   return ms;
 }
 
-export function parseBool(value: string, what: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (['yes', 'true', 'on', '1'].includes(v)) return true;
-  if (['no', 'false', 'off', '0'].includes(v)) return false;
-  throw new UsageError(`${what}: '${value}' is not yes or no`);
-}
-
 function parsePort(value: string, what: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < 1 || n > 65535) throw new UsageError(`${what}: '${value}' is not a port (1..65535)`);
@@ -244,11 +238,11 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     wolVia: wolVia as 'udp' | 'ether' | 'both',
     storage,
     mountPoint,
-    mountCheck: parseBool(get('mount_check')!, what('mount_check')),
+    mountCheck: parseYesNo(get('mount_check')!, what('mount_check')),
     mountCommand: get('mount_command') ? parseCommand(get('mount_command')!, what('mount_command')) : undefined,
     lockDir,
     lockStaleMs: dur('lock_stale'),
-    shutdown: parseBool(get('shutdown')!, what('shutdown')),
+    shutdown: parseYesNo(get('shutdown')!, what('shutdown')),
     shutdownDelayMs: dur('shutdown_delay'),
     shutdownCommand: get('shutdown_command')!,
     shutdownWaitMs: dur('shutdown_wait'),
@@ -269,9 +263,9 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     syncLayout: syncLayout as 'node' | 'role',
     // the role's layout came with --delete-excluded: an exclusion added later also
     // clears what was copied before it
-    syncDeleteExcluded: get('sync_delete_excluded') !== undefined ? parseBool(get('sync_delete_excluded')!, what('sync_delete_excluded')) : syncLayout === 'role',
+    syncDeleteExcluded: get('sync_delete_excluded') !== undefined ? parseYesNo(get('sync_delete_excluded')!, what('sync_delete_excluded')) : syncLayout === 'role',
     logFile: get('log_file')?.toLowerCase() === 'none' ? undefined : abs('log_file'),
-    syslog: parseBool(get('syslog')!, what('syslog')),
+    syslog: parseYesNo(get('syslog')!, what('syslog')),
     syslogTag: get('syslog_tag')!,
     loggerPath: abs('logger_path')!,
     sshPath: abs('ssh_path')!,

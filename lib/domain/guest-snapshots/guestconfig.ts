@@ -2,6 +2,8 @@
 // the storage check) and whether a QEMU guest agent is configured (for the consistency
 // warning). Pure functions over the config object GET .../config returns.
 
+import { yesNo } from '../../core/yesno.ts';
+
 const QEMU_DISK = /^(ide|sata|scsi|virtio)\d+$|^efidisk\d+$|^tpmstate\d+$/;
 const LXC_VOLUME = /^rootfs$|^mp\d+$/;
 
@@ -37,10 +39,11 @@ export function agentEnabled(config: Record<string, unknown>): boolean {
   if (typeof v === 'number') return v === 1;
   for (const part of String(v).split(',')) {
     const p = part.trim();
-    if (p === '1') return true;
-    if (p === '0') return false;
+    // the first key, `enabled`, may stand alone: `agent: 1`, `agent: on`
+    const bare = yesNo(p);
+    if (bare !== undefined) return bare;
     const m = /^enabled=(\w+)$/.exec(p);
-    if (m) return ['1', 'yes', 'on', 'true'].includes(m[1].toLowerCase());
+    if (m) return yesNo(m[1]) === true;
   }
   return false;
 }

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import { configFromIni, readSecretFile, type Config } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { registerSecret } from '../../core/log.ts';
+import { yesNo } from '../../core/yesno.ts';
 import type { IniSection } from '../../core/ini.ts';
 import { parseFingerprints, parseHostList, type HostPort } from '../../core/hosts.ts';
 
@@ -29,8 +30,6 @@ export interface OntapTarget {
   specific: boolean;
 }
 
-const yes = /^(1|yes|true|on)$/i;
-const no = /^(0|no|false|off)$/i;
 
 /** The storage id a config section is looked up by: clone suffixes stripped. */
 export function baseStorageId(storage: string): string {
@@ -125,8 +124,8 @@ export function buildTarget(v: Record<string, string>, where: string): Omit<Onta
   let ca: string | undefined;
   let caFile = get(v, 'ca_file');
   const verify = get(v, 'verify');
-  if (verify !== undefined && !yes.test(verify)) {
-    if (no.test(verify)) insecure = true;
+  if (verify !== undefined && yesNo(verify) !== true) {
+    if (yesNo(verify) === false) insecure = true;
     // the original tool handed verify to python-requests, which also takes a CA bundle path
     else if (verify.includes('/')) caFile ??= verify;
     else throw new UsageError(`${where}: verify '${verify}' is not yes, no or a CA file path`);
@@ -179,8 +178,8 @@ export function legacyPveConfig(config: Config): Config | undefined {
     pve.password = v.proxmox_pass;
   }
   const verify = v.proxmox_verify;
-  if (verify !== undefined && verify !== '' && !yes.test(verify)) {
-    if (no.test(verify)) pve.insecure = 'yes';
+  if (verify !== undefined && verify !== '' && yesNo(verify) !== true) {
+    if (yesNo(verify) === false) pve.insecure = 'yes';
     else if (verify.includes('/')) pve.ca_file = verify;
     else throw new UsageError(`${where}: proxmox_verify '${verify}' is not yes, no or a CA file path`);
   }

@@ -11,6 +11,7 @@ import { renderPage } from '../../domain/report/html.ts';
 import { VERSION } from '../../core/version.ts';
 import type { OptionSpec, Parsed } from '../../cli/args.ts';
 import { UsageError } from '../../core/errors.ts';
+import { parseYesNo } from '../../core/yesno.ts';
 import { parseFormat, print, render, type Column } from '../../core/output.ts';
 import { formatLocal, localToEpoch, resolveTimeZone } from '../../domain/retention/localtime.ts';
 import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isMarker, matchesLabel, parseTimestampFormat, validateLabel } from '../../domain/retention/naming.ts';
@@ -27,10 +28,8 @@ export const OFFLINE_PLAN_OPTIONS: OptionSpec = {
 export function keepNewestOption(v: unknown): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (v === false) return false;
-  const s = String(v).trim().toLowerCase();
-  if (s === '' || s === 'true' || s === 'yes' || s === '1') return true;
-  if (s === 'false' || s === 'no' || s === '0') return false;
-  throw new UsageError(`--keep-newest: '${String(v)}' is not yes or no`);
+  // a bare --keep-newest arrives as ''
+  return String(v).trim() === '' ? true : parseYesNo(String(v), '--keep-newest');
 }
 
 interface FileItem {

@@ -8,6 +8,7 @@ import { checkConfig, normKey, type Config, type SectionKeys } from '../../core/
 import { PVE_SECTION } from '../../cli/connect.ts';
 import { NOTIFY_SECTION } from '../../domain/notify/notify.ts';
 import { nowDate } from '../../core/now.ts';
+import { parseYesNo } from '../../core/yesno.ts';
 import { parseFormat, type Format } from '../../core/output.ts';
 import { resolveTimeZone } from '../../domain/retention/localtime.ts';
 import { DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE } from '../../domain/guest-snapshots/schedule.ts';
@@ -154,10 +155,7 @@ export class OptionSource {
     if (this.typed.has(name)) return Boolean(this.args[name]);
     const v = this.fromConfig(name);
     if (v === undefined) return def;
-    const s = v.trim().toLowerCase();
-    if (['1', 'yes', 'true', 'on'].includes(s)) return true;
-    if (['0', 'no', 'false', 'off'].includes(s)) return false;
-    throw new UsageError(`${this.where(name)}: '${v}' is not a yes/no value`);
+    return parseYesNo(v, this.where(name));
   }
 
   int(name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
