@@ -20,10 +20,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { AppError, ConnectionError, UsageError } from '../../core/errors.ts';
 import { info, warn } from '../../core/log.ts';
+import { ownerAlive, pidAlive, processStart } from '../../core/lockfile.ts';
 import { need, type BackupConfig } from './config.ts';
 import {
   CLAIM_FILE, LAST_CLAIM_FILE, claimAgeMs, clearWanted, createExclusive, describeLock, isOwnLock, isSyncLock, listLocks, lockFileName, lockState,
-  newClaim, ownerAlive, pidAlive, processStart, readClaim, readJson, readWanted, replaceFile, retireClaim, WANTED_FILE, type ClaimInfo,
+  newClaim, readClaim, readJson, readWanted, replaceFile, retireClaim, WANTED_FILE, type ClaimInfo,
   type LockEntry, type LockInfo, type WantedInfo,
 } from './locks.ts';
 import { sleep, tcpProbe } from './probe.ts';
