@@ -14,6 +14,7 @@ import { decodePasswordFile } from './cv4pve-password.ts';
 import { AppError, ConnectionError, UsageError } from '../core/errors.ts';
 import { debug, registerSecret, warn } from '../core/log.ts';
 import { parseYesNo } from '../core/yesno.ts';
+import { durationMs } from '../core/duration.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -276,11 +277,11 @@ export function resolveClientOptions(args: Args, config: Config, environment: En
   const timeoutOpt = first(levels, 'timeout');
   let timeoutMs = 30_000;
   if (timeoutOpt) {
-    const n = Number(timeoutOpt.value);
-    if (!/^\d+(\.\d+)?$/.test(timeoutOpt.value.trim()) || !(n > 0) || n > 86400) {
-      throw new UsageError(`${timeoutOpt.level.name}: timeout '${timeoutOpt.value}' is not a number of seconds (1..86400)`);
+    const ms = durationMs(timeoutOpt.value);
+    if (ms === undefined || !(ms > 0) || ms > 86_400_000) {
+      throw new UsageError(`${timeoutOpt.level.name}: timeout '${timeoutOpt.value}' is not a duration of more than 0 up to 1 day (e.g. 30, 30s, 5m)`);
     }
-    timeoutMs = Math.round(n * 1000);
+    timeoutMs = ms;
   }
 
   if (transport === 'pvesh') {

@@ -7,6 +7,7 @@ import { UsageError } from '../../core/errors.ts';
 import { normKey, type Config } from '../../core/config.ts';
 import { registerSecret } from '../../core/log.ts';
 import { parseYesNo } from '../../core/yesno.ts';
+import { hasDurationUnit, parseDurationMs } from '../../core/duration.ts';
 import { parseMac, parseSecureOn } from './wol.ts';
 
 export interface BackupConfig {
@@ -117,23 +118,12 @@ export const BACKUP_KEYS: Record<string, string | undefined> = {
 };
 
 /**
- * Durations in the [backup] section: `30s`, `5m`, `12h`, `1d`, `500ms`, or plain seconds.
- * Milliseconds exist so tests can run the whole dance in a second or two.
- */
-export function parseDurationMs(value: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(value.trim());
-  if (!m) throw new UsageError(`${what}: '${value}' is not a duration (use e.g. 30s, 5m, 12h)`);
-  const mult: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  return Math.round(Number(m[1]) * mult[(m[2] ?? 's').toLowerCase()]);
-}
-
-/**
  * How long before a backup job to wake the server: a duration with its unit. A bare number
  * is refused, not read as seconds like the other durations: "wake 10 before the job" means
  * minutes to most readers, and 10 seconds would be too late for any server to boot.
  */
 export function parseWindowMs(value: string, what: string): number {
-  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) throw new UsageError(`${what}: '${value}' needs a unit (e.g. ${value.trim()}m for minutes)`);
+  if (!hasDurationUnit(value) && /\d\s*$/.test(value)) throw new UsageError(`${what}: '${value}' needs a unit (e.g. ${value.trim()}m for minutes)`);
   const ms = parseDurationMs(value, what);
   if (ms <= 0) throw new UsageError(`${what}: must be more than 0`);
   return ms;

@@ -12,6 +12,7 @@ import { configFromIni, readSecretFile, type Config } from '../../core/config.ts
 import { UsageError } from '../../core/errors.ts';
 import { registerSecret } from '../../core/log.ts';
 import { yesNo } from '../../core/yesno.ts';
+import { durationMs } from '../../core/duration.ts';
 import type { IniSection } from '../../core/ini.ts';
 import { parseFingerprints, parseHostList, type HostPort } from '../../core/hosts.ts';
 
@@ -155,8 +156,9 @@ export function buildTarget(v: Record<string, string>, where: string): Omit<Onta
   const jt = get(v, 'job_timeout');
   let jobTimeoutMs = 300_000;
   if (jt !== undefined) {
-    if (!/^\d+$/.test(jt) || Number(jt) < 1) throw new UsageError(`${where}: job_timeout '${jt}' is not a number of seconds`);
-    jobTimeoutMs = Number(jt) * 1000;
+    const ms = durationMs(jt);
+    if (ms === undefined || ms < 1000) throw new UsageError(`${where}: job_timeout '${jt}' is not a duration of 1 s or more (e.g. 300, 5m)`);
+    jobTimeoutMs = ms;
   }
   return { host, user, password, fingerprints, ca, insecure, api, jobTimeoutMs, where };
 }

@@ -9,6 +9,7 @@ import { PVE_SECTION } from '../../cli/connect.ts';
 import { NOTIFY_SECTION } from '../../domain/notify/notify.ts';
 import { nowDate } from '../../core/now.ts';
 import { parseYesNo } from '../../core/yesno.ts';
+import { parseDurationMs } from '../../core/duration.ts';
 import { parseFormat, type Format } from '../../core/output.ts';
 import { resolveTimeZone } from '../../domain/retention/localtime.ts';
 import { DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE } from '../../domain/guest-snapshots/schedule.ts';
@@ -169,13 +170,11 @@ export class OptionSource {
     return n;
   }
 
-  /** A duration in seconds: plain seconds or 30s / 5m / 2h. */
+  /** A duration in seconds (fractions kept): plain seconds or 30s / 5m / 2h / 1d. */
   seconds(name: string, def: number): number {
     const v = this.str(name);
     if (v === undefined) return def;
-    const m = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/i.exec(v.trim());
-    if (!m) throw new UsageError(`${this.where(name)}: '${v}' is not a duration (use e.g. 90, 90s, 5m)`);
-    return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[(m[2] ?? 's').toLowerCase()];
+    return parseDurationMs(v, this.where(name)) / 1000;
   }
 
   /** Name the place a bad value came from, so the user can find it. */
