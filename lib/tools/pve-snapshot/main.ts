@@ -5,7 +5,7 @@
 import { parseArgs, intOption, type Parsed } from '../../cli/args.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { loadConfig } from '../../core/config.ts';
-import { confirm, interactive } from '../../cli/confirm.ts';
+import { confirm, requireConfirmable } from '../../cli/confirm.ts';
 import { connect } from '../../cli/connect.ts';
 import { AppError, EXIT, UsageError, errorLine } from '../../core/errors.ts';
 import { debug, error, info, setLogLevel, stderrLine, warn } from '../../core/log.ts';
@@ -521,7 +521,7 @@ async function rollbackAction(ctx: Ctx, target: string, name: string): Promise<n
   const single = isSingleGuest(target);
   const yes = ctx.args.yes === true;
   if (!single && !yes) throw new UsageError(`rollback of the selector '${target}' rolls back every guest it matches: add --yes if you mean it`);
-  if (!yes && !ctx.dryRun && !interactive()) throw new UsageError(`rollback of ${target} asks for confirmation, but stdin is not a terminal: add --yes`);
+  requireConfirmable({ yes, dryRun: ctx.dryRun }, `rollback of ${target} asks for confirmation`, 'roll back');
   const start = ctx.args.start === true;
   const client = await open(ctx, target);
   try {
@@ -532,7 +532,7 @@ async function rollbackAction(ctx: Ctx, target: string, name: string): Promise<n
       if (plan.problem) return finish(ctx, [report(ctx, { guest: g, status: 'failed', action: 'rollback', snapshot: name, message: plan.problem })]);
       for (const line of plan.explanation) stderrLine(line);
       if (ctx.dryRun) return finish(ctx, [report(ctx, { guest: g, status: 'skipped', action: 'rollback', snapshot: name, message: `would roll back to '${name}' (dry run)` })]);
-      if (!yes && !(await confirm('Roll back?'))) {
+      if (!yes && !(await confirm('roll back'))) {
         info('nothing done');
         return EXIT.FAILED;
       }
@@ -707,7 +707,7 @@ async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
   if (match === '') throw new UsageError('--match: empty pattern');
   if (ctx.args.force) throw new UsageError('delete: --force is for one named snapshot, not for a clean-up');
   const yes = ctx.args.yes === true;
-  if (!yes && !ctx.dryRun && !interactive()) throw new UsageError('delete clean-up asks for confirmation, but stdin is not a terminal: add --yes, or --dry-run to only list');
+  requireConfirmable({ yes, dryRun: ctx.dryRun }, 'delete clean-up asks for confirmation', 'delete', '--dry-run to only list');
   const client = await open(ctx, target);
   try {
     const guests = (await resolve(client, target)).filter((g) => !g.template || isSingleGuest(target));
@@ -747,7 +747,7 @@ async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
     if (!yes) {
       for (const l of planLines) stderrLine(`  ${l}`);
       const what = total === 1 ? 'this snapshot' : `these ${total} snapshots${work.length > 1 ? ` of ${work.length} guests` : ''}`;
-      if (!(await confirm(`Delete ${what}?`))) {
+      if (!(await confirm(`delete ${what}`))) {
         info('nothing deleted');
         return EXIT.FAILED;
       }
