@@ -13,7 +13,7 @@ import readline from 'node:readline';
 import { UsageError } from '../core/errors.ts';
 
 /** The one answer that goes on. */
-export const CONFIRM_WORD = 'yes';
+const CONFIRM_WORD = 'yes';
 
 /** Does this answer confirm? */
 export function confirms(answer: string): boolean {
@@ -24,7 +24,7 @@ export function confirms(answer: string): boolean {
  * Can we ask? The question goes to stderr and the answer comes from stdin, so both must
  * be the terminal: with stderr in a log file the admin would wait on a question unseen.
  */
-export function interactive(): boolean {
+function interactive(): boolean {
   return process.stdin.isTTY === true && process.stderr.isTTY === true;
 }
 

@@ -37,13 +37,13 @@ export interface Environment {
   findPvesh(): string | undefined;
 }
 
-export const realEnvironment: Environment = {
+const realEnvironment: Environment = {
   env: process.env,
   onNode: () => fs.existsSync('/etc/pve'),
   findPvesh: () => which('pvesh', process.env.PATH),
 };
 
-export function which(cmd: string, pathVar: string | undefined): string | undefined {
+function which(cmd: string, pathVar: string | undefined): string | undefined {
   for (const dir of (pathVar ?? '').split(':')) {
     if (!dir) continue;
     const p = path.join(dir, cmd);

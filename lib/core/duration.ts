@@ -6,7 +6,7 @@
 import { UsageError } from './errors.ts';
 
 /** Milliseconds per unit; `ms` exists so tests can run a whole protocol in a second or two. */
-export const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 const GRAMMAR = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$/i;
 

@@ -4,7 +4,7 @@ import { UsageError } from './errors.ts';
 import { escapeJson, escapeLine, escapeText } from './escape.ts';
 import { redact } from './log.ts';
 
-export const FORMATS = ['text', 'json', 'jsonpretty', 'markdown', 'html', 'unicode', 'unicodealt'] as const;
+const FORMATS = ['text', 'json', 'jsonpretty', 'markdown', 'html', 'unicode', 'unicodealt'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export function parseFormat(value: unknown): Format {

@@ -139,7 +139,7 @@ function parsePort(value: string, what: string): number {
  * A command line from the config, split on blanks (no shell: the hook runs without PATH
  * and a shell would only add quoting surprises). The program must be an absolute path.
  */
-export function parseCommand(value: string, what: string): string[] {
+function parseCommand(value: string, what: string): string[] {
   const words = value.trim().split(/\s+/).filter(Boolean);
   if (!words.length) throw new UsageError(`${what}: empty command`);
   if (!path.isAbsolute(words[0])) throw new UsageError(`${what}: '${words[0]}' must be an absolute path (vzdump gives hooks no PATH)`);
@@ -152,7 +152,7 @@ export function checkName(value: string, what: string): string {
   return value;
 }
 
-export function defaultNodeName(): string {
+function defaultNodeName(): string {
   return os.hostname().split('.')[0];
 }
 

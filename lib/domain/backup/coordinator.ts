@@ -43,7 +43,7 @@ export interface UpResult {
   downSeenAt?: number;
 }
 
-export async function serverIPv4(server: string): Promise<string | undefined> {
+async function serverIPv4(server: string): Promise<string | undefined> {
   if (net.isIPv4(server)) return server;
   if (net.isIPv6(server)) return undefined;
   try {
@@ -87,7 +87,7 @@ function wakeDest(plan: WakePlan): string {
   return to.filter(Boolean).join(' and ');
 }
 
-export async function sendWake(cfg: BackupConfig, plan: WakePlan): Promise<void> {
+async function sendWake(cfg: BackupConfig, plan: WakePlan): Promise<void> {
   // some NICs only wake on the raw frame, some only on UDP: with wol_via both, one failing
   // does not keep the other from going
   const failures: string[] = [];
@@ -143,7 +143,7 @@ export async function ensureServerUp(cfg: BackupConfig, what: string): Promise<U
 }
 
 /** Wait until the server stops answering; false when it still answers at the end. */
-export async function waitDown(cfg: BackupConfig, budgetMs: number): Promise<boolean> {
+async function waitDown(cfg: BackupConfig, budgetMs: number): Promise<boolean> {
   const server = need(cfg.server, 'server', cfg);
   const start = Date.now();
   while (true) {

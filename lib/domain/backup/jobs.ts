@@ -19,7 +19,7 @@ export interface BackupJob {
   [k: string]: unknown;
 }
 
-export interface NextRun {
+interface NextRun {
   id: string;
   at: Date;
   schedule: string;

@@ -85,7 +85,7 @@ function pick(v: Record<string, string> | undefined, keys: string[]): Record<str
  * Later levels win. `pass` is the original layout's `password`; a level that names a
  * password one way hides the other way from the levels below it.
  */
-export function mergeLevels(levels: Record<string, string>[]): Record<string, string> {
+function mergeLevels(levels: Record<string, string>[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of levels) {
     const v = { ...raw };
@@ -186,9 +186,4 @@ export function legacyPveConfig(config: Config): Config | undefined {
     else throw new UsageError(`${where}: proxmox_verify '${verify}' is not yes, no or a CA file path`);
   }
   return configFromIni({ global: {}, sections: [{ name: 'pve', line: src?.section.line ?? 0, values: pve }] }, config.path);
-}
-
-/** Does the file use the original tool's layout? */
-export function isLegacyLayout(config: Config): boolean {
-  return Boolean(legacyPveConfig(config)) || config.ini.sections.some((s) => !/^(ontap|pve|proxmox|default)\b/i.test(s.name) && s.values.pass !== undefined);
 }

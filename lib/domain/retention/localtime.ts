@@ -69,7 +69,7 @@ function cached(cacheOf: Map<string, Map<number, number>>, tz: string, size: num
   }
   return v;
 }
-export function tzOffset(epochSec: number, tz: string): number {
+function tzOffset(epochSec: number, tz: string): number {
   const day = cached(dayCache, tz, DAY, epochSec);
   if (!Number.isNaN(day)) return day;
   const slice = cached(sliceCache, tz, SLICE, epochSec);
@@ -128,7 +128,7 @@ export function formatLocal(epochSec: number, tz: string): string {
 }
 
 /** Throws a UsageError naming the zone when Intl does not know it. */
-export function checkTimeZone(tz: string, what = '--tz'): string {
+function checkTimeZone(tz: string, what = '--tz'): string {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {

@@ -16,8 +16,8 @@ import { DEFAULT_TIMESTAMP_FORMAT, isManaged, validateLabel } from '../../domain
 import type { OptionSource } from './options.ts';
 import { runBounded } from '../../domain/guest-snapshots/schedule.ts';
 
-export const CHECK_STATES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
-export type CheckState = 0 | 1 | 2 | 3;
+const CHECK_STATES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
+type CheckState = 0 | 1 | 2 | 3;
 
 export interface CheckGuest {
   vmid: number;

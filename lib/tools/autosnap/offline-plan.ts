@@ -9,7 +9,7 @@ import path from 'node:path';
 import { guestFromDecisions } from '../../domain/report/facts.ts';
 import { renderPage } from '../../domain/report/html.ts';
 import { VERSION } from '../../core/version.ts';
-import type { OptionSpec, Parsed } from '../../cli/args.ts';
+import type { Parsed } from '../../cli/args.ts';
 import { UsageError } from '../../core/errors.ts';
 import { parseYesNo } from '../../core/yesno.ts';
 import { parseFormat, print, render, type Column } from '../../core/output.ts';
@@ -18,14 +18,8 @@ import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isMarker, matchesLabel, parse
 import { planRetention, type Decision, type PlanItem } from '../../domain/retention/plan.ts';
 import { POLICY_OPTIONS, parsePolicyOptions } from '../../domain/retention/policy.ts';
 
-/** Options `autosnap plan` must accept for the offline form (merge into its spec). */
-export const OFFLINE_PLAN_OPTIONS: OptionSpec = {
-  // keep-newest is a string so that "not given" (the default: on) differs from --no-keep-newest
-  string: ['from-file', 'at', 'label', 'keep-newest', ...POLICY_OPTIONS.string],
-};
-
 /** `--keep-newest` / `--no-keep-newest` / `--keep-newest=no`; undefined when not given. */
-export function keepNewestOption(v: unknown): boolean | undefined {
+function keepNewestOption(v: unknown): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (v === false) return false;
   // a bare --keep-newest arrives as ''
@@ -77,7 +71,7 @@ function readItems(file: string): FileItem[] {
  * `--at`: ISO-8601. With an offset or `Z` it is that instant; without one it is a local
  * time in the plan's zone, like every other time the user sees.
  */
-export function parseAt(value: unknown, tz: string): Date {
+function parseAt(value: unknown, tz: string): Date {
   const s = String(value).trim();
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(s);
   const bad = () => new UsageError(`--at: '${s}' is not an ISO-8601 time (e.g. 2025-05-16T18:05:00+02:00)`);

@@ -14,8 +14,8 @@ import { parseFormat, type Format } from '../../core/output.ts';
 import { resolveTimeZone } from '../../domain/retention/localtime.ts';
 import { DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE } from '../../domain/guest-snapshots/schedule.ts';
 
-export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan', 'report', 'check', 'notify'] as const;
-export type Command = (typeof COMMANDS)[number];
+const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan', 'report', 'check', 'notify'] as const;
+type Command = (typeof COMMANDS)[number];
 
 export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'tiers', 'policy'] as const;
 
@@ -217,8 +217,8 @@ function typedOptions(args: Parsed, argv: string[]): Set<string> {
   return typed;
 }
 
-export const DEFAULT_LOCK_WAIT = 60;
-export const DEFAULT_MAX_PERC_STORAGE = 95;
+const DEFAULT_LOCK_WAIT = 60;
+const DEFAULT_MAX_PERC_STORAGE = 95;
 
 export interface RunSettings {
   now: Date;

@@ -9,7 +9,7 @@ export const DEFAULT_LOCK_FILE = '/run/autosnap/autosnap.lock';
 
 const WORDING: LockWording = { tool: 'autosnap', hint: '; use --lock-file' };
 
-export class LockBusyError extends AppError {
+class LockBusyError extends AppError {
   readonly pid: number;
   constructor(file: string, pid: number) {
     // its own exit code: nothing was touched, so "some guest failed" (1) would mislead monitoring

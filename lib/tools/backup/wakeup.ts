@@ -46,7 +46,7 @@ interface Item {
   detail: string;
 }
 
-export async function checkItems(cfg: BackupConfig, configPath: string | undefined): Promise<Item[]> {
+async function checkItems(cfg: BackupConfig, configPath: string | undefined): Promise<Item[]> {
   const items: Item[] = [];
   const add = (item: string, status: Item['status'], detail: string) => items.push({ item, status, detail });
   const missing = ['server', 'mac'].filter((k) => (k === 'server' ? !cfg.server : !cfg.mac));
