@@ -113,7 +113,8 @@ export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?
     if (flag && boolSet.has(flag[1])) {
       // minimist reads every value but `false` after a flag's `=` as true, so `--yes=no`
       // would mean yes: the value is read as the config files read one
-      joined.push(`--${parseYesNo(flag[2], `--${flag[1]}`) ? '' : 'no-'}${flag[1]}`);
+      const long = alias[flag[1]];
+      joined.push(`--${parseYesNo(flag[2], `--${typeof long === 'string' ? long : flag[1]}`) ? '' : 'no-'}${flag[1]}`);
     } else if (a.startsWith('-') && !a.includes('=') && stringSet.has(name) && next !== undefined && /^-[\d@]/.test(next)) {
       joined.push(`${a.startsWith('--') ? '--' : '-'}${name}=${next}`);
       i++;

@@ -21,4 +21,5 @@ describe('a flag given a value on the command line reads it with the same words'
   ])('%j -> yes %p', (argv, want) => expect(parseArgs(argv, spec, { global: false }).yes).toBe(want));
   test('a value that is not a yes/no word is refused, not read as yes', () =>
     expect(() => parseArgs(['--yes=maybe'], spec, { global: false })).toThrow("--yes: 'maybe' is not yes or no"));
+  test('a short flag is named by its long name', () => expect(() => parseArgs(['-y=maybe'], spec, { global: false })).toThrow("--yes: 'maybe' is not yes or no"));
 });
