@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import minimist from 'minimist';
 import { UsageError } from '../core/errors.ts';
+import { parseYesNo } from '../core/yesno.ts';
 import { GLOBAL_OPTION_TABLE } from './help.ts';
 
 export interface OptionSpec {
@@ -101,12 +102,20 @@ export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?
   // minimist would read `--vmid -100:200` as the flag -1; a value that starts with a dash
   // and a digit or @ (a selector exclusion) belongs to the option before it.
   const expanded = expandParamFiles(argv, stringSet);
+  const boolSet = new Set(boolean);
+  for (const [k, v] of Object.entries(alias)) if (boolSet.has(String(v))) boolSet.add(k);
   const joined: string[] = [];
   for (let i = 0; i < expanded.length; i++) {
     const a = expanded[i];
     const name = a.replace(/^--?/, '');
     const next = expanded[i + 1];
-    if (a.startsWith('-') && !a.includes('=') && stringSet.has(name) && next !== undefined && /^-[\d@]/.test(next)) {
+    const flag = /^--?([^=]+)=(.*)$/s.exec(a);
+    if (flag && boolSet.has(flag[1])) {
+      // minimist reads every value but `false` after a flag's `=` as true, so `--yes=no`
+      // would mean yes: the value is read as the config files read one
+      const long = alias[flag[1]];
+      joined.push(`--${parseYesNo(flag[2], `--${typeof long === 'string' ? long : flag[1]}`) ? '' : 'no-'}${flag[1]}`);
+    } else if (a.startsWith('-') && !a.includes('=') && stringSet.has(name) && next !== undefined && /^-[\d@]/.test(next)) {
       joined.push(`${a.startsWith('--') ? '--' : '-'}${name}=${next}`);
       i++;
     } else joined.push(a);

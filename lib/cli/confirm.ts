@@ -1,36 +1,51 @@
-// Questions to the admin at a terminal, the same for every tool. Without a terminal
-// nothing is ever asked: the caller must have been told --yes (or --dry-run), so a cron
-// job can never hang on a prompt. End of input (Ctrl-D) or Ctrl-C at the prompt is no.
+// Asking before a step that loses data, one policy for every tool:
+// - on a terminal the tool says what is lost and goes on only when `yes` is typed (any
+//   case, blanks around it ignored). A `y`, an empty line, end of input (Ctrl-D) or Ctrl-C
+//   is no, and nothing changes: a stray key must not roll back a guest or restore a
+//   volume. The rule of the Proxmox VE web interface, whose destroy dialog enables its
+//   button only once the resource ID is typed (Proxmox.window.SafeDestroy,
+//   proxmox-widget-toolkit src/window/SafeDestroy.js), rather than a click;
+// - `--yes` (`-y`) says it up front, for scripts and cron;
+// - without a terminal and without `--yes` nothing is ever asked: the command is refused
+//   with one line before it reads or changes anything, so a cron job can never hang on
+//   a prompt nobody sees.
 import readline from 'node:readline';
+import { UsageError } from '../core/errors.ts';
+
+/** The one answer that goes on. */
+const CONFIRM_WORD = 'yes';
+
+/** Does this answer confirm? */
+export function confirms(answer: string): boolean {
+  return answer.trim().toLowerCase() === CONFIRM_WORD;
+}
 
 /**
  * Can we ask? The question goes to stderr and the answer comes from stdin, so both must
  * be the terminal: with stderr in a log file the admin would wait on a question unseen.
  */
-export function interactive(): boolean {
+function interactive(): boolean {
   return process.stdin.isTTY === true && process.stderr.isTTY === true;
 }
 
-export interface ConfirmOptions {
-  /**
-   * Only this word agrees (any case, surrounding blanks ignored), for steps that lose
-   * data: the question should then say to type it. Without it, `y` or `yes` agree and
-   * `[y/N]` is appended.
-   */
-  requireWord?: string;
+/**
+ * Refuse up front a step that will need a confirmation nobody can give: `what` says why
+ * it asks, `action` what --yes would do, `orElse` another way out (`--dry-run to only list`).
+ */
+export function requireConfirmable(opts: { yes: boolean; dryRun?: boolean }, what: string, action: string, orElse?: string): void {
+  if (opts.yes || opts.dryRun || interactive()) return;
+  throw new UsageError(`${what}; add --yes to ${action} without a terminal${orElse ? `, or ${orElse}` : ''}`);
 }
 
-/** Ask on stderr and wait for one line; true only for an agreeing answer. */
-export function confirm(question: string, opts: ConfirmOptions = {}): Promise<boolean> {
-  const word = opts.requireWord?.trim().toLowerCase();
-  const agrees = (answer: string) => (word ? answer.trim().toLowerCase() === word : /^\s*y(es)?\s*$/i.test(answer));
+/** Ask on stderr `Type 'yes' to ACTION:` and wait for one line; true only for the word. */
+export function confirm(action: string): Promise<boolean> {
   return new Promise((resolve) => {
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
     let answered = false;
-    rl.question(word ? `${question} ` : `${question} [y/N] `, (answer) => {
+    rl.question(`Type '${CONFIRM_WORD}' to ${action}: `, (answer) => {
       answered = true;
       rl.close();
-      resolve(agrees(answer));
+      resolve(confirms(answer));
     });
     rl.on('close', () => {
       if (!answered) {

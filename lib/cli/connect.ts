@@ -14,6 +14,8 @@ import { forgetWarnings, saveWarnings, shownOnce } from '../domain/notify/once.t
 import { decodePasswordFile } from './cv4pve-password.ts';
 import { AppError, ConnectionError, UsageError } from '../core/errors.ts';
 import { debug, registerSecret, warn } from '../core/log.ts';
+import { parseYesNo } from '../core/yesno.ts';
+import { durationMs } from '../core/duration.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -36,13 +38,13 @@ export interface Environment {
   findPvesh(): string | undefined;
 }
 
-export const realEnvironment: Environment = {
+const realEnvironment: Environment = {
   env: process.env,
   onNode: () => fs.existsSync('/etc/pve'),
   findPvesh: () => which('pvesh', process.env.PATH),
 };
 
-export function which(cmd: string, pathVar: string | undefined): string | undefined {
+function which(cmd: string, pathVar: string | undefined): string | undefined {
   for (const dir of (pathVar ?? '').split(':')) {
     if (!dir) continue;
     const p = path.join(dir, cmd);
@@ -62,12 +64,6 @@ function str(v: unknown): string | undefined {
   return String(v);
 }
 
-function truthy(v: string | undefined): boolean | undefined {
-  if (v === undefined) return undefined;
-  if (/^(1|yes|true|on)$/i.test(v.trim())) return true;
-  if (/^(0|no|false|off)$/i.test(v.trim())) return false;
-  throw new UsageError(`'${v}' is not a yes/no value`);
-}
 
 /** `USER@REALM!ID=SECRET` or `USER@REALM!ID` → parts; a space after the id works too. */
 export function parseApiToken(text: string, where: string): { tokenId: string; secret?: string } {
@@ -152,12 +148,8 @@ function envLevel(env: Env): Level {
 function configLevel(config: Config): Level {
   const g = (k: string) => config.get('pve', k);
   const where = `${config.path ?? 'config'} [pve]`;
-  let insecure: boolean | undefined;
-  try {
-    insecure = truthy(g('insecure'));
-  } catch (e) {
-    throw new UsageError(`${where} insecure: ${(e as Error).message}`);
-  }
+  const insecureText = g('insecure');
+  const insecure = insecureText === undefined ? undefined : parseYesNo(insecureText, `${where} insecure`);
   // registered here too: a config built in memory (tests, the ONTAP layout) skipped loadConfig
   registerSecret(g('api_token_secret'));
   return {
@@ -286,11 +278,11 @@ export function resolveClientOptions(args: Args, config: Config, environment: En
   const timeoutOpt = first(levels, 'timeout');
   let timeoutMs = 30_000;
   if (timeoutOpt) {
-    const n = Number(timeoutOpt.value);
-    if (!/^\d+(\.\d+)?$/.test(timeoutOpt.value.trim()) || !(n > 0) || n > 86400) {
-      throw new UsageError(`${timeoutOpt.level.name}: timeout '${timeoutOpt.value}' is not a number of seconds (1..86400)`);
+    const ms = durationMs(timeoutOpt.value);
+    if (ms === undefined || !(ms > 0) || ms > 86_400_000) {
+      throw new UsageError(`${timeoutOpt.level.name}: timeout '${timeoutOpt.value}' is not a duration of more than 0 up to 1 day (e.g. 30, 30s, 5m)`);
     }
-    timeoutMs = Math.round(n * 1000);
+    timeoutMs = ms;
   }
 
   if (transport === 'pvesh') {

@@ -15,7 +15,7 @@ export const MAN_TOOLS: Record<string, string> = {
 };
 
 /** A line of text as roff reads it literally: backslashes escaped, no request at its start. */
-export function roffLine(line: string): string {
+function roffLine(line: string): string {
   const escaped = line.replace(/\\/g, '\\e').replace(/-/g, '\\-');
   return /^[.']/.test(escaped) ? `\\&${escaped}` : escaped;
 }

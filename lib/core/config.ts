@@ -163,7 +163,7 @@ export interface SectionKeys {
 }
 
 /** Every section of the bundle config and who reads it; the owner checks its keys. */
-export const BUNDLE_SECTIONS: ReadonlyArray<{ section: string; owner: string }> = [
+const BUNDLE_SECTIONS: ReadonlyArray<{ section: string; owner: string }> = [
   { section: 'pve', owner: 'every tool (the Proxmox VE connection)' },
   { section: 'autosnap', owner: 'autosnap' },
   { section: 'job *', owner: 'autosnap' },

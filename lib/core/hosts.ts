@@ -6,7 +6,7 @@ export interface HostPort {
   port: number;
 }
 
-export const DEFAULT_PORT = 8006;
+const DEFAULT_PORT = 8006;
 
 /**
  * `a,b:8007,[fd00::1]:8006,10.0.0.1` → hosts in order. A bare IPv6 address without

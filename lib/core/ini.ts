@@ -46,7 +46,3 @@ export function parseIni(text: string, source = 'config'): IniFile {
   }
   return out;
 }
-
-export function section(ini: IniFile, name: string): IniSection | undefined {
-  return ini.sections.find((s) => s.name.toLowerCase() === name.toLowerCase());
-}

@@ -16,7 +16,6 @@ const secrets = new Set<string>();
 let threshold: Level = 'info';
 const defaultSink = (line: string) => void process.stderr.write(line + '\n');
 let sink: (line: string) => void = defaultSink;
-let prefix = '';
 
 export function registerSecret(value: string | undefined | null): void {
   if (value) secrets.add(value);
@@ -77,10 +76,6 @@ export function setLogLevel(level: Level): void {
 export function logLevel(): Level {
   return threshold;
 }
-/** Prefix every line (the tool's name, for syslog-like output). */
-export function setLogPrefix(p: string): void {
-  prefix = p;
-}
 /** Redirect output (tests, or a tool that also writes a log file). */
 export function setLogSink(fn: (line: string) => void): void {
   sink = fn;
@@ -113,18 +108,18 @@ export function priorityPrefix(level: Level): string {
   return isJournal(2) ? `<${PRIORITY[level]}>` : '';
 }
 
-export function log(level: Level, message: string): void {
+function log(level: Level, message: string): void {
   if (ORDER[level] < ORDER[threshold]) return;
   const tag = level === 'error' ? 'error: ' : level === 'warn' ? 'warning: ' : level === 'debug' ? 'debug: ' : '';
   // a newline inside a message is API text (a guest name, a PVE error): shown as \n, it
   // cannot forge a line of its own; trailing blanks from a PVE message are dropped
   const pri = sink === defaultSink ? priorityPrefix(level) : '';
-  sink(`${pri}${prefix}${tag}${escapeLine(redact(message).trimEnd())}`);
+  sink(`${pri}${tag}${escapeLine(redact(message).trimEnd())}`);
 }
 
 /** One line to stderr as is, without a level tag (result lines that belong there), escaped. */
 export function stderrLine(line: string): void {
-  sink(`${prefix}${escapeLine(redact(line))}`);
+  sink(`${escapeLine(redact(line))}`);
 }
 
 export const debug = (m: string) => log('debug', m);

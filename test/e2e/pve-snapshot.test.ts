@@ -337,7 +337,7 @@ describe('rollback', () => {
   test('without a terminal it needs --yes; a selector needs --yes', async () => {
     const r = await ps(['rollback', '102', 'old']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('not a terminal: add --yes');
+    expect(r.stderr.trim()).toBe('error: pve-snapshot: rollback of 102 asks for confirmation; add --yes to roll back without a terminal');
     const s = await ps(['rollback', '@all', 'old']);
     expect(s.code).toBe(2);
     expect(s.stderr).toContain("selector '@all'");
@@ -382,13 +382,16 @@ describe('rollback', () => {
     expect(r.out).toContain("Roll back 132 (pty) on pve1 to snapshot 'p1'");
     expect(r.out).toContain('stopped first');
     expect(r.out).toContain('newer snapshots stay: p2');
-    expect(r.out).toContain('Roll back? [y/N]');
+    expect(r.out).toContain("Type 'yes' to roll back:");
     expect(r.code).toBe(1);
     expect((await guest(132)).parent).toBe('p2');
   });
 
-  test('on a terminal, yes rolls back', async () => {
-    const r = inPty(['rollback', '132', 'p1'], 'y\n');
+  test('on a terminal, a bare y is no, as in every tool: only the word yes rolls back', async () => {
+    const y = inPty(['rollback', '132', 'p1'], 'y\n');
+    expect(y.code).toBe(1);
+    expect((await guest(132)).parent).toBe('p2');
+    const r = inPty(['rollback', '132', 'p1'], 'YES\n');
     expect(r.code).toBe(0);
     expect(r.out).toContain("132 (pty): rolled back to 'p1'");
     expect((await guest(132)).parent).toBe('p1');
@@ -438,7 +441,7 @@ describe('delete', () => {
     const before = { 120: await names(120), 121: await names(121) };
     const n = await ps(['delete', '@tag-clean', '--older-than', '30d', '--match', 'pre-*']);
     expect(n.code).toBe(2);
-    expect(n.stderr).toContain('add --yes, or --dry-run');
+    expect(n.stderr).toContain('delete clean-up asks for confirmation; add --yes to delete without a terminal, or --dry-run to only list');
     const d = await ps(['delete', '@tag-clean', '--older-than', '30d', '--match', 'pre-*', '--dry-run']);
     expect(d.code).toBe(0);
     // the plan, one row per snapshot: the text table, and the same steps as JSON
@@ -457,10 +460,13 @@ describe('delete', () => {
     const no = inPty(['delete', 'clean3', '--match', 'pre-*'], 'n\n');
     // the plan, as the dry run prints it, then the question
     expect(no.out).toMatch(/ 122 +clean3 +pve1 +delete +pre-old +run +delete snapshot 'pre-old' of /);
-    expect(no.out).toContain('Delete this snapshot? [y/N]');
+    expect(no.out).toContain("Type 'yes' to delete this snapshot:");
     expect(no.code).toBe(1);
     expect(await names(122)).toEqual(['keepme', 'pre-old']);
-    const yes = inPty(['delete', 'clean3', '--match', 'pre-*'], 'y\n');
+    const y = inPty(['delete', 'clean3', '--match', 'pre-*'], 'y\n');
+    expect(y.code).toBe(1);
+    expect(await names(122)).toEqual(['keepme', 'pre-old']);
+    const yes = inPty(['delete', 'clean3', '--match', 'pre-*'], 'yes\n');
     expect(yes.code).toBe(0);
     expect(yes.out).toContain("122 (clean3): deleted snapshot 'pre-old'");
     expect(await names(122)).toEqual(['keepme']);

@@ -14,6 +14,7 @@ import { AUTOSNAP_OPTIONS, AUTOSNAP_SECTIONS, OptionSource, POLICY_KEYS, parseIn
 import { GLOBAL_OPTIONS } from '../../lib/cli/args.ts';
 import { PVE_SECTION } from '../../lib/cli/connect.ts';
 import { acquireRunLock, tryLock } from '../../lib/tools/autosnap/runlock.ts';
+import { parseLockText, processStart } from '../../lib/core/lockfile.ts';
 import { runBounded } from '../../lib/domain/guest-snapshots/schedule.ts';
 
 function source(argv: string[], ini = '') {
@@ -386,6 +387,11 @@ describe('guest config', () => {
     ['enabled=1,type=virtio', true],
     ['enabled=0', false],
     [1, true],
+    // PVE's boolean words (parse_boolean): on/off, yes/no, true/false, any case
+    ['on', true],
+    ['off,type=virtio', false],
+    ['enabled=on', true],
+    ['enabled=Off', false],
   ])('agent %p -> %p', (agent, on) => {
     expect(agentEnabled(agent === undefined ? {} : { agent })).toBe(on);
   });
@@ -468,7 +474,7 @@ describe('run lock', () => {
   test('second taker sees the first, release frees it', async () => {
     const file = path.join(dir, 'a', 'autosnap.lock');
     const l = await acquireRunLock(file, { wait: false });
-    expect(fs.readFileSync(file, 'utf8').trim()).toBe(String(process.pid));
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(`${process.pid} ${processStart(process.pid)}`);
     // the same pid counts as stale only for another process; simulate another live owner
     fs.writeFileSync(file, `${process.ppid}\n`);
     expect(tryLock(file)).toEqual({ busyPid: process.ppid });
@@ -485,7 +491,7 @@ describe('run lock', () => {
     fs.writeFileSync(file, `${pid}\n`);
     const l = tryLock(file);
     expect('release' in l).toBe(true);
-    expect(fs.readFileSync(file, 'utf8').trim()).toBe(String(process.pid));
+    expect(parseLockText(fs.readFileSync(file, 'utf8')).pid).toBe(process.pid);
     (l as { release(): void }).release();
   });
   test('runs racing for one stale lock: exactly one takes it, every time', async () => {
@@ -494,37 +500,57 @@ describe('run lock', () => {
       const file = path.join(dir, `race-${round}.lock`);
       // a pid above any pid_max: certainly not running
       fs.writeFileSync(file, '999999999\n');
-      // All six meet at a barrier before trying, so they really race; the winner holds the
-      // lock until the five others have answered (a fixed hold let a racer that started
-      // late on a loaded machine find the lock released, and rightly take it).
-      const sync = fs.mkdtempSync(path.join(dir, `sync-${round}-`));
-      const script = `const fs = require('node:fs');
-        const { tryLock } = await import(${JSON.stringify(lockMod)});
-        const sync = ${JSON.stringify(sync)};
-        const count = (p) => fs.readdirSync(sync).filter((f) => f.startsWith(p)).length;
-        fs.writeFileSync(sync + '/ready.' + process.pid, '');
-        for (let i = 0; count('ready.') < 6 && i < 3000; i++) await Bun.sleep(10);
+      // the winner holds the lock until every run has answered (stdin closed by us), so a
+      // run started late on a busy machine still races against a held lock, not a free one
+      const script = `const { tryLock } = await import(${JSON.stringify(lockMod)});
         const r = tryLock(${JSON.stringify(file)});
-        if ('release' in r) {
-          console.log('got');
-          for (let i = 0; count('lost.') < 5 && i < 3000; i++) await Bun.sleep(10);
-          r.release();
-        } else {
-          console.log('busy ' + r.busyPid);
-          fs.writeFileSync(sync + '/lost.' + process.pid, '');
-        }`;
+        console.log('release' in r ? 'got' : 'busy ' + r.busyPid);
+        for await (const _ of Bun.stdin.stream()) void _;
+        if ('release' in r) r.release();`;
+      const children = Array.from({ length: 6 }, () => spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }));
       const outs = await Promise.all(
-        Array.from({ length: 6 }, () => new Promise<string>((resolve) => {
-          const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        children.map((c) => new Promise<string>((resolve) => {
           let out = '';
-          c.stdout.on('data', (d) => (out += d));
+          c.stdout!.on('data', (d) => {
+            out += d;
+            if (out.includes('\n')) resolve(out.trim());
+          });
           c.on('close', () => resolve(out.trim()));
         })),
       );
+      await Promise.all(children.map((c) => new Promise((r) => { c.on('close', r); c.stdin!.end(); })));
       expect(outs.filter((o) => o === 'got')).toHaveLength(1);
       expect(outs.filter((o) => o.startsWith('busy '))).toHaveLength(5);
     }
   }, 60_000);
+  test('a live pid with another start time is a reused pid: the lock is stale and taken over', () => {
+    const file = path.join(dir, 'reused.lock');
+    fs.writeFileSync(file, `${process.ppid} not-the-start-of-${process.ppid}\n`);
+    const l = tryLock(file);
+    expect('release' in l).toBe(true);
+    (l as { release(): void }).release();
+    expect(fs.existsSync(file)).toBe(false);
+  });
+  test('a live pid with its own start time (or none recorded, older files) holds the lock', () => {
+    for (const text of [`${process.ppid} ${processStart(process.ppid)}\n`, `${process.ppid}\n`]) {
+      const file = path.join(dir, 'live.lock');
+      fs.writeFileSync(file, text);
+      expect(tryLock(file)).toEqual({ busyPid: process.ppid });
+      expect(fs.readFileSync(file, 'utf8')).toBe(text);
+    }
+  });
+  test('a second take in the process that holds the lock is busy, never a second holder', () => {
+    const file = path.join(dir, 'twice.lock');
+    const l = tryLock(file) as { release(): void };
+    expect(tryLock(file)).toEqual({ busyPid: process.pid });
+    l.release();
+    expect(fs.existsSync(file)).toBe(false);
+  });
+  test.each([
+    ['1234\n', { pid: 1234 }],
+    ['1234 boot:99\n', { pid: 1234, pidStart: 'boot:99' }],
+    ['', {}], ['garbage', {}], ['0', {}], ['-5', {}], ['1e3', {}],
+  ])('lock text %j -> %j', (text, want) => expect(parseLockText(text)).toEqual(want));
   test('--wait waits for the owner to go', async () => {
     const file = path.join(dir, 'wait.lock');
     fs.writeFileSync(file, `${process.ppid}\n`);

@@ -45,6 +45,7 @@ describe('job fields as PVE returns them', () => {
   test.each([
     [undefined, true], [1, true], ['1', true], [true, true],
     [0, false], ['0', false], [false, false], ['no', false],
+    ['off', false], ['OFF', false], ['false', false], ['on', true], ['yes', true],
   ])('enabled %p -> %p', (v, want) => {
     expect(jobEnabled(v)).toBe(want);
   });

@@ -161,10 +161,10 @@ describe('connection options', () => {
     [['--host', 'h', '--api-token', 'root@pam!xx=yyyy', '--insecure', '--fingerprint', 'AA'.repeat(32)], '', '--fingerprint and --insecure contradict each other'],
     [['--host', 'h', '--api-token', 'root@pam!xx=yyyy', '--insecure', '--validate-certificate'], '', '--validate-certificate and --insecure contradict'],
     [['--host', 'h', '--api-token', 'root@pam!xx=yyyy', '--fingerprint', 'AA:BB'], '', "--fingerprint: 'AA:BB' is not a SHA-256 fingerprint"],
-    [['--host', 'h', '--api-token', 'root@pam!xx=yyyy', '--timeout', 'soon'], '', "timeout 'soon' is not a number of seconds"],
+    [['--host', 'h', '--api-token', 'root@pam!xx=yyyy', '--timeout', 'soon'], '', "timeout 'soon' is not a duration"],
     [['--host', 'h', '--api-token', 'root@pam!xx=yyyy', '--transport', 'ssh'], '', "transport 'ssh' is not api or pvesh"],
     [['--host', 'h', '--api-token', 'root@pam!xx=yyyy', '--ca-file', '/nonexistent/ca.pem'], '', 'cannot read CA file /nonexistent/ca.pem: ENOENT'],
-    [['--host', 'h', '--api-token', 'root@pam!xx'], '[pve]\ninsecure = maybe\n', 'insecure: \'maybe\' is not a yes/no value'],
+    [['--host', 'h', '--api-token', 'root@pam!xx'], '[pve]\ninsecure = maybe\n', "insecure: 'maybe' is not yes or no"],
   ])('%p config %p -> %p', (argv, cfg, msg) => {
     expect(() => resolve(argv as string[], {}, cfg as string)).toThrow(msg as string);
   });

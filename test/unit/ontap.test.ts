@@ -553,6 +553,7 @@ describe('agentEnabled: the QEMU agent option of a VM config', () => {
   test.each([
     [undefined, false], ['', false], ['0', false], ['1', true], [1, true], ['enabled=1,fstrim_cloned_disks=1', true],
     ['enabled=0', false], ['fstrim_cloned_disks=1', false], ['1,type=virtio', true], ['0,type=isa', false],
+    ['on', true], ['enabled=ON', true], ['off', false], ['enabled=no', false], ['maybe', false],
   ])('%j -> %p', (value, on) => expect(agentEnabled(value)).toBe(on));
 });
 

@@ -26,20 +26,6 @@ export class OntapAuthError extends ConnectionError {
   }
 }
 
-/** Error codes the tool reacts to. */
-export const ONTAP_CODE = {
-  NOT_FOUND: '4',
-  /** "has not expired or is locked" */
-  SNAPSHOT_LOCKED: '1638555',
-  /** "Failed to delete Snapshot copy because it has an owner" (a FlexClone, also one in the recovery queue) */
-  SNAPSHOT_OWNED: '1638543',
-  ZAPI_NO_VOLUME: '13040',
-  ZAPI_SNAPSHOT_BUSY: '13024',
-  ZAPI_DUPLICATE: '13130',
-  ZAPI_NOT_FOUND: '15661',
-  ZAPI_NO_ENTRY: '2',
-} as const;
-
 export function isNotFound(e: unknown): boolean {
   return e instanceof OntapError && ['4', '13040', '15661', '2'].includes(e.code);
 }

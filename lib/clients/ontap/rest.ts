@@ -37,7 +37,7 @@ export function firstPart(text: string): string {
   return text.slice(start + 4, end < 0 ? undefined : end);
 }
 
-export function toVolume(r: Rec): VolumeInfo {
+function toVolume(r: Rec): VolumeInfo {
   return {
     uuid: r.uuid,
     name: r.name,

@@ -7,11 +7,11 @@ import { OntapError } from './errors.ts';
 import type { OntapHttp } from './http.ts';
 import type { DataLif, FileEntry, FlexCloneSpec, MirrorInfo, Ontap, SnapshotInfo, SnapshotOptions, VolumeInfo } from './types.ts';
 
-export const ZAPI_PATH = '/servlets/netapp.servlets.admin.XMLrequest_filer';
+const ZAPI_PATH = '/servlets/netapp.servlets.admin.XMLrequest_filer';
 
 const LIST_CHILDREN = new Set(['volume-attributes', 'snapshot-info', 'net-interface-info', 'file-info', 'data-protocol', 'snapmirror-destination-info']);
 
-export const zapiParser = new XMLParser({
+const zapiParser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   parseTagValue: false,
@@ -58,7 +58,7 @@ export function parseZapiResponse(xml: string, what: string): Rec {
 
 const text = (v: unknown): string | undefined => (v === undefined || v === null || typeof v === 'object' ? undefined : String(v));
 
-export function zapiVolume(r: Rec): VolumeInfo {
+function zapiVolume(r: Rec): VolumeInfo {
   const id = r['volume-id-attributes'] ?? {};
   const parent = r['volume-clone-attributes']?.['volume-clone-parent-attributes'];
   return {

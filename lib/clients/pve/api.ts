@@ -13,7 +13,6 @@ import { formatHost, type HostPort } from '../../core/hosts.ts';
 import { assertSafePath } from './path.ts';
 import type { ClientStats, Method, Params } from './types.ts';
 
-
 export type Auth =
   | { kind: 'token'; tokenId: string; secret: string }
   | { kind: 'password'; username: string; password: string; realm?: string; otp?: string };
@@ -33,7 +32,7 @@ export interface ApiOptions {
   ticketRenewMs?: number;
 }
 
-export const TICKET_RENEW_MS = 105 * 60_000;
+const TICKET_RENEW_MS = 105 * 60_000;
 
 /** Query string or form body as PVE takes it: booleans 0/1, undefined left out. */
 export function encodeParams(params: Params | undefined): string {

@@ -3,12 +3,10 @@
 /** pveproxy pass-through failures (595/596/597/599) and overload answers: transient. */
 export const TRANSIENT_STATUS = new Set([502, 503, 595, 596, 597, 599]);
 
-/**
- * Statuses after which a write may or may not have happened: the proxy forwarded it and
- * lost the answer (596 includes the 30 s header timeout; 597 the body; 599 garbled).
- * 595 (could not connect to the other node) and 502/503 are answered before any work.
- */
-export const AMBIGUOUS_STATUS = new Set([596, 597, 599]);
+// After 596, 597 and 599 a write may or may not have happened: the proxy forwarded it and
+// lost the answer (596 includes the 30 s header timeout; 597 the body; 599 garbled). 595
+// (could not connect to the other node) and 502/503 are answered before any work, so the
+// client retries a write only on those (WRITE_RETRY_STATUS in client.ts).
 
 export interface RetryPolicy {
   /** total tries, the first included */

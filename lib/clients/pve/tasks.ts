@@ -30,7 +30,7 @@ export function interpretExitstatus(exitstatus: string | undefined | null): Exit
   return { ok: false, warnings: 0 };
 }
 
-export interface TaskStatus {
+interface TaskStatus {
   status: 'running' | 'stopped' | string;
   exitstatus?: string;
   node?: string;
@@ -186,7 +186,7 @@ async function taskResult(p: Pick<TaskPoller, 'get'>, upid: string, node: string
 const stillRunning = (upid: string, timeoutMs: number) => new AppError(`task ${upid} still running after ${Math.round(timeoutMs / 1000)} s; gave up waiting (it may still finish)`);
 
 /** The last `lines` lines of a task's log (two requests at most: total, then the tail). */
-export async function taskLogTail(p: Pick<TaskPoller, 'get'>, node: string, upid: string, lines = 5): Promise<string[]> {
+async function taskLogTail(p: Pick<TaskPoller, 'get'>, node: string, upid: string, lines = 5): Promise<string[]> {
   // the total is not part of the data, so page forward keeping only the end; snapshot task
   // logs are short and this is one request
   const page = 1000;
@@ -247,9 +247,9 @@ export function listView(e: TaskListEntry): ListView {
 }
 
 /** A list read sent this long after a wait began must show its task, or it counts as missed. */
-export const LIST_GRACE_MS = 250;
+const LIST_GRACE_MS = 250;
 /** A task missed by this many list reads is polled on its own from then on. */
-export const LIST_MISSES = 2;
+const LIST_MISSES = 2;
 /** List reads in a row that show none of the tasks they should: the list is no use to this client. */
 const LIST_USELESS = 2;
 /** A list read that fails this often in a row: back to polling each task. */

@@ -33,7 +33,7 @@ const WORDS: Record<string, string> = {
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** One field: a star, `5`, `1..5`, repetitions `0/15` or star-slash-15, `8..18/2`, comma lists of these. */
-export function parseField(text: string, min: number, max: number, what: string): Set<number> {
+function parseField(text: string, min: number, max: number, what: string): Set<number> {
   const out = new Set<number>();
   for (const part of text.split(',')) {
     const m = /^(\*|\d+)(?:\.\.(\d+))?(?:\/(\d+))?$/.exec(part);

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { normKey, type Config } from '../../core/config.ts';
 import { registerSecret } from '../../core/log.ts';
+import { parseYesNo } from '../../core/yesno.ts';
+import { hasDurationUnit, parseDurationMs } from '../../core/duration.ts';
 import { parseMac, parseSecureOn } from './wol.ts';
 
 export interface BackupConfig {
@@ -116,33 +118,15 @@ export const BACKUP_KEYS: Record<string, string | undefined> = {
 };
 
 /**
- * Durations in the [backup] section: `30s`, `5m`, `12h`, `1d`, `500ms`, or plain seconds.
- * Milliseconds exist so tests can run the whole dance in a second or two.
- */
-export function parseDurationMs(value: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(value.trim());
-  if (!m) throw new UsageError(`${what}: '${value}' is not a duration (use e.g. 30s, 5m, 12h)`);
-  const mult: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  return Math.round(Number(m[1]) * mult[(m[2] ?? 's').toLowerCase()]);
-}
-
-/**
  * How long before a backup job to wake the server: a duration with its unit. A bare number
  * is refused, not read as seconds like the other durations: "wake 10 before the job" means
  * minutes to most readers, and 10 seconds would be too late for any server to boot.
  */
 export function parseWindowMs(value: string, what: string): number {
-  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) throw new UsageError(`${what}: '${value}' needs a unit (e.g. ${value.trim()}m for minutes)`);
+  if (!hasDurationUnit(value) && /\d\s*$/.test(value)) throw new UsageError(`${what}: '${value}' needs a unit (e.g. ${value.trim()}m for minutes)`);
   const ms = parseDurationMs(value, what);
   if (ms <= 0) throw new UsageError(`${what}: must be more than 0`);
   return ms;
-}
-
-export function parseBool(value: string, what: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (['yes', 'true', 'on', '1'].includes(v)) return true;
-  if (['no', 'false', 'off', '0'].includes(v)) return false;
-  throw new UsageError(`${what}: '${value}' is not yes or no`);
 }
 
 function parsePort(value: string, what: string): number {
@@ -155,7 +139,7 @@ function parsePort(value: string, what: string): number {
  * A command line from the config, split on blanks (no shell: the hook runs without PATH
  * and a shell would only add quoting surprises). The program must be an absolute path.
  */
-export function parseCommand(value: string, what: string): string[] {
+function parseCommand(value: string, what: string): string[] {
   const words = value.trim().split(/\s+/).filter(Boolean);
   if (!words.length) throw new UsageError(`${what}: empty command`);
   if (!path.isAbsolute(words[0])) throw new UsageError(`${what}: '${words[0]}' must be an absolute path (vzdump gives hooks no PATH)`);
@@ -168,7 +152,7 @@ export function checkName(value: string, what: string): string {
   return value;
 }
 
-export function defaultNodeName(): string {
+function defaultNodeName(): string {
   return os.hostname().split('.')[0];
 }
 
@@ -244,11 +228,11 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     wolVia: wolVia as 'udp' | 'ether' | 'both',
     storage,
     mountPoint,
-    mountCheck: parseBool(get('mount_check')!, what('mount_check')),
+    mountCheck: parseYesNo(get('mount_check')!, what('mount_check')),
     mountCommand: get('mount_command') ? parseCommand(get('mount_command')!, what('mount_command')) : undefined,
     lockDir,
     lockStaleMs: dur('lock_stale'),
-    shutdown: parseBool(get('shutdown')!, what('shutdown')),
+    shutdown: parseYesNo(get('shutdown')!, what('shutdown')),
     shutdownDelayMs: dur('shutdown_delay'),
     shutdownCommand: get('shutdown_command')!,
     shutdownWaitMs: dur('shutdown_wait'),
@@ -269,9 +253,9 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     syncLayout: syncLayout as 'node' | 'role',
     // the role's layout came with --delete-excluded: an exclusion added later also
     // clears what was copied before it
-    syncDeleteExcluded: get('sync_delete_excluded') !== undefined ? parseBool(get('sync_delete_excluded')!, what('sync_delete_excluded')) : syncLayout === 'role',
+    syncDeleteExcluded: get('sync_delete_excluded') !== undefined ? parseYesNo(get('sync_delete_excluded')!, what('sync_delete_excluded')) : syncLayout === 'role',
     logFile: get('log_file')?.toLowerCase() === 'none' ? undefined : abs('log_file'),
-    syslog: parseBool(get('syslog')!, what('syslog')),
+    syslog: parseYesNo(get('syslog')!, what('syslog')),
     syslogTag: get('syslog_tag')!,
     loggerPath: abs('logger_path')!,
     sshPath: abs('ssh_path')!,

@@ -7,7 +7,8 @@
 // server answered; a hard NFS mount of a powered-off server would hang the hook.
 import crypto from 'node:crypto';
 import { need, type BackupConfig } from './config.ts';
-import { pidAlive, processStart, realLockDir } from './locks.ts';
+import { pidAlive, processStart } from '../../core/lockfile.ts';
+import { realLockDir } from './locks.ts';
 import { sleep, tcpProbe } from './probe.ts';
 import * as protocol from './protocol.ts';
 import * as shutdown from './shutdown.ts';

@@ -8,6 +8,7 @@
 // `next-run` PVE computed from the schedule on the answering node.
 // https://github.com/proxmox/pve-manager/blob/master/PVE/API2/Backup.pm
 import { nextEvent, parseCalendarEvent } from './calendar.ts';
+import { yesNo } from '../../core/yesno.ts';
 
 export interface BackupJob {
   id?: unknown;
@@ -18,7 +19,7 @@ export interface BackupJob {
   [k: string]: unknown;
 }
 
-export interface NextRun {
+interface NextRun {
   id: string;
   at: Date;
   schedule: string;
@@ -36,7 +37,9 @@ export interface JobPlan {
 /** `enabled` as PVE returns it: 1/0, '1'/'0', booleans; absent means enabled. */
 export function jobEnabled(v: unknown): boolean {
   if (v === undefined || v === null) return true;
-  return !(v === 0 || v === false || v === '0' || (typeof v === 'string' && /^(false|no|off)$/i.test(v.trim())));
+  if (v === 0 || v === false) return false;
+  // anything but a "no" word keeps the job: PVE validated the value when it was saved
+  return typeof v !== 'string' || yesNo(v) !== false;
 }
 
 /** A job without `node` runs on every node; with one, on that node only. */

@@ -5,9 +5,12 @@
 // (atomic on local filesystems and on NFS, unlike a test-then-create). Replacing the
 // content of a file we own goes through rename(), so a reader never sees half a file.
 // See docs/backup.md "Locks and the shutdown" for the protocol built on these files.
+// Whether a lock's owner still runs (pid and its identity, against pid reuse) is
+// lib/core/lockfile.ts, the same test autosnap's run lock uses.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ownerAlive } from '../../core/lockfile.ts';
 
 export interface LockInfo {
   /** node name (hostname, or --node / node_name) */
@@ -57,38 +60,6 @@ export interface WantedInfo {
 // One lock per owning process: two vzdump jobs of one node (or two syncs) each hold their
 // own, so neither can remove or overwrite the other's.
 export const lockFileName = (node: string, job: string, pid: number) => `${node}.${job}.${pid}.lock`;
-
-/**
- * Boot id and start time of a process, from /proc; undefined where it cannot be read
- * (then only the pid is compared). The start time in clock ticks since boot is unique per
- * pid within one boot, the boot id makes it unique across reboots.
- */
-export function processStart(pid: number, procRoot = '/proc'): string | undefined {
-  try {
-    const stat = fs.readFileSync(path.join(procRoot, String(pid), 'stat'), 'utf8');
-    const boot = fs.readFileSync(path.join(procRoot, 'sys/kernel/random/boot_id'), 'utf8').trim();
-    const start = startFromStat(stat);
-    return start === undefined ? undefined : `${boot}:${start}`;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Field 22 (starttime) of /proc/PID/stat; the command name before it may hold blanks and parentheses. */
-export function startFromStat(stat: string): string | undefined {
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).trim().split(/\s+/);
-  // rest[0] is field 3 (state), so field 22 is rest[19]
-  const v = rest[19];
-  return v !== undefined && /^\d+$/.test(v) ? v : undefined;
-}
-
-/** Whether the process that wrote a lock still runs on this node (the same process, not a reuse of its pid). */
-export function ownerAlive(info: Pick<LockInfo, 'pid' | 'pidStart'>, alive = pidAlive, startOf = processStart): boolean {
-  if (!(info.pid > 0) || !alive(info.pid)) return false;
-  if (info.pidStart === undefined) return true;
-  const now = startOf(info.pid);
-  return now === undefined || now === info.pidStart;
-}
 
 /** Whether a lock file's content was written by this very process (pid and identity). */
 export function isOwnLock(info: LockInfo | 'unreadable' | undefined, pid: number, pidStart: string | undefined): boolean {
@@ -254,15 +225,6 @@ export function lockState(
   if (entry.info && entry.info.host === myNode && entry.info.pid > 0 && !alive(entry.info)) return { state: 'orphaned', ageMs };
   if (ageMs > staleMs) return { state: 'stale', ageMs };
   return { state: 'live', ageMs };
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e: any) {
-    return e.code === 'EPERM';
-  }
 }
 
 export function describeLock(e: LockEntry): string {

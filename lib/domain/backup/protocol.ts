@@ -22,8 +22,9 @@ import { ConnectionError } from '../../core/errors.ts';
 import { info, warn } from '../../core/log.ts';
 import { need, type BackupConfig } from './config.ts';
 import {
-  CLAIM_FILE, LAST_CLAIM_FILE, describeLock, listLocks, lockState, ownerAlive, retireClaim, type ClaimInfo, type LockDir, type LockEntry,
+  CLAIM_FILE, LAST_CLAIM_FILE, describeLock, listLocks, lockState, retireClaim, type ClaimInfo, type LockDir, type LockEntry,
 } from './locks.ts';
+import { ownerAlive } from '../../core/lockfile.ts';
 import { reportProblem } from './report.ts';
 import { wakeDest, type WakePlan } from './wake.ts';
 

@@ -4,7 +4,7 @@
 // priority warning, and the log file. A notification channel hooks in here, and only here.
 import { warn } from '../../core/log.ts';
 
-export type ProblemKind =
+type ProblemKind =
   /** the hook's own files in lock_dir could not be read or written (full, read-only, gone, I/O error) */
   | 'bookkeeping'
   /** the config could not be read at a phase that must not fail the job */

@@ -61,7 +61,7 @@ export function lastLine(text: string): string {
   return text.trim().split('\n').filter(Boolean).pop() ?? '';
 }
 
-export function mountCommandOf(cfg: BackupConfig): string[] | undefined {
+function mountCommandOf(cfg: BackupConfig): string[] | undefined {
   if (cfg.mountCommand) return cfg.mountCommand;
   // activating a PVE storage mounts it the way PVE itself would (options, credentials)
   if (cfg.storage) return ['/usr/sbin/pvesm', 'status', '--storage', cfg.storage];

@@ -5,8 +5,9 @@ import { AppError } from '../../core/errors.ts';
 import { info, warn } from '../../core/log.ts';
 import type { BackupConfig } from './config.ts';
 import {
-  claimAgeMs, clearWanted, isOwnLock, lockFileName, ownerAlive, parseJson, readClaim, readWanted, retireClaim, WANTED_FILE, type LockDir, type LockInfo,
+  claimAgeMs, clearWanted, isOwnLock, lockFileName, parseJson, readClaim, readWanted, retireClaim, WANTED_FILE, type LockDir, type LockInfo,
 } from './locks.ts';
+import { ownerAlive } from '../../core/lockfile.ts';
 import { claimMtime, claimStaleMs, ensureServerUp, fmtS, liveLocks, setAsideOldClaim, waitDown, type ProtocolIO, type UpResult } from './protocol.ts';
 
 export interface Acquired {

@@ -61,11 +61,11 @@ export function parseRoutes(text: string): Route[] {
   return out;
 }
 
-export function ipToNum(ip: string): number {
+function ipToNum(ip: string): number {
   const p = ip.split('.').map(Number);
   return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
 }
-export function numToIp(n: number): string {
+function numToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
 }
 
@@ -175,13 +175,13 @@ export function sendMagicPacket(packet: Buffer, target: WolTarget): Promise<void
  * On a Proxmox node the physical port (eno1) is a bridge port without an address; the
  * bridge (vmbr0) holds it. Say which interface to use instead.
  */
-export function noIPv4(iface: string, bridge: string | undefined): string {
+function noIPv4(iface: string, bridge: string | undefined): string {
   const use = bridge ? `use the bridge ${bridge} (wol_interface = ${bridge})` : 'set wol_interface to the interface that holds the address';
   return `${iface} has no IPv4 address for a UDP magic packet: ${use}, or wol_via = ether (a raw frame through etherwake), or wol_command`;
 }
 
 /** The bridge an interface is a port of (/sys/class/net/IFACE/master), if any. */
-export function bridgeOf(iface: string, sysRoot = '/sys/class/net'): string | undefined {
+function bridgeOf(iface: string, sysRoot = '/sys/class/net'): string | undefined {
   try {
     return path.basename(fs.readlinkSync(path.join(sysRoot, iface, 'master')));
   } catch {

@@ -3,6 +3,7 @@
 // warning). Pure functions over the config object GET .../config returns.
 import type { GuestType } from '../guests/types.ts';
 import { configVolumes } from './rollback.ts';
+import { yesNo } from '../../core/yesno.ts';
 
 /**
  * Storage ids of the volumes a snapshot covers: the volumes the rollback assessment reads
@@ -23,10 +24,11 @@ export function agentEnabled(config: Record<string, unknown>): boolean {
   if (typeof v === 'number') return v === 1;
   for (const part of String(v).split(',')) {
     const p = part.trim();
-    if (p === '1') return true;
-    if (p === '0') return false;
+    // the first key, `enabled`, may stand alone: `agent: 1`, `agent: on`
+    const bare = yesNo(p);
+    if (bare !== undefined) return bare;
     const m = /^enabled=(\w+)$/.exec(p);
-    if (m) return ['1', 'yes', 'on', 'true'].includes(m[1].toLowerCase());
+    if (m) return yesNo(m[1]) === true;
   }
   return false;
 }

@@ -44,7 +44,7 @@ interface PoolEntry {
 }
 
 /** Members (vmids) of one pool through `GET /pools?poolid=` (the only form that knows nested pools). */
-export async function poolMembers(client: PveClient, pool: string): Promise<Set<number>> {
+async function poolMembers(client: PveClient, pool: string): Promise<Set<number>> {
   let data: PoolEntry[] | PoolEntry;
   try {
     data = await client.get<PoolEntry[] | PoolEntry>('/pools', { poolid: pool });
@@ -87,7 +87,7 @@ export class NoGuestError extends UsageError {
  * the token itself (intersected with its user's): a new token sees nothing at all, and the
  * user's own ACL does not help. Undefined when the caller is no token or sees what it named.
  */
-export function tokenBlindHint(caller: string | undefined, visible: GuestInfo[], sel: Selector): string | undefined {
+function tokenBlindHint(caller: string | undefined, visible: GuestInfo[], sel: Selector): string | undefined {
   if (!caller?.includes('!')) return undefined;
   if (visible.length === 0) return `the token sees no guests: a privilege-separated token needs its own VM.Audit (pveum acl modify / --tokens '${caller}' --roles ROLE)`;
   // the token sees others: the vmid may simply not exist, so say only what is known

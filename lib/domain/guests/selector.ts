@@ -21,7 +21,7 @@
 import { UsageError } from '../../core/errors.ts';
 import type { GuestInfo } from './types.ts';
 
-export type SelectorTerm =
+type SelectorTerm =
   | { kind: 'all' }
   | { kind: 'node'; node: string }
   | { kind: 'pool'; pool: string }
@@ -37,8 +37,8 @@ export interface Selector {
   exclude: SelectorTerm[];
 }
 
-export const VMID_MIN = 100;
-export const VMID_MAX = 999999999;
+const VMID_MIN = 100;
+const VMID_MAX = 999999999;
 const NODE = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
 const POOL = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+){0,2}$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_+.-]*$/;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 
-export type Labels = Record<string, string | number>;
+type Labels = Record<string, string | number>;
 
 export interface MetricFamily {
   name: string;
@@ -22,7 +22,7 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** A label value as the format wants it: backslash, double quote and newline escaped. */
-export function escapeLabel(v: string): string {
+function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -33,7 +33,7 @@ function formatValue(v: number): string {
   return String(v);
 }
 
-export function formatMetrics(families: MetricFamily[]): string {
+function formatMetrics(families: MetricFamily[]): string {
   const out: string[] = [];
   for (const f of families) {
     if (!NAME.test(f.name)) throw new Error(`metric name '${f.name}' is not valid`);

@@ -33,7 +33,7 @@ export interface BackupPhase {
   outcome?: string;
 }
 
-export function backupMetrics(st: BackupState): MetricFamily[] {
+function backupMetrics(st: BackupState): MetricFamily[] {
   const outcome = st.release?.outcome;
   return [
     { name: 'autosnap_backup_last_job_end_timestamp_seconds', help: 'Unix time a vzdump job last ended on this node (job-end or job-abort).', type: 'gauge', samples: Object.entries(st.jobEnd ?? {}).map(([job, v]) => ({ labels: { job }, value: v })) },

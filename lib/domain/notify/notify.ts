@@ -22,15 +22,14 @@ import type { Config, SectionKeys } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { childEnv, redact } from '../../core/log.ts';
 
-export const NOTIFY_MODES = ['failure', 'always', 'never'] as const;
+const NOTIFY_MODES = ['failure', 'always', 'never'] as const;
 export type NotifyMode = (typeof NOTIFY_MODES)[number];
 export type Severity = 'info' | 'notice' | 'warning' | 'error';
 
-export const DEFAULT_SENDMAIL = '/usr/sbin/sendmail';
-export const DEFAULT_SKIPPED_RUNS = 3;
+const DEFAULT_SENDMAIL = '/usr/sbin/sendmail';
+const DEFAULT_SKIPPED_RUNS = 3;
 /** The template pair the bundle installs next to PVE's own. */
-export const PVE_TEMPLATE = 'autosnap';
-export const PVE_TEMPLATE_DIR = '/usr/share/pve-manager/templates/default';
+const PVE_TEMPLATE = 'autosnap';
 const PERL = '/usr/bin/perl';
 
 /** The [notify] section: read by autosnap and the backup tools alike. */
@@ -74,7 +73,7 @@ export type NotifyPath = { kind: 'pve' } | { kind: 'sendmail'; program: string; 
 
 let pveCache: boolean | undefined;
 /** Whether PVE::Notify can be loaded by the system's Perl (true on a PVE node). */
-export async function pveNotifyAvailable(): Promise<boolean> {
+async function pveNotifyAvailable(): Promise<boolean> {
   if (pveCache === undefined) pveCache = fs.existsSync(PERL) && (await runChild(PERL, ['-e', 'require PVE::Notify; exit 0'], '')).code === 0;
   return pveCache;
 }
@@ -118,7 +117,7 @@ export function nodeName(): string {
 // The Perl side: PVE::Notify's severity functions with the bundle's template pair. The
 // title and the fields come as arguments, the message on stdin (it can be long). The
 // common template data (hostname, fqdn, cluster-name) is added where PVE offers it.
-export const PERL_SENDER = String.raw`
+const PERL_SENDER = String.raw`
 use strict;
 use warnings;
 use PVE::Notify;

@@ -9,7 +9,7 @@ import { escapeLine } from '../../core/escape.ts';
 import { isJournal, priorityPrefix, redact } from '../../core/log.ts';
 import { readState, writeState } from './state.ts';
 
-export const WARNED_STATE = 'warned.json';
+const WARNED_STATE = 'warned.json';
 
 let seen: Record<string, string> | undefined;
 let dirty = false;

@@ -6,7 +6,7 @@ import { describePath, nodeName, notifyPath, sendNotification, type NotifySettin
 import { runMessage, runSeverity, runTitle, type RunFacts } from './run-report.ts';
 import { readState, writeState } from './state.ts';
 
-export const NOTIFIED_STATE = 'notified.json';
+const NOTIFIED_STATE = 'notified.json';
 
 export async function notifyRun(f: RunFacts, s: NotifySettings, extraFields: Record<string, string> = {}): Promise<void> {
   const sev = runSeverity(s.mode, f);

@@ -6,9 +6,9 @@ import { writeFileAtomic } from '../../core/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const DEFAULT_STATE_DIR = '/var/lib/autosnap';
+const DEFAULT_STATE_DIR = '/var/lib/autosnap';
 
-export function stateDir(env: Record<string, string | undefined> = process.env): string {
+function stateDir(env: Record<string, string | undefined> = process.env): string {
   return env.AUTOSNAP_STATE_DIR || DEFAULT_STATE_DIR;
 }
 

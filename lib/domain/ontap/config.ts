@@ -10,6 +10,8 @@
 import { configFromIni, readSecretFile, type Config } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { registerSecret } from '../../core/log.ts';
+import { yesNo } from '../../core/yesno.ts';
+import { durationMs } from '../../core/duration.ts';
 import type { IniSection } from '../../core/ini.ts';
 import { parseFingerprints, parseHostList, type HostPort } from '../../core/hosts.ts';
 import { readCaFile } from '../../core/https.ts';
@@ -29,8 +31,6 @@ export interface OntapTarget {
   specific: boolean;
 }
 
-const yes = /^(1|yes|true|on)$/i;
-const no = /^(0|no|false|off)$/i;
 
 /** The storage id a config section is looked up by: clone suffixes stripped. */
 export function baseStorageId(storage: string): string {
@@ -85,7 +85,7 @@ function pick(v: Record<string, string> | undefined, keys: string[]): Record<str
  * Later levels win. `pass` is the original layout's `password`; a level that names a
  * password one way hides the other way from the levels below it.
  */
-export function mergeLevels(levels: Record<string, string>[]): Record<string, string> {
+function mergeLevels(levels: Record<string, string>[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of levels) {
     const v = { ...raw };
@@ -125,8 +125,8 @@ export function buildTarget(v: Record<string, string>, where: string): Omit<Onta
   let ca: string | undefined;
   let caFile = get(v, 'ca_file');
   const verify = get(v, 'verify');
-  if (verify !== undefined && !yes.test(verify)) {
-    if (no.test(verify)) insecure = true;
+  if (verify !== undefined && yesNo(verify) !== true) {
+    if (yesNo(verify) === false) insecure = true;
     // the original tool handed verify to python-requests, which also takes a CA bundle path
     else if (verify.includes('/')) caFile ??= verify;
     else throw new UsageError(`${where}: verify '${verify}' is not yes, no or a CA file path`);
@@ -149,8 +149,9 @@ export function buildTarget(v: Record<string, string>, where: string): Omit<Onta
   const jt = get(v, 'job_timeout');
   let jobTimeoutMs = 300_000;
   if (jt !== undefined) {
-    if (!/^\d+$/.test(jt) || Number(jt) < 1) throw new UsageError(`${where}: job_timeout '${jt}' is not a number of seconds`);
-    jobTimeoutMs = Number(jt) * 1000;
+    const ms = durationMs(jt);
+    if (ms === undefined || ms < 1000) throw new UsageError(`${where}: job_timeout '${jt}' is not a duration of 1 s or more (e.g. 300, 5m)`);
+    jobTimeoutMs = ms;
   }
   return { host, user, password, fingerprints, ca, insecure, api, jobTimeoutMs, where };
 }
@@ -172,15 +173,10 @@ export function legacyPveConfig(config: Config): Config | undefined {
     pve.password = v.proxmox_pass;
   }
   const verify = v.proxmox_verify;
-  if (verify !== undefined && verify !== '' && !yes.test(verify)) {
-    if (no.test(verify)) pve.insecure = 'yes';
+  if (verify !== undefined && verify !== '' && yesNo(verify) !== true) {
+    if (yesNo(verify) === false) pve.insecure = 'yes';
     else if (verify.includes('/')) pve.ca_file = verify;
     else throw new UsageError(`${where}: proxmox_verify '${verify}' is not yes, no or a CA file path`);
   }
   return configFromIni({ global: {}, sections: [{ name: 'pve', line: src?.section.line ?? 0, values: pve }] }, config.path);
-}
-
-/** Does the file use the original tool's layout? */
-export function isLegacyLayout(config: Config): boolean {
-  return Boolean(legacyPveConfig(config)) || config.ini.sections.some((s) => !/^(ontap|pve|proxmox|default)\b/i.test(s.name) && s.values.pass !== undefined);
 }

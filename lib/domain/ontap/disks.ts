@@ -2,8 +2,8 @@
 // Pure: the tests pin every disk key and format (the original tool missed virtio).
 
 /** Every key under which QEMU keeps a disk image. unusedN is not attached, so not cloned. */
-export const DISK_KEY = /^(?:(?:ide|sata|scsi|virtio)\d+|efidisk\d+|tpmstate\d+)$/;
-export const FORMATS = ['qcow2', 'raw', 'vmdk'] as const;
+const DISK_KEY = /^(?:(?:ide|sata|scsi|virtio)\d+|efidisk\d+|tpmstate\d+)$/;
+type DiskFormat = 'qcow2' | 'raw' | 'vmdk';
 
 export interface VmDisk {
   key: string;
@@ -11,7 +11,7 @@ export interface VmDisk {
   volname: string;
   /** path inside the storage, e.g. images/100/vm-100-disk-0.qcow2 */
   file: string;
-  format: (typeof FORMATS)[number];
+  format: DiskFormat;
 }
 
 export interface SkippedDisk {
@@ -75,12 +75,12 @@ export function imageFile(volname: string): string | undefined {
   return `images/${dir}/${file}`;
 }
 
-export const CLONE_RE = /^(.+)-snapshot-(\d{14})\.(qcow2|raw|vmdk)$/;
+const CLONE_RE = /^(.+)-snapshot-(\d{14})\.(qcow2|raw|vmdk)$/;
 /** The original pve-ontap-snapshot.py's clones: <disk>-snapshot-%Y-%m-%d_%H:%M:%S+0000.<ext> */
-export const LEGACY_CLONE_RE = /^(.+)-snapshot-(\d{4})-(\d{2})-(\d{2})_(\d{2}):(\d{2}):(\d{2})\+0000\.(qcow2|raw|vmdk)$/;
+const LEGACY_CLONE_RE = /^(.+)-snapshot-(\d{4})-(\d{2})-(\d{2})_(\d{2}):(\d{2}):(\d{2})\+0000\.(qcow2|raw|vmdk)$/;
 
 /** UTC yyyyMMddHHmmss: the clone names sort by time and carry no zone ambiguity. */
-export function utcStamp(d: Date): string {
+function utcStamp(d: Date): string {
   return d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
@@ -109,11 +109,6 @@ export function parseCloneName(name: string, vmid: number): { source: string; st
   const created = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
   if (Number.isNaN(created.getTime()) || created.getUTCDate() !== d) return undefined;
   return { source: `${l[1]}.${l[8]}`, stamp: l.slice(2, 8).join(''), created, legacy: true };
-}
-
-/** The directory part of a volume-relative path. */
-export function dirOf(p: string): string {
-  return p.split('/').slice(0, -1).join('/');
 }
 
 /** Join volume-relative path parts, dropping empty ones. */

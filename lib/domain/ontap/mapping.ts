@@ -53,7 +53,7 @@ export function pickVolume(volumes: VolumeInfo[], exportPath: string): { volume:
   return best && { volume: best.volume, subdir: best.subdir };
 }
 
-export async function addressesOf(server: string): Promise<string[]> {
+async function addressesOf(server: string): Promise<string[]> {
   const bare = server.replace(/^\[(.*)\]$/, '$1');
   if (net.isIP(bare)) return [bare];
   try {
@@ -67,7 +67,7 @@ export async function addressesOf(server: string): Promise<string[]> {
 export class NotServedError extends AppError {}
 
 /** The SVM whose NFS data LIF answers at the storage's server address. */
-export async function svmOf(ontap: Ontap, server: string): Promise<string> {
+async function svmOf(ontap: Ontap, server: string): Promise<string> {
   const addrs = await addressesOf(server);
   const lifs = await ontap.nfsLifs();
   const svms = [...new Set(lifs.filter((l) => addrs.includes(l.ip)).map((l) => l.svm))];

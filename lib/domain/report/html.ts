@@ -43,7 +43,7 @@ export interface PageGuest {
   snapshots: PageSnapshot[];
 }
 
-export interface PageJob {
+interface PageJob {
   name: string;
   policy?: Policy;
   /** the policy as the user wrote it, e.g. `keep_daily=7 keep_weekly=4` */
@@ -80,7 +80,7 @@ export function esc(v: unknown): string {
   return escapeLine(String(v ?? '')).replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 }
 
-export const CALENDAR_RULES = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'] as const;
+const CALENDAR_RULES = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'] as const;
 
 /**
  * The rule a reason names, as a class token: `keep-daily 3/7` and `keep-daily: day already
@@ -292,7 +292,7 @@ function axis(span: number, height: number): string {
 }
 
 /** The rows a guest shows: per job (or label) its bands then its marks; other tools last. */
-export function guestRows(g: PageGuest, jobs: PageJob[]): Array<{ title: string; kind: Row['kind']; rule?: string; job?: PageJob; snaps: PageSnapshot[] }> {
+function guestRows(g: PageGuest, jobs: PageJob[]): Array<{ title: string; kind: Row['kind']; rule?: string; job?: PageJob; snaps: PageSnapshot[] }> {
   const names: string[] = [];
   for (const s of g.snapshots) if (s.row !== undefined && !names.includes(s.row)) names.push(s.row);
   const out: Array<{ title: string; kind: Row['kind']; rule?: string; job?: PageJob; snaps: PageSnapshot[] }> = [];

@@ -21,7 +21,7 @@ export interface CalendarItem {
   protected?: boolean;
   partial?: boolean;
 }
-export type Mark = 'keep' | 'remove' | 'protected' | 'keep-partial';
+type Mark = 'keep' | 'remove' | 'protected' | 'keep-partial';
 export interface CalendarVerdict {
   mark: Mark;
   reason: string;

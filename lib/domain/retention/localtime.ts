@@ -128,7 +128,7 @@ export function formatLocal(epochSec: number, tz: string): string {
 }
 
 /** Throws a UsageError naming the zone when Intl does not know it. */
-export function checkTimeZone(tz: string, what = '--tz'): string {
+function checkTimeZone(tz: string, what = '--tz'): string {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {

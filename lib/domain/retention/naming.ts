@@ -15,10 +15,10 @@ export const MARKER = 'autosnap';
 /** Description cv4pve-autosnap writes; its snapshots are adopted by a job of the same label. */
 export const CV4PVE_MARKER = 'cv4pve-autosnap';
 export const DEFAULT_TIMESTAMP_FORMAT = 'yyMMddHHmmss';
-export const INTRADAY_PREFIX = 'autosnap-';
-export const DEFAULT_INTERVAL_MINUTES = 15;
+const INTRADAY_PREFIX = 'autosnap-';
+const DEFAULT_INTERVAL_MINUTES = 15;
 /** PVE's limit for a snapshot name */
-export const MAX_SNAPSHOT_NAME = 40;
+const MAX_SNAPSHOT_NAME = 40;
 const SNAPSHOT_NAME = /^[A-Za-z][A-Za-z0-9_-]+$/;
 
 type Field = 'yyyy' | 'yy' | 'MM' | 'dd' | 'HH' | 'mm' | 'ss';

@@ -4,12 +4,12 @@ import { UsageError } from '../../core/errors.ts';
 import { parseTiers, DEFAULT_TIERS, type Tier } from './tiers.ts';
 
 /** cv4pve's `--keep N`: the newest N by snaptime. */
-export interface CountPolicy {
+interface CountPolicy {
   kind: 'count';
   keep: number;
 }
 /** Age windows, each keeping snapshots on a local clock grid (the original intraday policy). */
-export interface TiersPolicy {
+interface TiersPolicy {
   kind: 'tiers';
   tiers: Tier[];
 }
@@ -24,19 +24,18 @@ export interface CalendarPolicy {
   keepYearly?: number;
 }
 export type Policy = CountPolicy | TiersPolicy | CalendarPolicy;
-export type { Tier };
 
-export const CALENDAR_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
+const CALENDAR_KEYS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
 export type CalendarKey = (typeof CALENDAR_KEYS)[number];
 /** `keepDaily` -> `keep-daily`, the spelling of options, config keys and reasons */
-export const optionName = (k: CalendarKey) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const optionName = (k: CalendarKey) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** CLI spellings; config files may write `keep_daily` as well (see normalise). */
 export const POLICY_OPTIONS = {
   string: ['policy', 'keep', 'tiers', ...CALENDAR_KEYS.map(optionName)],
 };
 
-export const intradayPolicy = (): TiersPolicy => ({ kind: 'tiers', tiers: parseTiers(DEFAULT_TIERS) });
+const intradayPolicy = (): TiersPolicy => ({ kind: 'tiers', tiers: parseTiers(DEFAULT_TIERS) });
 
 type Source = Record<string, unknown> | { get(key: string): unknown };
 

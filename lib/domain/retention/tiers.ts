@@ -29,7 +29,7 @@ export interface Tier {
 export const DEFAULT_TIERS = '1h=all,3h=30m,today=60m';
 
 /** 3600 -> 1h, 5400 -> 90m, 86400 -> 1d */
-export function durationLabel(sec: number): string {
+function durationLabel(sec: number): string {
   for (const [unit, n] of [['w', 604800], ['d', 86400], ['h', 3600], ['m', 60]] as const) {
     if (sec >= n && sec % n === 0) return `${sec / n}${unit}`;
   }

@@ -6,7 +6,7 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 export type Obj = { [k: string]: Json };
 
 /** Query parameters that steer a request instead of filtering records. */
-export const RESERVED = new Set(['fields', 'max_records', 'return_records', 'return_timeout', 'order_by', 'start.uuid', 'start.path', 'start', 'return_unmatched_nested_array_objects']);
+const RESERVED = new Set(['fields', 'max_records', 'return_records', 'return_timeout', 'order_by', 'start.uuid', 'start.path', 'start', 'return_unmatched_nested_array_objects']);
 
 /** Every dotted field name of a list, with the objects above them (`svm` for `svm.name`). */
 export function withParents(fields: string[]): Set<string> {

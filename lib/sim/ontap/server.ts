@@ -12,7 +12,7 @@ import { OntapState, DEMO_SEED, type Seed } from './state.ts';
 import { handleZapi, ZAPI_PATH } from './zapi.ts';
 import { serveUntilSignal } from '../serve.ts';
 
-export interface OntapSimOptions {
+interface OntapSimOptions {
   /** HOST:PORT; default 127.0.0.1 and a port the OS picks */
   listen?: string;
   /** seed object or path of a seed JSON file; default the demo cluster */
@@ -26,7 +26,7 @@ export interface OntapSimOptions {
   tlsKey?: string;
 }
 
-export interface OntapSim {
+interface OntapSim {
   url: string;
   host: string;
   port: number;
@@ -37,7 +37,7 @@ export interface OntapSim {
   close(): Promise<void>;
 }
 
-export const DEFAULT_USER = 'admin:netapp123';
+const DEFAULT_USER = 'admin:netapp123';
 
 function parseListen(listen: string | undefined): { host: string; port: number } {
   if (!listen) return { host: '127.0.0.1', port: 0 };
@@ -80,7 +80,7 @@ function certificateFiles(certFile: string | undefined, keyFile: string | undefi
   return { cert, key, fingerprint: fingerprintOf(leaf.raw) };
 }
 
-export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSim> {
+async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSim> {
   const { host, port } = parseListen(opts.listen);
   const timeScale = opts.timeScale ?? 1;
   if (!(timeScale > 0)) throw new UsageError(`--time-scale: '${opts.timeScale}' must be a positive number`);

@@ -70,7 +70,7 @@ export interface SimSvm {
   name: string;
 }
 
-export type JobState = 'queued' | 'running' | 'paused' | 'success' | 'failure';
+type JobState = 'queued' | 'running' | 'paused' | 'success' | 'failure';
 export interface SimJob {
   uuid: string;
   description: string;
@@ -114,7 +114,7 @@ export const ERR = {
   invalid: (msg: string) => new SimError('2', msg, 400, 13115),
 } as const;
 
-export interface SeedVolume {
+interface SeedVolume {
   name: string;
   path?: string;
   exportPolicy?: string;
@@ -567,7 +567,7 @@ export class OntapState {
 }
 
 /** Structural checks, so a bad seed fails with one line instead of odd behaviour later. */
-export function checkSeed(doc: unknown, where = 'seed'): asserts doc is Seed {
+function checkSeed(doc: unknown, where = 'seed'): asserts doc is Seed {
   const fail = (msg: string): never => {
     throw new UsageError(`${where}: ${msg}`);
   };
@@ -596,6 +596,6 @@ export function checkSeed(doc: unknown, where = 'seed'): asserts doc is Seed {
 }
 
 /** Paths inside a volume: relative, no leading or trailing slash, no `.` parts. */
-export function normPath(p: string): string {
+function normPath(p: string): string {
   return p.split('/').filter((x) => x && x !== '.').join('/');
 }

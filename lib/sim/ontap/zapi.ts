@@ -19,7 +19,7 @@ interface XmlObj {
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 
 /** Objects become elements; arrays repeat their element; undefined is left out. */
-export function toXml(obj: XmlObj): string {
+function toXml(obj: XmlObj): string {
   let out = '';
   for (const [k, v] of Object.entries(obj)) {
     if (v === undefined) continue;
@@ -38,10 +38,10 @@ function xmlResponse(inner: string, status = 200): Response {
   return new Response(envelope(inner), { status, headers: { 'content-type': 'text/xml; charset=utf-8' } });
 }
 
-export function zapiPassed(results: XmlObj = {}): Response {
+function zapiPassed(results: XmlObj = {}): Response {
   return xmlResponse(`<results status="passed">${toXml(results)}</results>\n`);
 }
-export function zapiFailed(errno: number, reason: string): Response {
+function zapiFailed(errno: number, reason: string): Response {
   return xmlResponse(`<results status="failed" errno="${errno}" reason="${esc(reason)}"/>\n`);
 }
 

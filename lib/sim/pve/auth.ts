@@ -123,12 +123,12 @@ interface UserRec {
 }
 
 /** Parse `USER@REALM!TOKENID=SECRET` (the --token form). */
-export function parseFullToken(text: string): { userid: string; tokenid: string; secret: string } | undefined {
+function parseFullToken(text: string): { userid: string; tokenid: string; secret: string } | undefined {
   const m = /^([^\s!:/]+@[A-Za-z][A-Za-z0-9.\-_]+)!([A-Za-z][A-Za-z0-9.\-_]+)=(\S+)$/.exec(text.trim());
   return m ? { userid: m[1], tokenid: m[2], secret: m[3] } : undefined;
 }
 
-export const TICKET_LIFETIME = 7200;
+const TICKET_LIFETIME = 7200;
 
 export class AuthDb {
   private users = new Map<string, UserRec>();

@@ -14,14 +14,14 @@ export function derLength(n: number): Buffer {
   return Buffer.from([0x80 | bytes.length, ...bytes]);
 }
 
-export function tlv(tag: number, content: Buffer): Buffer {
+function tlv(tag: number, content: Buffer): Buffer {
   return Buffer.concat([Buffer.from([tag]), derLength(content.length), content]);
 }
 
-export const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
-export const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat(items));
+const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
+const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat(items));
 /** context-specific constructed tag [n] (EXPLICIT) */
-export const explicit = (n: number, content: Buffer) => tlv(0xa0 + n, content);
+const explicit = (n: number, content: Buffer) => tlv(0xa0 + n, content);
 
 /** INTEGER from unsigned big-endian bytes: strips leading zeros, adds one if the top bit is set. */
 export function derInteger(value: Buffer | number): Buffer {
@@ -48,9 +48,9 @@ export function derOid(oid: string): Buffer {
   return tlv(0x06, Buffer.from(out));
 }
 
-export const derUtf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
-export const derOctets = (b: Buffer) => tlv(0x04, b);
-export const derBoolean = (v: boolean) => tlv(0x01, Buffer.from([v ? 0xff : 0]));
+const derUtf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
+const derOctets = (b: Buffer) => tlv(0x04, b);
+const derBoolean = (v: boolean) => tlv(0x01, Buffer.from([v ? 0xff : 0]));
 
 /** UTCTime before 2050, GeneralizedTime from then on (RFC 5280 4.1.2.5). */
 export function derTime(d: Date): Buffer {
@@ -99,7 +99,7 @@ export function pemToDer(pem: string): Buffer {
   return Buffer.from(m[1].replace(/\s+/g, ''), 'base64');
 }
 
-export function derToPem(der: Buffer, label = 'CERTIFICATE'): string {
+function derToPem(der: Buffer, label = 'CERTIFICATE'): string {
   const b64 = der.toString('base64').match(/.{1,64}/g)!.join('\n');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }

@@ -6,7 +6,7 @@ import { SeedError } from './seed.ts';
 import { SimOptionError, startPveSim, type PveSim } from './server.ts';
 import { serveUntilSignal } from '../serve.ts';
 
-export const SIM_USAGE = `usage: autosnap sim [--listen HOST:PORT] [--seed FILE] [--token USER@REALM!TOKENID=SECRET]...
+const SIM_USAGE = `usage: autosnap sim [--listen HOST:PORT] [--seed FILE] [--token USER@REALM!TOKENID=SECRET]...
                     [--http] [--tls-cert FILE --tls-key FILE] [--time-scale X] [--faults SPEC] [--clock ISO-8601]
 
 A Proxmox VE 9 API simulator (HTTPS, self-signed certificate made at start). Prints one line

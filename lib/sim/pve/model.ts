@@ -69,7 +69,7 @@ export interface TaskFail {
   message: string;
 }
 
-export const DEFAULT_DURATIONS: Record<string, number> = {
+const DEFAULT_DURATIONS: Record<string, number> = {
   qmsnapshot: 1.0, qmdelsnapshot: 0.5, qmrollback: 1.0,
   vzsnapshot: 1.0, vzdelsnapshot: 0.5, vzrollback: 1.0,
   qmsuspend: 1.0, qmpause: 0.2, qmresume: 0.5, qmstart: 1.0, qmshutdown: 2.0, qmstop: 0.5,
@@ -849,6 +849,6 @@ export class PveModel {
   }
 }
 
-export function confPath(node: string, type: GuestType, vmid: number): string {
+function confPath(node: string, type: GuestType, vmid: number): string {
   return `nodes/${node}/${type === 'qemu' ? 'qemu-server' : 'lxc'}/${vmid}.conf`;
 }

@@ -58,7 +58,7 @@ export function usageLine(verb: string, path: string): string {
   return `pvesh ${verb} <api_path>${req} [OPTIONS] [FORMAT_OPTIONS]`;
 }
 
-export class PveshUsage extends Error {}
+class PveshUsage extends Error {}
 
 /** Parse `VERB PATH [--k v | --k=v]... [--output-format F]` the way pvesh's getopt does. */
 export function parsePveshArgs(argv: string[]): PveshCommand {

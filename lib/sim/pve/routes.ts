@@ -2,7 +2,7 @@
 // and coerced (integers as numbers, booleans as 0/1) and the schema's permission check has
 // passed; handlers add the checks PVE makes per object (resource filtering, pools, tasks).
 import { checkPerm, hasPriv, principalName, type AuthDb, type PermContext, type Principal } from './auth.ts';
-import { PveError, permError } from './errors.ts';
+import { PveError } from './errors.ts';
 import type { GuestType, PveModel } from './model.ts';
 import { clusterTaskList, nodeTaskList, type NodeTaskParams } from './tasklist.ts';
 import { parseUpid } from './upid.ts';
@@ -362,7 +362,3 @@ route('GET /access/users', (c) => {
 
 // GET /access/groups: the simulator has no groups
 route('GET /access/groups', () => []);
-
-export function permOrThrow(c: Ctx, path: string, priv: string): void {
-  if (!hasPriv(c.principal, path, priv, c.perm)) throw permError(path, priv);
-}

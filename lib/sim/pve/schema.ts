@@ -123,7 +123,7 @@ for (const base of ['pve-configid', 'pve-vmid', 'pve-node', 'pve-storage-id', 'p
   };
 }
 
-export function checkFormat(format: string, value: string): string | undefined {
+function checkFormat(format: string, value: string): string | undefined {
   return FORMATS[format]?.(value);
 }
 

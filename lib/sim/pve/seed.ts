@@ -2,7 +2,7 @@
 // and the built-in demo cluster used when no seed is given.
 import fs from 'node:fs';
 
-export interface SeedSnapshot {
+interface SeedSnapshot {
   name: string;
   snaptime?: number;
   description?: string;
@@ -31,7 +31,7 @@ export interface SeedGuest {
   snapshots?: SeedSnapshot[];
 }
 
-export interface SeedStorage {
+interface SeedStorage {
   storage: string;
   type: string;
   content?: string;
@@ -78,7 +78,7 @@ export interface SeedBackupJob {
 }
 
 /** the keys a seed's backup job may have (a subset of the schema's returned properties) */
-export const BACKUP_JOB_KEYS = ['id', 'schedule', 'node', 'enabled', 'storage', 'vmid', 'all', 'pool', 'exclude', 'mode', 'compress', 'comment', 'notes-template', 'repeat-missed'];
+const BACKUP_JOB_KEYS = ['id', 'schedule', 'node', 'enabled', 'storage', 'vmid', 'all', 'pool', 'exclude', 'mode', 'compress', 'comment', 'notes-template', 'repeat-missed'];
 
 export interface Seed {
   cluster?: string;

@@ -1,7 +1,6 @@
 // The HTTP(S) front of the simulator: what pveproxy does before a handler runs (faults,
 // schema lookup, authentication, permission check, parameter validation) and the
 // response envelope ({data} or {data:null, message, errors?}, reason phrase = first line).
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -47,7 +46,7 @@ export interface PveSim {
 
 export class SimOptionError extends Error {}
 
-export function parseListen(listen: string): { host: string; port: number } {
+function parseListen(listen: string): { host: string; port: number } {
   const m = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(listen) ?? /^([^:]+)(?::(\d+))?$/.exec(listen);
   if (!m) throw new SimOptionError(`--listen '${listen}' is not HOST:PORT`);
   const port = m[2] === undefined ? 8006 : Number(m[2]);
@@ -55,7 +54,7 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1], port };
 }
 
-export function parseClock(value: string | Date): Date {
+function parseClock(value: string | Date): Date {
   const d = value instanceof Date ? value : new Date(value);
   if (typeof value === 'string' && !/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(value.trim())) {
     throw new SimOptionError(`--clock '${value}' is not an ISO-8601 date/time`);
@@ -87,7 +86,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 }
 
 /** form-encoded or JSON body -> params; a repeated form key becomes an array */
-export function parseBody(text: string, contentType: string | undefined): Record<string, unknown> {
+function parseBody(text: string, contentType: string | undefined): Record<string, unknown> {
   if (!text) return {};
   if (/application\/json/i.test(contentType ?? '')) {
     let doc: unknown;
@@ -408,6 +407,3 @@ export async function startPveSim(opts: PveSimOptions = {}): Promise<PveSim> {
     },
   };
 }
-
-/** A random token secret in the UUID form PVE uses. */
-export const newSecret = () => crypto.randomUUID();

@@ -7,6 +7,7 @@
 // cluster, no guest matched) is UNKNOWN: the plugin never claims OK without looking.
 import { errorLine } from '../../core/errors.ts';
 import { UsageError } from '../../core/errors.ts';
+import { durationMs } from '../../core/duration.ts';
 import { printLines } from '../../core/output.ts';
 import { resolveGuests, type GuestInfo } from '../../domain/guests/inventory.ts';
 import { snapshotOps } from '../../domain/guest-snapshots/ops.ts';
@@ -15,8 +16,8 @@ import { DEFAULT_TIMESTAMP_FORMAT, isManaged, validateLabel } from '../../domain
 import type { OptionSource } from './options.ts';
 import { runBounded } from '../../domain/guest-snapshots/schedule.ts';
 
-export const CHECK_STATES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
-export type CheckState = 0 | 1 | 2 | 3;
+const CHECK_STATES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
+type CheckState = 0 | 1 | 2 | 3;
 
 export interface CheckGuest {
   vmid: number;
@@ -31,9 +32,9 @@ export interface CheckGuest {
 
 /** `90`, `90s`, `45m`, `26h`, `2d`, `1w` in seconds. */
 export function parseAge(text: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?$/i.exec(text.trim());
-  if (!m || Number(m[1]) <= 0) throw new UsageError(`${what}: '${text}' is not an age (e.g. 90m, 26h, 2d)`);
-  return Math.round(Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[(m[2] ?? 's').toLowerCase() as 's']);
+  const s = Math.round((durationMs(text) ?? 0) / 1000);
+  if (s <= 0) throw new UsageError(`${what}: '${text}' is not an age (e.g. 90m, 26h, 2d)`);
+  return s;
 }
 
 /** An age as people read it: 45s, 12m, 5h10m, 3d4h. */

@@ -16,7 +16,7 @@ import { escapeJson, escapeLine } from '../../core/escape.ts';
 import { htmlEscape, mdEscape, renderBox, type Column, type Format } from '../../core/output.ts';
 import type { StatusRow } from './report.ts';
 
-export const CV4PVE_COLUMNS = ['NODE', 'VM', 'TIME', 'PARENT', 'NAME', 'DESCRIPTION', 'VM STATUS'] as const;
+const CV4PVE_COLUMNS = ['NODE', 'VM', 'TIME', 'PARENT', 'NAME', 'DESCRIPTION', 'VM STATUS'] as const;
 type Cell = string | number | null;
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -27,7 +27,7 @@ export function cv4pveTime(snaptime: number | undefined): string {
   return `${pad(d.getUTCFullYear() % 100)}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
 }
 
-export function cv4pveCells(r: StatusRow): Cell[] {
+function cv4pveCells(r: StatusRow): Cell[] {
   return [r.node, r.vmid, cv4pveTime(r.snaptime), r.parent ?? null, r.snapshot, r.description.replace(/\n/g, ''), r.vmstate ? 'X' : ''];
 }
 

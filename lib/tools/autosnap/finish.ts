@@ -16,7 +16,7 @@ export interface RunRecord {
   started: number;
 }
 
-export const SKIPS_STATE = 'skips.json';
+const SKIPS_STATE = 'skips.json';
 
 const guestName = (o: GuestOutcome) => `${o.guest.vmid}${o.guest.name ? ` ${o.guest.name}` : ''}`;
 

@@ -36,7 +36,7 @@ export interface Job {
 }
 
 /** The descriptions a job may write: ours, or cv4pve's so that both tools manage them. */
-export const MARKERS = [MARKER, CV4PVE_MARKER] as const;
+const MARKERS = [MARKER, CV4PVE_MARKER] as const;
 
 /**
  * `--marker` / `marker =`: cv4pve-autosnap's own description (CV4PVE_MARKER) makes our

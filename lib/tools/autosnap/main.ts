@@ -384,5 +384,3 @@ function writePages(inv: Invocation, jobs: Job[], done: Done[], s: RunSettings, 
   }
   return ok;
 }
-
-export type { GuestInfo };

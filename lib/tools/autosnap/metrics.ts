@@ -25,7 +25,7 @@ export interface RunMetrics {
 const labelOf = (job: Job) => (job.kind === 'intraday' ? 'intraday' : job.label);
 
 /** A guest's snapshots of the job after the run, from what the run planned and did. */
-export function remaining(o: GuestOutcome): Array<{ snapshot: string; snaptime?: number }> {
+function remaining(o: GuestOutcome): Array<{ snapshot: string; snaptime?: number }> {
   return o.plan.filter(
     (r) =>
       r.action === 'keep' ||

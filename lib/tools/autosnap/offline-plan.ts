@@ -9,28 +9,21 @@ import path from 'node:path';
 import { guestFromDecisions } from '../../domain/report/facts.ts';
 import { renderPage } from '../../domain/report/html.ts';
 import { VERSION } from '../../core/version.ts';
-import type { OptionSpec, Parsed } from '../../cli/args.ts';
+import type { Parsed } from '../../cli/args.ts';
 import { UsageError } from '../../core/errors.ts';
+import { parseYesNo } from '../../core/yesno.ts';
 import { parseFormat, print, printRows, type Column } from '../../core/output.ts';
 import { formatLocal, localToEpoch, resolveTimeZone } from '../../domain/retention/localtime.ts';
 import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isMarker, matchesLabel, parseTimestampFormat, validateLabel } from '../../domain/retention/naming.ts';
 import { planRetention, type Decision, type PlanItem } from '../../domain/retention/plan.ts';
 import { POLICY_OPTIONS, parsePolicyOptions } from '../../domain/retention/policy.ts';
 
-/** Options `autosnap plan` must accept for the offline form (merge into its spec). */
-export const OFFLINE_PLAN_OPTIONS: OptionSpec = {
-  // keep-newest is a string so that "not given" (the default: on) differs from --no-keep-newest
-  string: ['from-file', 'at', 'label', 'keep-newest', ...POLICY_OPTIONS.string],
-};
-
 /** `--keep-newest` / `--no-keep-newest` / `--keep-newest=no`; undefined when not given. */
-export function keepNewestOption(v: unknown): boolean | undefined {
+function keepNewestOption(v: unknown): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (v === false) return false;
-  const s = String(v).trim().toLowerCase();
-  if (s === '' || s === 'true' || s === 'yes' || s === '1') return true;
-  if (s === 'false' || s === 'no' || s === '0') return false;
-  throw new UsageError(`--keep-newest: '${String(v)}' is not yes or no`);
+  // a bare --keep-newest arrives as ''
+  return String(v).trim() === '' ? true : parseYesNo(String(v), '--keep-newest');
 }
 
 interface FileItem {
@@ -113,7 +106,7 @@ export function firstRepeat(items: { name: string }[], n = items.length): number
  * `--at`: ISO-8601. With an offset or `Z` it is that instant; without one it is a local
  * time in the plan's zone, like every other time the user sees.
  */
-export function parseAt(value: unknown, tz: string): Date {
+function parseAt(value: unknown, tz: string): Date {
   const s = String(value).trim();
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(s);
   const bad = () => new UsageError(`--at: '${s}' is not an ISO-8601 time (e.g. 2025-05-16T18:05:00+02:00)`);

@@ -8,12 +8,14 @@ import { checkConfig, normKey, type Config, type SectionKeys } from '../../core/
 import { PVE_SECTION } from '../../cli/connect.ts';
 import { NOTIFY_SECTION } from '../../domain/notify/notify.ts';
 import { nowDate } from '../../core/now.ts';
+import { parseYesNo } from '../../core/yesno.ts';
+import { parseDurationMs } from '../../core/duration.ts';
 import { parseFormat, type Format } from '../../core/output.ts';
 import { resolveTimeZone } from '../../domain/retention/localtime.ts';
 import { DEFAULT_MAX_PARALLEL, DEFAULT_MAX_PER_NODE } from '../../domain/guest-snapshots/schedule.ts';
 
-export const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan', 'report', 'check', 'notify'] as const;
-export type Command = (typeof COMMANDS)[number];
+const COMMANDS = ['snap', 'clean', 'status', 'run', 'plan', 'report', 'check', 'notify'] as const;
+type Command = (typeof COMMANDS)[number];
 
 export const POLICY_KEYS = ['keep', 'keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'tiers', 'policy'] as const;
 
@@ -154,10 +156,7 @@ export class OptionSource {
     if (this.typed.has(name)) return Boolean(this.args[name]);
     const v = this.fromConfig(name);
     if (v === undefined) return def;
-    const s = v.trim().toLowerCase();
-    if (['1', 'yes', 'true', 'on'].includes(s)) return true;
-    if (['0', 'no', 'false', 'off'].includes(s)) return false;
-    throw new UsageError(`${this.where(name)}: '${v}' is not a yes/no value`);
+    return parseYesNo(v, this.where(name));
   }
 
   int(name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -171,13 +170,11 @@ export class OptionSource {
     return n;
   }
 
-  /** A duration in seconds: plain seconds or 30s / 5m / 2h. */
+  /** A duration in seconds (fractions kept): plain seconds or 30s / 5m / 2h / 1d. */
   seconds(name: string, def: number): number {
     const v = this.str(name);
     if (v === undefined) return def;
-    const m = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/i.exec(v.trim());
-    if (!m) throw new UsageError(`${this.where(name)}: '${v}' is not a duration (use e.g. 90, 90s, 5m)`);
-    return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[(m[2] ?? 's').toLowerCase()];
+    return parseDurationMs(v, this.where(name)) / 1000;
   }
 
   /** Name the place a bad value came from, so the user can find it. */
@@ -220,8 +217,8 @@ function typedOptions(args: Parsed, argv: string[]): Set<string> {
   return typed;
 }
 
-export const DEFAULT_LOCK_WAIT = 60;
-export const DEFAULT_MAX_PERC_STORAGE = 95;
+const DEFAULT_LOCK_WAIT = 60;
+const DEFAULT_MAX_PERC_STORAGE = 95;
 
 export interface RunSettings {
   now: Date;

@@ -18,13 +18,13 @@ import { renderPage, type PageGuest } from '../../domain/report/html.ts';
 import { readRunState } from '../../domain/report/write.ts';
 
 /** Which of a guest's snapshots status shows. */
-export function statusFilter(label: string | undefined, format: string): (s: SnapshotEntry) => boolean {
+function statusFilter(label: string | undefined, format: string): (s: SnapshotEntry) => boolean {
   if (label !== undefined) return (s) => isManaged(s, { label, timestampFormat: format });
   // the original script's snapshots too: the intraday job adopts them
   return (s) => s.name !== 'current' && (isOriginalScriptSnapshot(s) || (isMarker(s.description) && (isIntradayName(s.name) || labelOf(s.name, format) !== undefined)));
 }
 
-export function statusRows(g: GuestInfo, snaps: SnapshotEntry[], keep: (s: SnapshotEntry) => boolean, format: string): StatusRow[] {
+function statusRows(g: GuestInfo, snaps: SnapshotEntry[], keep: (s: SnapshotEntry) => boolean, format: string): StatusRow[] {
   return snaps
     .filter(keep)
     .sort((a, b) => (a.snaptime ?? 0) - (b.snaptime ?? 0) || a.name.localeCompare(b.name))
@@ -42,7 +42,7 @@ export function statusRows(g: GuestInfo, snaps: SnapshotEntry[], keep: (s: Snaps
     }));
 }
 
-export function statusColumns(tz: string): Column<StatusRow>[] {
+function statusColumns(tz: string): Column<StatusRow>[] {
   return [
     { header: 'NODE', get: (r) => r.node },
     { header: 'VM', get: (r) => r.vmid, align: 'right' },

@@ -100,7 +100,7 @@ const DEFAULT_TAG = 'pve-backup-hook';
  * The config file, which the backup tools cannot do without: unlike the snapshot tools
  * (which can run from options alone), a missing default file is named, not read as empty.
  */
-export function readBackupConfigFile(configArg: unknown, env: Record<string, string | undefined> = process.env) {
+function readBackupConfigFile(configArg: unknown, env: Record<string, string | undefined> = process.env) {
   const explicit = typeof configArg === 'string' && configArg !== '' ? configArg : env.AUTOSNAP_CONFIG || undefined;
   if (explicit === undefined && !fs.existsSync(DEFAULT_CONFIG_PATH)) {
     throw new UsageError(`config file ${DEFAULT_CONFIG_PATH} does not exist (it needs a [backup] section; --config FILE or AUTOSNAP_CONFIG names another)`);

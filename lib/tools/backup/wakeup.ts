@@ -9,7 +9,8 @@ import { debug, info, warn } from '../../core/log.ts';
 import { nowDate } from '../../core/now.ts';
 import { parseFormat, print, printLines, render, type Column } from '../../core/output.ts';
 import { COMMON_HELP, runBackupTool } from './cli.ts';
-import { parseDurationMs, parseWindowMs, type BackupConfig } from '../../domain/backup/config.ts';
+import { parseWindowMs, type BackupConfig } from '../../domain/backup/config.ts';
+import { parseDurationMs } from '../../core/duration.ts';
 import { claimStaleMs, ensureServerUp, resolveWol } from '../../domain/backup/coordinator.ts';
 import { localMinute, planJobs, type BackupJob } from '../../domain/backup/jobs.ts';
 import { CLAIM_FILE, claimAgeMs, describeLock, listLocks, lockState, readClaim } from '../../domain/backup/locks.ts';
@@ -45,7 +46,7 @@ interface Item {
   detail: string;
 }
 
-export async function checkItems(cfg: BackupConfig, configPath: string | undefined): Promise<Item[]> {
+async function checkItems(cfg: BackupConfig, configPath: string | undefined): Promise<Item[]> {
   const items: Item[] = [];
   const add = (item: string, status: Item['status'], detail: string) => items.push({ item, status, detail });
   const missing = ['server', 'mac'].filter((k) => (k === 'server' ? !cfg.server : !cfg.mac));

@@ -6,6 +6,7 @@
 // /vms/{vmid} in PVE 9; VM.Monitor before).
 import { error, info, warn } from '../../core/log.ts';
 import { AppError } from '../../core/errors.ts';
+import { yesNo } from '../../core/yesno.ts';
 import { guestBase } from '../../clients/pve/path.ts';
 import type { Ctx } from './context.ts';
 import { guestsOn, storagesOnVolume } from './manifest.ts';
@@ -20,7 +21,7 @@ export function agentEnabled(value: unknown): boolean {
   const parts = String(value).split(',');
   const first = parts[0].includes('=') ? undefined : parts[0];
   const enabled = first ?? parts.find((p) => p.startsWith('enabled='))?.slice('enabled='.length);
-  return enabled === '1' || enabled === 'true' || enabled === 'on' || enabled === 'yes';
+  return enabled !== undefined && yesNo(enabled) === true;
 }
 
 /**

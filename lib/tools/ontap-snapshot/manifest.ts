@@ -14,7 +14,7 @@ import { normJunction, type Mapped } from '../../domain/ontap/mapping.ts';
 import type { Ontap, VolumeInfo } from '../../clients/ontap/types.ts';
 
 export const MANIFEST_FILE = '.autosnap-manifest.json';
-export const MANIFEST_FORMAT = 'autosnap-ontap-manifest/1';
+const MANIFEST_FORMAT = 'autosnap-ontap-manifest/1';
 
 /** Config keys that hold a guest's disks and volumes (QEMU and LXC). */
 const GUEST_DISK_KEY = /^((ide|sata|scsi|virtio|unused|mp)\d+|efidisk\d+|tpmstate\d+|rootfs)$/;

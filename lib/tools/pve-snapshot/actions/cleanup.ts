@@ -1,7 +1,7 @@
 // delete <guest|selector> --older-than AGE / --match GLOB: a clean-up. The whole plan is
 // worked out first and shown (dry run), or shown and asked about, before anything is
 // deleted. 'current', replication snapshots and a container's vzdump are never in it.
-import { confirm, interactive } from '../../../cli/confirm.ts';
+import { confirm, requireConfirmable } from '../../../cli/confirm.ts';
 import { EXIT, UsageError } from '../../../core/errors.ts';
 import { info, stderrLine } from '../../../core/log.ts';
 import { nowSeconds } from '../../../core/now.ts';
@@ -81,7 +81,7 @@ export async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
   if (match === '') throw new UsageError('--match: empty pattern');
   if (ctx.args.force) throw new UsageError('delete: --force is for one named snapshot, not for a clean-up');
   const yes = ctx.args.yes === true;
-  if (!yes && !ctx.dryRun && !interactive()) throw new UsageError('delete clean-up asks for confirmation, but stdin is not a terminal: add --yes, or --dry-run to only list');
+  requireConfirmable({ yes, dryRun: ctx.dryRun }, 'delete clean-up asks for confirmation', 'delete', '--dry-run to only list');
   return withClient(ctx, target, async (client) => {
     const guests = (await resolve(client, target)).filter((g) => !g.template || isSingleGuest(target));
     const base = { match, age, now: nowSeconds(), tz: ctx.tz, caller: callerOf(client) };
@@ -96,7 +96,7 @@ export async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
       for (const l of planLines(work)) stderrLine(`  ${l}`);
       const guestCount = new Set(work.map((s) => s.guest.vmid)).size;
       const what = work.length === 1 ? 'this snapshot' : `these ${work.length} snapshots${guestCount > 1 ? ` of ${guestCount} guests` : ''}`;
-      if (!(await confirm(`Delete ${what}?`))) {
+      if (!(await confirm(`delete ${what}`))) {
         info('nothing deleted');
         return EXIT.FAILED;
       }

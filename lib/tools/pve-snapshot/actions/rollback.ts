@@ -1,6 +1,6 @@
 // rollback <guest> <name>: everything it will do is worked out first (the assessment of
 // lib/domain/guest-snapshots/rollback.ts), said, and confirmed before the guest is touched.
-import { interactive, confirm } from '../../../cli/confirm.ts';
+import { confirm, requireConfirmable } from '../../../cli/confirm.ts';
 import { EXIT, UsageError, errorLine } from '../../../core/errors.ts';
 import { debug, info, stderrLine } from '../../../core/log.ts';
 import type { PveClient, SnapshotEntry } from '../../../clients/pve/types.ts';
@@ -105,7 +105,7 @@ export async function rollbackAction(ctx: Ctx, target: string, name: string): Pr
   const single = isSingleGuest(target);
   const yes = ctx.args.yes === true;
   if (!single && !yes) throw new UsageError(`rollback of the selector '${target}' rolls back every guest it matches: add --yes if you mean it`);
-  if (!yes && !ctx.dryRun && !interactive()) throw new UsageError(`rollback of ${target} asks for confirmation, but stdin is not a terminal: add --yes`);
+  requireConfirmable({ yes, dryRun: ctx.dryRun }, `rollback of ${target} asks for confirmation`, 'roll back');
   const start = ctx.args.start === true;
   return withClient(ctx, target, async (client) => {
     const guests = await resolve(client, target, { single });
@@ -116,7 +116,7 @@ export async function rollbackAction(ctx: Ctx, target: string, name: string): Pr
     // one guest: what will happen is said before asking (a selector needed --yes)
     if (single && steps[0].verdict === 'run') for (const line of steps[0].explain ?? []) stderrLine(line);
     if (ctx.dryRun) return printPlan(ctx, steps);
-    if (single && steps[0].verdict === 'run' && !yes && !(await confirm('Roll back?'))) {
+    if (single && steps[0].verdict === 'run' && !yes && !(await confirm('roll back'))) {
       info('nothing done');
       return EXIT.FAILED;
     }
