@@ -98,8 +98,12 @@ export async function writeManifest(ctx: Ctx, ontap: Ontap, mapped: Mapped, snap
     return;
   }
   try {
-    const dirs = await storageDirs(ctx, mapped);
-    const storages = Object.keys(dirs);
+    const all = await storageDirs(ctx, mapped);
+    const storages = Object.keys(all);
+    // Proxmox takes any path as an NFS export (pve-storage-path), but a directory the
+    // reader would not look up (safeDir) makes it refuse the whole manifest: such a
+    // directory is left out of the record (that storage's disks then read as not found)
+    const dirs = Object.fromEntries(Object.entries(all).filter(([, d]) => safeDir(d)));
     const guests = await guestsOn(ctx, storages);
     const m: Manifest = {
       format: MANIFEST_FORMAT, snapshot, volume: mapped.volume.name, svm: mapped.svm, created: ctx.now.toISOString(), storages, dirs,
