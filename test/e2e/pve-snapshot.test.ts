@@ -377,6 +377,15 @@ describe('rollback', () => {
     expect(i.stderr).toContain('incomplete snapshot (snapstate = delete)');
   });
 
+  test('a clean-up whose only match is on a locked guest: the refusal, not "nothing to delete"', async () => {
+    const tasks = await writeTasks();
+    const r = await ps(['delete', '103', '--match', 'keep', '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('103 (busy): VM is locked (backup)');
+    expect(r.stderr).not.toContain('nothing to delete');
+    expect(await writeTasks()).toBe(tasks);
+  });
+
   test('on a terminal it explains and asks: no keeps everything', async () => {
     const r = inPty(['rollback', '132', 'p1'], 'n\n');
     expect(r.out).toContain("Roll back 132 (pty) on pve1 to snapshot 'p1'");

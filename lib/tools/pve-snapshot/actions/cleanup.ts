@@ -88,7 +88,9 @@ export async function cleanupAction(ctx: Ctx, target: string): Promise<number> {
     const facts = await readEach(ctx, guests, (g) => readFacts(client, g, base));
     const steps = facts.flatMap(planCleanup);
     const work = steps.filter((s) => s.verdict === 'run');
-    if (!work.length) {
+    // "nothing matches" only when nothing does: a guest whose matches are refused (locked,
+    // unreadable) gets its refusal line instead, not a claim that it had none
+    if (!steps.length) {
       info(`nothing to delete: no snapshot matches${match !== undefined ? ` '${match}'` : ''}${age !== undefined ? ` older than ${ctx.args['older-than']}` : ''}`);
     }
     if (ctx.dryRun) return printPlan(ctx, steps);
