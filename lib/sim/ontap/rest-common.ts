@@ -3,7 +3,8 @@
 // and asynchronous calls (a job, answered 202 or waited on with return_timeout).
 import { matchRule, type Faults } from './faults.ts';
 import { badParameter, fieldsOf, filtersOf, matchesAll, project, unflatten, getPath, withParents, type Json, type Obj } from './query.ts';
-import { SimError, type OntapState, type SimJob, type SimMirror, type SimSnapshot, type SimVolume } from './state.ts';
+import { SimError, type SimJob, type SimMirror, type SimSnapshot, type SimVolume } from './records.ts';
+import type { OntapState } from './state.ts';
 
 export interface RestContext {
   state: OntapState;

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import { getPath, type Obj } from './query.ts';
 import { accepted, checkQuery, collection, FIELDS, job, jobRecord, json, mirrorRecord, need, readBody, restError, single, snapshotRecord, volumeRecord, type RestContext } from './rest-common.ts';
-import { ERR, SimError, type SimVolume } from './state.ts';
+import { ERR, SimError, type SimVolume } from './records.ts';
 
 export { json, restError, type RestContext } from './rest-common.ts';
 

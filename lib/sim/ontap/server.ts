@@ -8,7 +8,8 @@ import { UsageError } from '../../core/errors.ts';
 import { fingerprintOf, selfSignedCertificate } from './cert.ts';
 import { parseFaults, matchRule, type Faults } from './faults.ts';
 import { handleRest, json, restError } from './rest.ts';
-import { OntapState, DEMO_SEED, type Seed } from './state.ts';
+import { DEMO_SEED, type Seed } from './seed.ts';
+import { OntapState } from './state.ts';
 import { handleZapi, ZAPI_PATH } from './zapi.ts';
 import { serveUntilSignal } from '../serve.ts';
 

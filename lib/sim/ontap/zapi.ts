@@ -4,7 +4,8 @@
 import { XMLParser } from 'fast-xml-parser';
 import { matchRule } from './faults.ts';
 import { getPath, matchesExpr, type Json, type Obj } from './query.ts';
-import { ERR, SimError, type OntapState, type SimVolume } from './state.ts';
+import { ERR, SimError, type SimVolume } from './records.ts';
+import type { OntapState } from './state.ts';
 import type { RestContext } from './rest-common.ts';
 
 export const ZAPI_PATH = '/servlets/netapp.servlets.admin.XMLrequest_filer';
