@@ -14,7 +14,7 @@
 //
 // A simulated task ends in one step: it is archived (and broadcast) the moment its
 // /status says stopped; on a node the daemon's reaper does that a few ms later.
-import type { Task } from './model.ts';
+import type { Task } from './records.ts';
 
 /** Who asks, as the API handlers see them. */
 export interface TaskReader {
