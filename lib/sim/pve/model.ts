@@ -1,8 +1,8 @@
 // The simulated cluster: guests, storages, pools, tasks and the clock, loaded from a seed;
 // the checks every guest task makes (config lock, guest lock, injected failures), power
 // actions, the guest agent and config updates. Snapshots live in snapshots.ts, how the
-// records read over the API in views.ts; HTTP, auth and validation in server.ts and
-// routes.ts.
+// records read over the API in views.ts; HTTP, authentication and validation in server.ts
+// and the modules it names, the API methods in routes.ts.
 import crypto from 'node:crypto';
 import { PveError, exitText } from './errors.ts';
 import { confPath, DEFAULT_DURATIONS, LXC_DISK_RE, QEMU_DISK_RE, SNAP_ANY, SNAP_QCOW2, type Guest, type GuestType, type Storage, type Task, type TaskFail } from './records.ts';
