@@ -189,30 +189,36 @@ function resolveAuth(levels: Level[]): Auth {
   if (decider.username && (decider.apiToken || decider.apiTokenFile)) {
     throw new UsageError(`${decider.name}: give either an API token or a username, not both`);
   }
-  if (decider.username) {
-    const username = decider.username.trim();
-    if (!USER.test(username)) throw new UsageError(`${decider.name}: username '${username}' must be USER@REALM (e.g. root@pam)`);
-    const from = levels.slice(levels.indexOf(decider));
-    let password: string | undefined;
-    for (const l of from) {
-      if (l.passwordFile) {
-        password = readSecretFile(l.passwordFile, 'password');
-        if (l.passwordFileCv4pve) {
-          password = decodePasswordFile(password, l.passwordFile);
-          registerSecret(password);
-        }
-        break;
-      }
-      if (l.password) {
-        password = l.password;
+  return decider.username ? passwordAuth(levels, decider, decider.username) : tokenAuth(levels, decider);
+}
+
+/** A username: its password from the deciding level or, failing that, the first level after it that has one. */
+function passwordAuth(levels: Level[], decider: Level, user: string): Auth {
+  const username = user.trim();
+  if (!USER.test(username)) throw new UsageError(`${decider.name}: username '${username}' must be USER@REALM (e.g. root@pam)`);
+  const from = levels.slice(levels.indexOf(decider));
+  let password: string | undefined;
+  for (const l of from) {
+    if (l.passwordFile) {
+      password = readSecretFile(l.passwordFile, 'password');
+      if (l.passwordFileCv4pve) {
+        password = decodePasswordFile(password, l.passwordFile);
         registerSecret(password);
-        break;
       }
+      break;
     }
-    if (!password) throw new UsageError(`no password for ${username}: give --password-file FILE or set AUTOSNAP_PASSWORD`);
-    return { kind: 'password', username, password };
+    if (l.password) {
+      password = l.password;
+      registerSecret(password);
+      break;
+    }
   }
-  // a token: its id from the deciding level, the secret from the first level that has one
+  if (!password) throw new UsageError(`no password for ${username}: give --password-file FILE or set AUTOSNAP_PASSWORD`);
+  return { kind: 'password', username, password };
+}
+
+/** A token: its id from the deciding level, the secret from the first level that has one. */
+function tokenAuth(levels: Level[], decider: Level): Auth {
   let tokenId: string | undefined;
   let secret: string | undefined;
   if (decider.apiToken) ({ tokenId, secret } = parseApiToken(decider.apiToken, decider.name));

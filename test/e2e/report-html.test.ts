@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ruleOf, type MarkAction } from '../../lib/domain/report/html.ts';
+import { ruleOf, type MarkAction } from '../../lib/domain/report/page-facts.ts';
 import { run } from '../helpers/bin.ts';
 import { chromiumPath, dumpDom, pngSize, screenshot } from '../helpers/chromium.ts';
 import { HOSTILE_DESC, HOSTILE_NAME, startReportFixture, type ReportFixture } from '../helpers/report-fixture.ts';

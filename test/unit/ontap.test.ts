@@ -19,7 +19,8 @@ import { parseZapiResponse, zapiRequest } from '../../lib/clients/ontap/zapi.ts'
 import { SimClock } from '../../lib/sim/ontap/clock.ts';
 import { matchRule, parseFaults } from '../../lib/sim/ontap/faults.ts';
 import { badParameter, matchesExpr, project, unflatten, withParents } from '../../lib/sim/ontap/query.ts';
-import { OntapState, SimError } from '../../lib/sim/ontap/state.ts';
+import { SimError } from '../../lib/sim/ontap/records.ts';
+import { OntapState } from '../../lib/sim/ontap/state.ts';
 
 describe('disks of a VM config', () => {
   const { disks, skipped } = vmDisks({

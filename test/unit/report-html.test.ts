@@ -2,7 +2,9 @@
 // of the calendar rules, the facts gathered from outcomes and run states, and the page's
 // structure (one mark per snapshot, classes, text alternatives, nothing fetched).
 import { describe, expect, test } from 'bun:test';
-import { ageX, axisSpan, esc, guestSvg, renderPage, ruleOf, slotOf, type MarkAction, type PageFacts } from '../../lib/domain/report/html.ts';
+import { renderPage } from '../../lib/domain/report/html.ts';
+import { esc, ruleOf, type MarkAction, type PageFacts } from '../../lib/domain/report/page-facts.ts';
+import { ageX, axisSpan, guestSvg, slotOf } from '../../lib/domain/report/timeline.ts';
 import { applyRunState, guestFromDecisions, guestFromStatus, guestsFromOutcomes, parseRunState, runState } from '../../lib/domain/report/facts.ts';
 import type { GuestOutcome } from '../../lib/domain/guest-snapshots/executor.ts';
 

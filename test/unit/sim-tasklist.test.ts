@@ -2,7 +2,7 @@
 // PVE/API2/Cluster.pm tasks (with pve-common's active_workers and pve-cluster's
 // broadcast_tasklist): order, filters, paging and total, and who sees what.
 import { describe, expect, test } from 'bun:test';
-import type { Task } from '../../lib/sim/pve/model.ts';
+import type { Task } from '../../lib/sim/pve/records.ts';
 import { broadcastList, clusterTaskList, nodeTaskList, statusType } from '../../lib/sim/pve/tasklist.ts';
 
 let seq = 0;

@@ -156,11 +156,19 @@ function defaultNodeName(): string {
   return os.hostname().split('.')[0];
 }
 
-/**
- * Build the typed config from the section's values. `source` names the file for messages;
- * `nodeOverride` is `--node`.
- */
-export function backupConfigFrom(values: Record<string, string>, source: string, nodeOverride?: string): BackupConfig {
+/** The section's values with their defaults, and the checks every key shares. */
+interface Reader {
+  get(k: string): string | undefined;
+  /** `FILE [backup] KEY`, for messages */
+  what(k: string): string;
+  dur(k: string): number;
+  /** the value, which must be an absolute path when set */
+  abs(k: string): string | undefined;
+  /** the value, undefined for `auto` (found at run time) */
+  auto(k: string): string | undefined;
+}
+
+function reader(values: Record<string, string>, source: string): Reader {
   const v: Record<string, string | undefined> = {};
   for (const [k, raw] of Object.entries(values)) {
     const key = normKey(k);
@@ -169,48 +177,30 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
   }
   const get = (k: string) => v[k] ?? BACKUP_KEYS[k];
   const what = (k: string) => `${source} [backup] ${k}`;
-  const dur = (k: string) => parseDurationMs(get(k)!, what(k));
-  const abs = (k: string) => {
-    const p = get(k);
-    if (p !== undefined && !path.isAbsolute(p)) throw new UsageError(`${what(k)}: '${p}' must be an absolute path`);
-    return p;
+  return {
+    get,
+    what,
+    dur: (k) => parseDurationMs(get(k)!, what(k)),
+    abs: (k) => {
+      const p = get(k);
+      if (p !== undefined && !path.isAbsolute(p)) throw new UsageError(`${what(k)}: '${p}' must be an absolute path`);
+      return p;
+    },
+    auto: (k) => {
+      const x = get(k);
+      return x === undefined || x.toLowerCase() === 'auto' ? undefined : x;
+    },
   };
-  const auto = (k: string) => {
-    const x = get(k);
-    return x === undefined || x.toLowerCase() === 'auto' ? undefined : x;
-  };
+}
 
-  const storage = get('storage');
-  if (storage !== undefined) checkName(storage, what('storage'));
-  const mountPoint = abs('mount_point') ?? (storage ? `/mnt/pve/${storage}` : undefined);
-  const lockDir = abs('lock_dir') ?? (mountPoint ? path.join(mountPoint, 'autosnap-locks') : undefined);
-  const wolPasswordText = get('wol_password');
-  if (wolPasswordText) registerSecret(wolPasswordText);
-  const wolVia = get('wol_via')!.toLowerCase();
-  if (!['udp', 'ether', 'both'].includes(wolVia)) throw new UsageError(`${what('wol_via')}: '${get('wol_via')}' is not udp, ether or both`);
-  const syncVia = get('sync_via')!.toLowerCase();
-  if (syncVia !== 'ssh' && syncVia !== 'mount') throw new UsageError(`${what('sync_via')}: '${get('sync_via')}' is not ssh or mount`);
-  const syncShutdown = get('sync_shutdown')!.toLowerCase();
-  if (!['auto', 'yes', 'no'].includes(syncShutdown)) throw new UsageError(`${what('sync_shutdown')}: '${get('sync_shutdown')}' is not auto, yes or no`);
-  const syncLayout = get('sync_layout')!.toLowerCase();
-  if (syncLayout !== 'node' && syncLayout !== 'role') throw new UsageError(`${what('sync_layout')}: '${get('sync_layout')}' is not node or role`);
-  const syncLogKeep = Number(get('sync_log_keep'));
-  if (!/^\d+$/.test(get('sync_log_keep')!) || syncLogKeep < 1) throw new UsageError(`${what('sync_log_keep')}: '${get('sync_log_keep')}' is not a whole number >= 1`);
-  const syncDirs = (get('sync_dirs') ?? '').split(/[\s,]+/).filter(Boolean);
-  for (const d of syncDirs) if (!path.isAbsolute(d)) throw new UsageError(`${what('sync_dirs')}: '${d}' must be an absolute path`);
-  const syncTarget = get('sync_target');
-  if (syncTarget !== undefined && syncVia === 'ssh' && !path.isAbsolute(syncTarget)) {
-    throw new UsageError(`${what('sync_target')}: '${syncTarget}' must be an absolute path on the server`);
-  }
-  const sshUser = get('ssh_user')!;
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(sshUser)) throw new UsageError(`${what('ssh_user')}: '${sshUser}' is not a user name`);
+/** The backup server and how to wake it: address, MAC, probe, Wake-on-LAN. */
+function serverKeys({ get, what, dur, auto }: Reader, nodeOverride: string | undefined) {
   const server = get('server');
   if (server !== undefined && !/^[A-Za-z0-9.:_-]+$/.test(server)) throw new UsageError(`${what('server')}: '${server}' is not a host name or address`);
-  const sshOptions = (get('ssh_options') ?? '').split(/[\s,]+/).filter(Boolean);
-  for (const o of sshOptions) if (!/^[A-Za-z]+=\S+$/.test(o)) throw new UsageError(`${what('ssh_options')}: '${o}' is not Key=Value`);
-
+  const wolVia = get('wol_via')!.toLowerCase();
+  if (!['udp', 'ether', 'both'].includes(wolVia)) throw new UsageError(`${what('wol_via')}: '${get('wol_via')}' is not udp, ether or both`);
+  const wolPasswordText = get('wol_password');
   return {
-    source,
     node: checkName(nodeOverride ?? get('node_name') ?? defaultNodeName(), nodeOverride ? '--node' : what('node_name')),
     server,
     mac: get('mac') ? parseMac(get('mac')!, what('mac')) : undefined,
@@ -226,16 +216,35 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     wolResendMs: Math.max(100, dur('wol_resend')),
     wolCommand: get('wol_command') ? parseCommand(get('wol_command')!, what('wol_command')) : undefined,
     wolVia: wolVia as 'udp' | 'ether' | 'both',
+  };
+}
+
+/** The backup storage on this node (its mount and the lock directory) and the shutdown after. */
+function storageKeys({ get, what, dur, abs }: Reader) {
+  const storage = get('storage');
+  if (storage !== undefined) checkName(storage, what('storage'));
+  const mountPoint = abs('mount_point') ?? (storage ? `/mnt/pve/${storage}` : undefined);
+  return {
     storage,
     mountPoint,
     mountCheck: parseYesNo(get('mount_check')!, what('mount_check')),
     mountCommand: get('mount_command') ? parseCommand(get('mount_command')!, what('mount_command')) : undefined,
-    lockDir,
+    lockDir: abs('lock_dir') ?? (mountPoint ? path.join(mountPoint, 'autosnap-locks') : undefined),
     lockStaleMs: dur('lock_stale'),
     shutdown: parseYesNo(get('shutdown')!, what('shutdown')),
     shutdownDelayMs: dur('shutdown_delay'),
     shutdownCommand: get('shutdown_command')!,
     shutdownWaitMs: dur('shutdown_wait'),
+  };
+}
+
+/** How this node reaches the server over SSH. */
+function sshKeys({ get, what, dur, abs }: Reader) {
+  const sshUser = get('ssh_user')!;
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(sshUser)) throw new UsageError(`${what('ssh_user')}: '${sshUser}' is not a user name`);
+  const sshOptions = (get('ssh_options') ?? '').split(/[\s,]+/).filter(Boolean);
+  for (const o of sshOptions) if (!/^[A-Za-z]+=\S+$/.test(o)) throw new UsageError(`${what('ssh_options')}: '${o}' is not Key=Value`);
+  return {
     sshUser,
     sshKey: abs('ssh_key'),
     sshPort: parsePort(get('ssh_port')!, what('ssh_port')),
@@ -243,6 +252,26 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     sshKnownHosts: abs('ssh_known_hosts'),
     sshOptions,
     sshCheckCommand: get('ssh_check_command')!,
+  };
+}
+
+/** The copy of this node's directories to the server (backup-sync). */
+function syncKeys({ get, what, abs }: Reader) {
+  const syncVia = get('sync_via')!.toLowerCase();
+  if (syncVia !== 'ssh' && syncVia !== 'mount') throw new UsageError(`${what('sync_via')}: '${get('sync_via')}' is not ssh or mount`);
+  const syncShutdown = get('sync_shutdown')!.toLowerCase();
+  if (!['auto', 'yes', 'no'].includes(syncShutdown)) throw new UsageError(`${what('sync_shutdown')}: '${get('sync_shutdown')}' is not auto, yes or no`);
+  const syncLayout = get('sync_layout')!.toLowerCase();
+  if (syncLayout !== 'node' && syncLayout !== 'role') throw new UsageError(`${what('sync_layout')}: '${get('sync_layout')}' is not node or role`);
+  const syncLogKeep = Number(get('sync_log_keep'));
+  if (!/^\d+$/.test(get('sync_log_keep')!) || syncLogKeep < 1) throw new UsageError(`${what('sync_log_keep')}: '${get('sync_log_keep')}' is not a whole number >= 1`);
+  const syncDirs = (get('sync_dirs') ?? '').split(/[\s,]+/).filter(Boolean);
+  for (const d of syncDirs) if (!path.isAbsolute(d)) throw new UsageError(`${what('sync_dirs')}: '${d}' must be an absolute path`);
+  const syncTarget = get('sync_target');
+  if (syncTarget !== undefined && syncVia === 'ssh' && !path.isAbsolute(syncTarget)) {
+    throw new UsageError(`${what('sync_target')}: '${syncTarget}' must be an absolute path on the server`);
+  }
+  return {
     syncDirs,
     syncTarget,
     syncVia: syncVia as 'ssh' | 'mount',
@@ -254,6 +283,12 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     // the role's layout came with --delete-excluded: an exclusion added later also
     // clears what was copied before it
     syncDeleteExcluded: get('sync_delete_excluded') !== undefined ? parseYesNo(get('sync_delete_excluded')!, what('sync_delete_excluded')) : syncLayout === 'role',
+  };
+}
+
+/** Where the backup commands log, and the programs they run. */
+function logAndToolKeys({ get, what, abs }: Reader) {
+  return {
     logFile: get('log_file')?.toLowerCase() === 'none' ? undefined : abs('log_file'),
     syslog: parseYesNo(get('syslog')!, what('syslog')),
     syslogTag: get('syslog_tag')!,
@@ -261,6 +296,18 @@ export function backupConfigFrom(values: Record<string, string>, source: string,
     sshPath: abs('ssh_path')!,
     rsyncPath: abs('rsync_path')!,
   };
+}
+
+/**
+ * Build the typed config from the section's values. `source` names the file for messages;
+ * `nodeOverride` is `--node`. Each group of keys is read and checked by its own function.
+ */
+export function backupConfigFrom(values: Record<string, string>, source: string, nodeOverride?: string): BackupConfig {
+  const r = reader(values, source);
+  // before any check can quote it in a message
+  const wolPasswordText = r.get('wol_password');
+  if (wolPasswordText) registerSecret(wolPasswordText);
+  return { source, ...serverKeys(r, nodeOverride), ...storageKeys(r), ...sshKeys(r), ...syncKeys(r), ...logAndToolKeys(r) };
 }
 
 export function loadBackupConfig(config: Config, nodeOverride?: string): BackupConfig {

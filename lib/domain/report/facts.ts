@@ -5,7 +5,7 @@ import type { GuestInfo } from '../guests/inventory.ts';
 import type { GuestOutcome, PlanRow } from '../guest-snapshots/executor.ts';
 import type { OutcomeStatus } from '../guest-snapshots/outcome.ts';
 import type { Decision } from '../retention/plan.ts';
-import type { LastRun, PageGuest, PageSnapshot } from './html.ts';
+import type { LastRun, PageGuest, PageSnapshot } from './page-facts.ts';
 
 type Done = { job: { name: string }; outcome: GuestOutcome };
 

@@ -8,11 +8,12 @@ import { UsageError } from '../../core/errors.ts';
 import { fingerprintOf, selfSignedCertificate } from './cert.ts';
 import { parseFaults, matchRule, type Faults } from './faults.ts';
 import { handleRest, json, restError } from './rest.ts';
-import { OntapState, DEMO_SEED, type Seed } from './state.ts';
+import { DEMO_SEED, type Seed } from './seed.ts';
+import { OntapState } from './state.ts';
 import { handleZapi, ZAPI_PATH } from './zapi.ts';
 import { serveUntilSignal } from '../serve.ts';
 
-interface OntapSimOptions {
+export interface OntapSimOptions {
   /** HOST:PORT; default 127.0.0.1 and a port the OS picks */
   listen?: string;
   /** seed object or path of a seed JSON file; default the demo cluster */
@@ -26,7 +27,7 @@ interface OntapSimOptions {
   tlsKey?: string;
 }
 
-interface OntapSim {
+export interface OntapSim {
   url: string;
   host: string;
   port: number;
@@ -37,7 +38,7 @@ interface OntapSim {
   close(): Promise<void>;
 }
 
-const DEFAULT_USER = 'admin:netapp123';
+export const DEFAULT_USER = 'admin:netapp123';
 
 function parseListen(listen: string | undefined): { host: string; port: number } {
   if (!listen) return { host: '127.0.0.1', port: 0 };
@@ -80,73 +81,93 @@ function certificateFiles(certFile: string | undefined, keyFile: string | undefi
   return { cert, key, fingerprint: fingerprintOf(leaf.raw) };
 }
 
-async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSim> {
-  const { host, port } = parseListen(opts.listen);
-  const timeScale = opts.timeScale ?? 1;
-  if (!(timeScale > 0)) throw new UsageError(`--time-scale: '${opts.timeScale}' must be a positive number`);
-  const state = typeof opts.seed === 'string' ? OntapState.fromFile(opts.seed, { timeScale }) : new OntapState(opts.seed ?? DEMO_SEED, { timeScale });
-  let faults: Faults = parseFaults(opts.faults);
+/** `user:password` pairs as a map; default DEFAULT_USER. */
+function parseUsers(list: string[] | undefined): Map<string, string> {
   const users = new Map<string, string>();
-  for (const u of opts.users?.length ? opts.users : [DEFAULT_USER]) {
+  for (const u of list?.length ? list : [DEFAULT_USER]) {
     const i = u.indexOf(':');
     if (i <= 0) throw new UsageError(`--user: '${u.replace(/:.*/, ':***')}' is not USER:PASSWORD`);
     users.set(u.slice(0, i), u.slice(i + 1));
   }
-  const stats = new Map<string, number>();
+  return users;
+}
+
+/** What one running simulator keeps beside its state: users, faults in force, request counts. */
+interface Front {
+  state: OntapState;
+  users: Map<string, string>;
+  faults: Faults;
+  stats: Map<string, number>;
+}
+
+function authorized(front: Front, req: Request): boolean {
+  const h = req.headers.get('authorization') ?? '';
+  const m = /^Basic\s+(\S+)$/i.exec(h);
+  if (!m) return false;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i > 0 && front.users.get(decoded.slice(0, i)) === decoded.slice(i + 1);
+}
+
+/** The control API under /_sim (state, request counts, clock, faults); undefined for any other path. */
+async function control(front: Front, req: Request, url: URL, method: string): Promise<Response | undefined> {
+  const { state } = front;
+  if (url.pathname === '/_sim/state' && method === 'GET') return json(200, state.dump());
+  if (url.pathname === '/_sim/stats' && method === 'GET') return json(200, Object.fromEntries(front.stats));
+  if (url.pathname === '/_sim/clock' && method === 'POST') {
+    let body: { advance?: unknown };
+    try {
+      body = (await req.json()) as { advance?: unknown };
+    } catch {
+      body = {};
+    }
+    const seconds = Number(body?.advance);
+    if (body?.advance === undefined || body.advance === null || body.advance === '' || !Number.isFinite(seconds) || seconds < 0) {
+      return restError(400, '2', "body needs 'advance' (seconds, >= 0)");
+    }
+    state.clock.advance(seconds);
+    return json(200, { now: new Date(state.now()).toISOString() });
+  }
+  if (url.pathname === '/_sim/faults' && method === 'POST') {
+    try {
+      const body = (await req.json()) as { spec?: string };
+      front.faults = parseFaults(body.spec ?? '');
+      return json(200, { ok: true });
+    } catch (e) {
+      return restError(400, '2', (e as Error).message);
+    }
+  }
+  return undefined;
+}
+
+async function handle(front: Front, req: Request): Promise<Response> {
+  const url = new URL(req.url);
+  const method = req.method.toUpperCase();
+  if (front.faults.latencyMs) await Bun.sleep(front.faults.latencyMs);
+  if (!authorized(front, req)) {
+    // ONTAP answers 401 to both REST and ZAPI; the REST body carries the error object
+    return url.pathname.startsWith('/api') ? restError(401, '6691623', 'User is not authorized') : new Response('Unauthorized', { status: 401, headers: { 'www-authenticate': 'Basic realm="ONTAP"' } });
+  }
+  const key = `${method} ${template(url.pathname)}`;
+  front.stats.set(key, (front.stats.get(key) ?? 0) + 1);
+  const answer = await control(front, req, url, method);
+  if (answer) return answer;
+  const ctx = { state: front.state, faults: front.faults };
+  if (url.pathname === ZAPI_PATH && method === 'POST') return handleZapi(ctx, req);
+  const rule = matchRule(front.faults.fail, method, url.pathname);
+  if (rule) return restError(rule.status, String(rule.status), rule.message ?? `injected failure of ${method} ${url.pathname}`);
+  return handleRest(ctx, req, url);
+}
+
+export async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSim> {
+  const { host, port } = parseListen(opts.listen);
+  const timeScale = opts.timeScale ?? 1;
+  if (!(timeScale > 0)) throw new UsageError(`--time-scale: '${opts.timeScale}' must be a positive number`);
+  const state = typeof opts.seed === 'string' ? OntapState.fromFile(opts.seed, { timeScale }) : new OntapState(opts.seed ?? DEMO_SEED, { timeScale });
+  const front: Front = { state, faults: parseFaults(opts.faults), users: parseUsers(opts.users), stats: new Map() };
   const cert = opts.tlsCert || opts.tlsKey
     ? certificateFiles(opts.tlsCert, opts.tlsKey)
     : selfSignedCertificate('autosnap ontap-sim', host.includes(':') || !/^\d+\.\d+\.\d+\.\d+$/.test(host) ? ['127.0.0.1'] : [...new Set([host, '127.0.0.1'])]);
-
-  const authorized = (req: Request): boolean => {
-    const h = req.headers.get('authorization') ?? '';
-    const m = /^Basic\s+(\S+)$/i.exec(h);
-    if (!m) return false;
-    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-    const i = decoded.indexOf(':');
-    return i > 0 && users.get(decoded.slice(0, i)) === decoded.slice(i + 1);
-  };
-
-  const handle = async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
-    const method = req.method.toUpperCase();
-    if (faults.latencyMs) await Bun.sleep(faults.latencyMs);
-    if (!authorized(req)) {
-      // ONTAP answers 401 to both REST and ZAPI; the REST body carries the error object
-      return url.pathname.startsWith('/api') ? restError(401, '6691623', 'User is not authorized') : new Response('Unauthorized', { status: 401, headers: { 'www-authenticate': 'Basic realm="ONTAP"' } });
-    }
-    const key = `${method} ${template(url.pathname)}`;
-    stats.set(key, (stats.get(key) ?? 0) + 1);
-    if (url.pathname === '/_sim/state' && method === 'GET') return json(200, state.dump());
-    if (url.pathname === '/_sim/stats' && method === 'GET') return json(200, Object.fromEntries(stats));
-    if (url.pathname === '/_sim/clock' && method === 'POST') {
-      let body: { advance?: unknown };
-      try {
-        body = (await req.json()) as { advance?: unknown };
-      } catch {
-        body = {};
-      }
-      const seconds = Number(body?.advance);
-      if (body?.advance === undefined || body.advance === null || body.advance === '' || !Number.isFinite(seconds) || seconds < 0) {
-        return restError(400, '2', "body needs 'advance' (seconds, >= 0)");
-      }
-      state.clock.advance(seconds);
-      return json(200, { now: new Date(state.now()).toISOString() });
-    }
-    if (url.pathname === '/_sim/faults' && method === 'POST') {
-      try {
-        const body = (await req.json()) as { spec?: string };
-        faults = parseFaults(body.spec ?? '');
-        return json(200, { ok: true });
-      } catch (e) {
-        return restError(400, '2', (e as Error).message);
-      }
-    }
-    const ctx = { state, faults };
-    if (url.pathname === ZAPI_PATH && method === 'POST') return handleZapi(ctx, req);
-    const rule = matchRule(faults.fail, method, url.pathname);
-    if (rule) return restError(rule.status, String(rule.status), rule.message ?? `injected failure of ${method} ${url.pathname}`);
-    return handleRest(ctx, req, url);
-  };
 
   const server = Bun.serve({
     hostname: host,
@@ -154,7 +175,7 @@ async function startOntapSim(opts: OntapSimOptions = {}): Promise<OntapSim> {
     tls: { key: cert.key, cert: cert.cert },
     fetch: async (req) => {
       try {
-        return await handle(req);
+        return await handle(front, req);
       } catch (e) {
         return restError(500, '1', `internal simulator error: ${(e as Error).message}`);
       }

@@ -4,8 +4,9 @@
 import { XMLParser } from 'fast-xml-parser';
 import { matchRule } from './faults.ts';
 import { getPath, matchesExpr, type Json, type Obj } from './query.ts';
-import { ERR, SimError, type OntapState, type SimVolume } from './state.ts';
-import type { RestContext } from './rest.ts';
+import { ERR, SimError, type SimVolume } from './records.ts';
+import type { OntapState } from './state.ts';
+import type { RestContext } from './rest-common.ts';
 
 export const ZAPI_PATH = '/servlets/netapp.servlets.admin.XMLrequest_filer';
 
@@ -95,6 +96,136 @@ function volPath(st: OntapState, svm: string | undefined, p: string): { vol: Sim
   return { vol: st.volume(svm, m[1]), rel: m[2] ?? '' };
 }
 
+/** One ZAPI call: its arguments, the SVM it is scoped to (`vfiler`), and the state. */
+interface ZapiCall {
+  st: OntapState;
+  args: Obj;
+  vfiler: string | undefined;
+  /** the volume named by argument `key`, in the call's SVM */
+  vol(key?: string): SimVolume;
+}
+
+// The iterators: records in ZAPI's shape, then query, max-records and next-tag (iterate).
+const READS: Record<string, (c: ZapiCall) => Response> = {
+  'system-get-version': ({ st }) => zapiPassed({ version: `NetApp Release ${st.version}: simulated`, 'is-clustered': 'true' }),
+  'net-interface-get-iter': ({ st, args, vfiler }) =>
+    iterate(st, args, 'net-interface-info', st.lifs.filter((l) => !vfiler || l.svm === vfiler).map((l) => ({
+      'interface-name': l.name, vserver: l.svm, address: l.ip, netmask: '255.255.255.0',
+      'data-protocols': { 'data-protocol': l.services.filter((s) => s.startsWith('data_') && s !== 'data_core').map((s) => s.slice(5)) },
+      'operational-status': l.state, role: l.services.some((s) => s.startsWith('data_')) ? 'data' : 'node_mgmt',
+    }))),
+  'volume-get-iter': ({ st, args, vfiler }) => iterate(st, args, 'volume-attributes', st.volumes.filter((v) => !vfiler || v.svm === vfiler).map(volumeAttrs)),
+  'snapshot-get-iter': ({ st, args, vfiler }) => {
+    const recs = st.volumes.filter((v) => !vfiler || v.svm === vfiler).flatMap((v) => v.snapshots.map((s) => {
+      const holders = st.ownersOf(v, s.name);
+      return {
+        name: s.name, volume: v.name, vserver: v.svm, 'snapshot-instance-uuid': s.uuid, 'access-time': String(Math.floor(s.createTime / 1000)),
+        ...(s.comment !== undefined ? { comment: s.comment } : {}), busy: holders.length ? 'true' : 'false',
+        ...(s.snapmirrorLabel !== undefined ? { 'snapmirror-label': s.snapmirrorLabel } : {}),
+        ...(s.expiryTime !== undefined ? { 'expiry-time': String(Math.floor(s.expiryTime / 1000)) } : {}),
+        ...(holders.length ? { dependency: 'vclone' } : {}),
+      } as Obj;
+    }));
+    return iterate(st, args, 'snapshot-info', recs);
+  },
+  'snapmirror-get-destination-iter': ({ st, args }) => {
+    const recs = st.mirrors.map((x) => ({
+      'source-location': x.source, 'destination-location': x.destination, 'relationship-id': x.uuid, 'relationship-status': x.state === 'snapmirrored' ? 'idle' : x.state,
+    }) as Obj);
+    return iterate(st, args, 'snapmirror-destination-info', recs);
+  },
+};
+
+// Snapshots, volumes and clones.
+const VOLUME_CALLS: Record<string, (c: ZapiCall) => Response> = {
+  'snapshot-create': ({ st, args, vol }) => {
+    const exp = str(args, 'expiry-time', false);
+    st.createSnapshot(vol(), str(args, 'snapshot'), str(args, 'comment', false) || undefined, {
+      snapmirrorLabel: str(args, 'snapmirror-label', false) || undefined, expiryTime: exp ? Number(exp) * 1000 : undefined,
+    });
+    return zapiPassed();
+  },
+  'snapshot-delete': ({ st, args, vol }) => {
+    st.deleteSnapshot(vol(), str(args, 'snapshot'));
+    return zapiPassed();
+  },
+  'snapshot-restore-volume': ({ st, args, vol }) => {
+    st.restore(vol(), str(args, 'snapshot'));
+    return zapiPassed();
+  },
+  'volume-clone-create': ({ st, args, vol }) => {
+    // ZAPI has no export policy here: the clone inherits its parent's, like ONTAP does
+    const parent = vol('parent-volume');
+    st.createClone({ svm: parent.svm, name: str(args, 'volume'), parentVolume: parent.name, parentSnapshot: str(args, 'parent-snapshot'), path: str(args, 'junction-path', false) || undefined, exportPolicy: parent.exportPolicy });
+    return zapiPassed();
+  },
+  'volume-modify-iter': ({ st, args, vfiler }) => {
+    const name = getPath(args, 'query.volume-attributes.volume-id-attributes.name');
+    if (!name) throw new SimError('13115', 'Missing input: query volume-id-attributes name', 400, 13115);
+    const v = st.volume(vfiler, String(name));
+    const policy = getPath(args, 'attributes.volume-attributes.volume-export-attributes.policy');
+    if (policy !== undefined) st.modifyVolume(v, { exportPolicy: String(policy) });
+    return zapiPassed({ 'num-succeeded': 1, 'num-failed': 0 });
+  },
+  'volume-mount': ({ st, args, vol }) => {
+    st.modifyVolume(vol('volume-name'), { path: str(args, 'junction-path') });
+    return zapiPassed();
+  },
+  'volume-unmount': ({ st, vol }) => {
+    st.modifyVolume(vol('volume-name'), { path: '' });
+    return zapiPassed();
+  },
+  'volume-offline': ({ st, vol }) => {
+    st.modifyVolume(vol('name'), { state: 'offline' });
+    return zapiPassed();
+  },
+  'volume-online': ({ st, vol }) => {
+    st.modifyVolume(vol('name'), { state: 'online' });
+    return zapiPassed();
+  },
+  'volume-destroy': ({ st, vol }) => {
+    const v = vol('name');
+    if (v.state !== 'offline') throw new SimError('13042', `Volume "${v.name}" must be offline before it can be destroyed`, 400, 13042);
+    // ZAPI's volume-destroy is modelled as removing the volume at once (no recovery
+    // queue): an assumption, the ZAPI reference names no queue for it
+    st.deleteVolume(v, true);
+    return zapiPassed();
+  },
+  'snapmirror-update': ({ st, args }) => {
+    const dest = str(args, 'destination-location');
+    const x = st.mirrors.find((y) => y.destination === dest);
+    if (!x) throw new SimError('13102', `No SnapMirror relationship with destination ${dest}`, 404, 13102);
+    st.updateMirror(x);
+    return zapiPassed({ 'result-status': 'succeeded' });
+  },
+};
+
+// Files inside a volume, by `/vol/<volume>/<path>`.
+const FILE_CALLS: Record<string, (c: ZapiCall) => Response> = {
+  'clone-create': ({ st, args, vol }) => {
+    st.fileClone(vol(), str(args, 'source-path'), str(args, 'destination-path'), false);
+    return zapiPassed();
+  },
+  'file-get-file-info': ({ st, args, vfiler }) => {
+    const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
+    const f = v.files.get(rel);
+    if (!f && !st.isDir(v, rel)) throw ERR.noFile(rel, v.name);
+    return zapiPassed({ 'file-info': { name: rel.split('/').pop() ?? '', 'file-type': f ? 'file' : 'directory', 'file-size': f ? f.size : 4096 } });
+  },
+  'file-list-directory-iter': ({ st, args, vfiler }) => {
+    const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
+    const entries = st.listDir(v, rel).map((e) => ({ name: e.name, 'file-type': e.type, 'file-size': String(e.size) }) as Obj);
+    return iterate(st, args, 'file-info', entries);
+  },
+  'file-delete-file': ({ st, args, vfiler }) => {
+    const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
+    st.deleteFile(v, rel);
+    return zapiPassed();
+  },
+};
+
+const APIS: Record<string, (c: ZapiCall) => Response> = { ...READS, ...VOLUME_CALLS, ...FILE_CALLS };
+
 export async function handleZapi(ctx: RestContext, req: Request): Promise<Response> {
   const st = ctx.state;
   let doc: any;
@@ -113,114 +244,9 @@ export async function handleZapi(ctx: RestContext, req: Request): Promise<Respon
   if (rule) return zapiFailed(rule.status, rule.message ?? `injected failure of ${api}`);
   try {
     if (vfiler) st.svm(vfiler);
-    const vol = (key = 'volume') => st.volume(vfiler, str(args, key));
-    switch (api) {
-      case 'system-get-version':
-        return zapiPassed({ version: `NetApp Release ${st.version}: simulated`, 'is-clustered': 'true' });
-      case 'net-interface-get-iter':
-        return iterate(st, args, 'net-interface-info', st.lifs.filter((l) => !vfiler || l.svm === vfiler).map((l) => ({
-          'interface-name': l.name, vserver: l.svm, address: l.ip, netmask: '255.255.255.0',
-          'data-protocols': { 'data-protocol': l.services.filter((s) => s.startsWith('data_') && s !== 'data_core').map((s) => s.slice(5)) },
-          'operational-status': l.state, role: l.services.some((s) => s.startsWith('data_')) ? 'data' : 'node_mgmt',
-        })));
-      case 'volume-get-iter':
-        return iterate(st, args, 'volume-attributes', st.volumes.filter((v) => !vfiler || v.svm === vfiler).map(volumeAttrs));
-      case 'snapshot-get-iter': {
-        const recs = st.volumes.filter((v) => !vfiler || v.svm === vfiler).flatMap((v) => v.snapshots.map((s) => {
-          const holders = st.ownersOf(v, s.name);
-          return {
-            name: s.name, volume: v.name, vserver: v.svm, 'snapshot-instance-uuid': s.uuid, 'access-time': String(Math.floor(s.createTime / 1000)),
-            ...(s.comment !== undefined ? { comment: s.comment } : {}), busy: holders.length ? 'true' : 'false',
-            ...(s.snapmirrorLabel !== undefined ? { 'snapmirror-label': s.snapmirrorLabel } : {}),
-            ...(s.expiryTime !== undefined ? { 'expiry-time': String(Math.floor(s.expiryTime / 1000)) } : {}),
-            ...(holders.length ? { dependency: 'vclone' } : {}),
-          } as Obj;
-        }));
-        return iterate(st, args, 'snapshot-info', recs);
-      }
-      case 'snapshot-create':
-      {
-        const exp = str(args, 'expiry-time', false);
-        st.createSnapshot(vol(), str(args, 'snapshot'), str(args, 'comment', false) || undefined, {
-          snapmirrorLabel: str(args, 'snapmirror-label', false) || undefined, expiryTime: exp ? Number(exp) * 1000 : undefined,
-        });
-        return zapiPassed();
-      }
-      case 'snapshot-delete':
-        st.deleteSnapshot(vol(), str(args, 'snapshot'));
-        return zapiPassed();
-      case 'snapshot-restore-volume':
-        st.restore(vol(), str(args, 'snapshot'));
-        return zapiPassed();
-      case 'volume-clone-create': {
-        // ZAPI has no export policy here: the clone inherits its parent's, like ONTAP does
-        const parent = vol('parent-volume');
-        st.createClone({ svm: parent.svm, name: str(args, 'volume'), parentVolume: parent.name, parentSnapshot: str(args, 'parent-snapshot'), path: str(args, 'junction-path', false) || undefined, exportPolicy: parent.exportPolicy });
-        return zapiPassed();
-      }
-      case 'volume-modify-iter': {
-        const name = getPath(args, 'query.volume-attributes.volume-id-attributes.name');
-        if (!name) throw new SimError('13115', 'Missing input: query volume-id-attributes name', 400, 13115);
-        const v = st.volume(vfiler, String(name));
-        const policy = getPath(args, 'attributes.volume-attributes.volume-export-attributes.policy');
-        if (policy !== undefined) st.modifyVolume(v, { exportPolicy: String(policy) });
-        return zapiPassed({ 'num-succeeded': 1, 'num-failed': 0 });
-      }
-      case 'volume-mount':
-        st.modifyVolume(vol('volume-name'), { path: str(args, 'junction-path') });
-        return zapiPassed();
-      case 'volume-unmount':
-        st.modifyVolume(vol('volume-name'), { path: '' });
-        return zapiPassed();
-      case 'volume-offline':
-        st.modifyVolume(vol('name'), { state: 'offline' });
-        return zapiPassed();
-      case 'volume-online':
-        st.modifyVolume(vol('name'), { state: 'online' });
-        return zapiPassed();
-      case 'volume-destroy': {
-        const v = vol('name');
-        if (v.state !== 'offline') throw new SimError('13042', `Volume "${v.name}" must be offline before it can be destroyed`, 400, 13042);
-        // ZAPI's volume-destroy is modelled as removing the volume at once (no recovery
-        // queue): an assumption, the ZAPI reference names no queue for it
-        st.deleteVolume(v, true);
-        return zapiPassed();
-      }
-      case 'clone-create':
-        st.fileClone(vol(), str(args, 'source-path'), str(args, 'destination-path'), false);
-        return zapiPassed();
-      case 'file-get-file-info': {
-        const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
-        const f = v.files.get(rel);
-        if (!f && !st.isDir(v, rel)) throw ERR.noFile(rel, v.name);
-        return zapiPassed({ 'file-info': { name: rel.split('/').pop() ?? '', 'file-type': f ? 'file' : 'directory', 'file-size': f ? f.size : 4096 } });
-      }
-      case 'file-list-directory-iter': {
-        const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
-        const entries = st.listDir(v, rel).map((e) => ({ name: e.name, 'file-type': e.type, 'file-size': String(e.size) }) as Obj);
-        return iterate(st, args, 'file-info', entries);
-      }
-      case 'file-delete-file': {
-        const { vol: v, rel } = volPath(st, vfiler, str(args, 'path'));
-        st.deleteFile(v, rel);
-        return zapiPassed();
-      }
-      case 'snapmirror-get-destination-iter': {
-        const recs = st.mirrors.map((x) => ({
-          'source-location': x.source, 'destination-location': x.destination, 'relationship-id': x.uuid, 'relationship-status': x.state === 'snapmirrored' ? 'idle' : x.state,
-        }) as Obj);
-        return iterate(st, args, 'snapmirror-destination-info', recs);
-      }
-      case 'snapmirror-update': {
-        const dest = str(args, 'destination-location');
-        const x = st.mirrors.find((y) => y.destination === dest);
-        if (!x) throw new SimError('13102', `No SnapMirror relationship with destination ${dest}`, 404, 13102);
-        st.updateMirror(x);
-        return zapiPassed({ 'result-status': 'succeeded' });
-      }
-      default:
-        return zapiFailed(13005, `Unable to find API: ${api}`);
-    }
+    const run = Object.hasOwn(APIS, api) ? APIS[api] : undefined;
+    if (!run) return zapiFailed(13005, `Unable to find API: ${api}`);
+    return run({ st, args, vfiler, vol: (key = 'volume') => st.volume(vfiler, str(args, key)) });
   } catch (e) {
     if (e instanceof SimError) return zapiFailed(e.errno, e.message);
     throw e;

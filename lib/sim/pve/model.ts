@@ -1,89 +1,15 @@
-// The simulated cluster: guests, snapshots, storages, pools, tasks and the clock, with the
-// snapshot semantics of PVE's AbstractConfig (shared by QEMU and LXC, small differences
-// per guest type). HTTP, auth and validation live in server.ts and routes.ts.
+// The simulated cluster: guests, storages, pools, tasks and the clock, loaded from a seed;
+// the checks every guest task makes (config lock, guest lock, injected failures), power
+// actions, the guest agent and config updates. Snapshots live in snapshots.ts, how the
+// records read over the API in views.ts; HTTP, authentication and validation in server.ts
+// and the modules it names, the API methods in routes.ts.
 import crypto from 'node:crypto';
 import { PveError, exitText } from './errors.ts';
-import { formatUpid } from './upid.ts';
-import { broadcastList, type Task } from './tasklist.ts';
+import { confPath, DEFAULT_DURATIONS, LXC_DISK_RE, QEMU_DISK_RE, SNAP_ANY, SNAP_QCOW2, type Guest, type GuestType, type Storage, type Task, type TaskFail } from './records.ts';
 import type { Seed, SeedBackupJob, SeedGuest } from './seed.ts';
-import { nextEvent, parseCalendarEvent } from '../../domain/backup/calendar.ts';
-
-export type GuestType = 'qemu' | 'lxc';
-
-export interface Snap {
-  name: string;
-  snaptime: number;
-  description: string;
-  parent?: string;
-  vmstate: boolean;
-  snapstate?: 'prepare' | 'delete';
-  /** creation order, for "most recent snapshot" on ZFS */
-  seq: number;
-  config: Record<string, unknown>;
-  disks: Record<string, string>;
-}
-
-export interface Guest {
-  vmid: number;
-  type: GuestType;
-  node: string;
-  name: string;
-  status: 'running' | 'stopped';
-  paused: boolean;
-  template: boolean;
-  tags: string[];
-  pool?: string;
-  lock?: string;
-  agent?: string;
-  agentRunning: boolean;
-  /** file systems frozen through the guest agent (fsfreeze-freeze until fsfreeze-thaw) */
-  frozen?: boolean;
-  disks: Record<string, string>;
-  config: Record<string, unknown>;
-  snapshots: Map<string, Snap>;
-  /** the snapshot `current` descends from */
-  parent?: string;
-  digest: string;
-  startedAt?: number;
-}
-
-export interface Storage {
-  storage: string;
-  type: string;
-  content: string;
-  shared: boolean;
-  nodes?: string[];
-  total: number;
-  used: number;
-  disable?: boolean;
-  extra: Record<string, unknown>;
-}
-
-// A task as the model keeps it; declared with the task lists (tasklist.ts) so that
-// module need not import this one.
-export type { Task } from './tasklist.ts';
-
-export interface TaskFail {
-  vmid: number;
-  type: string;
-  message: string;
-}
-
-const DEFAULT_DURATIONS: Record<string, number> = {
-  qmsnapshot: 1.0, qmdelsnapshot: 0.5, qmrollback: 1.0,
-  vzsnapshot: 1.0, vzdelsnapshot: 0.5, vzrollback: 1.0,
-  qmsuspend: 1.0, qmpause: 0.2, qmresume: 0.5, qmstart: 1.0, qmshutdown: 2.0, qmstop: 0.5,
-  vzstart: 1.0, vzshutdown: 1.0, vzstop: 0.5, vzsuspend: 0.5, vzresume: 0.5,
-};
-
-const QEMU_DISK_RE = /^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/;
-const LXC_DISK_RE = /^(rootfs|mp\d+)$/;
-/** storage types whose volumes can always be snapshotted */
-const SNAP_ANY = new Set(['zfspool', 'zfs', 'lvmthin', 'rbd', 'btrfs', 'cephfs']);
-/** file storages: only qcow2 (QEMU) can be snapshotted */
-const SNAP_QCOW2 = new Set(['dir', 'nfs', 'cifs', 'glusterfs']);
-/** storages where a rollback past newer snapshots is refused */
-const ROLLBACK_MOST_RECENT = new Set(['zfspool', 'zfs']);
+import { formatUpid } from './upid.ts';
+import { storageConfig } from './views.ts';
+import { broadcastList } from './tasklist.ts';
 
 export interface ModelOptions {
   timeScale?: number;
@@ -215,6 +141,11 @@ export class PveModel {
 
   // ------------------------------------------------------------------ lookups
 
+  /** the next number of the model's sequence (snapshot creation order, digests) */
+  nextSeq(): number {
+    return ++this.snapSeq;
+  }
+
   touch(g: Guest): void {
     g.digest = crypto.createHash('sha1').update(`${g.vmid}:${++this.snapSeq}:${Math.random()}`).digest('hex');
   }
@@ -254,7 +185,7 @@ export class PveModel {
     return out;
   }
 
-  private snapshotPossible(g: Guest): boolean {
+  snapshotPossible(g: Guest): boolean {
     for (const v of this.volumes(g)) {
       const st = this.storages.get(v.storage);
       if (!st) return false;
@@ -321,12 +252,12 @@ export class PveModel {
     this.taskListVersions.set(node, (this.taskListVersions.get(node) ?? 0) + 1);
   }
 
-  private injected(g: Guest, type: string): string | undefined {
+  injected(g: Guest, type: string): string | undefined {
     return this.taskFails.find((f) => f.vmid === g.vmid && f.type === type)?.message;
   }
 
   /** PVE's lock_config: wait up to 10 s for the config file lock, then give up */
-  private async lockConfig(g: Guest): Promise<void> {
+  async lockConfig(g: Guest): Promise<void> {
     const until = this.cfgLocks.get(g.vmid);
     if (until === undefined) return;
     if (until > this.now()) {
@@ -341,211 +272,15 @@ export class PveModel {
     this.cfgLocks.delete(g.vmid);
   }
 
-  private checkLock(g: Guest): void {
+  checkLock(g: Guest): void {
     if (g.lock) throw new Error(`${g.type === 'qemu' ? 'VM' : 'CT'} is locked (${g.lock})`);
   }
 
   /** the guest a task works on: QEMU was checked before forking, LXC reports inside */
-  private taskGuest(node: string, type: GuestType, vmid: number): Guest {
+  taskGuest(node: string, type: GuestType, vmid: number): Guest {
     const g = this.guests.get(vmid);
     if (!g || g.node !== node || g.type !== type) throw new Error(`Configuration file '${confPath(node, type, vmid)}' does not exist`);
     return g;
-  }
-
-  // ------------------------------------------------------------------ snapshots
-
-  listSnapshots(g: Guest): Record<string, unknown>[] {
-    const out: Record<string, unknown>[] = [];
-    for (const s of g.snapshots.values()) {
-      const item: Record<string, unknown> = { name: s.name, snaptime: s.snaptime, description: s.description };
-      if (s.parent) item.parent = s.parent;
-      if (s.snapstate) item.snapstate = s.snapstate;
-      if (g.type === 'qemu') item.vmstate = s.vmstate ? 1 : 0;
-      out.push(item);
-    }
-    // PVE walks a hash: the order is not defined, and tools must not depend on it
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [out[i], out[j]] = [out[j], out[i]];
-    }
-    const current: Record<string, unknown> = { name: 'current', description: 'You are here!', running: g.status === 'running' ? 1 : 0, digest: g.digest };
-    if (g.parent) current.parent = g.parent;
-    out.push(current);
-    return out;
-  }
-
-  getSnapshot(g: Guest, name: string): Snap {
-    const s = g.snapshots.get(name);
-    if (!s) throw new PveError(500, `snapshot '${name}' does not exist`);
-    return s;
-  }
-
-  snapshotConfig(g: Guest, s: Snap): Record<string, unknown> {
-    const cfg: Record<string, unknown> = { ...this.configOf(g, s.config, s.disks), snaptime: s.snaptime, description: s.description };
-    delete cfg.digest;
-    delete cfg.lock;
-    if (s.parent) cfg.parent = s.parent;
-    else delete cfg.parent;
-    if (s.snapstate) cfg.snapstate = s.snapstate;
-    if (s.vmstate) cfg.vmstate = `${this.volumes(g)[0]?.storage ?? 'local'}:vm-${g.vmid}-state-${s.name}`;
-    return cfg;
-  }
-
-  async setSnapshotDescription(g: Guest, name: string, description: string | undefined): Promise<void> {
-    const until = this.cfgLocks.get(g.vmid);
-    if (until !== undefined && until > this.now()) {
-      await this.lockConfig(g).catch((e) => {
-        throw new PveError(500, e.message);
-      });
-    }
-    const s = this.getSnapshot(g, name);
-    if (description !== undefined) s.description = description;
-    this.touch(g);
-  }
-
-  /** HTTP phase of a snapshot create; reserved names fail before any task */
-  createSnapshot(node: string, type: GuestType, vmid: number, name: string, opts: { description?: string; vmstate?: boolean }, user: string): string {
-    if (name === 'current') throw new PveError(500, `unable to use snapshot name 'current' (reserved name)`);
-    if (type === 'qemu' && name.toLowerCase() === 'pending') throw new PveError(500, `unable to use snapshot name 'pending' (reserved name)`);
-    if (type === 'lxc' && name === 'vzdump') throw new PveError(500, `unable to use snapshot name 'vzdump' (reserved name)`);
-    if (type === 'qemu') this.guestOn(node, type, vmid);
-    else this.checkNode(node);
-    const taskType = type === 'qemu' ? 'qmsnapshot' : 'vzsnapshot';
-    return this.startTask(node, taskType, String(vmid), user, async (task) => {
-      const g = this.taskGuest(node, type, vmid);
-      await this.lockConfig(g);
-      if (g.template) throw new Error(`you can't take a snapshot if it's a template`);
-      this.checkLock(g);
-      if (g.snapshots.has(name)) throw new Error(`snapshot name '${name}' already used`);
-      if (!this.snapshotPossible(g)) throw new Error('snapshot feature is not available');
-      const withState = type === 'qemu' && !!opts.vmstate && g.status === 'running';
-      const snap: Snap = {
-        name, snaptime: this.nowSec(), description: opts.description ?? '', parent: g.parent, vmstate: withState, snapstate: 'prepare',
-        seq: ++this.snapSeq, config: { ...g.config }, disks: { ...g.disks },
-      };
-      g.lock = 'snapshot';
-      g.snapshots.set(name, snap);
-      this.touch(g);
-      const vols = this.volumes(g);
-      const freeze = type === 'qemu' && !withState && g.status === 'running' && !!g.agent && g.agentRunning;
-      let failure: string | undefined;
-      try {
-        if (withState) {
-          task.log.push(`saving VM state and RAM using storage '${vols[0]?.storage ?? 'local'}'`);
-          await this.sleep(this.durations[taskType] ?? 1);
-          task.log.push('completed saving the VM state in 1s, saved 1.02 GiB');
-        }
-        if (freeze) task.log.push(`issuing guest-agent 'fs-freeze' command`);
-        for (const v of vols) {
-          if (type === 'qemu') task.log.push(`snapshotting 'drive-${v.key}' (${v.volid})`);
-        }
-        await this.sleep(this.durations[taskType] ?? 1);
-        if (freeze) task.log.push(`issuing guest-agent 'fs-thaw' command`);
-        failure = this.injected(g, taskType);
-        if (failure) throw new Error(failure);
-      } catch (e: any) {
-        // PVE cleans up a half-made snapshot with a forced delete, then reports the error
-        task.log.push('snapshot create failed: starting cleanup');
-        g.snapshots.delete(name);
-        g.lock = undefined;
-        this.touch(g);
-        throw e;
-      }
-      delete snap.snapstate;
-      g.parent = name;
-      g.lock = undefined;
-      this.touch(g);
-    });
-  }
-
-  deleteSnapshot(node: string, type: GuestType, vmid: number, name: string, force: boolean, user: string): string {
-    if (type === 'qemu') this.guestOn(node, type, vmid);
-    else this.checkNode(node);
-    const taskType = type === 'qemu' ? 'qmdelsnapshot' : 'vzdelsnapshot';
-    return this.startTask(node, taskType, String(vmid), user, async (task) => {
-      const g = this.taskGuest(node, type, vmid);
-      await this.lockConfig(g);
-      // AbstractConfig::snapshot_delete's order: existence, replication (unless forced),
-      // then set_lock, which refuses any lock: `force` does not override a leftover
-      // `snapshot-delete`; that takes `qm unlock` / `pct unlock` first
-      const snap = g.snapshots.get(name);
-      if (!snap) throw new Error(`snapshot '${name}' does not exist`);
-      if (!force) {
-        const job = this.replication.find((r) => r.guest === g.vmid && r.snapshots.includes(name));
-        if (job) throw new Error(`snapshot '${name}' needed by replication job '${job.id}' - run replication first`);
-      }
-      this.checkLock(g);
-      if (g.template) throw new Error(`you can't delete a snapshot if vm is a template`);
-      g.lock = 'snapshot-delete';
-      snap.snapstate = 'delete';
-      this.touch(g);
-      await this.sleep(this.durations[taskType] ?? 0.5);
-      let warnings = 0;
-      const failure = this.injected(g, taskType);
-      if (failure) {
-        if (!force) throw new Error(failure);
-        task.log.push(failure);
-        warnings++;
-      }
-      for (const s of g.snapshots.values()) if (s.parent === name) s.parent = snap.parent;
-      if (g.parent === name) g.parent = snap.parent;
-      g.snapshots.delete(name);
-      g.lock = undefined;
-      this.touch(g);
-      return warnings;
-    });
-  }
-
-  rollbackSnapshot(node: string, type: GuestType, vmid: number, name: string, start: boolean, user: string): string {
-    if (type === 'qemu') this.guestOn(node, type, vmid);
-    else this.checkNode(node);
-    const taskType = type === 'qemu' ? 'qmrollback' : 'vzrollback';
-    return this.startTask(node, taskType, String(vmid), user, async (task) => {
-      const g = this.taskGuest(node, type, vmid);
-      await this.lockConfig(g);
-      if (g.template) throw new Error(`you can't rollback if vm is a template`);
-      const snap = g.snapshots.get(name);
-      if (!snap) throw new Error(`snapshot '${name}' does not exist`);
-      if (snap.snapstate) throw new Error(`unable to rollback to incomplete snapshot (snapstate = ${snap.snapstate})`);
-      this.checkLock(g);
-      for (const v of this.volumes(g, snap.disks)) {
-        const st = this.storages.get(v.storage);
-        if (!st || !ROLLBACK_MOST_RECENT.has(st.type)) continue;
-        const newer = [...g.snapshots.values()].some((s) => s.seq > snap.seq && this.volumes(g, s.disks).some((w) => w.volid === v.volid));
-        // named with its storage, as PVE says it (proxmox/pve-storage
-        // src/PVE/Storage/ZFSPoolPlugin.pm, volume_rollback_is_possible: "$storeid:$volname")
-        if (newer) throw new Error(`can't rollback, '${name}' is not most recent snapshot on '${v.storage}:${v.volname}'`);
-      }
-      g.lock = 'rollback';
-      this.touch(g);
-      if (g.status === 'running') {
-        task.log.push(type === 'qemu' ? `VM ${vmid} qmp command 'quit' - stopping hard` : `stopping container ${vmid}`);
-        g.status = 'stopped';
-        g.paused = false;
-        g.agentRunning = false;
-        g.startedAt = undefined;
-      }
-      await this.sleep(this.durations[taskType] ?? 1);
-      const failure = this.injected(g, taskType);
-      // a failed rollback leaves the guest locked, as on a real node
-      if (failure) throw new Error(failure);
-      g.config = { ...snap.config };
-      g.disks = { ...snap.disks };
-      g.parent = name;
-      g.lock = undefined;
-      if (snap.vmstate || start) {
-        if (snap.vmstate) task.log.push('resuming VM from saved state');
-        this.setRunning(g);
-      }
-      this.touch(g);
-    });
-  }
-
-  private setRunning(g: Guest): void {
-    g.status = 'running';
-    g.paused = false;
-    g.agentRunning = !!g.agent;
-    g.startedAt = this.nowSec();
   }
 
   /**
@@ -696,130 +431,13 @@ export class PveModel {
     return was ? 2 : 0;
   }
 
-  // ------------------------------------------------------------------ views
-
-  configOf(g: Guest, config = g.config, disks = g.disks): Record<string, unknown> {
-    const cfg: Record<string, unknown> = {};
-    if (g.type === 'qemu') {
-      cfg.name = g.name;
-      cfg.memory = 2048;
-      cfg.cores = 2;
-      cfg.ostype = 'l26';
-      cfg.boot = 'order=scsi0';
-      cfg.scsihw = 'virtio-scsi-single';
-      if (g.agent) cfg.agent = g.agent;
-    } else {
-      cfg.hostname = g.name;
-      cfg.memory = 512;
-      cfg.cores = 1;
-      cfg.arch = 'amd64';
-      cfg.ostype = 'debian';
-    }
-    Object.assign(cfg, config, disks);
-    if (g.tags.length) cfg.tags = g.tags.join(';');
-    if (g.template) cfg.template = 1;
-    if (g.lock) cfg.lock = g.lock;
-    if (g.parent) cfg.parent = g.parent;
-    cfg.digest = g.digest;
-    return cfg;
+  setRunning(g: Guest): void {
+    g.status = 'running';
+    g.paused = false;
+    g.agentRunning = !!g.agent;
+    g.startedAt = this.nowSec();
   }
 
-  statusOf(g: Guest): Record<string, unknown> {
-    const maxdisk = this.maxdisk(g);
-    const out: Record<string, unknown> = {
-      vmid: g.vmid, name: g.name, status: g.status, uptime: g.startedAt ? Math.max(0, this.nowSec() - g.startedAt) : 0,
-      cpus: g.type === 'qemu' ? 2 : 1, maxmem: (g.type === 'qemu' ? 2048 : 512) * 1048576, maxdisk, cpu: 0, mem: 0, disk: 0,
-      netin: 0, netout: 0, diskread: 0, diskwrite: 0, ha: { managed: 0 },
-    };
-    if (g.type === 'qemu') {
-      out.qmpstatus = g.status === 'running' ? (g.paused ? 'paused' : 'running') : 'stopped';
-      if (g.agent && !/^(0|enabled=0)(,|$)/.test(g.agent)) out.agent = 1;
-      if (g.status === 'running') out.pid = 10000 + g.vmid;
-    } else out.type = 'lxc';
-    if (g.lock) out.lock = g.lock;
-    if (g.template) out.template = 1;
-    if (g.tags.length) out.tags = g.tags.join(';');
-    return out;
-  }
-
-  maxdisk(g: Guest): number {
-    let total = 0;
-    for (const v of Object.values(g.disks)) {
-      const m = /(?:^|,)size=(\d+(?:\.\d+)?)([KMGT]?)(?:,|$)/.exec(v);
-      if (m) total += Number(m[1]) * ({ '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 } as Record<string, number>)[m[2]];
-    }
-    return Math.round(total);
-  }
-
-  resourceOfGuest(g: Guest): Record<string, unknown> {
-    const r: Record<string, unknown> = {
-      id: `${g.type}/${g.vmid}`, type: g.type, vmid: g.vmid, node: g.node, name: g.name, status: g.status,
-      template: g.template ? 1 : 0, maxdisk: this.maxdisk(g), maxmem: (g.type === 'qemu' ? 2048 : 512) * 1048576,
-      maxcpu: g.type === 'qemu' ? 2 : 1, uptime: g.startedAt ? Math.max(0, this.nowSec() - g.startedAt) : 0,
-      cpu: 0, mem: 0, disk: 0, netin: 0, netout: 0, diskread: 0, diskwrite: 0, tags: g.tags.join(';'),
-    };
-    if (g.lock) r.lock = g.lock;
-    if (g.pool) r.pool = g.pool;
-    return r;
-  }
-
-  storageStatus(s: Storage): Record<string, unknown> {
-    return {
-      storage: s.storage, type: s.type, content: s.content, active: 1, enabled: 1, shared: s.shared ? 1 : 0,
-      total: s.total, used: s.used, avail: Math.max(0, s.total - s.used), used_fraction: s.total ? s.used / s.total : 0,
-    };
-  }
-
-  /**
-   * storage.cfg as PVE writes it (PVE::SectionConfig::write_config: `type: id`, then one
-   * tab-indented `key value` line per property, a blank line between sections).
-   */
-  storageCfgText(): string {
-    return [...this.storages.values()]
-      .map((s) => {
-        const props = this.storageProps(s);
-        const lines = Object.keys(props)
-          .filter((k) => k !== 'storage' && k !== 'type')
-          .sort()
-          .map((k) => `\t${k} ${props[k]}`);
-        return `${s.type}: ${s.storage}\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
-      })
-      .join('\n');
-  }
-
-  private storageProps(s: Storage): Record<string, unknown> {
-    const out: Record<string, unknown> = { storage: s.storage, type: s.type, content: s.content, ...s.extra };
-    if (s.shared && !['nfs', 'cifs', 'rbd', 'cephfs', 'glusterfs'].includes(s.type)) out.shared = 1;
-    if (s.nodes) out.nodes = s.nodes.join(',');
-    if (s.disable) out.disable = 1;
-    if (out.sparse === true) out.sparse = 1;
-    return out;
-  }
-
-  storageConfig(s: Storage): Record<string, unknown> {
-    // the digest of the whole file, as PVE hands it out with every entry (SectionConfig
-    // parse_config: Digest::SHA::sha1_hex of the raw storage.cfg)
-    const digest = crypto.createHash('sha1').update(this.storageCfgText()).digest('hex');
-    return { ...this.storageProps(s), digest };
-  }
-
-  /**
-   * One entry of GET /cluster/backup: the job as jobs.cfg holds it (type vzdump, booleans as
-   * 0/1, enabled written by create_job), plus `next-run` from its schedule, computed from
-   * now as pve-manager's PVE/API2/Backup.pm (index) does.
-   */
-  backupJobEntry(j: SeedBackupJob): Record<string, unknown> {
-    const e: Record<string, unknown> = { type: 'vzdump' };
-    for (const [k, v] of Object.entries(j)) e[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
-    e.enabled = j.enabled === false ? 0 : 1;
-    try {
-      const next = nextEvent(parseCalendarEvent(j.schedule), new Date(this.now()));
-      if (next) e['next-run'] = Math.floor(next.getTime() / 1000);
-    } catch {
-      // a form the simulator cannot compute: PVE would have one, the entry simply lacks it
-    }
-    return e;
-  }
 
   /** everything, for /_sim/state */
   /** every task's start and end in ms since `origin` (performance.now()), for traces */
@@ -833,7 +451,7 @@ export class PveModel {
       now: new Date(this.now()).toISOString(),
       timeScale: this.timeScale,
       nodes: [...this.nodes.values()],
-      storages: [...this.storages.values()].map((s) => this.storageConfig(s)),
+      storages: [...this.storages.values()].map((s) => storageConfig(this.storages, s)),
       pools: [...this.pools.values()],
       guests: [...this.guests.values()].map((g) => ({
         vmid: g.vmid, type: g.type, node: g.node, name: g.name, status: g.status, paused: g.paused, template: g.template,
@@ -847,8 +465,4 @@ export class PveModel {
       tasks: [...this.tasks.values()].map((t) => ({ upid: t.upid, type: t.type, id: t.id, user: t.user, status: t.status, exitstatus: t.exitstatus ?? null, starttime: t.starttime, endtime: t.endtime ?? null })),
     };
   }
-}
-
-function confPath(node: string, type: GuestType, vmid: number): string {
-  return `nodes/${node}/${type === 'qemu' ? 'qemu-server' : 'lxc'}/${vmid}.conf`;
 }

@@ -202,17 +202,14 @@ interface Answer {
   body: any;
 }
 
-export async function pveshMain(argv: string[], io: PveshIo = defaultIo): Promise<number> {
-  let cmd: PveshCommand;
-  try {
-    cmd = parsePveshArgs(argv);
-  } catch (e) {
-    if (e instanceof PveshUsage) {
-      io.err(e.message + '\n');
-      return 255;
-    }
-    throw e;
-  }
+type Call = (method: string, p: string, params?: Record<string, string>) => Promise<Answer>;
+
+/**
+ * The simulator this pvesh talks to, from PVESH_SIM_URL, PVESH_SIM_TOKEN and (for a
+ * pinned certificate) PVESH_SIM_FINGERPRINT: a function making one API call as
+ * root@pam, or the exit code after the error line.
+ */
+async function connectSim(io: PveshIo): Promise<Call | number> {
   const base = io.env.PVESH_SIM_URL;
   const token = io.env.PVESH_SIM_TOKEN;
   if (!base || !token) {
@@ -236,7 +233,7 @@ export async function pveshMain(argv: string[], io: PveshIo = defaultIo): Promis
       return 255;
     }
   }
-  const call = async (method: string, p: string, params: Record<string, string> = {}): Promise<Answer> => {
+  return async (method, p, params = {}) => {
     const qs = new URLSearchParams(params).toString();
     const inQuery = method === 'GET' || method === 'DELETE';
     const r = await fetch(`${url.origin}/api2/json${p.split('/').map((s) => encodeURIComponent(s)).join('/')}${inQuery && qs ? `?${qs}` : ''}`, {
@@ -253,6 +250,21 @@ export async function pveshMain(argv: string[], io: PveshIo = defaultIo): Promis
     const body: any = await r.json().catch(() => null);
     return { status: r.status, body: body ?? { data: null, message: r.statusText } };
   };
+}
+
+export async function pveshMain(argv: string[], io: PveshIo = defaultIo): Promise<number> {
+  let cmd: PveshCommand;
+  try {
+    cmd = parsePveshArgs(argv);
+  } catch (e) {
+    if (e instanceof PveshUsage) {
+      io.err(e.message + '\n');
+      return 255;
+    }
+    throw e;
+  }
+  const call = await connectSim(io);
+  if (typeof call === 'number') return call;
 
   if (cmd.verb === 'usage') return usageCommand(cmd, io);
   let ans: Answer;
@@ -279,32 +291,34 @@ export async function pveshMain(argv: string[], io: PveshIo = defaultIo): Promis
   }
   const data = ans.body.data;
   const upid = typeof data === 'string' ? parseUpid(data) : undefined;
-  if (upid && VERBS[cmd.verb] !== 'GET') {
-    // like a CLI worker: run to the end, showing the log as it grows
-    let shown = 0;
-    let status: any;
-    for (;;) {
-      status = (await call('GET', `/nodes/${upid.node}/tasks/${data}/status`)).body?.data;
-      const log = (await call('GET', `/nodes/${upid.node}/tasks/${data}/log`, { start: String(shown), limit: '100000' })).body;
-      const lines = (log?.data ?? []) as { n: number; t: string }[];
-      // an empty log reads as one line 'no content'
-      const placeholder = log?.total === 1 && lines.length === 1 && lines[0].t === 'no content';
-      if (!placeholder) {
-        for (const l of lines) {
-          if (l.n <= shown) continue;
-          shown = l.n;
-          if (!/^TASK (OK$|ERROR: |WARNINGS: )/.test(l.t)) io.out(l.t + '\n');
-        }
-      }
-      if (!status || status.status === 'stopped') break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const exit = String(status?.exitstatus ?? '');
-    if (exit && exit !== 'OK' && !exit.startsWith('WARNINGS')) io.err(exit + '\n');
-    if (!cmd.quiet) io.out(cmd.format === 'json' || cmd.format === 'json-pretty' ? JSON.stringify(data) + '\n' : data + '\n');
-    return 0;
-  }
+  if (upid && VERBS[cmd.verb] !== 'GET') return followTask(cmd, data, upid.node, call, io);
   if (!cmd.quiet) io.out(formatResult(data, cmd.format));
+  return 0;
+}
+
+/** Like a CLI worker: the task started by `cmd` runs to its end, its log shown as it grows. */
+async function followTask(cmd: PveshCommand, upid: string, node: string, call: Call, io: PveshIo): Promise<number> {
+  let shown = 0;
+  let status: any;
+  for (;;) {
+    status = (await call('GET', `/nodes/${node}/tasks/${upid}/status`)).body?.data;
+    const log = (await call('GET', `/nodes/${node}/tasks/${upid}/log`, { start: String(shown), limit: '100000' })).body;
+    const lines = (log?.data ?? []) as { n: number; t: string }[];
+    // an empty log reads as one line 'no content'
+    const placeholder = log?.total === 1 && lines.length === 1 && lines[0].t === 'no content';
+    if (!placeholder) {
+      for (const l of lines) {
+        if (l.n <= shown) continue;
+        shown = l.n;
+        if (!/^TASK (OK$|ERROR: |WARNINGS: )/.test(l.t)) io.out(l.t + '\n');
+      }
+    }
+    if (!status || status.status === 'stopped') break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const exit = String(status?.exitstatus ?? '');
+  if (exit && exit !== 'OK' && !exit.startsWith('WARNINGS')) io.err(exit + '\n');
+  if (!cmd.quiet) io.out(cmd.format === 'json' || cmd.format === 'json-pretty' ? JSON.stringify(upid) + '\n' : upid + '\n');
   return 0;
 }
 
@@ -346,7 +360,7 @@ function usageCommand(cmd: PveshCommand, io: PveshIo): number {
  * each with its capabilities `Dr`/`-r`/`--` + `w` `c` `d` for the methods it has,
  * sorted by name, printed without border and header (pvesh.pm 'ls', resource_cap).
  */
-async function lsCommand(cmd: PveshCommand, io: PveshIo, call: (method: string, p: string, params?: Record<string, string>) => Promise<Answer>): Promise<number> {
+async function lsCommand(cmd: PveshCommand, io: PveshIo, call: Call): Promise<number> {
   const schema = apiSchema();
   const info = schema.match(cmd.path)?.info.GET as (MethodInfo & { returns?: { links?: { rel: string; href: string }[] } }) | undefined;
   if (!info) {

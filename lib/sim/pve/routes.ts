@@ -3,10 +3,13 @@
 // passed; handlers add the checks PVE makes per object (resource filtering, pools, tasks).
 import { checkPerm, hasPriv, principalName, type AuthDb, type PermContext, type Principal } from './auth.ts';
 import { PveError } from './errors.ts';
-import type { GuestType, PveModel } from './model.ts';
+import type { PveModel } from './model.ts';
+import type { GuestType } from './records.ts';
+import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots, rollbackSnapshot, setSnapshotDescription, snapshotConfig } from './snapshots.ts';
 import { clusterTaskList, nodeTaskList, type NodeTaskParams } from './tasklist.ts';
 import { parseUpid } from './upid.ts';
 import { VERSION } from './version.ts';
+import { backupJobEntry, configOf, resourceOfGuest, statusOf, storageConfig, storageStatus } from './views.ts';
 
 export interface Ctx {
   model: PveModel;
@@ -47,7 +50,7 @@ route('GET /cluster/resources', (c) => {
   const m = c.model;
   if (!type || type === 'vm') {
     for (const g of m.guests.values()) {
-      if (hasPriv(c.principal, `/vms/${g.vmid}`, 'VM.Audit', c.perm)) out.push(m.resourceOfGuest(g));
+      if (hasPriv(c.principal, `/vms/${g.vmid}`, 'VM.Audit', c.perm)) out.push(resourceOfGuest(g, m.nowSec()));
     }
   }
   if (!type || type === 'node') {
@@ -93,7 +96,7 @@ route('GET /pools', (c) => {
     for (const g of m.guests.values()) {
       if (g.pool !== poolid) continue;
       if (c.params.type && c.params.type !== g.type) continue;
-      members.push(m.resourceOfGuest(g));
+      members.push(resourceOfGuest(g, m.nowSec()));
     }
   }
   const entry: Record<string, unknown> = { poolid, members };
@@ -110,7 +113,7 @@ route('GET /pools/{poolid}', (c) => {
   if (c.params.type !== 'storage') {
     for (const g of c.model.guests.values()) {
       if (g.pool !== pool.poolid || (c.params.type && c.params.type !== g.type)) continue;
-      members.push(c.model.resourceOfGuest(g));
+      members.push(resourceOfGuest(g, c.model.nowSec()));
     }
   }
   return pool.comment ? { comment: pool.comment, members } : { members };
@@ -142,11 +145,11 @@ for (const type of ['qemu', 'lxc'] as GuestType[]) {
     for (const g of c.model.guests.values()) {
       if (g.node !== c.params.node || g.type !== type) continue;
       if (!hasPriv(c.principal, `/vms/${g.vmid}`, 'VM.Audit', c.perm)) continue;
-      out.push(c.model.statusOf(g));
+      out.push(statusOf(g, c.model.nowSec()));
     }
     return out;
   });
-  route(`GET ${base}/config`, (c) => c.model.configOf(guest(c)));
+  route(`GET ${base}/config`, (c) => configOf(guest(c)));
   route(`PUT ${base}/config`, (c) => {
     c.model.updateConfig(guest(c), c.params, user(c));
     return null;
@@ -158,7 +161,7 @@ for (const type of ['qemu', 'lxc'] as GuestType[]) {
       return c.model.startTask(c.params.node, 'qmconfig', String(g.vmid), user(c), async () => undefined);
     });
   }
-  route(`GET ${base}/status/current`, (c) => c.model.statusOf(guest(c)));
+  route(`GET ${base}/status/current`, (c) => statusOf(guest(c), c.model.nowSec()));
   // RRD statistics: 70 points of the timeframe's step, aligned to it, as pvestatd's RRD
   // answers (pve-manager PVE/API2/Nodes.pm / qemu-server rrddata: PVE::RRD::create_rrd_data)
   route(`GET ${base}/rrddata`, (c) => {
@@ -176,26 +179,26 @@ for (const type of ['qemu', 'lxc'] as GuestType[]) {
     }
     return out;
   });
-  route(`GET ${base}/snapshot`, (c) => c.model.listSnapshots(guest(c)));
-  route(`POST ${base}/snapshot`, (c) => c.model.createSnapshot(c.params.node, type, c.params.vmid, c.params.snapname,
+  route(`GET ${base}/snapshot`, (c) => listSnapshots(guest(c)));
+  route(`POST ${base}/snapshot`, (c) => createSnapshot(c.model, c.params.node, type, c.params.vmid, c.params.snapname,
     { description: c.params.description, vmstate: c.params.vmstate === 1 }, user(c)));
   route(`GET ${base}/snapshot/{snapname}`, (c) => {
-    c.model.getSnapshot(guest(c), c.params.snapname);
+    getSnapshot(guest(c), c.params.snapname);
     return [{ rel: 'child', href: 'config' }, { rel: 'child', href: 'rollback' }];
   });
-  route(`DELETE ${base}/snapshot/{snapname}`, (c) => c.model.deleteSnapshot(c.params.node, type, c.params.vmid, c.params.snapname, c.params.force === 1, user(c)));
+  route(`DELETE ${base}/snapshot/{snapname}`, (c) => deleteSnapshot(c.model, c.params.node, type, c.params.vmid, c.params.snapname, c.params.force === 1, user(c)));
   route(`GET ${base}/snapshot/{snapname}/config`, (c) => {
     const g = guest(c);
-    return c.model.snapshotConfig(g, c.model.getSnapshot(g, c.params.snapname));
+    return snapshotConfig(c.model, g, getSnapshot(g, c.params.snapname));
   });
   route(`PUT ${base}/snapshot/{snapname}/config`, async (c) => {
-    await c.model.setSnapshotDescription(guest(c), c.params.snapname, c.params.description);
+    await setSnapshotDescription(c.model, guest(c), c.params.snapname, c.params.description);
     return null;
   });
   route(`POST ${base}/snapshot/{snapname}/rollback`, (c) => {
     // QEMU needs VM.PowerMgmt too when the VM is to be started afterwards
     if (type === 'qemu' && c.params.start === 1) checkPerm(c.principal, `/vms/${c.params.vmid}`, ['VM.PowerMgmt'], false, c.perm);
-    return c.model.rollbackSnapshot(c.params.node, type, c.params.vmid, c.params.snapname, c.params.start === 1, user(c));
+    return rollbackSnapshot(c.model, c.params.node, type, c.params.vmid, c.params.snapname, c.params.start === 1, user(c));
   });
   for (const action of ['start', 'shutdown', 'stop', 'suspend', 'resume'] as const) {
     route(`POST ${base}/status/${action}`, (c) => c.model.powerTask(c.params.node, type, c.params.vmid, action, { todisk: c.params.todisk === 1 }, user(c)));
@@ -263,7 +266,7 @@ route('GET /cluster/tasks', (c) => {
 
 // GET /cluster/backup: the cluster's vzdump jobs (pve-manager PVE/API2/Backup.pm, index:
 // permissions check ['perm', '/', ['Sys.Audit']], enforced from the schema before this runs).
-route('GET /cluster/backup', (c) => c.model.backupJobs.map((j) => c.model.backupJobEntry(j)));
+route('GET /cluster/backup', (c) => c.model.backupJobs.map((j) => backupJobEntry(j, c.model.now())));
 
 // ---- storage --------------------------------------------------------------------------
 
@@ -277,7 +280,7 @@ route('GET /nodes/{node}/storage', (c) => {
     if (!c.model.storageOnNode(s.storage, c.params.node) || !canSeeStorage(c, s.storage)) continue;
     if (c.params.storage && c.params.storage !== s.storage) continue;
     if (c.params.content && !s.content.split(',').includes(c.params.content)) continue;
-    out.push(c.model.storageStatus(s));
+    out.push(storageStatus(s));
   }
   return out;
 });
@@ -286,19 +289,19 @@ route('GET /nodes/{node}/storage/{storage}/status', (c) => {
   c.model.checkNode(c.params.node);
   const s = c.model.storageOnNode(c.params.storage, c.params.node);
   if (!s) throw new PveError(400, 'No such storage.');
-  return c.model.storageStatus(s);
+  return storageStatus(s);
 });
 
 route('GET /storage', (c) => {
   return [...c.model.storages.values()]
     .filter((s) => canSeeStorage(c, s.storage) && (!c.params.type || c.params.type === s.type))
-    .map((s) => c.model.storageConfig(s));
+    .map((s) => storageConfig(c.model.storages, s));
 });
 
 route('GET /storage/{storage}', (c) => {
   const s = c.model.storages.get(c.params.storage);
   if (!s) throw new PveError(500, `storage '${c.params.storage}' does not exist`);
-  return c.model.storageConfig(s);
+  return storageConfig(c.model.storages, s);
 });
 
 const STORAGE_KEYS = new Set(['storage', 'type', 'content', 'shared', 'nodes', 'disable']);

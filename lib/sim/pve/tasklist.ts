@@ -14,6 +14,7 @@
 //
 // A simulated task ends in one step: it is archived (and broadcast) the moment its
 // /status says stopped; on a node the daemon's reaper does that a few ms later.
+import type { Task } from './records.ts';
 
 /** Who asks, as the API handlers see them. */
 export interface TaskReader {
@@ -23,26 +24,6 @@ export interface TaskReader {
   auditor: boolean;
 }
 
-/** A task of the simulated cluster, running or ended. */
-export interface Task {
-  upid: string;
-  node: string;
-  type: string;
-  id: string;
-  user: string;
-  pid: number;
-  pstart: number;
-  starttime: number;
-  endtime?: number;
-  status: 'running' | 'stopped';
-  exitstatus?: string;
-  log: string[];
-  /** the order tasks ended in: the archive index lists the last ended first */
-  endSeq?: number;
-  /** performance.now() at its start and end, for traces (/_sim/stats) */
-  startedMs?: number;
-  endedMs?: number;
-}
 
 /** A task as an entry of a list: the UPID's fields, with a token's user split into user and tokenid. */
 function entry(t: Task): Record<string, unknown> {

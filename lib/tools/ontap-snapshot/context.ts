@@ -49,17 +49,41 @@ export function bundleConfigPath(args: Parsed, env: Record<string, string | unde
   return undefined;
 }
 
-export function makeContext(args: Parsed, format: Format, env: Record<string, string | undefined> = process.env): Ctx {
+/**
+ * The config files: the ONTAP one (--ontap-config, AUTOSNAP_ONTAP_CONFIG) before the
+ * bundle's, where the [ontap ...] sections are looked up; and the one whose Proxmox
+ * settings are used (the bundle's [pve] first, the original config.ini's [proxmox] otherwise).
+ */
+function loadConfigs(args: Parsed, env: Record<string, string | undefined>): { configs: Config[]; pveConfig: Config } {
   const bundle = loadConfig({ config: bundleConfigPath(args, env) }, env);
   const ontapFile = typeof args['ontap-config'] === 'string' && args['ontap-config'] ? args['ontap-config'] : env.AUTOSNAP_ONTAP_CONFIG || undefined;
   const ontapCfg = ontapFile ? loadConfig({ config: ontapFile }, {}) : undefined;
   const configs = [ontapCfg, bundle].filter((c): c is Config => Boolean(c));
-  // Proxmox settings: the bundle's [pve] first; the original config.ini's [proxmox] otherwise
   let pveConfig = bundle;
   if (!bundle.get('pve', 'host')) {
     const legacy = (ontapCfg && legacyPveConfig(ontapCfg)) ?? legacyPveConfig(bundle);
     if (legacy) pveConfig = legacy;
   }
+  return { configs, pveConfig };
+}
+
+/** A storage.cfg entry (GET /storage) as the NFS storage fields the mapping reads. */
+function nfsStorageOf(storage: string, cfg: Record<string, unknown>): NfsStorage {
+  const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+  return {
+    storage,
+    type: String(cfg.type ?? ''),
+    server: str(cfg.server),
+    export: str(cfg.export),
+    content: str(cfg.content),
+    options: str(cfg.options),
+    nodes: str(cfg.nodes),
+    path: str(cfg.path),
+  };
+}
+
+export function makeContext(args: Parsed, format: Format, env: Record<string, string | undefined> = process.env): Ctx {
+  const { configs, pveConfig } = loadConfigs(args, env);
   let client: Promise<PveClient> | undefined;
   const ontaps = new Map<string, Promise<Ontap>>();
   const storages = new Map<string, Promise<NfsStorage>>();
@@ -99,17 +123,7 @@ export function makeContext(args: Parsed, format: Format, env: Record<string, st
         s = (async () => {
           const cfg = (await ctx.storageList()).find((s) => s.storage === storage);
           if (!cfg) throw new UsageError(`storage '${storage}' does not exist`);
-          const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
-          return {
-            storage,
-            type: String(cfg.type ?? ''),
-            server: str(cfg.server),
-            export: str(cfg.export),
-            content: str(cfg.content),
-            options: str(cfg.options),
-            nodes: str(cfg.nodes),
-            path: str(cfg.path),
-          };
+          return nfsStorageOf(storage, cfg);
         })();
         storages.set(storage, s);
       }
