@@ -3,7 +3,7 @@ import { Client, type Transport } from '../../lib/clients/pve/client.ts';
 import { PveApiError, TaskError } from '../../lib/clients/pve/errors.ts';
 import { NetworkError } from '../../lib/core/net-errors.ts';
 import { madeBy, snapshotOps, type GuestRef } from '../../lib/domain/guest-snapshots/ops.ts';
-import { sharedTaskDurations } from '../../lib/clients/pve/tasks.ts';
+import { sharedTaskDurations } from '../../lib/clients/pve/task-timing.ts';
 import type { Method, Params } from '../../lib/clients/pve/types.ts';
 import { setLogSink } from '../../lib/core/log.ts';
 

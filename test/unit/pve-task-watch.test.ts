@@ -2,7 +2,8 @@
 // looks, and the watcher itself against a scripted cluster on a virtual clock.
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { TaskError } from '../../lib/clients/pve/errors.ts';
-import { TaskDurations, TaskWatcher, coalescedTick, listView, sharedExpectation, sharedTaskDurations, watchDelay, watchFirstAt, watchedDuration, type TaskListEntry } from '../../lib/clients/pve/tasks.ts';
+import { TaskDurations, coalescedTick, sharedExpectation, sharedTaskDurations, watchDelay, watchFirstAt, watchedDuration } from '../../lib/clients/pve/task-timing.ts';
+import { TaskWatcher, listView, type TaskListEntry } from '../../lib/clients/pve/task-watcher.ts';
 import { setLogSink } from '../../lib/core/log.ts';
 
 setLogSink(() => {});

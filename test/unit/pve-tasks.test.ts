@@ -1,7 +1,8 @@
 // Task polling: the schedule (a pure function of time gone by and the expected duration),
 // what the polls tell about a task's end, and the estimate learnt from finished tasks.
 import { beforeEach, describe, expect, test } from 'bun:test';
-import { MAX_POLL_MS, TaskDurations, firstPollAt, observedDuration, pollDelay, sharedTaskDurations, waitForTask } from '../../lib/clients/pve/tasks.ts';
+import { MAX_POLL_MS, TaskDurations, firstPollAt, observedDuration, pollDelay, sharedTaskDurations } from '../../lib/clients/pve/task-timing.ts';
+import { waitForTask } from '../../lib/clients/pve/tasks.ts';
 
 const UPID = (type = 'qmdelsnapshot', node = 'pve1') => `UPID:${node}:0000ABCD:0012F00D:6553F100:${type}:100:root@pam:`;
 

@@ -9,7 +9,8 @@ import { PveApiError } from './errors.ts';
 import { NetworkError } from '../../core/net-errors.ts';
 import { PveshTransport, type PveshOptions } from './pvesh.ts';
 import { READ_RETRY, TRANSIENT_STATUS, backoffDelay, sleep as realSleep, type RetryPolicy } from './retry.ts';
-import { DEFAULT_TASK_TIMEOUT_MS, TaskWatcher } from './tasks.ts';
+import { DEFAULT_TASK_TIMEOUT_MS } from './tasks.ts';
+import { TaskWatcher } from './task-watcher.ts';
 import type { ClientStats, Method, Params, PveClient, TaskResult, WaitOptions } from './types.ts';
 
 export interface Transport {

@@ -19,6 +19,59 @@ export interface Lookahead<T, P> {
 }
 
 /**
+ * Waiting items per node, in input order (next = the first not yet started), and the
+ * slots each node has in use. The next item to start is the lowest index among the nodes
+ * with a free slot: the order of one list scanned past full nodes, without scanning every
+ * waiting item of a full node each time a slot frees (quadratic in the guests: 10,000
+ * guests on 3 nodes made ~10^8 steps, and the loop hot enough to be compiled by every JIT
+ * tier, which costs memory too).
+ */
+class NodeQueues {
+  private readonly queues = new Map<string, { list: number[]; next: number }>();
+  private readonly perNode = new Map<string, number>();
+  /** items not started yet */
+  waiting: number;
+
+  constructor(nodes: string[], private readonly maxPerNode: number) {
+    nodes.forEach((node, i) => {
+      const q = this.queues.get(node);
+      if (q) q.list.push(i);
+      else this.queues.set(node, { list: [i], next: 0 });
+    });
+    this.waiting = nodes.length;
+  }
+
+  /** The first waiting item (by index) whose node has a free slot; it takes that slot. */
+  take(): number | undefined {
+    let best: { list: number[]; next: number } | undefined;
+    let bestNode = '';
+    for (const [node, q] of this.queues) {
+      if (q.next >= q.list.length || (this.perNode.get(node) ?? 0) >= this.maxPerNode) continue;
+      if (!best || q.list[q.next] < best.list[best.next]) {
+        best = q;
+        bestNode = node;
+      }
+    }
+    if (!best) return undefined;
+    this.waiting--;
+    this.perNode.set(bestNode, (this.perNode.get(bestNode) ?? 0) + 1);
+    return best.list[best.next++];
+  }
+
+  /** An item of `node` ended: its slot is free. */
+  release(node: string): void {
+    this.perNode.set(node, (this.perNode.get(node) ?? 1) - 1);
+  }
+
+  /** The first `n` waiting items of each node, lowest indexes first. */
+  ahead(n: number): number[] {
+    const candidates: number[] = [];
+    for (const q of this.queues.values()) candidates.push(...q.list.slice(q.next, q.next + n));
+    return candidates.sort((a, b) => a - b);
+  }
+}
+
+/**
  * Run `work` for every item with at most `maxParallel` running at once and at most
  * `maxPerNode` per node. Results are returned in input order; a rejected `work` rejects
  * nothing else (its error is returned in its slot).
@@ -35,21 +88,8 @@ export async function runBounded<T extends Schedulable, R, P = undefined>(
   ahead?: Lookahead<T, P>,
 ): Promise<Array<{ ok: true; value: R } | { ok: false; error: unknown }>> {
   const maxParallel = Math.max(1, limits.maxParallel);
-  const maxPerNode = Math.max(1, limits.maxPerNode);
   const results: Array<{ ok: true; value: R } | { ok: false; error: unknown }> = new Array(items.length);
-  // Waiting items per node, in input order (next = the first not yet started). The next
-  // item to start is the lowest index among the nodes with a free slot: the order of one
-  // list scanned past full nodes, without scanning every waiting item of a full node each
-  // time a slot frees (quadratic in the guests: 10,000 guests on 3 nodes made ~10^8 steps,
-  // and the loop hot enough to be compiled by every JIT tier, which costs memory too).
-  const queues = new Map<string, { list: number[]; next: number }>();
-  items.forEach((item, i) => {
-    const q = queues.get(item.node);
-    if (q) q.list.push(i);
-    else queues.set(item.node, { list: [i], next: 0 });
-  });
-  let waitingItems = items.length;
-  const perNode = new Map<string, number>();
+  const queues = new NodeQueues(items.map((item) => item.node), Math.max(1, limits.maxPerNode));
   const prepared = new Map<number, Promise<P>>();
   let running = 0;
   const prepare = (i: number) => {
@@ -59,38 +99,17 @@ export async function runBounded<T extends Schedulable, R, P = undefined>(
     p.catch(() => {});
     prepared.set(i, p);
   };
-  /** The first waiting item (by index) whose node has a free slot. */
-  const nextStartable = (): number | undefined => {
-    let best: { list: number[]; next: number } | undefined;
-    for (const [node, q] of queues) {
-      if (q.next >= q.list.length || (perNode.get(node) ?? 0) >= maxPerNode) continue;
-      if (!best || q.list[q.next] < best.list[best.next]) best = q;
-    }
-    if (!best) return undefined;
-    waitingItems--;
-    return best.list[best.next++];
-  };
-  const prefetch = () => {
-    if (!ahead) return;
-    // the first ahead.perNode waiting items of each node, at most maxParallel in all,
-    // lowest indexes first
-    const candidates: number[] = [];
-    for (const q of queues.values()) candidates.push(...q.list.slice(q.next, q.next + ahead.perNode));
-    candidates.sort((a, b) => a - b);
-    for (const i of candidates.slice(0, maxParallel)) prepare(i);
-  };
   return new Promise((resolve) => {
     const pump = () => {
-      if (waitingItems === 0 && running === 0) {
+      if (queues.waiting === 0 && running === 0) {
         resolve(results);
         return;
       }
       while (running < maxParallel) {
-        const i = nextStartable();
+        const i = queues.take();
         if (i === undefined) break;
         const node = items[i].node;
         running++;
-        perNode.set(node, (perNode.get(node) ?? 0) + 1);
         prepare(i);
         Promise.resolve()
           .then(async () => work(items[i], i, ahead ? await prepared.get(i) : undefined))
@@ -101,11 +120,12 @@ export async function runBounded<T extends Schedulable, R, P = undefined>(
           .finally(() => {
             prepared.delete(i);
             running--;
-            perNode.set(node, (perNode.get(node) ?? 1) - 1);
+            queues.release(node);
             pump();
           });
       }
-      prefetch();
+      // the first ahead.perNode waiting items of each node, at most maxParallel in all
+      if (ahead) for (const i of queues.ahead(ahead.perNode).slice(0, maxParallel)) prepare(i);
     };
     pump();
   });

@@ -1,8 +1,8 @@
 // The simulated cluster: guests, storages, pools, tasks and the clock, loaded from a seed;
-// the checks every guest task makes (config lock, guest lock, injected failures), power
-// actions, the guest agent and config updates. Snapshots live in snapshots.ts, how the
-// records read over the API in views.ts; HTTP, authentication and validation in server.ts
-// and the modules it names, the API methods in routes.ts.
+// the checks every guest task makes (config lock, guest lock, injected failures). Snapshots
+// live in snapshots.ts, power actions and the guest agent in power.ts, config updates in
+// config.ts, how the records read over the API in views.ts; HTTP, authentication and
+// validation in server.ts and the modules it names, the API methods in routes.ts.
 import crypto from 'node:crypto';
 import { PveError, exitText } from './errors.ts';
 import { confPath, DEFAULT_DURATIONS, LXC_DISK_RE, QEMU_DISK_RE, SNAP_ANY, SNAP_QCOW2, type Guest, type GuestType, type Storage, type Task, type TaskFail } from './records.ts';
@@ -283,154 +283,7 @@ export class PveModel {
     return g;
   }
 
-  /**
-   * PUT/POST .../config: disks (a new volume from `STORAGE:SIZE_GB`), name, tags, agent,
-   * `lock`, other keys, `delete`. `user` is the caller as PVE's rpcenv names it: an API
-   * token is `user@realm!id`, so even root's own token is not `root@pam`.
-   */
-  updateConfig(g: Guest, params: Record<string, unknown>, user: string): void {
-    const root = user === 'root@pam';
-    const deletes = String(params.delete ?? '').split(/[,;\s]+/).filter(Boolean);
-    const locked = () => {
-      try {
-        this.checkLock(g);
-      } catch (e: any) {
-        throw new PveError(500, e.message);
-      }
-    };
-    if (g.type === 'qemu') {
-      // qemu-server's update_vm_api: skiplock first, then the per-option permission check
-      // (`lock` is root@pam's alone), then digest and lock inside the config lock
-      if (params.skiplock && !root) throw new PveError(400, 'Parameter verification failed.', { skiplock: 'Only root may use this option.' });
-      if (!root && (params.lock !== undefined || deletes.includes('lock'))) throw new PveError(500, "only root can set 'lock' config");
-      if (params.digest !== undefined && params.digest !== g.digest) {
-        throw new PveError(500, 'detected modified configuration - file changed by other user? Try again.');
-      }
-      if (!params.skiplock) locked();
-    } else {
-      // pve-container checks the lock unconditionally (it has no skiplock): a locked
-      // container is unlocked only by `pct unlock` on its node, never over the API
-      locked();
-      if (params.digest !== undefined && params.digest !== g.digest) {
-        throw new PveError(500, 'detected modified configuration - file changed by other user? Try again.');
-      }
-    }
-    const diskRe = g.type === 'qemu' ? QEMU_DISK_RE : LXC_DISK_RE;
-    const skip = new Set(['node', 'vmid', 'digest', 'skiplock', 'delete', 'revert', 'background_delay', 'force']);
-    for (const [k, v] of Object.entries(params)) {
-      if (skip.has(k)) continue;
-      const value = String(v);
-      if (diskRe.test(k)) {
-        const m = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(?:\.\d+)?)(,.*)?$/i.exec(value);
-        if (m) {
-          const st = this.storages.get(m[1]);
-          if (!st) throw new PveError(500, `storage '${m[1]}' does not exist`);
-          // the next free disk number, counting volumes still held by snapshots
-          let n = 0;
-          for (const d of [g.disks, ...[...g.snapshots.values()].map((x) => x.disks)]) {
-            for (const vol of Object.values(d)) {
-              const dm = /-disk-(\d+)/.exec(vol);
-              if (dm) n = Math.max(n, Number(dm[1]) + 1);
-            }
-          }
-          const opts = m[3] ?? '';
-          const fmt = /(^|,)format=(\w+)/.exec(opts)?.[2] ?? 'qcow2';
-          const file = ['dir', 'nfs', 'cifs', 'glusterfs'].includes(st.type) ? `${g.vmid}/vm-${g.vmid}-disk-${n}.${fmt}` : `vm-${g.vmid}-disk-${n}`;
-          g.disks[k] = `${m[1]}:${file}${opts.replace(/(^|,)format=\w+/, '')},size=${m[2]}G`;
-        } else g.disks[k] = value;
-      } else if (k === 'name' || k === 'hostname') g.name = value;
-      else if (k === 'tags') g.tags = value.split(/[;,\s]+/).filter(Boolean);
-      else if (k === 'agent') g.agent = value;
-      else if (k === 'lock') g.lock = value;
-      else g.config[k] = v;
-    }
-    for (const k of deletes) {
-      delete g.disks[k];
-      delete g.config[k];
-      if (k === 'tags') g.tags = [];
-      if (k === 'agent') g.agent = undefined;
-      if (k === 'lock') g.lock = undefined;
-    }
-    this.touch(g);
-  }
-
-  // ------------------------------------------------------------------ power
-
-  powerTask(node: string, type: GuestType, vmid: number, action: 'start' | 'shutdown' | 'stop' | 'suspend' | 'resume', opts: { todisk?: boolean }, user: string): string {
-    const g0 = this.guestOn(node, type, vmid);
-    const prefix = type === 'qemu' ? 'qm' : 'vz';
-    const taskType = action === 'suspend' && type === 'qemu' && !opts.todisk ? 'qmpause' : `${prefix}${action}`;
-    if (action === 'start' && g0.status === 'running' && !g0.paused) throw new PveError(500, `${type === 'qemu' ? 'VM' : 'CT'} ${vmid} already running`);
-    return this.startTask(node, taskType, String(vmid), user, async () => {
-      const g = this.taskGuest(node, type, vmid);
-      await this.lockConfig(g);
-      const word = type === 'qemu' ? 'VM' : 'CT';
-      if (action === 'start' || action === 'resume') {
-        if (g.lock && !(g.lock === 'suspended' && type === 'qemu')) this.checkLock(g);
-        if (action === 'resume' && g.status !== 'running' && g.lock !== 'suspended') throw new Error(`${word} ${vmid} not running`);
-      } else if (action !== 'stop') this.checkLock(g);
-      if ((action === 'shutdown' || action === 'suspend') && g.status !== 'running') throw new Error(`${word} ${vmid} not running`);
-      if (action === 'suspend' && opts.todisk) g.lock = 'suspending';
-      await this.sleep(this.durations[taskType] ?? 0.5);
-      const failure = this.injected(g, taskType);
-      if (failure) {
-        if (g.lock === 'suspending') g.lock = undefined;
-        throw new Error(failure);
-      }
-      switch (action) {
-        case 'start':
-        case 'resume':
-          if (g.lock === 'suspended') g.lock = undefined;
-          this.setRunning(g);
-          break;
-        case 'shutdown':
-        case 'stop':
-          g.status = 'stopped';
-          g.paused = false;
-          g.agentRunning = false;
-          g.startedAt = undefined;
-          break;
-        case 'suspend':
-          if (opts.todisk) {
-            g.lock = 'suspended';
-            g.status = 'stopped';
-            g.agentRunning = false;
-            g.startedAt = undefined;
-          } else g.paused = true;
-          break;
-      }
-      this.touch(g);
-    });
-  }
-
-  agentPing(node: string, vmid: number): void {
-    const g = this.guestOn(node, 'qemu', vmid);
-    if (!g.agent || /^(0|enabled=0)(,|$)/.test(g.agent)) throw new PveError(500, 'No QEMU guest agent configured');
-    if (g.status !== 'running') throw new PveError(500, `VM ${vmid} is not running`);
-    if (!g.agentRunning || g.paused) throw new PveError(500, 'QEMU guest agent is not running');
-  }
-
-  /**
-   * POST .../agent/fsfreeze-freeze and fsfreeze-thaw: the checks of agent_available in
-   * qemu-server's PVE/QemuServer/Agent.pm (no agent configured, VM not running, agent not
-   * running), then the guest's answer. Assumption: the result is the number of file
-   * systems frozen or thawed (qemu-guest-agent's guest-fsfreeze-* return that count);
-   * the simulator's guests have 2 when frozen. A second freeze fails as the agent does
-   * while frozen (only guest-fsfreeze-status/thaw are allowed then).
-   */
-  agentFreeze(node: string, vmid: number, freeze: boolean): number {
-    this.agentPing(node, vmid);
-    const g = this.guestOn(node, 'qemu', vmid);
-    if (freeze) {
-      if (g.frozen) throw new PveError(500, 'Agent error: Command guest-fsfreeze-freeze has been disabled: the agent is in frozen state');
-      g.frozen = true;
-      return 2;
-    }
-    const was = g.frozen;
-    g.frozen = false;
-    return was ? 2 : 0;
-  }
-
+  /** the guest runs from now on (a start, a resume, a rollback to a snapshot with RAM) */
   setRunning(g: Guest): void {
     g.status = 'running';
     g.paused = false;
@@ -438,13 +291,12 @@ export class PveModel {
     g.startedAt = this.nowSec();
   }
 
-
-  /** everything, for /_sim/state */
   /** every task's start and end in ms since `origin` (performance.now()), for traces */
   taskTimes(origin: number): { upid: string; node: string; type: string; id: string; start: number; end?: number }[] {
     return [...this.tasks.values()].map((t) => ({ upid: t.upid, node: t.node, type: t.type, id: t.id, start: (t.startedMs ?? origin) - origin, end: t.endedMs === undefined ? undefined : t.endedMs - origin }));
   }
 
+  /** everything, for /_sim/state */
   dump(): Record<string, unknown> {
     return {
       cluster: this.cluster,

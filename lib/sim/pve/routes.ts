@@ -2,8 +2,10 @@
 // and coerced (integers as numbers, booleans as 0/1) and the schema's permission check has
 // passed; handlers add the checks PVE makes per object (resource filtering, pools, tasks).
 import { checkPerm, hasPriv, principalName, type AuthDb, type PermContext, type Principal } from './auth.ts';
+import { updateConfig } from './config.ts';
 import { PveError } from './errors.ts';
 import type { PveModel } from './model.ts';
+import { agentFreeze, agentPing, powerTask } from './power.ts';
 import type { GuestType } from './records.ts';
 import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots, rollbackSnapshot, setSnapshotDescription, snapshotConfig } from './snapshots.ts';
 import { clusterTaskList, nodeTaskList, type NodeTaskParams } from './tasklist.ts';
@@ -151,13 +153,13 @@ for (const type of ['qemu', 'lxc'] as GuestType[]) {
   });
   route(`GET ${base}/config`, (c) => configOf(guest(c)));
   route(`PUT ${base}/config`, (c) => {
-    c.model.updateConfig(guest(c), c.params, user(c));
+    updateConfig(c.model, guest(c), c.params, user(c));
     return null;
   });
   if (type === 'qemu') {
     route(`POST ${base}/config`, (c) => {
       const g = guest(c);
-      c.model.updateConfig(g, c.params, user(c));
+      updateConfig(c.model, g, c.params, user(c));
       return c.model.startTask(c.params.node, 'qmconfig', String(g.vmid), user(c), async () => undefined);
     });
   }
@@ -201,16 +203,16 @@ for (const type of ['qemu', 'lxc'] as GuestType[]) {
     return rollbackSnapshot(c.model, c.params.node, type, c.params.vmid, c.params.snapname, c.params.start === 1, user(c));
   });
   for (const action of ['start', 'shutdown', 'stop', 'suspend', 'resume'] as const) {
-    route(`POST ${base}/status/${action}`, (c) => c.model.powerTask(c.params.node, type, c.params.vmid, action, { todisk: c.params.todisk === 1 }, user(c)));
+    route(`POST ${base}/status/${action}`, (c) => powerTask(c.model, c.params.node, type, c.params.vmid, action, { todisk: c.params.todisk === 1 }, user(c)));
   }
 }
 
 route('POST /nodes/{node}/qemu/{vmid}/agent/ping', (c) => {
-  c.model.agentPing(c.params.node, c.params.vmid);
+  agentPing(c.model, c.params.node, c.params.vmid);
   return { result: {} };
 });
-route('POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-freeze', (c) => ({ result: c.model.agentFreeze(c.params.node, c.params.vmid, true) }));
-route('POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw', (c) => ({ result: c.model.agentFreeze(c.params.node, c.params.vmid, false) }));
+route('POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-freeze', (c) => ({ result: agentFreeze(c.model, c.params.node, c.params.vmid, true) }));
+route('POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw', (c) => ({ result: agentFreeze(c.model, c.params.node, c.params.vmid, false) }));
 
 // ---- tasks ----------------------------------------------------------------------------
 
