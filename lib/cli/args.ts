@@ -99,27 +99,9 @@ export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?
   let unknown: string | undefined;
   const stringSet = new Set(string);
   for (const [k, v] of Object.entries(alias)) if (stringSet.has(String(v))) stringSet.add(k);
-  // minimist would read `--vmid -100:200` as the flag -1; a value that starts with a dash
-  // and a digit or @ (a selector exclusion) belongs to the option before it.
-  const expanded = expandParamFiles(argv, stringSet);
   const boolSet = new Set(boolean);
   for (const [k, v] of Object.entries(alias)) if (boolSet.has(String(v))) boolSet.add(k);
-  const joined: string[] = [];
-  for (let i = 0; i < expanded.length; i++) {
-    const a = expanded[i];
-    const name = a.replace(/^--?/, '');
-    const next = expanded[i + 1];
-    const flag = /^--?([^=]+)=(.*)$/s.exec(a);
-    if (flag && boolSet.has(flag[1])) {
-      // minimist reads every value but `false` after a flag's `=` as true, so `--yes=no`
-      // would mean yes: the value is read as the config files read one
-      const long = alias[flag[1]];
-      joined.push(`--${parseYesNo(flag[2], `--${typeof long === 'string' ? long : flag[1]}`) ? '' : 'no-'}${flag[1]}`);
-    } else if (a.startsWith('-') && !a.includes('=') && stringSet.has(name) && next !== undefined && /^-[\d@]/.test(next)) {
-      joined.push(`${a.startsWith('--') ? '--' : '-'}${name}=${next}`);
-      i++;
-    } else joined.push(a);
-  }
+  const joined = normaliseArgs(expandParamFiles(argv, stringSet), stringSet, boolSet, alias);
   const parsed = minimist(joined, {
     string,
     boolean,
@@ -163,6 +145,36 @@ export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?
     }
   }
   return parsed;
+}
+
+/**
+ * The arguments as minimist should see them: a flag's `=value` read as yes/no, and the
+ * value of an option that starts with a dash joined to it.
+ */
+function normaliseArgs(expanded: string[], stringSet: Set<string>, boolSet: Set<string>, alias: Record<string, string | string[]>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < expanded.length; i++) {
+    const a = expanded[i];
+    const name = a.replace(/^--?/, '');
+    const next = expanded[i + 1];
+    const flag = /^--?([^=]+)=(.*)$/s.exec(a);
+    if (flag && boolSet.has(flag[1])) {
+      // minimist reads every value but `false` after a flag's `=` as true, so `--yes=no`
+      // would mean yes: the value is read as the config files read one
+      const long = alias[flag[1]];
+      joined.push(`--${parseYesNo(flag[2], `--${typeof long === 'string' ? long : flag[1]}`) ? '' : 'no-'}${flag[1]}`);
+    } else if (flag && flag[1].startsWith('no-') && boolSet.has(flag[1].slice(3))) {
+      // minimist keeps `--no-dry-run=no` as an option of its own and leaves the flag at its
+      // default: the double negative, meant as a dry run, would run for real
+      throw new UsageError(`--${flag[1]} takes no value; give --${flag[1].slice(3)}=yes|no or --${flag[1]} alone`);
+    } else if (a.startsWith('-') && !a.includes('=') && stringSet.has(name) && next !== undefined && /^-[\d@]/.test(next)) {
+      // minimist would read `--vmid -100:200` as the flag -1; a value that starts with a dash
+      // and a digit or @ (a selector exclusion) belongs to the option before it.
+      joined.push(`${a.startsWith('--') ? '--' : '-'}${name}=${next}`);
+      i++;
+    } else joined.push(a);
+  }
+  return joined;
 }
 
 /**

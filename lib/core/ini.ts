@@ -37,7 +37,14 @@ export function parseIni(text: string, source = 'config'): IniFile {
       continue;
     }
     const eq = raw.search(/[=:]/);
-    if (eq <= 0) throw new UsageError(`${source}:${i + 1}: expected 'key = value' or '[section]', got '${raw}'`);
+    // The line is not repeated: a malformed line is as likely a secret with its '='
+    // forgotten (`api_token_secret 1234-...`) or pasted on its own, and the message goes
+    // to stderr and the journal before any secret of the file is known to the redactor.
+    // A key with a blank in it (`wol_password aa:bb:...`, split at the first ':') is
+    // such a line too: quoting it as an unknown key would show part of the value.
+    if (eq <= 0 || /\s/.test(raw.slice(0, eq).trim())) {
+      throw new UsageError(`${source}:${i + 1}: expected 'key = value' or '[section]' (the line is not shown: it may hold a secret)`);
+    }
     const key = raw.slice(0, eq).trim().toLowerCase();
     let value = raw.slice(eq + 1).trim();
     if (value.length >= 2 && /^(["']).*\1$/.test(value)) value = value.slice(1, -1);

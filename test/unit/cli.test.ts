@@ -81,6 +81,23 @@ describe('ini', () => {
   test('garbage line is named with its line number', () => {
     expect(() => parseIni('[a]\nnonsense\n', 'x.conf')).toThrow("x.conf:2: expected 'key = value'");
   });
+  // a line the reader refuses is reported before the file's secrets are registered for
+  // redaction: nothing of it may be repeated (the '=' forgotten, or the ':' of a value taken
+  // for the separator, leaving a key with a blank that an unknown-key message would quote)
+  test.each([
+    ['no separator', '[pve]\napi_token_secret 11111111-2222-3333-4444-555555555555\n', '11111111'],
+    ['a value with a colon', '[backup]\nwol_password aa:bb:cc:dd:ee:ff\n', 'aa'],
+    ['a secret pasted alone', '[pve]\nS3cr3tPassw0rd\n', 'S3cr3t'],
+  ])('a malformed line is refused without repeating it: %s', (_n, text, secretPart) => {
+    let msg = '';
+    try {
+      parseIni(text, 'x.conf');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toStartWith("x.conf:2: expected 'key = value'");
+    expect(msg).not.toContain(secretPart);
+  });
 });
 
 describe('output formats', () => {

@@ -5,7 +5,7 @@ import { assessRollback, configVolumes, newerSnapshots } from '../../lib/domain/
 import { formatTime, renderTree, treeRows } from '../../lib/tools/pve-snapshot/tree.ts';
 import { ageText, cleanupCandidates } from '../../lib/tools/pve-snapshot/actions/cleanup.ts';
 import { configLines } from '../../lib/tools/pve-snapshot/actions/config.ts';
-import { existingNameProblem, isSingleGuest } from '../../lib/tools/pve-snapshot/frame.ts';
+import { existingNameProblem, isSingleGuest, olderThan } from '../../lib/tools/pve-snapshot/frame.ts';
 import { unlockHint } from '../../lib/tools/pve-snapshot/locks.ts';
 import { nowSeconds } from '../../lib/core/now.ts';
 import type { SnapshotEntry } from '../../lib/clients/pve/types.ts';
@@ -230,4 +230,15 @@ describe('completion words', () => {
   test('selectors add @all, nodes, pools and tags (lower case, once each)', () => {
     expect(completionWords(guests, true).filter((w) => w.startsWith('@'))).toEqual(['@all', '@all-pve1', '@all-pve2', '@pool-prod', '@tag-prod', '@tag-web']);
   });
+});
+
+describe('--older-than', () => {
+  // the age a clean-up deletes by: `ms` would make `6ms` (meant as months) match everything
+  test.each([
+    ['30d', 2_592_000],
+    ['36h', 129_600],
+    ['90', 90],
+    ['2w', 1_209_600],
+  ])('%s -> %p s', (text, s) => expect(olderThan({ _: [], 'older-than': text })).toBe(s));
+  test.each(['6ms', '500ms', '1000 MS'])('%s is refused', (text) => expect(() => olderThan({ _: [], 'older-than': text })).toThrow('is milliseconds'));
 });

@@ -21,5 +21,7 @@ describe('a flag given a value on the command line reads it with the same words'
   ])('%j -> yes %p', (argv, want) => expect(parseArgs(argv, spec, { global: false }).yes).toBe(want));
   test('a value that is not a yes/no word is refused, not read as yes', () =>
     expect(() => parseArgs(['--yes=maybe'], spec, { global: false })).toThrow("--yes: 'maybe' is not yes or no"));
+  test.each([['--no-dry-run=no'], ['--no-dry-run=yes'], ['--no-yes=no']])('a negated flag given a value is refused, not ignored: %s', (arg) =>
+    expect(() => parseArgs([arg], spec, { global: false })).toThrow('takes no value'));
   test('a short flag is named by its long name', () => expect(() => parseArgs(['-y=maybe'], spec, { global: false })).toThrow("--yes: 'maybe' is not yes or no"));
 });
