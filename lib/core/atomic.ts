@@ -5,6 +5,7 @@
 // a full disk fails the write after the create succeeded.
 import fs from 'node:fs';
 import path from 'node:path';
+import { UsageError } from './errors.ts';
 
 export function writeFileAtomic(file: string, text: string, mode = 0o644): void {
   const dir = path.dirname(path.resolve(file));
@@ -25,4 +26,20 @@ export function writeFileAtomic(file: string, text: string, mode = 0o644): void 
     fs.rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * Before a run starts: the directory a file will be replaced in exists and is one, so a
+ * typo is one usage line at the start and not a lost file at the end. Returns the directory.
+ */
+export function checkTargetDir(file: string, where: string): string {
+  const dir = path.dirname(path.resolve(file));
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new UsageError(`${where}: directory ${dir} does not exist`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${where}: ${dir} is not a directory`);
+  return dir;
 }

@@ -4,19 +4,15 @@
 // certificate signed by a CA is pinned as well as a self-signed one.
 import { ConnectionError } from '../../core/errors.ts';
 import { debug, registerSecret, warn } from '../../core/log.ts';
-import { HttpsEndpoint } from '../../core/https.ts';
+import { HttpsEndpoint, type Trust } from '../../core/https.ts';
 import { formatHost, type HostPort } from '../../core/hosts.ts';
 import { OntapAuthError } from './errors.ts';
 
-export interface HttpOptions {
+/** Where and as whom, and how the certificate is trusted (the shared client's Trust). */
+export interface HttpOptions extends Trust {
   host: HostPort;
   user: string;
   password: string;
-  /** uppercase colon-hex SHA-256 pins */
-  fingerprints?: string[];
-  /** PEM of extra trusted CAs */
-  ca?: string;
-  insecure?: boolean;
   timeoutMs?: number;
 }
 
@@ -41,7 +37,7 @@ export class OntapHttp {
     registerSecret(this.auth.slice(6));
     this.endpoint = new HttpsEndpoint({
       host: opts.host,
-      trust: { fingerprints: opts.fingerprints, ca: opts.ca, insecure: opts.insecure },
+      trust: opts,
       timeoutMs: opts.timeoutMs ?? 30_000,
       untrustedHint: (fp) => (fp ? `; pin it with fingerprint = ${fp} or give ca_file` : ''),
     });

@@ -6,7 +6,7 @@
 // cannot simply be fetch's only CA: see lib/core/tls.ts.
 import { ConnectionError } from '../../core/errors.ts';
 import { debug, redact, registerSecret, warn } from '../../core/log.ts';
-import { HttpsEndpoint } from '../../core/https.ts';
+import { HttpsEndpoint, type Trust } from '../../core/https.ts';
 import { AuthError, PveApiError, paramErrorsOf, pveMessageOf } from './errors.ts';
 import { CertificateMismatchError, NetworkError } from '../../core/net-errors.ts';
 import { formatHost, type HostPort } from '../../core/hosts.ts';
@@ -17,14 +17,10 @@ export type Auth =
   | { kind: 'token'; tokenId: string; secret: string }
   | { kind: 'password'; username: string; password: string; realm?: string; otp?: string };
 
-export interface ApiOptions {
+/** The hosts, the credentials, and how their certificates are trusted (the shared client's Trust). */
+export interface ApiOptions extends Trust {
   hosts: HostPort[];
   auth: Auth;
-  /** normalised SHA-256 pins (uppercase colon hex) */
-  fingerprints?: string[];
-  /** PEM text of extra trusted CAs */
-  ca?: string;
-  insecure?: boolean;
   timeoutMs?: number;
   /** the client's clock (ms), injectable so tests can age a ticket */
   now?: () => number;
@@ -237,7 +233,7 @@ export class ApiTransport {
       }
       e = new HttpsEndpoint({
         host,
-        trust: { fingerprints: o.fingerprints, ca: o.ca, insecure: o.insecure },
+        trust: o,
         timeoutMs: o.timeoutMs ?? 30_000,
         // first contact with a stock node (self-signed pve-ssl.pem): the exact option to add,
         // and where the admin sees the same fingerprint (the GUI's certificate viewer,

@@ -4,7 +4,7 @@
 // read half a file, so the file is written under a temporary name in the same directory
 // and renamed over the old one (a rename within one file system is atomic). The temporary
 // name does not end in .prom, so the collector never reads it.
-import { writeFileAtomic } from '../../core/atomic.ts';
+import { checkTargetDir, writeFileAtomic } from '../../core/atomic.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../../core/errors.ts';
@@ -53,14 +53,7 @@ function formatMetrics(families: MetricFamily[]): string {
 export function checkMetricsPath(file: string, where: string): string {
   if (!path.isAbsolute(file)) throw new UsageError(`${where}: '${file}' is not an absolute path`);
   if (!file.endsWith('.prom')) throw new UsageError(`${where}: '${file}' does not end in .prom (the node exporter's textfile collector reads only *.prom)`);
-  const dir = path.dirname(file);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    throw new UsageError(`${where}: directory ${dir} does not exist`);
-  }
-  if (!st.isDirectory()) throw new UsageError(`${where}: ${dir} is not a directory`);
+  const dir = checkTargetDir(file, where);
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch {

@@ -14,15 +14,12 @@ import { yesNo } from '../../core/yesno.ts';
 import { durationMs } from '../../core/duration.ts';
 import type { IniSection } from '../../core/ini.ts';
 import { parseFingerprints, parseHostList, type HostPort } from '../../core/hosts.ts';
-import { readCaFile } from '../../core/https.ts';
+import { readCaFile, type Trust } from '../../core/https.ts';
 
-export interface OntapTarget {
+export interface OntapTarget extends Trust {
   host: HostPort;
   user: string;
   password: string;
-  fingerprints?: string[];
-  ca?: string;
-  insecure?: boolean;
   api: 'rest' | 'zapi' | 'auto';
   jobTimeoutMs: number;
   /** where the settings came from, for messages */

@@ -9,7 +9,7 @@ import { pollScale, type Ontap } from '../../clients/ontap/types.ts';
 import { ZapiOntap } from '../../clients/ontap/zapi.ts';
 
 export async function connectOntap(t: OntapTarget, opts: { timeoutMs?: number } = {}): Promise<Ontap> {
-  const http = new OntapHttp({ host: t.host, user: t.user, password: t.password, fingerprints: t.fingerprints, ca: t.ca, insecure: t.insecure, timeoutMs: opts.timeoutMs });
+  const http = new OntapHttp({ ...t, timeoutMs: opts.timeoutMs });
   const rest = new RestOntap(http, { jobTimeoutMs: t.jobTimeoutMs, pollScale: pollScale() });
   if (t.api === 'rest') return rest;
   if (t.api === 'zapi') return new ZapiOntap(http);

@@ -2,8 +2,7 @@
 // same directory, then a rename, so a reader sees the old page or the new one, never half
 // of one (rename(2) is atomic within a file system; a temp file elsewhere might not be).
 import fs from 'node:fs';
-import path from 'node:path';
-import { writeFileAtomic } from '../../core/atomic.ts';
+import { checkTargetDir, writeFileAtomic } from '../../core/atomic.ts';
 import { UsageError } from '../../core/errors.ts';
 import { parseRunState, type RunState } from './facts.ts';
 
@@ -31,13 +30,6 @@ export function readRunState(page: string | undefined): RunState | undefined {
 
 /** Refuse a page file whose directory does not exist, before a run starts working. */
 export function checkReportFile(file: string, where: string): void {
-  const dir = path.dirname(path.resolve(file));
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    throw new UsageError(`${where}: directory ${dir} does not exist`);
-  }
-  if (!st.isDirectory()) throw new UsageError(`${where}: ${dir} is not a directory`);
+  checkTargetDir(file, where);
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UsageError(`${where}: ${file} is a directory`);
 }
