@@ -147,9 +147,14 @@ export function tryLockFile(file: string, words: LockWording, startOf: (pid: num
       const fd = fs.openSync(file, 'wx', 0o644);
       try {
         fs.writeSync(fd, `${process.pid}${me ? ` ${me}` : ''}\n`);
-      } finally {
+      } catch (e) {
+        // A full or failing file system: the file made just now is ours and empty. Left,
+        // every later run would refuse it as "not a lock we left" until removed by hand.
         fs.closeSync(fd);
+        fs.rmSync(file, { force: true });
+        throw e;
       }
+      fs.closeSync(fd);
       let released = false;
       return {
         path: file,
