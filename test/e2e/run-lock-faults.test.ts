@@ -41,6 +41,17 @@ const snap = (lockFile: string) => run(['autosnap', 'snap', '--vmid', '100', '--
   { env: { AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_CONFIG: path.join(tmp, 'empty.conf'), TZ: 'UTC' } });
 const snapshots = async () => (await sim.control('/state')).guests[0].snapshots.length;
 
+test('a directory named as the lock file: refused in one line naming it, exit 2, nothing made', async () => {
+  const dir = path.join(tmp, 'lockdir');
+  fs.mkdirSync(dir);
+  const before = await snapshots();
+  const r = await snap(dir);
+  expect(r.stderr.trim()).toBe(`error: autosnap: lock file ${dir} is not a regular file; use --lock-file`);
+  expect(r.code).toBe(2);
+  expect(await snapshots()).toBe(before);
+  expect(fs.statSync(dir).isDirectory()).toBe(true);
+});
+
 describe.skipIf(!ROOT)('lock directory full (tmpfs)', () => {
   test('the lock cannot be written: exit 2, no empty lock left, the next run takes it once there is room', async () => {
     const dir = path.join(tmp, 'full');
