@@ -61,6 +61,8 @@ export function checkMetricsPath(file: string, where: string): string {
     throw new UsageError(`${where}: directory ${dir} does not exist`);
   }
   if (!st.isDirectory()) throw new UsageError(`${where}: ${dir} is not a directory`);
+  // the rename that ends the run would fail on it, after the work was done
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${where}: ${file} is a directory`);
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch {
