@@ -40,4 +40,11 @@ export function checkReportFile(file: string, where: string): void {
   }
   if (!st.isDirectory()) throw new UsageError(`${where}: ${dir} is not a directory`);
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UsageError(`${where}: ${file} is a directory`);
+  // the page is written beside its state file after the run, through a temporary file in
+  // this directory: found read-only only then, the run's work was done and its page lost
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new UsageError(`${where}: directory ${dir} is not writable`);
+  }
 }
