@@ -14,6 +14,8 @@ test.each([
   [['--host', '127.0.0.1:1', '--api-token', 'root@pam!test=SEK\nRET4', 'list', '100'], 'SEK', 'error: pve-snapshot: command line: the secret of root@pam!test holds a control character (a newline?)'],
   [['--host', '127.0.0.1:1', '--api-token', 'root@pam=x!y\nSEK2\nRET', 'list', '100'], 'SEK2', "error: pve-snapshot: command line: 'root@pam' is not an API token id (expected USER@REALM!TOKENID, e.g. root@pam!autosnap)"],
   [['--host', '127.0.0.1:8006', '--api-token', 'root@pam=x!y=S3CRETVALUE', 'list', '100'], 'S3CRET', "error: pve-snapshot: command line: 'root@pam' is not an API token id (expected USER@REALM!TOKENID, e.g. root@pam!autosnap)"],
+  [['--host', 'https://u:HOSTPASS99@127.0.0.1:8006', 'list', '100'], 'HOSTPASS', "error: pve-snapshot: --host: 'https://***@127.0.0.1:8006' is not a host name or address"],
+  [['--host', 'u:HOSTPASS98@127.0.0.1:8006', 'list', '100'], 'HOSTPASS', "error: pve-snapshot: --host: '***@127.0.0.1:8006' is not a host name or address"],
 ])('%p: one line, exit 2, the secret not shown', async (args, secret, line) => {
   const r = await run(['pve-snapshot', ...args], { env: { AUTOSNAP_CONFIG: conf } });
   expect(r.stdout + r.stderr).not.toContain(secret);
