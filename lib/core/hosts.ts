@@ -13,7 +13,7 @@ const DEFAULT_PORT = 8006;
  * brackets is accepted when it has no port (more than one colon cannot be host:port).
  */
 /** The host as given, with a URL's user and password hidden: it is echoed in errors. */
-function shownHost(raw: string): string {
+export function shownHost(raw: string): string {
   return raw.replace(/^((?:https?:\/\/)?)[^@/]*@/i, '$1***@');
 }
 
