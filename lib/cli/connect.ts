@@ -68,12 +68,20 @@ function str(v: unknown): string | undefined {
 /** `USER@REALM!ID=SECRET` or `USER@REALM!ID` → parts; a space after the id works too. */
 export function parseApiToken(text: string, where: string): { tokenId: string; secret?: string } {
   const t = text.trim().replace(/^PVEAPIToken[= ]/, '');
-  const m = /^([^=\s]+)(?:[=\s](.+))?$/.exec(t);
-  if (m?.[2]) registerSecret(m[2].trim());
-  if (!m || !TOKEN_ID.test(m[1])) {
-    throw new UsageError(`${where}: '${m?.[1] ?? t}' is not an API token id (expected USER@REALM!TOKENID, e.g. root@pam!autosnap)`);
+  // [\s\S]: a secret holding a newline is still everything after the id, so it is
+  // registered and never shown (with `.` it did not match and the whole text was echoed)
+  const m = /^([^=\s]*)(?:[=\s]([\s\S]*))?$/.exec(t);
+  const id = m?.[1] ?? '';
+  const secret = m?.[2]?.trim();
+  if (secret) registerSecret(secret);
+  if (!TOKEN_ID.test(id)) {
+    throw new UsageError(`${where}: '${id}' is not an API token id (expected USER@REALM!TOKENID, e.g. root@pam!autosnap)`);
   }
-  return { tokenId: m[1], secret: m[2]?.trim() };
+  // a newline or other control character cannot go into the Authorization header: said
+  // here, in one line that names the token id and never the secret
+  // eslint-disable-next-line no-control-regex
+  if (secret && /[\x00-\x1f\x7f]/.test(secret)) throw new UsageError(`${where}: the secret of ${id} holds a control character (a newline?)`);
+  return { tokenId: id, secret: secret || undefined };
 }
 
 /** One place options come from; the first level that says anything about a topic decides it. */

@@ -29,8 +29,10 @@ export function writeFileAtomic(file: string, text: string, mode = 0o644): void 
 }
 
 /**
- * Before a run starts: the directory a file will be replaced in exists and is one, so a
- * typo is one usage line at the start and not a lost file at the end. Returns the directory.
+ * Before a run starts: the file can be replaced there at the end. Its directory exists, is
+ * one and is writable (the temporary file goes there), and the file is not a directory
+ * (the rename would fail on it): found only after the run, the run's work was done and
+ * the file lost. One usage line instead. Returns the directory.
  */
 export function checkTargetDir(file: string, where: string): string {
   const dir = path.dirname(path.resolve(file));
@@ -41,5 +43,11 @@ export function checkTargetDir(file: string, where: string): string {
     throw new UsageError(`${where}: directory ${dir} does not exist`);
   }
   if (!st.isDirectory()) throw new UsageError(`${where}: ${dir} is not a directory`);
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${where}: ${file} is a directory`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new UsageError(`${where}: directory ${dir} is not writable`);
+  }
   return dir;
 }

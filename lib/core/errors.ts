@@ -39,6 +39,10 @@ export class ConnectionError extends AppError {
 
 /** Turn anything thrown into one printable line; never includes a stack. */
 export function errorLine(err: unknown): string {
+  // A usage error is built in one line by us; a newline in it is part of a value the user
+  // gave (a selector, a duration, a zone), kept whole so the line names that very value
+  // (the log escapes it as \n). Other errors may carry a library's trace: first line only.
+  if (err instanceof UsageError) return err.message || err.name;
   if (err instanceof Error) return err.message.split('\n')[0] || err.name;
   return String(err);
 }

@@ -12,6 +12,11 @@ const DEFAULT_PORT = 8006;
  * `a,b:8007,[fd00::1]:8006,10.0.0.1` → hosts in order. A bare IPv6 address without
  * brackets is accepted when it has no port (more than one colon cannot be host:port).
  */
+/** The host as given, with a URL's user and password hidden: it is echoed in errors. */
+export function shownHost(raw: string): string {
+  return raw.replace(/^((?:https?:\/\/)?)[^@/]*@/i, '$1***@');
+}
+
 export function parseHostList(text: string, defaultPort = DEFAULT_PORT): HostPort[] {
   const out: HostPort[] = [];
   for (const raw of String(text).split(/[,\s]+/)) {
@@ -30,10 +35,10 @@ export function parseHostList(text: string, defaultPort = DEFAULT_PORT): HostPor
       host = i >= 0 ? item.slice(0, i) : item;
       port = i >= 0 ? item.slice(i + 1) : undefined;
     }
-    if (!host || !/^[A-Za-z0-9.:%_-]+$/.test(host)) throw new UsageError(`--host: '${raw}' is not a host name or address`);
+    if (!host || !/^[A-Za-z0-9.:%_-]+$/.test(host)) throw new UsageError(`--host: '${shownHost(raw)}' is not a host name or address`);
     let p = defaultPort;
     if (port !== undefined) {
-      if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new UsageError(`--host: '${raw}' has a bad port '${port}'`);
+      if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new UsageError(`--host: '${shownHost(raw)}' has a bad port '${port}'`);
       p = Number(port);
     }
     out.push({ host, port: p });

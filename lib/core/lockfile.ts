@@ -97,6 +97,15 @@ function look(file: string): Seen | undefined {
   }
 }
 
+/** 'file', 'other', or undefined when there is nothing there (any more). */
+function statKind(file: string): 'file' | 'other' | undefined {
+  try {
+    return fs.statSync(file).isFile() ? 'file' : 'other';
+  } catch {
+    return undefined;
+  }
+}
+
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** How long an empty lock file may be a run between its create and its write. */
@@ -147,9 +156,14 @@ export function tryLockFile(file: string, words: LockWording, startOf: (pid: num
       const fd = fs.openSync(file, 'wx', 0o644);
       try {
         fs.writeSync(fd, `${process.pid}${me ? ` ${me}` : ''}\n`);
-      } finally {
+      } catch (e) {
+        // A full or failing file system: the file made just now is ours and empty. Left,
+        // every later run would refuse it as "not a lock we left" until removed by hand.
         fs.closeSync(fd);
+        fs.rmSync(file, { force: true });
+        throw e;
       }
+      fs.closeSync(fd);
       let released = false;
       return {
         path: file,
@@ -164,6 +178,11 @@ export function tryLockFile(file: string, words: LockWording, startOf: (pid: num
     } catch (e: any) {
       if (e.code !== 'EEXIST') throw new UsageError(`lock file ${file}: ${e.code ?? e.message}${words.hint}`);
     }
+    // A directory (or device, socket) by that name is no lock and cannot be read as one:
+    // without this check every attempt found it unreadable and the run ended with a
+    // misleading "could not be taken after removing a stale lock".
+    const kind = statKind(file);
+    if (kind !== undefined && kind !== 'file') throw new UsageError(`lock file ${file} is not a regular file${words.hint}`);
     const seen = look(file);
     if (!seen) continue; // removed meanwhile: try to create it again
     const owner = parseLockText(seen.text);

@@ -213,6 +213,8 @@ describe('hook phases with the environment vzdump gives', () => {
     [[], 2, 'missing phase'],
     [['job-start', '--bogus'], 2, "unknown option '--bogus'"],
     [['some-future-phase'], 0, "unknown phase 'some-future-phase' ignored"],
+    // a phase holding a newline or an escape stays inside its one line of the task log
+    [['phase\nerror: forged\u001b[2J'], 0, "warning: unknown phase 'phase\\nerror: forged\\x1b[2J' ignored\n"],
   ])('%p -> exit %d', async (args, code, text) => {
     const w = await world();
     const r = await w.hook(args as string[]);

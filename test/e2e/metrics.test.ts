@@ -111,7 +111,10 @@ describe('--metrics-file', () => {
       ['rel.prom', "--metrics-file: 'rel.prom' is not an absolute path"],
       [path.join(TMP, 'autosnap.txt'), 'does not end in .prom'],
       [path.join(TMP, 'nodir', 'a.prom'), 'does not exist'],
+      // a directory by that name: the rename at the end of the run would fail after the work
+      [path.join(TMP, 'isdir.prom'), `--metrics-file: ${path.join(TMP, 'isdir.prom')} is a directory`],
     ]) {
+      if (p.endsWith('isdir.prom')) fs.mkdirSync(p, { recursive: true });
       const r = await autosnap(['--vmid', '100', 'snap', '--label', 'bad', '--keep', '1', '--metrics-file', p]);
       expect([r.code, r.stderr.trim().split('\n').length]).toEqual([2, 1]);
       expect(r.stderr).toContain(want);

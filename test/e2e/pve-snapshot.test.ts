@@ -194,6 +194,24 @@ describe('usage', () => {
     expect(await sim.control('/stats')).toEqual(before);
   });
 
+  // a name with a newline or an escape (a variable holding command output) is shown
+  // escaped, whole, in its one line: cut at the newline it read as a refusal of 'a'
+  test.each([
+    [['delete', '100', 'a\nb'], "error: pve-snapshot: invalid snapshot name 'a\\nb'"],
+    [['create', '100', 'pre\nup'], "error: pve-snapshot: invalid snapshot name 'pre\\nup' (a letter first, then letters, digits, '-' or '_')"],
+    [['create', '100', 'ab\u001b[2J'], "error: pve-snapshot: invalid snapshot name 'ab\\x1b[2J' (a letter first, then letters, digits, '-' or '_')"],
+    // the same for every value of the command line a usage error names
+    [['list', '100\nx'], "error: pve-snapshot: selector: bad token '100\\nx' (no blanks allowed)"],
+    [['delete', '100', '--older-than', '1d\nx', '--dry-run'], "error: pve-snapshot: --older-than: '1d\\nx' is not a duration (use e.g. 30d, 12h, 90m, 45s)"],
+    [['--tz', 'UTC\nx', 'list', '100'], "error: pve-snapshot: --tz: unknown time zone 'UTC\\nx'"],
+  ])('%p: the value is shown escaped and whole', async (args, line) => {
+    const before = await sim.control('/stats');
+    const r = await ps(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(line);
+    expect(await sim.control('/stats')).toEqual(before);
+  });
+
   test('type-specific reserved names and --vmstate on a container', async () => {
     const tasks = await writeTasks();
     const p = await ps(['create', '100', 'Pending']);

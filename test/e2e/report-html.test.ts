@@ -3,6 +3,7 @@
 // and `report --html` draw it, `plan --from-file` draws it offline; then a real headless
 // Chromium parses and screenshots the pages at desktop and phone widths.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ruleOf, type MarkAction } from '../../lib/domain/report/page-facts.ts';
@@ -56,6 +57,20 @@ describe('autosnap run writes the report page', () => {
     const r = await f.autosnap(['run', '--html', path.join(f.dir, 'nope', 'x.html')]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`error: autosnap: --html: directory ${path.join(f.dir, 'nope')} does not exist`);
+  });
+  // root only: a read-only tmpfs (as root, a mode bit would not stop the write)
+  test.skipIf(process.getuid?.() !== 0)('a page file in a read-only directory is refused before the run', async () => {
+    const ro = path.join(f.dir, 'ro');
+    fs.mkdirSync(ro);
+    const m = spawnSync('/usr/bin/mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'autosnap-test', ro], { encoding: 'utf8' });
+    try {
+      expect(m.stderr).toBe('');
+      const r = await f.autosnap(['run', '--html', path.join(ro, 'x.html')]);
+      expect(r.stderr.trim()).toBe(`error: autosnap: --html: directory ${ro} is not writable`);
+      expect(r.code).toBe(2);
+    } finally {
+      spawnSync('/usr/bin/umount', ['-l', ro]);
+    }
   });
   test('report without a page file is refused', async () => {
     fs.writeFileSync(path.join(f.dir, 'bare.conf'), '[job daily]\nlabel = daily\nkeep = 3\n');

@@ -125,6 +125,7 @@ describe('config', () => {
     [{ sync_via: 'ftp' }, "sync_via: 'ftp' is not ssh or mount"],
     [{ ssh_options: 'StrictHostKeyChecking' }, "ssh_options: 'StrictHostKeyChecking' is not Key=Value"],
     [{ server: 'a b' }, "server: 'a b' is not a host name or address"],
+    [{ server: 'root:BKPW5@pbs1' }, "server: '***@pbs1' is not a host name or address"],
     [{ storage: '../x' }, "storage: '../x' is not a valid name"],
     [{ mount_command: 'mount /x' }, "mount_command: 'mount' must be an absolute path"],
   ])('%p is refused', (values, text) => {

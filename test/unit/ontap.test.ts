@@ -214,6 +214,8 @@ proxmox_verify = /etc/ssl/pve.pem
     [{ host: 'h', user: 'a', password: 'pppp', verify: 'no', fingerprint: 'ab'.repeat(32) }, /contradict/],
     [{ host: 'h', user: 'a', password: 'pppp', fingerprint: 'abc' }, /fingerprint 'abc' is not a SHA-256 fingerprint/],
     [{ host: 'h', user: 'a', password: 'pppp', job_timeout: 'soon' }, /job_timeout 'soon'/],
+    // a password inside a host URL is hidden in the refusal
+    [{ host: 'https://admin:HOSTPW1@10.0.0.1', user: 'a', password: 'pppp' }, /^x\.conf \[ontap\]: host 'https:\/\/\*\*\*@10\.0\.0\.1' is not a host name or address$/],
   ])('bad section %p', (values, msg) => {
     expect(() => buildTarget(values as Record<string, string>, 'x.conf [ontap]')).toThrow(msg);
   });

@@ -4,6 +4,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../../core/errors.ts';
+import { shownHost } from '../../core/hosts.ts';
 import { normKey, type Config } from '../../core/config.ts';
 import { registerSecret } from '../../core/log.ts';
 import { parseYesNo } from '../../core/yesno.ts';
@@ -196,7 +197,7 @@ function reader(values: Record<string, string>, source: string): Reader {
 /** The backup server and how to wake it: address, MAC, probe, Wake-on-LAN. */
 function serverKeys({ get, what, dur, auto }: Reader, nodeOverride: string | undefined) {
   const server = get('server');
-  if (server !== undefined && !/^[A-Za-z0-9.:_-]+$/.test(server)) throw new UsageError(`${what('server')}: '${server}' is not a host name or address`);
+  if (server !== undefined && !/^[A-Za-z0-9.:_-]+$/.test(server)) throw new UsageError(`${what('server')}: '${shownHost(server)}' is not a host name or address`);
   const wolVia = get('wol_via')!.toLowerCase();
   if (!['udp', 'ether', 'both'].includes(wolVia)) throw new UsageError(`${what('wol_via')}: '${get('wol_via')}' is not udp, ether or both`);
   const wolPasswordText = get('wol_password');

@@ -13,7 +13,7 @@ import { registerSecret } from '../../core/log.ts';
 import { yesNo } from '../../core/yesno.ts';
 import { durationMs } from '../../core/duration.ts';
 import type { IniSection } from '../../core/ini.ts';
-import { parseFingerprints, parseHostList, type HostPort } from '../../core/hosts.ts';
+import { parseFingerprints, parseHostList, shownHost, type HostPort } from '../../core/hosts.ts';
 import { readCaFile, type Trust } from '../../core/https.ts';
 
 export interface OntapTarget extends Trust {
@@ -108,7 +108,7 @@ export function buildTarget(v: Record<string, string>, where: string): Omit<Onta
   try {
     [host] = parseHostList(hostText, 443);
   } catch {
-    throw new UsageError(`${where}: host '${hostText}' is not a host name or address`);
+    throw new UsageError(`${where}: host '${shownHost(hostText)}' is not a host name or address`);
   }
   const user = get(v, 'user', 'username');
   if (!user) throw new UsageError(`${where}: no user`);

@@ -28,8 +28,7 @@ export function readRunState(page: string | undefined): RunState | undefined {
   }
 }
 
-/** Refuse a page file whose directory does not exist, before a run starts working. */
+/** Refuse a page file that could not be written after the run, before the run starts working. */
 export function checkReportFile(file: string, where: string): void {
   checkTargetDir(file, where);
-  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UsageError(`${where}: ${file} is a directory`);
 }
