@@ -1,12 +1,11 @@
 // HTTP/1.1 on the wire for the pinned transport (lib/core/pinned.ts): a request's bytes,
 // and an answer read from bytes as they arrive. The rules are RFC 9112's (section numbers
 // below); what a client may not need (pipelining, upgrades, transfer codings other than
-// chunked) is refused as malformed rather than half supported.
+// chunked) is refused as malformed rather than half supported. The header section itself
+// is read by lib/core/http1-head.ts.
+import { parseHead, ProtocolError, type Head } from './http1-head.ts';
 
-/** An answer that breaks the framing rules: the connection cannot be trusted any more. */
-export class ProtocolError extends Error {
-  override name = 'ProtocolError';
-}
+export { ProtocolError };
 
 /** A request that cannot be written as asked (a header value with a newline, ...): the caller's error. */
 export class InvalidRequest extends TypeError {
@@ -16,8 +15,6 @@ export class InvalidRequest extends TypeError {
 export interface Http1Answer {
   status: number;
   statusText: string;
-  /** field names in lower case; repeated fields joined with ", " (RFC 9110 §5.3) */
-  headers: Record<string, string>;
   text: string;
   /** whether the connection may carry another request (RFC 9112 §9.3) */
   reusable: boolean;
@@ -31,9 +28,6 @@ const MAX_CHUNK_LINE = 4096;
 const MAX_INTERIM = 16;
 // RFC 9110 §5.6.2
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// RFC 9112 §4: HTTP-version SP status-code SP [reason-phrase]; the SP before an empty
-// reason is often left out, so it is optional here
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
 
 /**
  * The bytes of one request. Header names must be tokens and values free of CR, LF and
@@ -62,13 +56,6 @@ export function encodeRequest(method: string, target: string, host: string, head
 
 type State = 'head' | 'length' | 'size' | 'data' | 'data-end' | 'trailers' | 'close' | 'done';
 
-interface Head {
-  status: number;
-  statusText: string;
-  headers: Record<string, string>;
-  reusable: boolean;
-}
-
 /**
  * One answer read from the bytes of a connection as they come. push() returns it once
  * complete; closed() when the connection ends (a body delimited by the close then ends
@@ -82,6 +69,7 @@ export class ResponseReader {
   // unconsumed bytes of a line-oriented phase (head, chunk-size line, trailers)
   private pending?: Buffer;
   private head?: Head;
+  private reusable = false;
   private body: Buffer[] = [];
   private bodyBytes = 0;
   private remaining = 0;
@@ -98,7 +86,7 @@ export class ResponseReader {
     for (;;) {
       if (this.state === 'done') {
         // bytes after the answer: nothing was asked for them, so the framing is in doubt
-        if (at < buf.length) this.head!.reusable = false;
+        if (at < buf.length) this.reusable = false;
         return this.answer();
       }
       if (this.state === 'length' || this.state === 'data') {
@@ -122,9 +110,8 @@ export class ResponseReader {
           return undefined;
         }
         if (end - at > MAX_HEAD_BYTES) throw new ProtocolError(`header section over ${MAX_HEAD_BYTES / 1024} KiB`);
-        const text = buf.toString('latin1', at, end > at && buf[end - 1] === 13 ? end - 1 : end);
+        this.startAnswer(parseHead(buf, at, end));
         at = end + (buf[end + 1] === 10 ? 2 : 3);
-        this.startAnswer(text);
         continue;
       }
       // the line-oriented states of a chunked body
@@ -162,7 +149,7 @@ export class ResponseReader {
     const h = this.head!;
     const bytes = this.body.length === 1 ? this.body[0] : Buffer.concat(this.body, this.bodyBytes);
     this.body = [];
-    return { status: h.status, statusText: h.statusText, headers: h.headers, text: bytes.toString('utf8'), reusable: h.reusable && this.state === 'done' };
+    return { status: h.status, statusText: h.statusText, text: bytes.toString('utf8'), reusable: this.reusable && this.state === 'done' };
   }
 
   // RFC 9112 §7.1: chunk-size [chunk-ext] CRLF chunk-data CRLF, ..., last-chunk,
@@ -188,12 +175,8 @@ export class ResponseReader {
     this.state = this.remaining === 0 ? 'trailers' : 'data';
   }
 
-  private startAnswer(text: string): void {
-    const lines = text.split(/\r?\n/);
-    const m = STATUS_LINE.exec(lines[0]);
-    if (!m) throw new ProtocolError(`bad status line ${JSON.stringify(lines[0].slice(0, 60))}`);
-    const status = Number(m[2]);
-    const headers = parseFields(lines);
+  private startAnswer(head: Head): void {
+    const status = head.status;
     if (status < 200) {
       // RFC 9110 §15.2: interim answers (100 Continue, 103 Early Hints) come before the
       // final one; 101 would switch protocols, which was never asked for
@@ -202,16 +185,14 @@ export class ResponseReader {
       return;
     }
     // RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive"
-    const conn = (headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim());
-    let reusable = m[1] === '1' ? !conn.includes('close') : conn.includes('keep-alive');
-    this.framing(status, headers, () => (reusable = false));
-    this.head = { status, statusText: m[3] ?? '', headers, reusable };
+    const conn = head.connection === undefined ? [] : head.connection.toLowerCase().split(',').map((s) => s.trim());
+    this.reusable = head.minor === 1 ? !conn.includes('close') : conn.includes('keep-alive');
+    this.head = head;
+    this.framing(head);
   }
 
   // RFC 9112 §6.3, message body length, in its order
-  private framing(status: number, headers: Record<string, string>, notReusable: () => void): void {
-    const te = headers['transfer-encoding'];
-    const cl = headers['content-length'];
+  private framing({ status, transferEncoding: te, contentLength: cl }: Head): void {
     if (this.method === 'HEAD' || status === 204 || status === 304) {
       // 1. no body, whatever the fields say
       this.state = 'done';
@@ -220,7 +201,7 @@ export class ResponseReader {
       // connection is not used again. Only chunked is understood (none other is asked for)
       const codings = te.toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
       if (codings.length !== 1 || codings[0] !== 'chunked') throw new ProtocolError(`unsupported transfer coding ${JSON.stringify(te.slice(0, 40))}`);
-      if (cl !== undefined) notReusable();
+      if (cl !== undefined) this.reusable = false;
       this.state = 'size';
     } else if (cl !== undefined) {
       // 4./5. an invalid Content-Length: the user agent must close and discard; the same
@@ -232,7 +213,7 @@ export class ResponseReader {
       this.state = this.remaining === 0 ? 'done' : 'length';
     } else {
       // 8. a response with neither: the body ends when the server closes
-      notReusable();
+      this.reusable = false;
       this.state = 'close';
     }
   }
@@ -246,28 +227,4 @@ function headEnd(buf: Buffer, from: number): number {
     if (i + 1 >= buf.length || (buf[i + 1] === 13 && i + 2 >= buf.length)) return -1;
   }
   return -1;
-}
-
-// RFC 9112 §5: field-name ":" OWS field-value OWS. No space before the colon (§5.1);
-// an obs-fold continuation line becomes a space (§5.2).
-function parseFields(lines: string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  let last: string | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line === '') continue;
-    if (line[0] === ' ' || line[0] === '\t') {
-      if (last === undefined) throw new ProtocolError('continuation line before any field');
-      fields[last] += ' ' + line.trim();
-      continue;
-    }
-    const colon = line.indexOf(':');
-    const name = line.slice(0, colon).toLowerCase();
-    if (colon <= 0 || !TOKEN.test(name)) throw new ProtocolError(`bad header line ${JSON.stringify(line.slice(0, 60))}`);
-    const value = line.slice(colon + 1).trim();
-    // RFC 9110 §5.3: repeated fields are one list
-    fields[name] = fields[name] === undefined ? value : `${fields[name]}, ${value}`;
-    last = name;
-  }
-  return fields;
 }

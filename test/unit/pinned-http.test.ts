@@ -333,3 +333,22 @@ describe('ResponseReader', () => {
     }
   });
 });
+
+describe('ResponseReader refuses', () => {
+  test.each([
+    ['space before the colon', 'HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx', 'bad header line'],
+    ['a field name that is not a token', 'HTTP/1.1 200 OK\r\nX(y): 1\r\n\r\n', 'bad header line'],
+    ['a continuation before any field', 'HTTP/1.1 200 OK\r\n folded\r\n\r\n', 'continuation line before any field'],
+    ['HTTP/2 framing', 'HTTP/2 200\r\n\r\n', 'bad status line'],
+    ['101 never asked for', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n', 'unexpected status 101'],
+    ['a negative Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', 'bad Content-Length'],
+    ['a chunk size of 14 hex digits', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000\r\n', 'bad chunk size'],
+  ])('%s', (_name, raw, detail) => {
+    expect(() => new ResponseReader('GET').push(Buffer.from(raw, 'latin1'))).toThrow(detail);
+  });
+
+  test('a folded Connection field counts, names without case', () => {
+    const a = new ResponseReader('GET').push(Buffer.from('HTTP/1.1 200 OK\r\nCONNECTION: keep-alive,\r\n close\r\ncontent-LENGTH: 1\r\n\r\nx', 'latin1'));
+    expect(a && [a.text, a.reusable]).toEqual(['x', false]);
+  });
+});
