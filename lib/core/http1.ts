@@ -104,12 +104,11 @@ export class ResponseReader {
       }
       if (this.state === 'head') {
         const end = headEnd(buf, at);
-        if (end < 0) {
-          if (buf.length - at > MAX_HEAD_BYTES) throw new ProtocolError(`header section over ${MAX_HEAD_BYTES / 1024} KiB`);
+        if (end < 0 || end - at > MAX_HEAD_BYTES) {
+          if (end >= 0 || buf.length - at > MAX_HEAD_BYTES) throw new ProtocolError(`header section over ${MAX_HEAD_BYTES / 1024} KiB`);
           this.pending = buf.subarray(at);
           return undefined;
         }
-        if (end - at > MAX_HEAD_BYTES) throw new ProtocolError(`header section over ${MAX_HEAD_BYTES / 1024} KiB`);
         this.startAnswer(parseHead(buf, at, end));
         at = end + (buf[end + 1] === 10 ? 2 : 3);
         continue;
@@ -219,12 +218,15 @@ export class ResponseReader {
   }
 }
 
-/** Index of the empty line that ends a header section (CRLF CRLF, or bare LFs, RFC 9112 §2.2), or -1. */
+const LF_CRLF = Buffer.from('\n\r\n');
+const LF_LF = Buffer.from('\n\n');
+
+/**
+ * Index of the LF that ends a header section's last line (followed by CRLF, or by a bare
+ * LF, RFC 9112 §2.2), or -1. Two native searches rather than a loop over the lines.
+ */
 function headEnd(buf: Buffer, from: number): number {
-  for (let i = buf.indexOf(10, from); i >= 0; i = buf.indexOf(10, i + 1)) {
-    if (buf[i + 1] === 10) return i;
-    if (buf[i + 1] === 13 && buf[i + 2] === 10) return i;
-    if (i + 1 >= buf.length || (buf[i + 1] === 13 && i + 2 >= buf.length)) return -1;
-  }
-  return -1;
+  const crlf = buf.indexOf(LF_CRLF, from);
+  const lf = buf.indexOf(LF_LF, from);
+  return crlf < 0 ? lf : lf < 0 ? crlf : Math.min(crlf, lf);
 }

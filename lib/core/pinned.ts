@@ -17,48 +17,98 @@ import { NetworkError } from './net-errors.ts';
 interface Conn {
   sock?: Socket<Conn>;
   closed: boolean;
-  // what the owner of the connection wants to hear now (opening, a request, idling)
-  onHandshake?: (s: Socket<Conn>) => void;
-  onData?: (d: Buffer) => void;
-  onDrain?: () => void;
-  onClose?: (e?: Error) => void;
+  // while opening: the handshake's outcome
+  opened?: (e?: Failure) => void;
+  // while a request is on it: its answer so far, the bytes not written yet, its outcome
+  reader?: ResponseReader;
+  rest?: Buffer;
+  settle?: (e?: Failure, answer?: Http1Answer) => void;
+  // while idle: forget it when the server closes it
+  onIdleClose?: () => void;
 }
 
 /** An error with where it happened: `phase: 'connect'` means nothing was written. */
 type Failure = Error & { code?: string; phase?: string; beforeAnswer?: boolean };
 const failure = (message: string, code: string, extra: Partial<Failure> = {}): Failure => Object.assign(new Error(message), { code }, extra);
 
-// one handler object for every connection: each event goes to the connection's owner
+// One handler object for every connection; each event goes to what the connection is
+// doing now. Plain functions on the connection rather than closures per request: every
+// function that runs once per request gets compiled by the JIT, which costs memory.
 const handlers: SocketHandler<Conn> = {
-  handshake(s) {
-    s.data.onHandshake?.(s);
+  handshake(s, _verified, authError: Failure | null) {
+    s.data.sock = s;
+    // with verification off, an error here is either the unverified chain (ignored: the
+    // pin decides) or a handshake that failed, with no certificate to compare
+    if (authError && !s.getPeerCertificate()?.fingerprint256) s.data.opened?.(handshakeFailure(authError));
+    else s.data.opened?.();
   },
   data(s, d) {
-    if (s.data.onData) s.data.onData(d);
-    else {
+    const c = s.data;
+    if (!c.reader) {
       // bytes nobody asked for (e.g. a 408 before an idle close): the framing is lost
-      s.data.closed = true;
+      c.closed = true;
       s.terminate();
-      s.data.onClose?.();
+      c.onIdleClose?.();
+      return;
     }
+    let answer: Http1Answer | undefined;
+    try {
+      answer = c.reader.push(d);
+    } catch (e: any) {
+      c.settle!(e);
+      return;
+    }
+    if (answer) c.settle!(undefined, answer);
   },
   drain(s) {
-    s.data.onDrain?.();
+    if (s.data.rest) writeRest(s.data);
   },
   close(s, e) {
-    s.data.closed = true;
-    s.data.onClose?.(e);
+    ended(s.data, e);
   },
+  // a TLS failure on an open connection (the socket closes after it), or no connection
   error(s, e) {
-    // a TLS failure on an open connection; the socket closes after this
-    s.data.closed = true;
-    s.data.onClose?.(e);
+    ended(s.data, e);
   },
   connectError(s, e) {
-    s.data.closed = true;
-    s.data.onClose?.(e);
+    ended(s.data, e);
   },
 };
+
+/** A failed handshake as Node's TLS names it (ERR_SSL_...), so that it reads as a TLS failure. */
+function handshakeFailure(e: Failure): Failure {
+  const reason = /SSL routines:[^:]*:(\w+)/.exec(e.message)?.[1];
+  return Object.assign(e, { code: reason ? `ERR_SSL_${reason}` : (e.code ?? 'ERR_SSL_HANDSHAKE'), phase: 'connect' });
+}
+
+function ended(c: Conn, e?: Failure): void {
+  if (c.closed && !c.opened && !c.settle) return;
+  c.closed = true;
+  if (c.opened) c.opened(Object.assign(e ?? failure('connection closed during the TLS handshake', 'ECONNRESET'), { phase: 'connect' }));
+  else if (c.settle) {
+    if (c.reader!.received === 0) {
+      c.settle(failure(e?.message ?? 'connection closed before an answer', e?.code ?? 'ECONNRESET', { beforeAnswer: true }));
+      return;
+    }
+    let answer: Http1Answer;
+    try {
+      // a body delimited by the close ends here (RFC 9112 §6.3, 8.)
+      answer = c.reader!.closed();
+    } catch (pe: any) {
+      c.settle(pe);
+      return;
+    }
+    c.settle(undefined, answer);
+  } else c.onIdleClose?.();
+}
+
+// a TLS socket takes what fits; the rest waits for drain
+function writeRest(c: Conn): void {
+  const n = c.sock!.write(c.rest!);
+  c.rest = n >= c.rest!.length ? undefined : c.rest!.subarray(Math.max(0, n));
+}
+
+const timedOut = Object.assign(new Error('timeout'), { name: 'TimeoutError' });
 
 export class PinnedPool {
   static readonly MAX_CONNECTIONS = 16;
@@ -85,8 +135,35 @@ export class PinnedPool {
     // queued rather than opening more: a handshake per request costs more than waiting
     if (this.active >= PinnedPool.MAX_CONNECTIONS) await new Promise<void>((r) => this.waiting.push(r));
     this.active++;
+    const deadline = performance.now() + timeoutMs;
+    let c = this.idle.pop();
+    let reused = c !== undefined;
     try {
-      return await this.send(method, bytes, performance.now() + timeoutMs, timeoutMs);
+      for (;;) {
+        if (c) {
+          c.onIdleClose = undefined;
+          c.sock!.ref();
+        } else c = await this.open(deadline, timeoutMs);
+        try {
+          const answer = await exchange(c, bytes, method, deadline);
+          this.release(c, answer.reusable);
+          return answer;
+        } catch (e: any) {
+          this.drop(c, true);
+          // A kept-alive connection the server closed before any byte of the answer came
+          // (it timed the connection out as we wrote): the server cannot have answered,
+          // but it may have read the request first. A GET changes nothing on the server,
+          // so it is sent once more on a new connection; any other method may have been
+          // carried out, and the caller is told so (sent: true), to decide itself.
+          if (e?.beforeAnswer && reused && method === 'GET') {
+            c = undefined;
+            reused = false;
+            continue;
+          }
+          if (e instanceof ProtocolError) throw new NetworkError(this.key, 'BAD_RESPONSE', `malformed answer: ${e.message}`, { sent: true });
+          throw e;
+        }
+      }
     } finally {
       this.active--;
       this.waiting.shift()?.();
@@ -103,56 +180,23 @@ export class PinnedPool {
     this.idle.length = 0;
   }
 
-  private async send(method: string, bytes: Buffer, deadline: number, timeoutMs: number): Promise<Http1Answer> {
-    let c = this.idle.pop();
-    let reused = c !== undefined;
-    for (;;) {
-      if (c) c.sock!.ref();
-      else c = await this.open(deadline, timeoutMs);
-      try {
-        const answer = await this.exchange(c, bytes, method, deadline);
-        this.release(c, answer.reusable);
-        return answer;
-      } catch (e: any) {
-        this.drop(c, true);
-        // A kept-alive connection the server closed before any byte of the answer came
-        // (it timed the connection out as we wrote): the server cannot have answered, but
-        // it may have read the request first. A GET changes nothing on the server, so it
-        // is sent once more on a new connection; any other method may have been carried
-        // out, and the caller is told so (sent: true), to decide itself.
-        if (e?.beforeAnswer && reused && method === 'GET') {
-          c = undefined;
-          reused = false;
-          continue;
-        }
-        if (e instanceof ProtocolError) throw new NetworkError(this.key, 'BAD_RESPONSE', `malformed answer: ${e.message}`, { sent: true });
-        throw e;
-      }
-    }
-  }
-
   private open(deadline: number, timeoutMs: number): Promise<Conn> {
     const c: Conn = { closed: false };
     this.all.add(c);
     return new Promise<Conn>((resolve, reject) => {
-      const done = (e?: Error) => {
+      const timer = setTimeout(() => c.opened?.(failure(`no TLS handshake within ${Math.round(timeoutMs / 1000)} s`, 'ETIMEDOUT', { phase: 'connect' })), Math.max(0, deadline - performance.now()));
+      c.opened = (e?: Failure) => {
         clearTimeout(timer);
-        c.onHandshake = c.onClose = undefined;
+        c.opened = undefined;
+        // the pin, compared before a byte of any request is written on this connection
+        const fp = e ? '' : String(c.sock!.getPeerCertificate()?.fingerprint256 ?? '').toUpperCase();
+        if (!e && !this.pins.includes(fp)) {
+          e = new NetworkError(this.key, 'FINGERPRINT_MISMATCH', `certificate fingerprint ${fp || '(none)'} does not match the pinned ${this.pins.join(', ')}; refusing to connect`, { sent: false, failover: false, retryable: false });
+        }
         if (!e) return resolve(c);
         this.drop(c, true);
         reject(e);
       };
-      const timer = setTimeout(() => done(failure(`no TLS handshake within ${Math.round(timeoutMs / 1000)} s`, 'ETIMEDOUT', { phase: 'connect' })), Math.max(0, deadline - performance.now()));
-      c.onHandshake = (s) => {
-        c.sock = s;
-        const fp = String(s.getPeerCertificate()?.fingerprint256 ?? '').toUpperCase();
-        if (!this.pins.includes(fp)) {
-          done(new NetworkError(this.key, 'FINGERPRINT_MISMATCH', `certificate fingerprint ${fp || '(none)'} does not match the pinned ${this.pins.join(', ')}; refusing to connect`, { sent: false, failover: false, retryable: false }));
-          return;
-        }
-        done();
-      };
-      c.onClose = (e?: Failure) => done(Object.assign(e ?? failure('connection closed during the TLS handshake', 'ECONNRESET'), { phase: 'connect' }));
       Bun.connect<Conn>({
         hostname: this.host.host,
         port: this.host.port,
@@ -172,48 +216,6 @@ export class PinnedPool {
     });
   }
 
-  private exchange(c: Conn, bytes: Buffer, method: string, deadline: number): Promise<Http1Answer> {
-    return new Promise<Http1Answer>((resolve, reject) => {
-      const reader = new ResponseReader(method);
-      let rest: Buffer | undefined = bytes;
-      const done = (e?: Error, answer?: Http1Answer) => {
-        clearTimeout(timer);
-        c.onData = c.onDrain = c.onClose = undefined;
-        if (e) reject(e);
-        else resolve(answer!);
-      };
-      const timer = setTimeout(() => done(Object.assign(new Error('timeout'), { name: 'TimeoutError' })), Math.max(0, deadline - performance.now()));
-      c.onData = (d) => {
-        try {
-          const answer = reader.push(d);
-          if (answer) done(undefined, answer);
-        } catch (e: any) {
-          done(e);
-        }
-      };
-      c.onClose = (e?: Failure) => {
-        if (reader.received === 0) {
-          done(failure(e?.message ?? 'connection closed before an answer', e?.code ?? 'ECONNRESET', { beforeAnswer: true }));
-          return;
-        }
-        try {
-          // a body delimited by the close ends here (RFC 9112 §6.3, 8.)
-          done(undefined, reader.closed());
-        } catch (pe: any) {
-          done(pe);
-        }
-      };
-      // a TLS socket takes what fits; the rest waits for drain
-      const write = () => {
-        const n = c.sock!.write(rest!);
-        rest = n >= rest!.length ? undefined : rest!.subarray(Math.max(0, n));
-        c.onDrain = rest ? write : undefined;
-      };
-      if (c.closed) done(failure('connection closed before the request was written', 'ECONNRESET', { phase: 'connect', beforeAnswer: true }));
-      else write();
-    });
-  }
-
   private release(c: Conn, reusable: boolean): void {
     if (!reusable || c.closed) {
       this.drop(c);
@@ -221,7 +223,7 @@ export class PinnedPool {
     }
     // an idle connection must not keep the process alive, and goes when the server closes it
     c.sock!.unref();
-    c.onClose = () => this.drop(c);
+    c.onIdleClose = () => this.drop(c);
     this.idle.push(c);
   }
 
@@ -232,9 +234,29 @@ export class PinnedPool {
       if (failed) c.sock?.terminate();
       else c.sock?.end();
     }
-    c.onClose = undefined;
+    c.onIdleClose = undefined;
     this.all.delete(c);
     const i = this.idle.indexOf(c);
     if (i >= 0) this.idle.splice(i, 1);
   }
+}
+
+/** Writes the request on the connection and waits for its answer until the deadline. */
+function exchange(c: Conn, bytes: Buffer, method: string, deadline: number): Promise<Http1Answer> {
+  return new Promise<Http1Answer>((resolve, reject) => {
+    if (c.closed) {
+      reject(failure('connection closed before the request was written', 'ECONNRESET', { phase: 'connect', beforeAnswer: true }));
+      return;
+    }
+    c.reader = new ResponseReader(method);
+    c.settle = (e?: Failure, answer?: Http1Answer) => {
+      clearTimeout(timer);
+      c.reader = c.settle = c.rest = undefined;
+      if (e) reject(e);
+      else resolve(answer!);
+    };
+    const timer = setTimeout(c.settle, Math.max(0, deadline - performance.now()), timedOut);
+    c.rest = bytes;
+    writeRest(c);
+  });
 }

@@ -275,6 +275,16 @@ describe('errors', () => {
     srv.stop();
   });
 
+  test('a server that does not speak TLS: a TLS failure as Node names it, not a pin mismatch', async () => {
+    const plain = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data: (s) => void s.end('HTTP/1.1 400 Bad Request\r\n\r\n') } });
+    const ep = new HttpsEndpoint({ host: { host: '127.0.0.1', port: plain.port }, trust: { fingerprints: [pin] }, timeoutMs: 3_000, untrustedHint: () => '' });
+    const e = await failure(ep.request('GET', '/', {}));
+    expect([e.code, e.sent, e.failover]).toEqual(['ERR_SSL_WRONG_VERSION_NUMBER', false, true]);
+    expect(e.message).toContain('TLS certificate not trusted');
+    ep.close();
+    plain.stop(true);
+  });
+
   test.each([
     ['a header section that never ends (70 KiB of fields)', ['HTTP/1.1 200 OK\r\n', ...Array.from({ length: 70 }, (_, i) => `X-${i}: ${'a'.repeat(1018)}\r\n`)], 'header section over 64 KiB'],
     ['a chunk-size line that is not hex', ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', 'zz\r\nab\r\n0\r\n\r\n'], 'bad chunk size'],
