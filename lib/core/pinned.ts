@@ -197,15 +197,23 @@ export class PinnedPool {
         this.drop(c, true);
         reject(e);
       };
-      Bun.connect<Conn>({
-        hostname: this.host.host,
-        port: this.host.port,
-        data: c,
-        socket: handlers,
-        // verification is the pin comparison above, on this very connection; SNI only
-        // for a name (RFC 6066 §3: not for an address)
-        tls: { rejectUnauthorized: false, ...(/^[\d.:]+$/.test(this.host.host) ? {} : { serverName: this.host.host }) },
-      }).then(
+      let connecting: Promise<Socket<Conn>>;
+      try {
+        connecting = Bun.connect<Conn>({
+          hostname: this.host.host,
+          port: this.host.port,
+          data: c,
+          socket: handlers,
+          // verification is the pin comparison above, on this very connection. SNI only
+          // for a name (RFC 6066 §3: not for an address; an IPv6 one holds a colon): bun
+          // sends the hostname, an address too, unless the name is '' (measured, 1.4.5)
+          tls: { rejectUnauthorized: false, serverName: /^[\d.]+$/.test(this.host.host) || this.host.host.includes(':') ? '' : this.host.host },
+        });
+      } catch (e: any) {
+        c.opened(Object.assign(e, { phase: 'connect' }));
+        return;
+      }
+      connecting.then(
         (s) => {
           c.sock = s;
           // given up on (timed out) before the socket came

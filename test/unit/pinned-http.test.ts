@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { HttpsEndpoint } from '../../lib/core/https.ts';
 import { ResponseReader } from '../../lib/core/http1.ts';
 import { NetworkError } from '../../lib/core/net-errors.ts';
@@ -227,6 +228,23 @@ describe('connections', () => {
     ep.close();
     srv.stop();
   });
+});
+
+test('SNI: the host name is sent for a name, not for an address', async () => {
+  const names: unknown[] = [];
+  const srv = tls.createServer({ cert, key }, (sock) => {
+    names.push(sock.servername);
+    sock.on('data', () => sock.write(ok('sni')));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  for (const host of ['localhost', '127.0.0.1']) {
+    const ep = new HttpsEndpoint({ host: { host, port }, trust: { fingerprints: [pin] }, timeoutMs: 5_000, untrustedHint: () => '' });
+    expect((await ep.request('GET', '/', {})).text).toBe('sni');
+    ep.close();
+  }
+  expect(names).toEqual(['localhost', false]);
+  srv.close();
 });
 
 describe('errors', () => {
