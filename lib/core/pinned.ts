@@ -2,8 +2,8 @@
 // own TLS sockets (Bun.connect), kept alive, at most MAX_CONNECTIONS at a time.
 //
 // Why not node:http with a TLS agent, as before: its client is JavaScript that the JIT
-// compiles once it runs a request per guest, and a run over 1,000 guests peaked ~20 MiB
-// higher with it (bench/README.md). Why not fetch: its checkServerIdentity is called only
+// compiles once it runs a request per guest; with it, status over 1,000 guests peaked
+// 7 MiB higher and snap --dry-run 19 MiB (bench/README.md). Why not fetch: its checkServerIdentity is called only
 // when the chain verifies, so it cannot pin a leaf signed by a CA (lib/core/tls.ts).
 //
 // The pin is compared in the handshake callback of each new connection, before a byte of
@@ -32,8 +32,7 @@ type Failure = Error & { code?: string; phase?: string; beforeAnswer?: boolean }
 const failure = (message: string, code: string, extra: Partial<Failure> = {}): Failure => Object.assign(new Error(message), { code }, extra);
 
 // One handler object for every connection; each event goes to what the connection is
-// doing now. Plain functions on the connection rather than closures per request: every
-// function that runs once per request gets compiled by the JIT, which costs memory.
+// doing now (its state is on the connection, not in closures made per request).
 const handlers: SocketHandler<Conn> = {
   handshake(s, _verified, authError: Failure | null) {
     s.data.sock = s;
@@ -259,6 +258,9 @@ function exchange(c: Conn, bytes: Buffer, method: string, deadline: number): Pro
     c.reader = new ResponseReader(method);
     c.settle = (e?: Failure, answer?: Http1Answer) => {
       clearTimeout(timer);
+      // answered before the whole request was written: the rest would be read as the
+      // start of the next request, so the connection is not used again
+      if (answer && c.rest) answer.reusable = false;
       c.reader = c.settle = c.rest = undefined;
       if (e) reject(e);
       else resolve(answer!);

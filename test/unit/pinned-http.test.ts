@@ -204,6 +204,33 @@ describe('connections', () => {
     srv.stop();
   });
 
+  test('answered before the whole request was written (413 to a large body): that connection is not used again', async () => {
+    let conns = 0;
+    const early = Bun.listen<{ answered: boolean }>({
+      hostname: '127.0.0.1',
+      port: 0,
+      tls: { cert, key },
+      socket: {
+        open(s) {
+          conns++;
+          s.data = { answered: false };
+        },
+        // the first bytes of each connection get the answer; the rest is read and ignored
+        data(s) {
+          if (s.data.answered) return;
+          s.data.answered = true;
+          s.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n');
+        },
+      },
+    });
+    const ep = new HttpsEndpoint({ host: { host: '127.0.0.1', port: early.port }, trust: { fingerprints: [pin] }, timeoutMs: 3_000, untrustedHint: () => '' });
+    expect((await ep.request('POST', '/', {}, 'x'.repeat(8 << 20))).status).toBe(413);
+    expect((await ep.request('GET', '/', {})).status).toBe(413);
+    expect(conns).toBe(2);
+    ep.close();
+    early.stop(true);
+  });
+
   // The server takes the second request on a connection and closes it unanswered, as a
   // server does whose keep-alive timeout ran out just as the request came.
   const closesSecond = () => server((s, r) => (r.nth === 1 ? void s.write(ok(`conn ${r.conn}`)) : void s.end()));
