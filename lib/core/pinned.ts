@@ -3,8 +3,9 @@
 //
 // Why not node:http with a TLS agent, as before: its client is JavaScript that the JIT
 // compiles once it runs a request per guest; with it, status over 1,000 guests peaked
-// 7 MiB higher and snap --dry-run 19 MiB (bench/README.md). Why not fetch: its checkServerIdentity is called only
-// when the chain verifies, so it cannot pin a leaf signed by a CA (lib/core/tls.ts).
+// 7 MiB higher and snap --dry-run 19 MiB (bench/README.md). Why not fetch: its
+// checkServerIdentity is called only when the chain verifies, so it cannot pin a leaf
+// signed by a CA (lib/core/tls.ts).
 //
 // The pin is compared in the handshake callback of each new connection, before a byte of
 // any request is written on it, and a connection whose certificate does not match is
