@@ -6,14 +6,18 @@
 //
 // Without pins, bun's fetch is used: it takes TLS options per request and keeps
 // connections alive, but only for requests given the same options object, so each
-// endpoint keeps one. With pins, requests go over PinnedAgent's own connections
-// (lib/core/tls.ts), checked after the handshake and before a byte is written.
+// endpoint keeps one. With pins, requests go over PinnedPool's own connections
+// (lib/core/pinned.ts), checked after the handshake and before a byte is written.
+//
+// node:tls is imported only where it is needed (an extra CA, the fingerprint for a "not
+// trusted" hint): a run with a pin never evaluates it, nor node:http (measured: their
+// code, compiled by the JIT, was most of a status run's memory beyond its data).
 import fs from 'node:fs';
-import tls from 'node:tls';
 import { UsageError } from './errors.ts';
 import { formatHost, type HostPort } from './hosts.ts';
-import { NetworkError } from './net-errors.ts';
-import { isTlsErrorCode, peerFingerprint, PinnedAgent } from './tls.ts';
+import { isTlsErrorCode, NetworkError } from './net-errors.ts';
+import { InvalidRequest } from './http1.ts';
+import { PinnedPool } from './pinned.ts';
 
 /** How a server's certificate is trusted; at most one of the three is set. */
 export interface Trust {
@@ -62,24 +66,31 @@ export interface EndpointOptions {
 /** Requests to one host. */
 export class HttpsEndpoint {
   readonly key: string;
-  private agent?: PinnedAgent;
+  private pool?: PinnedPool;
   // one options object for every request: bun reuses a kept-alive connection for the same
   // TLS options only
-  private readonly fetchTls?: Record<string, unknown>;
+  private fetchTls?: Record<string, unknown>;
 
   constructor(private readonly o: EndpointOptions) {
     this.key = formatHost(o.host);
-    const t = o.trust;
-    if (t.insecure) this.fetchTls = { rejectUnauthorized: false };
-    else if (t.ca) this.fetchTls = { ca: [...tls.rootCertificates, t.ca] };
+    if (o.trust.insecure) this.fetchTls = { rejectUnauthorized: false };
   }
 
   /** One request; any failure to get an answer is thrown as a NetworkError. */
   async request(method: string, pathAndQuery: string, headers: Record<string, string>, body?: string): Promise<HttpsAnswer> {
     if (this.o.trust.fingerprints?.length) {
-      this.agent ??= new PinnedAgent(this.o.host, this.o.trust.fingerprints, (e, sent) => this.networkError(e, sent));
-      return this.agent.request(method, pathAndQuery, headers, body, this.o.timeoutMs);
+      this.pool ??= new PinnedPool(this.o.host, this.o.trust.fingerprints);
+      try {
+        const a = await this.pool.request(method, pathAndQuery, headers, body, this.o.timeoutMs);
+        return { status: a.status, statusText: a.statusText, text: a.text };
+      } catch (e: any) {
+        // a request that could not be encoded is the caller's error, not the network's
+        if (e instanceof InvalidRequest) throw e;
+        // nothing was written while connecting; after that, the request may have arrived
+        throw await this.networkError(e, e?.phase !== 'connect');
+      }
     }
+    if (this.o.trust.ca && !this.fetchTls) this.fetchTls = { ca: [...(await import('node:tls')).rootCertificates, this.o.trust.ca] };
     let res: Response;
     try {
       res = await fetch(`https://${this.key}${pathAndQuery}`, {
@@ -101,8 +112,8 @@ export class HttpsEndpoint {
   }
 
   close(): void {
-    this.agent?.destroy();
-    this.agent = undefined;
+    this.pool?.destroy();
+    this.pool = undefined;
   }
 
   /**
@@ -117,7 +128,7 @@ export class HttpsEndpoint {
       return new NetworkError(this.key, 'TIMEOUT', `no answer within ${Math.round(this.o.timeoutMs / 1000)} s`, { sent: true });
     }
     if (isTlsErrorCode(code)) {
-      const hint = this.o.untrustedHint(await peerFingerprint(this.o.host));
+      const hint = this.o.untrustedHint(await (await import('./tls.ts')).peerFingerprint(this.o.host));
       return new NetworkError(this.key, code, `TLS certificate not trusted (${e?.message ?? code})${hint}`, { sent: false, failover: true, retryable: false });
     }
     const mayHaveSent = sent === true || (e?.phase !== 'connect' && !NOT_SENT.has(code));

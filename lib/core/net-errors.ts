@@ -1,4 +1,4 @@
-// Errors of the transport both clients share (lib/core/tls.ts, the Proxmox and the ONTAP
+// Errors of the transport both clients share (lib/core/https.ts, the Proxmox and the ONTAP
 // HTTPS clients): no answer, or a certificate that is not the pinned one.
 import { ConnectionError } from './errors.ts';
 import { redact } from './log.ts';
@@ -33,3 +33,8 @@ export class CertificateMismatchError extends ConnectionError {}
 
 /** An error after which nothing else in the run can succeed: the tools stop at once. */
 export const stopsTheRun = (e: unknown): boolean => e instanceof CertificateMismatchError;
+
+/** Error codes (Node's and bun's) that mean the certificate was not trusted. */
+export function isTlsErrorCode(code: string): boolean {
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|TLS|SSL|HANDSHAKE/i.test(code);
+}
