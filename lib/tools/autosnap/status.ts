@@ -8,14 +8,11 @@ import type { PveClient, SnapshotEntry } from '../../clients/pve/types.ts';
 import { formatLocal } from '../../domain/retention/localtime.ts';
 import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, isOriginalScriptSnapshot, labelOf, validateLabel } from '../../domain/retention/naming.ts';
 import type { OptionSource } from './options.ts';
-import { cv4pveStatus } from './cv4pve.ts';
 import { isoLocal, type StatusRow } from './report.ts';
 import { runBounded } from '../../domain/guest-snapshots/schedule.ts';
 import { nowDate } from '../../core/now.ts';
 import { VERSION } from '../../core/version.ts';
-import { applyRunState, guestFromStatus } from '../../domain/report/facts.ts';
-import { renderPage, type PageGuest } from '../../domain/report/html.ts';
-import { readRunState } from '../../domain/report/write.ts';
+import type { PageGuest } from '../../domain/report/html.ts';
 
 /** Which of a guest's snapshots status shows. */
 function statusFilter(label: string | undefined, format: string): (s: SnapshotEntry) => boolean {
@@ -111,6 +108,8 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
   // through the cv4pve-autosnap link, html is cv4pve's table (scripts read it), not the page
   if (s.format === 'html' && !s.cv4pve) {
     // the page shows every snapshot: ours in a row per label, the others in their own row
+    // the page's code is loaded for the page alone
+    const [{ applyRunState, guestFromStatus }, { renderPage }, { readRunState }] = await Promise.all([import('../../domain/report/facts.ts'), import('../../domain/report/html.ts'), import('../../domain/report/write.ts')]);
     const ours = (x: SnapshotEntry) => (keep(x) ? (isIntradayName(x.name) ? 'intraday' : (labelOf(x.name, format) ?? undefined)) : undefined);
     const state = readRunState(src.str('html') ?? src.str('report-file'));
     let page: PageGuest[] = guests.map((g, i) => {
@@ -138,7 +137,7 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
   }
   if (s.cv4pve) {
     // cv4pve prints nothing at all when the selection holds no guest (Commands.cs)
-    if (guests.length) print(cv4pveStatus(rows, s.format));
+    if (guests.length) print((await import('./cv4pve.ts')).cv4pveStatus(rows, s.format));
   } else {
     // written a chunk at a time: 1,000 guests make ~700 kB of JSON, held whole and then
     // copied (escaped, redacted) before
