@@ -53,16 +53,25 @@ export function writeFd(fd: Fd, text: string): void {
     if (!stream.destroyed && stream.writable && !stream.write(text)) behind.add(fd);
     return;
   }
-  const bytes = Buffer.from(text, 'utf8');
+  // the text as it is: a Buffer copy of every slice would be garbage the collector lets
+  // pile up (the runtime encodes it into a buffer it frees at once)
   let done = 0;
+  let bytes: Buffer | undefined;
   try {
-    while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+    done = fs.writeSync(fd, text);
+    const length = Buffer.byteLength(text, 'utf8');
+    if (done < length) {
+      // a write cut short (a signal, a non-blocking descriptor): the rest by its bytes
+      bytes = Buffer.from(text, 'utf8');
+      while (done < length) done += fs.writeSync(fd, bytes, done, length - done);
+    }
   } catch (e) {
     if (gone(e)) {
       closed.add(fd);
       return;
     }
     if ((e as NodeJS.ErrnoException)?.code !== 'EAGAIN') throw e;
+    bytes ??= Buffer.from(text, 'utf8');
     if (!streamOf(fd).write(bytes.subarray(done))) behind.add(fd);
   }
 }
