@@ -2,6 +2,7 @@
 // lives in lib/sim/pve.
 import { pveshMain } from '../lib/sim/pve/pvesh.ts';
 import { VERSION } from '../lib/core/version.ts';
+import { writeOut } from '../lib/core/stdio.ts';
 
 const HELP = `sim-pvesh ${VERSION} - a pvesh stand-in backed by the autosnap simulator (for tests)
 
@@ -20,11 +21,11 @@ environment:
 export async function main(argv: string[]): Promise<number> {
   // only as the sole argument: `pvesh get /x --help` must stay pvesh's own business
   if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help')) {
-    process.stdout.write(HELP);
+    writeOut(HELP);
     return 0;
   }
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-    process.stdout.write(`sim-pvesh ${VERSION}\n`);
+    writeOut(`sim-pvesh ${VERSION}\n`);
     return 0;
   }
   return pveshMain(argv);

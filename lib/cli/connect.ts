@@ -9,22 +9,19 @@ import type { Auth } from '../clients/pve/api.ts';
 import { parseFingerprints, parseHostList } from '../core/hosts.ts';
 import { readCaFile } from '../core/https.ts';
 import type { PveClient } from '../clients/pve/types.ts';
-import { checkConfig, readSecretFile, type Config, type SectionKeys } from '../core/config.ts';
+import { checkConfig, readSecretFile, type Config } from '../core/config.ts';
 import { forgetWarnings, saveWarnings, shownOnce } from '../domain/notify/once.ts';
 import { decodePasswordFile } from './cv4pve-password.ts';
 import { AppError, ConnectionError, UsageError } from '../core/errors.ts';
 import { debug, registerSecret, warn } from '../core/log.ts';
 import { parseYesNo } from '../core/yesno.ts';
 import { durationMs } from '../core/duration.ts';
+import { PVE_SECTION } from './pve-section.ts';
+
+export { PVE_SECTION };
 
 type Env = Record<string, string | undefined>;
 
-/** The keys of `[pve]`; every tool that talks to Proxmox VE refuses any other. */
-export const PVE_SECTION: SectionKeys = {
-  section: 'pve',
-  keys: ['host', 'api_token', 'api_token_file', 'api_token_secret', 'username', 'password', 'password_file', 'fingerprint', 'ca_file', 'insecure', 'timeout', 'transport', 'pvesh'],
-  hints: { token: "did you mean 'api_token'?", user: "did you mean 'username'?", port: "give the port with the host: 'host = pve1:8006'" },
-};
 type Args = Record<string, unknown>;
 
 const TOKEN_ID = /^([^\s@!=]+@[A-Za-z0-9.\-_]+)!([A-Za-z][A-Za-z0-9.\-_]+)$/;

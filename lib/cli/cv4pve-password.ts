@@ -6,16 +6,18 @@
 // of an 8-byte IV followed by the CBC ciphertext (PKCS7 padding); files of older versions
 // hold base64 of the ECB ciphertext without a prefix. The key being public, this is
 // obfuscation, not protection: the file is guarded like any secret file (mode 600).
-import crypto from 'node:crypto';
 import { UsageError } from '../core/errors.ts';
 
 // the fixed key of StringHelper's callers (24 bytes: three DES keys)
 const KEY = Buffer.from('012345678901234567890123', 'utf8');
 const V2 = 'v2:';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+// node:crypto loaded when a file is decoded, not with the module: evaluating it costs
+// every connection ~4 MiB of memory, and few read a cv4pve password file
+const nodeCrypto = () => process.getBuiltinModule('node:crypto');
 
 function decrypt(algorithm: 'des-ede3-cbc' | 'des-ede3', data: Buffer, iv: Buffer | null): string {
-  const d = crypto.createDecipheriv(algorithm, KEY, iv);
+  const d = nodeCrypto().createDecipheriv(algorithm, KEY, iv);
   return Buffer.concat([d.update(data), d.final()]).toString('utf8');
 }
 
@@ -52,7 +54,7 @@ export function decodePasswordFile(text: string, file: string): string {
 }
 
 /** cv4pve's v2 form of a password (tests write cv4pve's files with it). */
-export function encodePasswordFile(password: string, iv: Buffer = crypto.randomBytes(8)): string {
-  const c = crypto.createCipheriv('des-ede3-cbc', KEY, iv);
+export function encodePasswordFile(password: string, iv: Buffer = nodeCrypto().randomBytes(8)): string {
+  const c = nodeCrypto().createCipheriv('des-ede3-cbc', KEY, iv);
   return V2 + Buffer.concat([iv, c.update(password, 'utf8'), c.final()]).toString('base64');
 }

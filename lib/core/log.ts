@@ -6,6 +6,7 @@
 // ticket) can never be printed, even inside an error message from a library. A message is
 // one line: control characters in it (API text) are shown escaped (lib/core/escape.ts).
 import { escapeLine } from './escape.ts';
+import { writeErr } from './stdio.ts';
 
 import fs from 'node:fs';
 
@@ -14,7 +15,7 @@ const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 
 const secrets = new Set<string>();
 let threshold: Level = 'info';
-const defaultSink = (line: string) => void process.stderr.write(line + '\n');
+const defaultSink = (line: string) => writeErr(line + '\n');
 let sink: (line: string) => void = defaultSink;
 
 export function registerSecret(value: string | undefined | null): void {

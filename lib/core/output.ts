@@ -3,6 +3,7 @@
 import { UsageError } from './errors.ts';
 import { escapeJson, escapeLine, escapeText } from './escape.ts';
 import { redact, secretChars } from './log.ts';
+import { drainOutput, writeOut } from './stdio.ts';
 
 export const FORMATS = ['text', 'json', 'jsonpretty', 'markdown', 'html', 'unicode', 'unicodealt'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -105,12 +106,12 @@ export function render<R>(format: Format, rows: R[], cols: Column<R>[], json?: u
  * text's own newlines stay: a caller that puts API text in a line uses printLines).
  */
 export function print(text: string): void {
-  process.stdout.write(escapeText(redact(text)));
+  writeOut(escapeText(redact(text)));
 }
 
 /** Lines to stdout, each one line whatever it holds (a newline in a guest name shows as \n). */
 export function printLines(lines: string[]): void {
-  if (lines.length) process.stdout.write(lines.map((l) => escapeLine(redact(l))).join('\n') + '\n');
+  if (lines.length) writeOut(lines.map((l) => escapeLine(redact(l))).join('\n') + '\n');
 }
 
 /**
@@ -217,21 +218,14 @@ export async function printPieces(pieces: Iterable<string>, write: (text: string
 }
 
 /**
- * Text to stdout, waiting while the reader is behind (a slow reader holds the rest back,
- * not memory). A reader that went away (`| head -1`) closes the stream: the wait ends and
- * the rest is dropped, as print() drops it (run.ts), instead of waiting for a drain that
- * never comes.
+ * Text to stdout. A write(2) waits for a slow reader (lib/core/stdio.ts), so the rest is
+ * held back, not kept in memory; after a non-blocking stdout refused one, the stream takes
+ * the rest and this waits for it to drain. A reader that went away (`| head -1`) ends
+ * the wait at once; the rest is dropped.
  */
 async function writeStdout(text: string): Promise<void> {
-  const out = process.stdout;
-  if (out.destroyed || !out.writable || out.write(text)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      out.off('drain', done).off('close', done).off('error', done);
-      resolve();
-    };
-    out.on('drain', done).on('close', done).on('error', done);
-  });
+  writeOut(text);
+  await drainOutput();
 }
 
 /** print(render(format, rows, cols, rows.map(toJson))), a chunk at a time (see printPieces). */

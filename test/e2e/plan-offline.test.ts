@@ -148,6 +148,15 @@ describe('plan --from-file: a large output through a pipe', () => {
     expect(d[n - 1].name).toBe('autoq0');
   });
 
+  test('the page, printed whole, arrives whole', async () => {
+    // one text of several MB: before, the process left while most of it was still queued
+    const page = args.slice(0, -2).concat(['-o', 'html']);
+    const r = await run(page, { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(1_000_000);
+    expect(r.stdout.trimEnd().endsWith('</html>')).toBe(true);
+  });
+
   test('a reader that goes away after the first bytes: exit 0, no hang', async () => {
     const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

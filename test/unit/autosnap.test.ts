@@ -8,7 +8,7 @@ import { agentEnabled, diskStorages, storageOverLimit, storageUsage } from '../.
 import { hookEnv, runHook } from '../../lib/domain/guest-snapshots/hooks.ts';
 import { defaultJob, jobFromCli, jobsFromConfig, tagsMatch } from '../../lib/tools/autosnap/jobs.ts';
 import { LockWatcher, lockAdvice, lockFromError, rereadSchedule } from '../../lib/domain/guest-snapshots/locks.ts';
-import { jobsFor } from '../../lib/tools/autosnap/main.ts';
+import { jobsFor } from '../../lib/tools/autosnap/run-command.ts';
 import { modeFor } from '../../lib/tools/autosnap/run.ts';
 import { nowDate } from '../../lib/core/now.ts';
 import { AUTOSNAP_OPTIONS, AUTOSNAP_SECTIONS, OptionSource, POLICY_KEYS, parseInvocation } from '../../lib/tools/autosnap/options.ts';

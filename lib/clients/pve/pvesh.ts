@@ -4,7 +4,6 @@
 // pvesh runs task endpoints synchronously: stdout carries the task log and then the UPID
 // (quoted, in json mode), and the exit code is 0 even when the task failed. So the last
 // line is the result, and the outcome is read from the task status like over HTTPS.
-import { spawn } from 'node:child_process';
 import { ConnectionError } from '../../core/errors.ts';
 import { childEnv, debug } from '../../core/log.ts';
 import { pveshErrorFrom } from './errors.ts';
@@ -77,6 +76,8 @@ export class PveshTransport {
     return new Promise((resolve, reject) => {
       // pvesh needs no credential of ours (it runs as root on the node): the cleaned
       // environment, plus the stand-in's own target when the tests run one
+      // node:child_process loaded here, not at the top: a run over HTTPS never evaluates it
+      const { spawn } = process.getBuiltinModule('node:child_process');
       const child = spawn(cmd, args, { env: childEnv({ ...standInEnv(), ...this.opts.env }), stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';

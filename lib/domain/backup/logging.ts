@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { redact, setLogSink } from '../../core/log.ts';
+import { writeErr, writeFd } from '../../core/stdio.ts';
 
 export interface BackupLogOptions {
   console: 'stdout' | 'stderr';
@@ -72,8 +73,7 @@ export class BackupLog {
 
   write(raw: string): void {
     const line = redact(raw);
-    const out = this.opts.console === 'stdout' ? process.stdout : process.stderr;
-    out.write(line + '\n');
+    writeFd(this.opts.console === 'stdout' ? 1 : 2, line + '\n');
     if (this.logger?.stdin?.writable) this.logger.stdin.write(`<${priorityOf(line)}>${line}\n`);
     if (this.fd !== undefined) {
       try {
@@ -86,7 +86,7 @@ export class BackupLog {
 
   /** Flush syslog before the process leaves (main() exits right after). */
   async close(): Promise<void> {
-    setLogSink((line) => process.stderr.write(line + '\n'));
+    setLogSink((line) => writeErr(line + '\n'));
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
     if (this.logger) {

@@ -7,6 +7,7 @@
 //  - a lock is waited for (shared deadline), a stuck `snapshot-delete` is explained.
 import { errorLine } from '../../core/errors.ts';
 import type { GuestInfo } from '../guests/inventory.ts';
+import { guestTag } from '../guests/types.ts';
 import { stopsTheRun } from '../../core/net-errors.ts';
 import type { SnapshotOps } from './ops.ts';
 import type { OutcomeStatus } from './outcome.ts';
@@ -104,8 +105,6 @@ function namingJob(job: ExecJob) {
   return job.kind === 'intraday' ? { intraday: true } : { label: job.label, timestampFormat: job.timestampFormat };
 }
 
-/** How a guest's lines begin: `100 web1`. Exported so a reader can tell the tag from the message. */
-export const guestTag = (g: { vmid: number; name?: string }) => `${g.vmid}${g.name ? ` ${g.name}` : ''}`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 /**

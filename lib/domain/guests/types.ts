@@ -21,3 +21,6 @@ export interface GuestInfo extends GuestRef {
   tags: string[];
   pool?: string;
 }
+
+/** How a guest's lines begin: `100 web1`. Exported so a reader can tell the tag from the message. */
+export const guestTag = (g: { vmid: number; name?: string }) => `${g.vmid}${g.name ? ` ${g.name}` : ''}`;

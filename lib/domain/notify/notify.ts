@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Config, SectionKeys } from '../../core/config.ts';
+import type { Config } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { childEnv, redact } from '../../core/log.ts';
 
@@ -32,12 +32,7 @@ const DEFAULT_SKIPPED_RUNS = 3;
 const PVE_TEMPLATE = 'autosnap';
 const PERL = '/usr/bin/perl';
 
-/** The [notify] section: read by autosnap and the backup tools alike. */
-export const NOTIFY_SECTION: SectionKeys = {
-  section: 'notify',
-  keys: ['mode', 'mailto', 'sendmail', 'skipped_runs'],
-  hints: { email: "did you mean 'mailto'?", mail: "did you mean 'mailto'?", to: "did you mean 'mailto'?" },
-};
+export { NOTIFY_SECTION } from './section.ts';
 
 export interface NotifySettings {
   mode: NotifyMode;

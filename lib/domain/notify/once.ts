@@ -4,9 +4,10 @@
 // start of a unit) only when it is new or has changed, so that 52 runs a day do not bury
 // the one line that matters. What was shown is kept in warned.json in the state
 // directory; a warning that went away and comes back is new again.
-import { guestTag } from '../guest-snapshots/executor.ts';
+import { guestTag } from '../guests/types.ts';
 import { escapeLine } from '../../core/escape.ts';
 import { isJournal, priorityPrefix, redact } from '../../core/log.ts';
+import { writeErr } from '../../core/stdio.ts';
 import { readState, writeState } from './state.ts';
 
 const WARNED_STATE = 'warned.json';
@@ -48,6 +49,12 @@ export function saveWarnings(): void {
  * `: failed: ` must not turn a warning into an error.
  */
 export function problemLine(guest: { vmid: number; name?: string }, p: string, given: Set<string>): void {
+  const text = problemText(guest, p, given);
+  if (text !== undefined) writeErr(text);
+}
+
+/** The text problemLine writes, newline included; undefined for a warning shown before. */
+export function problemText(guest: { vmid: number; name?: string }, p: string, given: Set<string>): string | undefined {
   const tag = `${guestTag(guest)}: `;
   const kind = p.startsWith(tag) ? p.slice(tag.length) : p;
   let pri: string;
@@ -58,12 +65,12 @@ export function problemLine(guest: { vmid: number; name?: string }, p: string, g
   } else if (kind.startsWith('warning: no QEMU guest agent')) {
     const key = `agent/${guest.vmid}`;
     given.add(key);
-    if (!shownOnce(key, p)) return;
+    if (!shownOnce(key, p)) return undefined;
     pri = priorityPrefix('warn');
   } else {
     // skips (a lock, a full storage, a hook's veto) and other warnings
     pri = isJournal(2) ? (kind.startsWith('warning:') ? '<4>' : '<5>') : '';
   }
   // API text in the line (a guest name, a PVE error) shown escaped, as every line is
-  process.stderr.write(`${pri}${escapeLine(redact(line))}\n`);
+  return `${pri}${escapeLine(redact(line))}\n`;
 }

@@ -1,11 +1,14 @@
 // Local wall-clock time of a time zone, for naming and retention buckets.
 //
-// Offsets come from Intl directly: date-fns-tz 3.2's getTimezoneOffset reports the old
+// Offsets come from the system's time zone database (lib/core/zoneinfo.ts), or from Intl
+// for a zone it does not hold: Intl costs the process ~10 MiB of ICU data, most of a small
+// command's memory. Not from date-fns-tz: 3.2's getTimezoneOffset reports the old
 // offset for the first hour after a DST fall-back and after spring-forward (measured:
 // Europe/Berlin 2025-10-26T01:30Z gave +2 instead of +1), which would merge or split the
 // wrong hourly buckets. Offsets are cached (see tzOffset) because a retention plan over
-// 100,000 snapshots would otherwise spend most of its time in Intl.
+// 100,000 snapshots would otherwise spend most of its time looking them up.
 import { UsageError } from '../../core/errors.ts';
+import { systemZone, zoneOffsets } from '../../core/zoneinfo.ts';
 
 export interface LocalTime {
   year: number;
@@ -43,6 +46,8 @@ function formatter(tz: string): Intl.DateTimeFormat {
 /** Seconds to add to UTC to get local time in `tz` at the instant `epochSec`. */
 function offsetUncached(epochSec: number, tz: string): number {
   const whole = Math.floor(epochSec);
+  const zone = zoneOffsets(tz);
+  if (zone) return zone(whole);
   const parts = formatter(tz).formatToParts(new Date(whole * 1000));
   const v: Record<string, number> = {};
   for (const p of parts) if (p.type !== 'literal') v[p.type] = Number(p.value);
@@ -129,6 +134,7 @@ export function formatLocal(epochSec: number, tz: string): string {
 
 /** Throws a UsageError naming the zone when Intl does not know it. */
 function checkTimeZone(tz: string, what = '--tz'): string {
+  if (zoneOffsets(tz)) return tz;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
@@ -139,11 +145,12 @@ function checkTimeZone(tz: string, what = '--tz'): string {
 
 /**
  * The zone names and plans use: `--tz`, else the TZ environment variable (a leading ':'
- * as glibc allows is dropped), else the system zone.
+ * as glibc allows is dropped), else the system zone (/etc/localtime's link into the
+ * database, else as Intl finds it).
  */
 export function resolveTimeZone(option?: unknown, env: Record<string, string | undefined> = process.env): string {
   if (option !== undefined && option !== null && option !== '' && option !== true) return checkTimeZone(String(option));
   const fromEnv = env.TZ?.replace(/^:/, '');
   if (fromEnv) return checkTimeZone(fromEnv, 'TZ');
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  return systemZone() ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
 }

@@ -5,8 +5,8 @@
 import { UsageError } from '../../core/errors.ts';
 import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Parsed } from '../../cli/args.ts';
 import { checkConfig, normKey, type Config, type SectionKeys } from '../../core/config.ts';
-import { PVE_SECTION } from '../../cli/connect.ts';
-import { NOTIFY_SECTION } from '../../domain/notify/notify.ts';
+import { PVE_SECTION } from '../../cli/pve-section.ts';
+import { NOTIFY_SECTION } from '../../domain/notify/section.ts';
 import { nowDate } from '../../core/now.ts';
 import { parseYesNo } from '../../core/yesno.ts';
 import { parseDurationMs } from '../../core/duration.ts';

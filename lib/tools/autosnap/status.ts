@@ -8,14 +8,11 @@ import type { PveClient, SnapshotEntry } from '../../clients/pve/types.ts';
 import { formatLocal } from '../../domain/retention/localtime.ts';
 import { DEFAULT_TIMESTAMP_FORMAT, isIntradayName, isManaged, isMarker, isOriginalScriptSnapshot, labelOf, validateLabel } from '../../domain/retention/naming.ts';
 import type { OptionSource } from './options.ts';
-import { cv4pveStatus } from './cv4pve.ts';
 import { isoLocal, type StatusRow } from './report.ts';
 import { runBounded } from '../../domain/guest-snapshots/schedule.ts';
 import { nowDate } from '../../core/now.ts';
 import { VERSION } from '../../core/version.ts';
-import { applyRunState, guestFromStatus } from '../../domain/report/facts.ts';
-import { renderPage, type PageGuest } from '../../domain/report/html.ts';
-import { readRunState } from '../../domain/report/write.ts';
+import type { PageGuest } from '../../domain/report/html.ts';
 
 /** Which of a guest's snapshots status shows. */
 function statusFilter(label: string | undefined, format: string): (s: SnapshotEntry) => boolean {
@@ -97,25 +94,33 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
   const keep = statusFilter(labelOpt, format);
   // reads are cheap for the node; still bounded, so a big cluster is not hit all at once
   const ops = snapshotOps(client);
-  const lists = await runBounded(guests, { maxParallel: s.maxParallel * 2, maxPerNode: s.maxPerNode * 2 }, (g) => ops.list(g).then((l) => l.snapshots));
+  // the page shows every snapshot; a table only its rows, so a guest's list is turned
+  // into them as it arrives and 1,000 guests' lists are never held at once
+  const asPage = s.format === 'html' && !s.cv4pve;
+  const lists = await runBounded(guests, { maxParallel: s.maxParallel * 2, maxPerNode: s.maxPerNode * 2 }, (g) =>
+    ops.list(g).then((l): SnapshotEntry[] | StatusRow[] => (asPage ? l.snapshots : statusRows(g, l.snapshots, keep, format))),
+  );
   const rows: StatusRow[] = [];
   let failed = 0;
   guests.forEach((g, i) => {
     const r = lists[i];
-    if (r.ok) rows.push(...statusRows(g, r.value, keep, format));
-    else {
+    if (r.ok) {
+      if (!asPage) rows.push(...(r.value as StatusRow[]));
+    } else {
       failed++;
       stderrLine(`error: ${g.vmid}${g.name ? ` ${g.name}` : ''}: ${(r.error as Error)?.message ?? String(r.error)}`);
     }
   });
   // through the cv4pve-autosnap link, html is cv4pve's table (scripts read it), not the page
-  if (s.format === 'html' && !s.cv4pve) {
+  if (asPage) {
     // the page shows every snapshot: ours in a row per label, the others in their own row
+    // the page's code is loaded for the page alone
+    const [{ applyRunState, guestFromStatus }, { renderPage }, { readRunState }] = await Promise.all([import('../../domain/report/facts.ts'), import('../../domain/report/html.ts'), import('../../domain/report/write.ts')]);
     const ours = (x: SnapshotEntry) => (keep(x) ? (isIntradayName(x.name) ? 'intraday' : (labelOf(x.name, format) ?? undefined)) : undefined);
     const state = readRunState(src.str('html') ?? src.str('report-file'));
     let page: PageGuest[] = guests.map((g, i) => {
       const r = lists[i];
-      return guestFromStatus(g, r.ok ? r.value : [], (x) => ours(x as SnapshotEntry));
+      return guestFromStatus(g, r.ok ? (r.value as SnapshotEntry[]) : [], (x) => ours(x as SnapshotEntry));
     });
     if (state) page = applyRunState(page, state);
     // a guest whose list cannot be read now is shown so, whatever the last run said
@@ -138,7 +143,7 @@ export async function statusCommand(client: PveClient, src: OptionSource, s: { t
   }
   if (s.cv4pve) {
     // cv4pve prints nothing at all when the selection holds no guest (Commands.cs)
-    if (guests.length) print(cv4pveStatus(rows, s.format));
+    if (guests.length) print((await import('./cv4pve.ts')).cv4pveStatus(rows, s.format));
   } else {
     // written a chunk at a time: 1,000 guests make ~700 kB of JSON, held whole and then
     // copied (escaped, redacted) before

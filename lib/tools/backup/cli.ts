@@ -7,6 +7,7 @@ import { errorLine, exitCodeOf, EXIT, UsageError } from '../../core/errors.ts';
 import { expandParamFiles, GLOBAL_OPTIONS, parseArgs, type OptionSpec, type Parsed } from '../../cli/args.ts';
 import { error, setLogLevel } from '../../core/log.ts';
 import { VERSION } from '../../core/version.ts';
+import { writeOut } from '../../core/stdio.ts';
 import { loadBackupConfig, type BackupConfig } from '../../domain/backup/config.ts';
 import { BackupLog } from '../../domain/backup/logging.ts';
 import { reportProblem } from '../../domain/backup/report.ts';
@@ -40,11 +41,11 @@ export async function runBackupTool(
 ): Promise<number> {
   const args = parseBackupArgs(tool, argv, spec);
   if (args.help) {
-    process.stdout.write(help);
+    writeOut(help);
     return EXIT.OK;
   }
   if (args.version) {
-    process.stdout.write(`${tool} ${VERSION}\n`);
+    writeOut(`${tool} ${VERSION}\n`);
     return EXIT.OK;
   }
   if (args.debug) setLogLevel('debug');

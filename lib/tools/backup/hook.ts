@@ -21,6 +21,7 @@
 import { UsageError } from '../../core/errors.ts';
 import { info } from '../../core/log.ts';
 import { escapeLine } from '../../core/escape.ts';
+import { writeOut } from '../../core/stdio.ts';
 import { COMMON_HELP, runBackupTool } from './cli.ts';
 import { checkName } from '../../domain/backup/config.ts';
 import { acquire, ensureServerUp, release } from '../../domain/backup/coordinator.ts';
@@ -102,12 +103,12 @@ export async function hookMain(argv: string[]): Promise<number> {
           const guest = [env.VMTYPE, vmid, env.HOSTNAME ? `(${env.HOSTNAME})` : ''].filter(Boolean).join(' ');
           // straight to stdout, vzdump's task log: no log file, no logger process
           // escaped: the phase, the guest's name and the target are outside text, one line each
-          process.stdout.write(`${escapeLine(`${phase}: guest ${guest || '?'} mode ${mode ?? '?'}${env.TARGET ? ' target ' + env.TARGET : ''}`)}\n`);
+          writeOut(`${escapeLine(`${phase}: guest ${guest || '?'} mode ${mode ?? '?'}${env.TARGET ? ' target ' + env.TARGET : ''}`)}\n`);
           return 0;
         }
         if (!JOB_PHASES.has(phase)) {
           // a phase from a newer vzdump must not fail a backup
-          process.stdout.write(`warning: unknown phase '${escapeLine(phase)}' ignored\n`);
+          writeOut(`warning: unknown phase '${escapeLine(phase)}' ignored\n`);
           return 0;
         }
         return undefined;

@@ -8,6 +8,7 @@ import { setLogLevel, type Level } from '../../core/log.ts';
 import { parseFormat } from '../../core/output.ts';
 import { POLICY_OPTIONS } from '../../domain/retention/policy.ts';
 import { VERSION } from '../../core/version.ts';
+import { writeOut } from '../../core/stdio.ts';
 import { makeContext } from './context.ts';
 import { storageCommand } from './storage.ts';
 import { vmCommand } from './vm.ts';
@@ -97,11 +98,11 @@ export async function ontapMain(argv: string[]): Promise<number> {
   else if (args.quiet) setLogLevel('warn');
   else if (typeof args.loglevel === 'string' && args.loglevel) setLogLevel(parseLogLevel(args.loglevel));
   if (args.version) {
-    process.stdout.write(`ontap-snapshot ${VERSION}\n`);
+    writeOut(`ontap-snapshot ${VERSION}\n`);
     return 0;
   }
   if (args.help || args._.length === 0) {
-    process.stdout.write(HELP + '\n');
+    writeOut(HELP + '\n');
     return args.help ? 0 : 2;
   }
   const [area, cmd, ...rest] = args._.map(String);

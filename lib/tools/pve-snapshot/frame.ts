@@ -10,6 +10,7 @@ import { PveApiError, TaskError } from '../../clients/pve/errors.ts';
 import type { PveClient } from '../../clients/pve/types.ts';
 import { NoGuestError, resolveGuests, type GuestInfo } from '../../domain/guests/inventory.ts';
 import { parseSelector } from '../../domain/guests/selector.ts';
+import { zoneOffsets } from '../../core/zoneinfo.ts';
 
 export const TOOL = 'pve-snapshot';
 
@@ -55,6 +56,8 @@ export async function guestRead<T>(read: () => Promise<T>): Promise<{ value: T }
 }
 
 export function checkTimeZone(tz: string): void {
+  // the system's database first: Intl loads ICU's data (lib/core/zoneinfo.ts)
+  if (zoneOffsets(tz)) return;
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
   } catch {

@@ -1,9 +1,8 @@
 // The snapshot tree of one guest, drawn the way `qm listsnapshot` draws it: each snapshot
 // under its parent, `current` (where the guest is now) under the snapshot it was taken
 // after. Proxmox returns the list in no defined order, so the tree is rebuilt from `parent`.
-import { format as formatLocal } from 'date-fns';
-import { formatInTimeZone } from 'date-fns-tz';
 import type { SnapshotEntry } from '../../clients/pve/types.ts';
+import { formatLocal, resolveTimeZone } from '../../domain/retention/localtime.ts';
 
 export interface TreeRow {
   entry: SnapshotEntry;
@@ -12,10 +11,26 @@ export interface TreeRow {
   shownParent?: string;
 }
 
+let systemZone: string | undefined;
+/**
+ * The zone of the times shown without --tz: TZ, else the system's, as the C library
+ * finds it; an unknown TZ shows UTC, as the runtime's own local time did.
+ */
+function localZone(): string {
+  if (systemZone === undefined) {
+    try {
+      systemZone = resolveTimeZone();
+    } catch {
+      systemZone = 'UTC';
+    }
+  }
+  return systemZone;
+}
+
+/** `2025-05-16 09:15:00`, in --tz or local time (offsets from the tz database: localtime.ts). */
 export function formatTime(snaptime: number | undefined, tz?: string): string {
   if (snaptime === undefined || snaptime === null || !Number.isFinite(Number(snaptime))) return '';
-  const d = new Date(Number(snaptime) * 1000);
-  return tz ? formatInTimeZone(d, tz, 'yyyy-MM-dd HH:mm:ss') : formatLocal(d, 'yyyy-MM-dd HH:mm:ss');
+  return formatLocal(Number(snaptime), tz ?? localZone()).slice(0, 19);
 }
 
 const byTime = (a: SnapshotEntry, b: SnapshotEntry) =>
