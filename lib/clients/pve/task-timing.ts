@@ -70,11 +70,6 @@ export class TaskDurations {
     return sorted[Math.floor((sorted.length - 1) / 2)];
   }
 
-  /** how many measurements of the type on the node the estimate rests on (at most the window) */
-  samples(type: string, node: string): number {
-    return this.byKey.get(`${type}@${node}`)?.length ?? 0;
-  }
-
   /** forget everything (tests; a client pointed at another cluster) */
   clear(): void {
     this.byKey.clear();
@@ -140,23 +135,14 @@ export function sharedExpectation(node: number | undefined, all: number | undefi
  * How long a watched task took, as far as the looks tell: the middle of the last look
  * that saw it running and the first that saw it ended, when those are at most two steps
  * apart. Further apart (the task was not looked at just before its end), the end lies
- * somewhere in a wide window: a little over half a step before the look that saw it
- * ended is taken (the first look goes half a step after the expected end), which pulls
- * the estimate down slowly until a look lands just before the end again and measures it;
- * so the first look stays close behind the end without missing it often (each miss is a
- * read more).
- *
- * `due`: when the look that saw it ended was meant to go (ms after waiting began). A look
- * that went later, because the read waited for other tasks due just after (coalescedTick),
- * says nothing about this task beyond its own due time: counting the wait would lengthen
- * the estimate, the next look would go later, wait again and lengthen it again, until
- * ends went unseen for tens of ms (seen in traces: 25-50 ms on a run's creates).
+ * somewhere in a wide window: three quarters of a step before the look that saw it ended
+ * is taken, which pulls the estimate down a little each time until a look lands just
+ * before the end again and measures it; so the first look stays close behind the end.
  */
-export function watchedDuration(lastRunning: number | undefined, stoppedAt: number, expected: number | undefined, due = Infinity): number {
-  const stopped = Math.min(stoppedAt, Math.max(lastRunning ?? 0, due));
-  const step = stepOf(expected ?? stopped);
-  if (lastRunning !== undefined && stopped - lastRunning <= 2 * step) return (lastRunning + stopped) / 2;
-  return expected === undefined ? observedDuration(lastRunning, stopped) : Math.max(0, stopped - 0.55 * step);
+export function watchedDuration(lastRunning: number | undefined, stoppedAt: number, expected: number | undefined): number {
+  const step = stepOf(expected ?? stoppedAt);
+  if (lastRunning !== undefined && stoppedAt - lastRunning <= 2 * step) return (lastRunning + stoppedAt) / 2;
+  return expected === undefined ? observedDuration(lastRunning, stoppedAt) : Math.max(0, stoppedAt - 0.75 * step);
 }
 
 /**

@@ -52,14 +52,6 @@ export function listView(e: TaskListEntry): ListView {
 
 /** A list read sent this long after a wait began must show its task, or it counts as missed. */
 const LIST_GRACE_MS = 250;
-/**
- * A node's own estimate is used once this many of its tasks of the type were measured;
- * before, the type's over all nodes. The first few measurements are the coarsest (looks
- * far apart while nothing is known), and a node's median of two or three of them can
- * differ from the others' by more than the 10% of sharedExpectation by chance: its tasks
- * would then be looked at apart from the rest's, and split off for the whole run.
- */
-const NODE_SAMPLES = 5;
 /** A task missed by this many list reads is polled on its own from then on. */
 const LIST_MISSES = 2;
 /** List reads in a row that show none of the tasks they should: the list is no use to this client. */
@@ -142,7 +134,7 @@ export class TaskWatcher {
     }
     const { node, type } = parsed;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-    const expected = sharedExpectation(this.durations.samples(type, node) >= NODE_SAMPLES ? this.durations.expected(type, node) : undefined, this.durations.expected(type, ''));
+    const expected = sharedExpectation(this.durations.expected(type, node), this.durations.expected(type, ''));
     // a task waited for alone is polled as a lone poll would (just before its expected end,
     // then short steps): with nothing to share the read with, that sees the end soonest
     const lone = this.waiters.size === 0 || this.listOff;
@@ -152,7 +144,6 @@ export class TaskWatcher {
     return new Promise<TaskResult>((resolve, reject) => {
       const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, nextAt: started + first, misses: 0, solo: false, lone, resolve, reject };
       this.waiters.add(w);
-      if (!lone) this.joinLone();
       if (!this.looping) {
         this.looping = true;
         void this.loop();
@@ -163,7 +154,13 @@ export class TaskWatcher {
   private async loop(): Promise<void> {
     // waits begun in the same turn (tasks started together) share the first look
     await Promise.resolve();
-    if (this.waiters.size > 1) this.joinLone();
+    if (this.waiters.size > 1 && !this.listOff) {
+      for (const w of this.waiters) {
+        if (!w.lone) continue;
+        w.lone = false;
+        w.nextAt = w.started + watchFirstAt(w.expected);
+      }
+    }
     try {
       while (this.waiters.size) {
         const next = this.nextTick();
@@ -179,23 +176,6 @@ export class TaskWatcher {
       for (const w of this.waiters) this.settleError(w, e);
     } finally {
       this.looping = false;
-    }
-  }
-
-  /**
-   * A task waited for alone when it began, not looked at yet, now has company (tasks
-   * started together begin their waits as their writes are answered, a few ms apart): it
-   * is looked at with them, on their schedule, so that one read settles them all. Left
-   * alone, it would be looked at earlier than the rest on every hand-over (a lone poll's
-   * first look is just before the expected end): a read more each time, and its slot
-   * handed on apart from the others'.
-   */
-  private joinLone(): void {
-    if (this.listOff) return;
-    for (const w of this.waiters) {
-      if (!w.lone || w.lastRunning !== undefined) continue;
-      w.lone = false;
-      w.nextAt = w.started + watchFirstAt(w.expected);
     }
   }
 
@@ -318,7 +298,7 @@ export class TaskWatcher {
   private ended(w: Waiter, exitstatus: string, stoppedAt: number): void {
     if (!this.waiters.delete(w)) return;
     // a task that failed (often at once: "VM is locked") says nothing about how long one takes
-    if (interpretExitstatus(exitstatus).ok) this.durations.observe(w.type, w.node, w.lone ? observedDuration(w.lastRunning, stoppedAt) : watchedDuration(w.lastRunning, stoppedAt, w.expected, w.nextAt - w.started));
+    if (interpretExitstatus(exitstatus).ok) this.durations.observe(w.type, w.node, w.lone ? observedDuration(w.lastRunning, stoppedAt) : watchedDuration(w.lastRunning, stoppedAt, w.expected));
     taskResult(this.p, w.upid, w.node, exitstatus, w.opts).then(w.resolve, w.reject);
   }
 
