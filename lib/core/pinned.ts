@@ -35,11 +35,16 @@ const failure = (message: string, code: string, extra: Partial<Failure> = {}): F
 // One handler object for every connection; each event goes to what the connection is
 // doing now (its state is on the connection, not in closures made per request).
 const handlers: SocketHandler<Conn> = {
-  handshake(s, _verified, authError: Failure | null) {
+  handshake(s, _authorized, authError: Failure | null) {
     s.data.sock = s;
-    // with verification off, an error here is either the unverified chain (ignored: the
-    // pin decides) or a handshake that failed, with no certificate to compare
-    if (authError && !s.getPeerCertificate()?.fingerprint256) s.data.opened?.(handshakeFailure(authError));
+    // With verification off, an error here is the unverified chain (ignored: the pin
+    // decides), or a handshake that failed: then there is no connection to pin, even when
+    // the certificate came first (an alert after it, the pinned certificate shown by one
+    // without its key). bun reports a failure as EPROTO with OpenSSL's text, a chain as
+    // the X509 reason; its second argument is false for a chain not verified against a
+    // name too, so it cannot tell them apart (measured, 1.4.5).
+    const failed = authError && (authError.code === 'EPROTO' || /SSL routines/.test(authError.message) || !s.getPeerCertificate()?.fingerprint256);
+    if (failed) s.data.opened?.(handshakeFailure(authError));
     else s.data.opened?.();
   },
   data(s, d) {

@@ -330,6 +330,24 @@ describe('errors', () => {
     plain.stop(true);
   });
 
+  // The server's certificate (the pinned one) came, then the handshake failed: here the
+  // server wants a client certificate (TLS 1.2, so before the client's Finished); a
+  // machine in the middle that shows the pinned certificate without its key fails the
+  // same way. There is no connection to pin: nothing was sent, and the error says TLS.
+  test('a handshake that fails after the pinned certificate came: a TLS failure, not sent', async () => {
+    let bytes = 0;
+    const srv = tls.createServer({ cert, key, requestCert: true, rejectUnauthorized: true, maxVersion: 'TLSv1.2' }, (sock) => sock.on('data', (d) => (bytes += d.length)));
+    srv.on('tlsClientError', () => {});
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const ep = new HttpsEndpoint({ host: { host: '127.0.0.1', port: (srv.address() as { port: number }).port }, trust: { fingerprints: [pin] }, timeoutMs: 3_000, untrustedHint: () => '' });
+    const e = await failure(ep.request('POST', '/', {}, 'create'));
+    expect([e.code, e.sent, e.failover, e.retryable]).toEqual(['ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', false, true, false]);
+    expect(e.message).toContain('TLS certificate not trusted');
+    expect(bytes).toBe(0);
+    ep.close();
+    srv.close();
+  });
+
   test.each([
     ['a header section that never ends (70 KiB of fields)', ['HTTP/1.1 200 OK\r\n', ...Array.from({ length: 70 }, (_, i) => `X-${i}: ${'a'.repeat(1018)}\r\n`)], 'header section over 64 KiB'],
     ['a chunk-size line that is not hex', ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', 'zz\r\nab\r\n0\r\n\r\n'], 'bad chunk size'],
