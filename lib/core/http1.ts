@@ -48,9 +48,10 @@ export function encodeRequest(method: string, target: string, host: string, head
   }
   // RFC 9112 §9.3: persistent is HTTP/1.1's default; said anyway, as Node's client does
   head += 'Connection: keep-alive\r\n';
-  // RFC 9110 §8.6: a request without a body that could carry one says Content-Length: 0
+  // RFC 9110 §8.6: a request whose method expects content and has none says Content-Length: 0;
+  // one whose method gives content no meaning (GET, HEAD, DELETE) sends no length at all
   if (body !== undefined) head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
-  else if (method !== 'GET' && method !== 'HEAD') head += 'Content-Length: 0\r\n';
+  else if (method === 'POST' || method === 'PUT' || method === 'PATCH') head += 'Content-Length: 0\r\n';
   return Buffer.from(`${head}\r\n${body ?? ''}`, 'utf8');
 }
 

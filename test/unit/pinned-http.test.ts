@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { HttpsEndpoint } from '../../lib/core/https.ts';
-import { ResponseReader } from '../../lib/core/http1.ts';
+import { encodeRequest, ResponseReader } from '../../lib/core/http1.ts';
 import { NetworkError } from '../../lib/core/net-errors.ts';
 
 let dir: string;
@@ -423,5 +423,20 @@ describe('ResponseReader refuses', () => {
   test('a folded Connection field counts, names without case', () => {
     const a = new ResponseReader('GET').push(Buffer.from('HTTP/1.1 200 OK\r\nCONNECTION: keep-alive,\r\n close\r\ncontent-LENGTH: 1\r\n\r\nx', 'latin1'));
     expect(a && [a.text, a.reusable]).toEqual(['x', false]);
+  });
+});
+
+// RFC 9110 §8.6: a length only where the method gives content a meaning or content is sent
+describe('request framing: Content-Length', () => {
+  test.each([
+    ['GET', undefined, null],
+    ['DELETE', undefined, null],
+    ['POST', undefined, '0'],
+    ['PUT', undefined, '0'],
+    ['POST', 'a=1', '3'],
+    ['POST', 'ü', '2'],
+  ] as [string, string | undefined, string | null][])('%s with body %p: Content-Length %p', (method, body, want) => {
+    const head = encodeRequest(method, '/x', 'h', {}, body).toString('utf8');
+    expect(/\r\nContent-Length: (\d+)\r\n/.exec(head)?.[1] ?? null).toBe(want);
   });
 });
