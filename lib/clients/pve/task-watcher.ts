@@ -143,7 +143,7 @@ export class TaskWatcher {
     const expected = sharedExpectation(own, all);
     // the first look learnt for the tasks whose estimate it shares (its node's, or all
     // nodes' alike); nothing learnt yet: half a step after the expected end
-    const learnt = this.durations.firstLook(type, expected === own ? node : '');
+    const learnt = this.durations.firstLook(type, all !== undefined && expected === all ? '' : node);
     const firstAt = learntFirstAt(learnt, expected);
     // a task waited for alone is polled as a lone poll would (just before its expected end,
     // then short steps): with nothing to share the read with, that sees the end soonest
