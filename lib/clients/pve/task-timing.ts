@@ -58,8 +58,8 @@ export function observedDuration(lastRunning: number | undefined, stoppedAt: num
  * where the first look stands, `usedAt` where this task's first look was (ms after its
  * wait began), `lastRunning` the latest look that still saw it running. Seen running at
  * or after its first look (a miss, which costs a read and a step's delay): just past that
- * look, by a tenth of a step (at least 2 ms). Seen ended by it: a twentieth of that
- * earlier. So the first look settles where about one task in twenty is missed (a running
+ * look, by a tenth of a step (at least 2 ms). Seen ended by it: a fortieth of that
+ * earlier. So the first look settles where about one task in forty is missed (a running
  * quantile of the send time from which a look sees the end, updated per task): at the
  * upper edge of where such tasks end, whatever the margin or a read's waiting, which
  * neither move it. Pure, for the tests.
@@ -67,7 +67,7 @@ export function observedDuration(lastRunning: number | undefined, stoppedAt: num
 export function nextFirstLook(current: number, usedAt: number, lastRunning: number | undefined, expected: number): number {
   const up = Math.max(2, stepOf(expected) / 10);
   if (lastRunning !== undefined && lastRunning >= usedAt) return Math.max(current, lastRunning + up);
-  return current - up / 20;
+  return current - up / 40;
 }
 
 /**
