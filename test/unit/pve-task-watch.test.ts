@@ -2,7 +2,7 @@
 // looks, and the watcher itself against a scripted cluster on a virtual clock.
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { TaskError } from '../../lib/clients/pve/errors.ts';
-import { TaskDurations, coalescedTick, sharedExpectation, sharedTaskDurations, watchDelay, watchFirstAt, watchedDuration } from '../../lib/clients/pve/task-timing.ts';
+import { TaskDurations, coalescedTick, learntFirstAt, nextFirstLook, relookDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchFirstAt, watchedDuration } from '../../lib/clients/pve/task-timing.ts';
 import { TaskWatcher, listView, type TaskListEntry } from '../../lib/clients/pve/task-watcher.ts';
 import { setLogSink } from '../../lib/core/log.ts';
 
@@ -41,6 +41,59 @@ describe('watchFirstAt: half a step after the expected end', () => {
   });
 });
 
+describe('nextFirstLook: where few tasks alike are missed', () => {
+  test.each([
+    // where the first look stands, where it was for this task, last seen running, expected -> next
+    [990, 990, 950, 1000, 989.875], // seen ended by its first look: a fortieth of a tenth of a step earlier
+    [990, 990, undefined, 1000, 989.875], // never seen running: the same
+    [990, 990, 990, 1000, 995], // seen running by its first look: a tenth of a step past that look
+    [990, 990, 1015, 1000, 1020], // ... or past a later look that still saw it running
+    [1000, 990, 990, 1000, 1000], // already past it: stays
+    [490, 490, 490, 500, 492.5], // a 0.5 s task: steps of 25 ms
+    [40, 40, 40, 50, 42], // at least 2 ms
+  ])('at %p, used %p, running at %p, expected %p -> %p', (current, used, running, expected, next) => {
+    expect(nextFirstLook(current, used, running, expected)).toBe(next);
+  });
+  test('settles where about one task in forty is missed', () => {
+    // tasks whose ends (as a look's send time) are spread evenly over 990..1000 ms
+    let at = 1000;
+    let missed = 0;
+    for (let i = 0; i < 4000; i++) {
+      const end = 990 + ((i * 7919) % 1000) / 100;
+      const miss = at < end;
+      if (i >= 2000 && miss) missed++;
+      at = nextFirstLook(at, at, miss ? at : undefined, 1000);
+    }
+    expect(missed / 2000).toBeGreaterThan(0.01);
+    expect(missed / 2000).toBeLessThan(0.04);
+    expect(at).toBeGreaterThan(997);
+  });
+});
+
+describe('learntFirstAt', () => {
+  test.each([
+    [undefined, 1000, 1000], // nothing learnt: watchFirstAt
+    [undefined, 150, 155],
+    [994.2, 1000, 995], // learnt: as learnt, rounded up
+    [980.1, 960, 981], // later than watchFirstAt (984) where the estimate leans early
+    [1080, 500, 550], // at most two steps past the expected end
+    [1200, 1000, 1000], // never more than 1 s
+  ])('learnt %p, expected %p -> %p', (learnt, expected, at) => {
+    expect(learntFirstAt(learnt, expected)).toBe(at);
+  });
+});
+
+describe('relookDelay: a tenth of a step after a learnt first look that missed', () => {
+  test.each([
+    [1000, 5],
+    [500, 4], // at least 4 ms
+    [5000, 5],
+    [undefined, 4],
+  ])('expected %p -> %p ms', (expected, ms) => {
+    expect(relookDelay(expected)).toBe(ms);
+  });
+});
+
 describe('watchedDuration', () => {
   test.each([
     [140, 155, 150, 147.5], // seen running just before, ended just after: the middle
@@ -69,8 +122,9 @@ describe('sharedExpectation: nodes alike share the type\'s estimate', () => {
 describe('watchDelay: the next look at a task seen running', () => {
   test.each([
     // elapsed, expected, delay
-    [0, undefined, 50], // nothing learnt: the fast start of a lone poll
-    [125, undefined, 113],
+    [0, undefined, 50], // nothing learnt: 50 ms, then a quarter of the time gone by plus 25 ms
+    [125, undefined, 56],
+    [851, undefined, 238],
     [0, 150, 155], // up to the first look, half a step after the expected end
     [150, 150, 5],
     [155, 150, 5], // then steps of 2.5% (at least 4 ms) plus a quarter of the overrun
@@ -144,7 +198,7 @@ function cluster(tasks: { upid: string; endAt: number; exitstatus?: string; log?
     }
     return p;
   };
-  return { calls, watcher, run, lists: () => calls.filter((c) => c === '/cluster/tasks').length, polls: () => calls.filter((c) => c.endsWith('/status')).length };
+  return { calls, watcher, run, now: () => clock, lists: () => calls.filter((c) => c === '/cluster/tasks').length, polls: () => calls.filter((c) => c.endsWith('/status')).length };
 }
 
 describe('TaskWatcher', () => {
@@ -154,9 +208,9 @@ describe('TaskWatcher', () => {
     const w = c.watcher();
     const results = await c.run(Promise.all(tasks.map((t) => w.wait(t.upid))));
     expect(results.map((r) => [r.ok, r.warnings])).toEqual(tasks.map((_, i) => [true, i === 4 ? 1 : 0]));
-    // 0, 50, 125, 237, 406 ms: the fast start, once for all nine; the last one left alone
-    // polls its own status, which costs the same one request
-    expect(c.lists() + c.polls()).toBeLessThanOrEqual(6);
+    // 0, 50, 100, 150, 213, 291, 389, 511 ms: the fast start, once for all nine; a last one
+    // left alone would poll its own status, which costs the same one request
+    expect(c.lists() + c.polls()).toBeLessThanOrEqual(8);
     expect(c.polls()).toBeLessThanOrEqual(1);
   });
   test('a failed task: the same error as a lone wait, with the end of its log', async () => {
@@ -187,8 +241,8 @@ describe('TaskWatcher', () => {
     const results = await c.run(Promise.all(tasks.map((t) => w.wait(t.upid))));
     expect(results.every((r) => r.ok)).toBe(true);
     expect(w.listing).toBe(false);
-    // reads in the first 250 ms do not count a task as missed; two misses then
-    expect(c.lists()).toBeLessThanOrEqual(6);
+    // reads in the first 250 ms (0, 50, 100, 150, 213) do not count a task as missed; two misses then
+    expect(c.lists()).toBeLessThanOrEqual(7);
   });
   test('a list that fails: the tasks are polled, the list dropped after two failures', async () => {
     const tasks = Array.from({ length: 3 }, (_, i) => ({ upid: UPID(i), endAt: 300 }));
@@ -207,6 +261,21 @@ describe('TaskWatcher', () => {
     await c.run(Promise.all(tasks.map((t) => w.wait(t.upid))));
     expect(c.lists()).toBe(1);
     expect(c.polls()).toBe(0);
+  });
+  test('a learnt first look that finds tasks running looks again a tenth of a step later', async () => {
+    const d = new TaskDurations();
+    for (let i = 0; i < 5; i++) d.observe('qmsnapshot', 'pve1', 900);
+    // learnt: tasks alike were seen ended from 895 ms on; these end a little later
+    d.observeLook('qmsnapshot', 'pve1', 895, undefined, 900);
+    const tasks = Array.from({ length: 6 }, (_, i) => ({ upid: UPID(i), endAt: i < 3 ? 894 : 897 }));
+    const c = cluster(tasks);
+    const w = c.watcher(d);
+    await c.run(Promise.all(tasks.map((t) => w.wait(t.upid))));
+    // 895 (three ended), 900 (the rest; a step of 22.5 ms would look at 917)
+    expect(c.lists()).toBe(2);
+    expect(c.now()).toBe(900);
+    // the miss moved the first look past it: 900, not 895
+    expect(d.firstLook('qmsnapshot', 'pve1')).toBeGreaterThanOrEqual(899);
   });
   test('the time-out names the task, as a lone wait does', async () => {
     const tasks = [

@@ -23,7 +23,7 @@
 import { debug } from '../../core/log.ts';
 import type { TaskResult, WaitOptions } from './types.ts';
 import { parseUpid, type Upid } from './upid.ts';
-import { coalescedTick, firstPollAt, observedDuration, pollDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchedDuration, watchFirstAt, type TaskDurations } from './task-timing.ts';
+import { coalescedTick, firstPollAt, learntFirstAt, relookDelay, observedDuration, pollDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchedDuration, type TaskDurations } from './task-timing.ts';
 import { DEFAULT_TASK_TIMEOUT_MS, interpretExitstatus, stillRunning, taskPath, taskResult, type TaskPoller, type TaskStatus } from './tasks.ts';
 
 /** One entry of GET /cluster/tasks (or of a node's list). */
@@ -77,6 +77,8 @@ interface Waiter {
   timeoutMs: number;
   started: number;
   expected?: number;
+  /** when it is first looked at in a shared read (ms after its wait began) */
+  firstAt: number;
   lastRunning?: number;
   /** when the task is to be looked at next (the client's clock) */
   nextAt: number;
@@ -85,6 +87,8 @@ interface Waiter {
   solo: boolean;
   /** waited for alone when it began: scheduled and measured as a lone poll */
   lone: boolean;
+  /** its first look was learnt (nextFirstLook), and no look at or after it has seen it running yet */
+  learnt: boolean;
   resolve(r: TaskResult): void;
   reject(e: unknown): void;
 }
@@ -134,15 +138,21 @@ export class TaskWatcher {
     }
     const { node, type } = parsed;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-    const expected = sharedExpectation(this.durations.expected(type, node), this.durations.expected(type, ''));
+    const own = this.durations.expected(type, node);
+    const all = this.durations.expected(type, '');
+    const expected = sharedExpectation(own, all);
+    // the first look learnt for the tasks whose estimate it shares (its node's, or all
+    // nodes' alike); nothing learnt yet: half a step after the expected end
+    const learnt = this.durations.firstLook(type, all !== undefined && expected === all ? '' : node);
+    const firstAt = learntFirstAt(learnt, expected);
     // a task waited for alone is polled as a lone poll would (just before its expected end,
     // then short steps): with nothing to share the read with, that sees the end soonest
     const lone = this.waiters.size === 0 || this.listOff;
-    const first = lone ? firstPollAt(expected) : watchFirstAt(expected);
+    const first = lone ? firstPollAt(expected) : firstAt;
     if (first > 0 && first > timeoutMs) return Promise.reject(stillRunning(upid, timeoutMs));
     const started = this.now();
     return new Promise<TaskResult>((resolve, reject) => {
-      const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, nextAt: started + first, misses: 0, solo: false, lone, resolve, reject };
+      const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, firstAt, nextAt: started + first, misses: 0, solo: false, lone, learnt: learnt !== undefined, resolve, reject };
       this.waiters.add(w);
       if (!this.looping) {
         this.looping = true;
@@ -158,7 +168,7 @@ export class TaskWatcher {
       for (const w of this.waiters) {
         if (!w.lone) continue;
         w.lone = false;
-        w.nextAt = w.started + watchFirstAt(w.expected);
+        w.nextAt = w.started + w.firstAt;
       }
     }
     try {
@@ -287,7 +297,12 @@ export class TaskWatcher {
     if (!this.waiters.has(w)) return;
     w.lastRunning = Math.max(w.lastRunning ?? 0, elapsed);
     const now = this.now() - w.started;
-    const delay = w.lone ? pollDelay(now, w.expected) : watchDelay(now, w.expected);
+    // a learnt first look that finds the task running finds it just before its end (the
+    // look is placed where few are missed): look again a short while later, so it goes on
+    // with the tasks ended at that look rather than a step after them
+    const missedLearnt = w.learnt && !w.lone && elapsed >= w.firstAt;
+    if (missedLearnt) w.learnt = false;
+    const delay = w.lone ? pollDelay(now, w.expected) : missedLearnt ? relookDelay(w.expected) : watchDelay(now, w.expected, w.firstAt);
     if (now + delay > w.timeoutMs) {
       this.settleError(w, stillRunning(w.upid, w.timeoutMs));
       return;
@@ -298,7 +313,10 @@ export class TaskWatcher {
   private ended(w: Waiter, exitstatus: string, stoppedAt: number): void {
     if (!this.waiters.delete(w)) return;
     // a task that failed (often at once: "VM is locked") says nothing about how long one takes
-    if (interpretExitstatus(exitstatus).ok) this.durations.observe(w.type, w.node, w.lone ? observedDuration(w.lastRunning, stoppedAt) : watchedDuration(w.lastRunning, stoppedAt, w.expected));
+    if (interpretExitstatus(exitstatus).ok) {
+      this.durations.observe(w.type, w.node, w.lone ? observedDuration(w.lastRunning, stoppedAt) : watchedDuration(w.lastRunning, stoppedAt, w.expected));
+      if (!w.lone && w.expected !== undefined) this.durations.observeLook(w.type, w.node, w.firstAt, w.lastRunning, w.expected);
+    }
     taskResult(this.p, w.upid, w.node, exitstatus, w.opts).then(w.resolve, w.reject);
   }
 
