@@ -5,7 +5,7 @@ import { AppError, EXIT, errorLine, exitCodeOf } from '../core/errors.ts';
 import { error, logLevel } from '../core/log.ts';
 import { redact } from '../core/log.ts';
 import { escapeText } from '../core/escape.ts';
-import { drainOutput, writeErr } from '../core/stdio.ts';
+import { drainOutput, outputFailures, writeErr } from '../core/stdio.ts';
 
 export type Main = (argv: string[]) => Promise<number>;
 
@@ -23,5 +23,8 @@ export async function runMain(tool: string, main: Main, argv: string[]): Promise
   }
   // what a non-blocking stdout or stderr could not take at once is still on its way
   await drainOutput();
-  return code;
+  // output lost to a full disk or an I/O error: said (when stderr still takes it) and never exit 0
+  const lost = outputFailures();
+  for (const l of lost) error(`${tool}: ${l}`);
+  return lost.length && code === EXIT.OK ? EXIT.FAILED : code;
 }

@@ -12,6 +12,10 @@
 // drainOutput). And a reader that went away (`pve-snapshot list @all | head -1`) fails the
 // write with EPIPE: what nobody reads is dropped from then on and the work goes on to its
 // end (a run half done because its log reader quit would be worse than a lost line).
+// Any other failure (a full disk behind `> file` or `2>> log`, an I/O error) is not thrown
+// at the writer either: a log line that cannot be written must not fail a guest or stop a
+// run between its snapshots. That descriptor's output is dropped from then on and the
+// failure kept: the tool ends with it on stderr and a non-zero exit (lib/cli/run.ts).
 import fs from 'node:fs';
 
 type Fd = 1 | 2;
@@ -25,6 +29,18 @@ const streams = new Map<Fd, NodeJS.WriteStream>();
  */
 const behind = new Set<Fd>();
 
+/** what made a descriptor's output stop, other than its reader going away */
+const failures = new Map<Fd, string>();
+
+/** The output is dropped from now on; a failure other than a reader gone is kept. */
+function stop(fd: Fd, e: unknown): void {
+  closed.add(fd);
+  if (!gone(e) && !failures.has(fd)) failures.set(fd, `${fd === 1 ? 'stdout' : 'stderr'}: ${(e as Error)?.message ?? String(e)}`);
+}
+
+/** The output lost to a write that failed (not to a reader that went away), one text per descriptor. */
+export const outputFailures = (): string[] => [...failures.values()];
+
 const gone = (e: unknown) => {
   const code = (e as NodeJS.ErrnoException)?.code;
   return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
@@ -34,11 +50,8 @@ function streamOf(fd: Fd): NodeJS.WriteStream {
   let s = streams.get(fd);
   if (!s) {
     s = fd === 1 ? process.stdout : process.stderr;
-    // an EPIPE from the stream is the same reader gone: quiet, the output dropped
-    s.on('error', (e: unknown) => {
-      if (!gone(e)) throw e;
-      closed.add(fd);
-    });
+    // a failure of the stream is one of write(2): the output dropped, the failure kept (stop)
+    s.on('error', (e: unknown) => stop(fd, e));
     s.on('drain', () => behind.delete(fd));
     streams.set(fd, s);
   }
@@ -66,11 +79,10 @@ export function writeFd(fd: Fd, text: string): void {
       while (done < length) done += fs.writeSync(fd, bytes, done, length - done);
     }
   } catch (e) {
-    if (gone(e)) {
-      closed.add(fd);
+    if ((e as NodeJS.ErrnoException)?.code !== 'EAGAIN') {
+      stop(fd, e);
       return;
     }
-    if ((e as NodeJS.ErrnoException)?.code !== 'EAGAIN') throw e;
     bytes ??= Buffer.from(text, 'utf8');
     if (!streamOf(fd).write(bytes.subarray(done))) behind.add(fd);
   }

@@ -84,10 +84,15 @@ export function parseTzif(buf: Buffer): ZoneOffset {
   for (let i = 0; i < h.typecnt; i++) offsets.push(buf.readInt32BE(at + i * 6));
   at += h.typecnt * 6 + h.charcnt + h.leapcnt * (size + 4) + h.isstdcnt + h.isutcnt;
   if (!offsets.length || index.some((i) => i >= offsets.length)) throw new Error('bad TZif types');
+  // a file cut short (a disk that filled during an upgrade) is refused, not read without
+  // its end: without the footer, summer time would stop at the last transition
+  if (at > buf.length) throw new Error('TZif file cut short');
   let footer: ZoneOffset | undefined;
-  if (wide && buf[at] === 0x0a) {
+  if (wide) {
+    // the footer is a newline, the POSIX TZ string (maybe empty), a newline (RFC 8536 section 3.3)
     const end = buf.indexOf(0x0a, at + 1);
-    const tz = buf.toString('latin1', at + 1, end < 0 ? buf.length : end);
+    if (buf[at] !== 0x0a || end < 0) throw new Error('TZif footer missing');
+    const tz = buf.toString('latin1', at + 1, end);
     if (tz) footer = posixTz(tz);
   }
   return (t) => {

@@ -53,6 +53,38 @@ async function asUnit(args: string[], now: string, env: Record<string, string> =
   return { code, lines: fs.readFileSync(file, 'utf8').trim().split('\n') };
 }
 
+/** Run with stderr on a full disk (/dev/full), stdout into a pipe. */
+async function stderrFull(args: string[], now: string): Promise<{ code: number; stdout: string }> {
+  const full = fs.openSync('/dev/full', 'w');
+  try {
+    return await new Promise((resolve) => {
+      const child = spawn(BIN, ['--host', sim.hostPort, '--fingerprint', sim.fingerprint, ...args], {
+        stdio: ['ignore', 'pipe', full],
+        env: { ...process.env, TZ: 'UTC', AUTOSNAP_CONFIG: CONFIG, AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_NOW: now, AUTOSNAP_LOCK_FILE: path.join(TMP, 'lock'), AUTOSNAP_STATE_DIR: path.join(TMP, 'state') },
+      });
+      let stdout = '';
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.on('close', (c) => resolve({ code: c ?? 1, stdout }));
+    });
+  } finally {
+    fs.closeSync(full);
+  }
+}
+
+describe.skipIf(!fs.existsSync('/dev/full'))('a log that cannot be written', () => {
+  // `2>> /var/log/autosnap.log` on a full disk: a log line that fails must not fail a
+  // guest or stop the run; its work and its stdout are whole, and the exit says it
+  test('stderr on a full disk: every guest snapshotted, stdout whole, exit non-zero', async () => {
+    const r = await stderrFull(['--debug', 'snap', '--vmid', '100,101', '--label', 'fulldisk', '--keep', '2'], '2025-05-16T10:00:00Z');
+    expect(r.stdout).toMatch(/^100 web1: created autofulldisk\d+/m);
+    expect(r.stdout).toMatch(/^101 ct1: created autofulldisk\d+/m);
+    expect(r.stdout).toMatch(/2 created, 0 removed, 0 skipped, 0 failed/);
+    expect(r.code).toBe(1);
+    const status = await stderrFull(['status', '--vmid', '100,101', '--label', 'fulldisk', '-o', 'json'], '2025-05-16T10:01:00Z');
+    expect(JSON.parse(status.stdout)).toHaveLength(2);
+  });
+});
+
 describe('into the journal', () => {
   test('failures carry <3>, warnings <4>; a guest that went well is no line of its own', async () => {
     await sim.control('/faults', { spec: 'taskfail=101:vzsnapshot:snapshot feature is not available' });

@@ -157,6 +157,17 @@ describe('plan --from-file: a large output through a pipe', () => {
     expect(r.stdout.trimEnd().endsWith('</html>')).toBe(true);
   });
 
+  test.skipIf(!fs.existsSync('/dev/full'))('stdout on a full disk: one line naming it, exit 1, not dropped quietly', async () => {
+    const full = fs.openSync('/dev/full', 'w');
+    const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', full, 'pipe'] });
+    fs.closeSync(full);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('error: autosnap: stdout: ENOSPC: no space left on device, write\n');
+    expect(code).toBe(1);
+  });
+
   test('a reader that goes away after the first bytes: exit 0, no hang', async () => {
     const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
