@@ -51,6 +51,9 @@ describe('nextFirstLook: where few tasks alike are missed', () => {
     [1000, 990, 990, 1000, 1000], // already past it: stays
     [490, 490, 490, 500, 492.5], // a 0.5 s task: steps of 25 ms
     [40, 40, 40, 50, 42], // at least 2 ms
+    [505, 505, 599_990, 500, 507.5], // still running two steps past the expected end (a snapshot with RAM): an ordinary miss's raise
+    [505, 505, 551, 500, 507.5],
+    [505, 505, 550, 500, 552.5], // within two steps: past that look
   ])('at %p, used %p, running at %p, expected %p -> %p', (current, used, running, expected, next) => {
     expect(nextFirstLook(current, used, running, expected)).toBe(next);
   });
@@ -67,6 +70,18 @@ describe('nextFirstLook: where few tasks alike are missed', () => {
     expect(missed / 2000).toBeGreaterThan(0.01);
     expect(missed / 2000).toBeLessThan(0.04);
     expect(at).toBeGreaterThan(997);
+  });
+  test('one outlier (10 minutes among 0.5 s tasks) does not hold the first look at its cap for good', () => {
+    let at = 510;
+    const used: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      const end = i === 100 ? 600_000 : 500 + ((i * 7919) % 500) / 100;
+      const look = learntFirstAt(at, 500);
+      used.push(look);
+      at = nextFirstLook(at, look, look < end ? (i === 100 ? end - 10 : look) : undefined, 500);
+    }
+    expect(used[99]).toBeLessThanOrEqual(506);
+    expect(Math.max(...used.slice(200))).toBeLessThanOrEqual(508);
   });
 });
 

@@ -58,16 +58,21 @@ export function observedDuration(lastRunning: number | undefined, stoppedAt: num
  * where the first look stands, `usedAt` where this task's first look was (ms after its
  * wait began), `lastRunning` the latest look that still saw it running. Seen running at
  * or after its first look (a miss, which costs a read and a step's delay): just past that
- * look, by a tenth of a step (at least 2 ms). Seen ended by it: a fortieth of that
- * earlier. So the first look settles where about one task in forty is missed (a running
- * quantile of the send time from which a look sees the end, updated per task): at the
- * upper edge of where such tasks end, whatever the margin or a read's waiting, which
- * neither move it. Pure, for the tests.
+ * look, by a tenth of a step (at least 2 ms); a look more than two steps past the expected
+ * end counts as the first look (an outlier). Seen ended by it: a fortieth of that earlier.
+ * So the first look settles where about one task in forty is missed (a running quantile
+ * of the send time from which a look sees the end, updated per task): at the upper edge
+ * of where such tasks end, whatever the margin or a read's waiting, which neither move
+ * it. Pure, for the tests.
  */
 export function nextFirstLook(current: number, usedAt: number, lastRunning: number | undefined, expected: number): number {
   const up = Math.max(2, stepOf(expected) / 10);
-  if (lastRunning !== undefined && lastRunning >= usedAt) return Math.max(current, lastRunning + up);
-  return current - up / 40;
+  if (lastRunning === undefined || lastRunning < usedAt) return current - up / 40;
+  // still running past where the look is ever put (learntFirstAt's cap): not a task alike
+  // (a snapshot with its RAM, a far bigger disk). Raised only as by a miss at the look:
+  // past its end, the look would sit at the cap for thousands of ordinary tasks after it
+  const seen = lastRunning > expected + 2 * stepOf(expected) ? usedAt : lastRunning;
+  return Math.max(current, seen + up);
 }
 
 /**
