@@ -147,6 +147,9 @@ describe('watchDelay: the next look at a task seen running', () => {
     [0, 1000, 1000], // never more than 1 s
     [1025, 1000, 31],
     [10_000, 1000, 1000],
+    [1000, 5000, 1000], // a first look held at 1 s: 1 s waits up to half a step after the expected end
+    [4500, 5000, 525],
+    [5050, 5000, 63],
   ])('%p ms gone by, expected %p ms -> next look in %p ms', (elapsed, expected, delay) => {
     expect(watchDelay(elapsed, expected)).toBe(delay);
   });
@@ -291,6 +294,18 @@ describe('TaskWatcher', () => {
     expect(c.now()).toBe(900);
     // the miss moved the first look past it: 900, not 895
     expect(d.firstLook('qmsnapshot', 'pve1')).toBeGreaterThanOrEqual(899);
+  });
+  test.each([false, true])('tasks expected to take 5 s (first look learnt: %p): looks 1 s apart up to the expected end, not 50 ms', async (learnt) => {
+    const d = new TaskDurations();
+    for (let i = 0; i < 5; i++) d.observe('qmsnapshot', 'pve1', 5000);
+    if (learnt) d.observeLook('qmsnapshot', 'pve1', 1000, 4990, 5000);
+    const tasks = Array.from({ length: 3 }, (_, i) => ({ upid: UPID(i), endAt: 5010 }));
+    const c = cluster(tasks);
+    const w = c.watcher(d);
+    expect((await c.run(Promise.all(tasks.map((t) => w.wait(t.upid))))).every((r) => r.ok)).toBe(true);
+    // 1000, 2000, 3000, 4000, 5000 (running), then a step or two: as a lone poll would (tasks.ts)
+    expect(c.lists() + c.polls()).toBeLessThanOrEqual(8);
+    expect(c.now()).toBeLessThanOrEqual(5060);
   });
   test('the time-out names the task, as a lone wait does', async () => {
     const tasks = [

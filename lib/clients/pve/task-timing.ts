@@ -213,6 +213,9 @@ export function watchedDuration(lastRunning: number | undefined, stoppedAt: numb
  */
 export function watchDelay(elapsed: number, expected: number | undefined, first = watchFirstAt(expected)): number {
   if (expected === undefined) return Math.round(Math.min(MAX_POLL_MS, Math.max(50, (elapsed + 100) / 4)));
-  if (elapsed < first) return Math.min(MAX_POLL_MS, first - elapsed);
+  // a first look held at 1 s (a longer task) is no place to start the steps from: up to
+  // the expected end in waits of 1 s at most, as a lone poll (else 20 reads a second)
+  const until = first >= MAX_POLL_MS ? Math.max(first, Math.ceil(expected + stepOf(expected) / 2)) : first;
+  if (elapsed < until) return Math.min(MAX_POLL_MS, until - elapsed);
   return Math.round(Math.min(MAX_POLL_MS, Math.min(50, Math.max(4, expected / 40)) + Math.max(0, elapsed - expected) / 4));
 }

@@ -23,7 +23,7 @@
 import { debug } from '../../core/log.ts';
 import type { TaskResult, WaitOptions } from './types.ts';
 import { parseUpid, type Upid } from './upid.ts';
-import { coalescedTick, firstPollAt, learntFirstAt, relookDelay, observedDuration, pollDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchedDuration, type TaskDurations } from './task-timing.ts';
+import { MAX_POLL_MS, coalescedTick, firstPollAt, learntFirstAt, relookDelay, observedDuration, pollDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchedDuration, type TaskDurations } from './task-timing.ts';
 import { DEFAULT_TASK_TIMEOUT_MS, interpretExitstatus, stillRunning, taskPath, taskResult, type TaskPoller, type TaskStatus } from './tasks.ts';
 
 /** One entry of GET /cluster/tasks (or of a node's list). */
@@ -300,7 +300,8 @@ export class TaskWatcher {
     // a learnt first look that finds the task running finds it just before its end (the
     // look is placed where few are missed): look again a short while later, so it goes on
     // with the tasks ended at that look rather than a step after them
-    const missedLearnt = w.learnt && !w.lone && elapsed >= w.firstAt;
+    // (not a look held at 1 s, far before a longer task's end)
+    const missedLearnt = w.learnt && !w.lone && elapsed >= w.firstAt && w.firstAt < MAX_POLL_MS;
     if (missedLearnt) w.learnt = false;
     const delay = w.lone ? pollDelay(now, w.expected) : missedLearnt ? relookDelay(w.expected) : watchDelay(now, w.expected, w.firstAt);
     if (now + delay > w.timeoutMs) {
