@@ -1,6 +1,6 @@
 // Waiting for many tasks with one task list: what a list entry tells, when the watcher
 // looks, and the watcher itself against a scripted cluster on a virtual clock.
-import { beforeEach, describe, expect, test } from 'bun:test';
+import { beforeEach, describe, expect, setSystemTime, test } from 'bun:test';
 import { TaskError } from '../../lib/clients/pve/errors.ts';
 import { TaskDurations, coalescedTick, learntFirstAt, nextFirstLook, relookDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchFirstAt, watchedDuration } from '../../lib/clients/pve/task-timing.ts';
 import { TaskWatcher, listView, type TaskListEntry } from '../../lib/clients/pve/task-watcher.ts';
@@ -316,6 +316,23 @@ describe('TaskWatcher', () => {
     const w = c.watcher();
     const out = await c.run(Promise.allSettled(tasks.map((t) => w.wait(t.upid, { timeoutMs: 10_000 }))));
     for (const [i, r] of out.entries()) expect((r as PromiseRejectedResult).reason.message).toBe(`task ${tasks[i].upid} still running after 10 s; gave up waiting (it may still finish)`);
+  });
+  test('the wall clock stepped forward a day while tasks run (NTP, a resumed VM): no false time-out', async () => {
+    const tasks = [UPID(1), UPID(2)];
+    let reads = 0;
+    const w = new TaskWatcher({
+      durations: new TaskDurations(),
+      get: async <T>(): Promise<T> => {
+        if (++reads === 1) setSystemTime(new Date(Date.now() + 86_400_000));
+        return tasks.map((upid) => (reads === 1 ? { upid } : { upid, endtime: 1, status: 'OK' })) as T;
+      },
+    });
+    try {
+      const out = await Promise.all(tasks.map((u) => w.wait(u, { timeoutMs: 60_000 })));
+      expect(out.every((r) => r.ok)).toBe(true);
+    } finally {
+      setSystemTime();
+    }
   });
   test('a bad UPID is refused before any request', async () => {
     const c = cluster([]);

@@ -24,7 +24,7 @@ import { debug } from '../../core/log.ts';
 import type { TaskResult, WaitOptions } from './types.ts';
 import { parseUpid, type Upid } from './upid.ts';
 import { MAX_POLL_MS, coalescedTick, firstPollAt, learntFirstAt, relookDelay, observedDuration, pollDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchedDuration, type TaskDurations } from './task-timing.ts';
-import { DEFAULT_TASK_TIMEOUT_MS, interpretExitstatus, stillRunning, taskPath, taskResult, type TaskPoller, type TaskStatus } from './tasks.ts';
+import { DEFAULT_TASK_TIMEOUT_MS, interpretExitstatus, monotonicNow, stillRunning, taskPath, taskResult, type TaskPoller, type TaskStatus } from './tasks.ts';
 
 /** One entry of GET /cluster/tasks (or of a node's list). */
 export interface TaskListEntry {
@@ -118,7 +118,8 @@ export class TaskWatcher {
   private readonly durations: TaskDurations;
 
   constructor(private readonly p: WatchPoller, private readonly defaultTimeoutMs = DEFAULT_TASK_TIMEOUT_MS) {
-    this.now = p.now ?? Date.now;
+    // monotonic: a wall clock stepped forward would time tasks out, one stepped back stall the loop
+    this.now = p.now ?? monotonicNow;
     this.timer = p.timer ?? realTimer;
     this.durations = p.durations ?? sharedTaskDurations;
     this.listOff = p.useList === false;
