@@ -85,6 +85,16 @@ describe('nextFirstLook: where few tasks alike are missed', () => {
   });
 });
 
+describe('TaskDurations.observeLook', () => {
+  test('a node with its own estimate (a slower one) does not move the look of the nodes alike', () => {
+    const d = new TaskDurations();
+    d.observeLook('qmsnapshot', 'pve1', 505, undefined, 500, true);
+    for (let i = 0; i < 20; i++) d.observeLook('qmsnapshot', 'pve3', 3000, 3010, 3000, false);
+    expect(d.firstLook('qmsnapshot', '')).toBeLessThanOrEqual(505);
+    expect(d.firstLook('qmsnapshot', 'pve3')).toBe(3015);
+  });
+});
+
 describe('learntFirstAt', () => {
   test.each([
     [undefined, 1000, 1000], // nothing learnt: watchFirstAt
@@ -284,7 +294,7 @@ describe('TaskWatcher', () => {
     const d = new TaskDurations();
     for (let i = 0; i < 5; i++) d.observe('qmsnapshot', 'pve1', 900);
     // learnt: tasks alike were seen ended from 895 ms on; these end a little later
-    d.observeLook('qmsnapshot', 'pve1', 895, undefined, 900);
+    d.observeLook('qmsnapshot', 'pve1', 895, undefined, 900, true);
     const tasks = Array.from({ length: 6 }, (_, i) => ({ upid: UPID(i), endAt: i < 3 ? 894 : 897 }));
     const c = cluster(tasks);
     const w = c.watcher(d);
@@ -298,7 +308,7 @@ describe('TaskWatcher', () => {
   test.each([false, true])('tasks expected to take 5 s (first look learnt: %p): looks 1 s apart up to the expected end, not 50 ms', async (learnt) => {
     const d = new TaskDurations();
     for (let i = 0; i < 5; i++) d.observe('qmsnapshot', 'pve1', 5000);
-    if (learnt) d.observeLook('qmsnapshot', 'pve1', 1000, 4990, 5000);
+    if (learnt) d.observeLook('qmsnapshot', 'pve1', 1000, 4990, 5000, true);
     const tasks = Array.from({ length: 3 }, (_, i) => ({ upid: UPID(i), endAt: 5010 }));
     const c = cluster(tasks);
     const w = c.watcher(d);

@@ -111,10 +111,14 @@ export class TaskDurations {
     return this.looksByKey.get(node ? `${type}@${node}` : type);
   }
 
-  /** moves it after a watched task ended OK (see nextFirstLook) */
-  observeLook(type: string, node: string, usedAt: number, lastRunning: number | undefined, expected: number): void {
+  /**
+   * moves it after a watched task ended OK (see nextFirstLook): its node's, and the type's
+   * when the task was one of the nodes alike (`alike`: it had the type's estimate); a node
+   * with its own estimate (a slower one) would hold the others' look at its cap for good
+   */
+  observeLook(type: string, node: string, usedAt: number, lastRunning: number | undefined, expected: number, alike: boolean): void {
     if (!Number.isFinite(usedAt)) return;
-    for (const key of [`${type}@${node}`, type]) {
+    for (const key of alike ? [`${type}@${node}`, type] : [`${type}@${node}`]) {
       this.looksByKey.set(key, nextFirstLook(this.looksByKey.get(key) ?? usedAt, usedAt, lastRunning, expected));
     }
   }

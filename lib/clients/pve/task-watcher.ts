@@ -89,6 +89,8 @@ interface Waiter {
   lone: boolean;
   /** its first look was learnt (nextFirstLook), and no look at or after it has seen it running yet */
   learnt: boolean;
+  /** it had the type's estimate over all nodes (its node is one of those alike) */
+  alike: boolean;
   resolve(r: TaskResult): void;
   reject(e: unknown): void;
 }
@@ -144,7 +146,8 @@ export class TaskWatcher {
     const expected = sharedExpectation(own, all);
     // the first look learnt for the tasks whose estimate it shares (its node's, or all
     // nodes' alike); nothing learnt yet: half a step after the expected end
-    const learnt = this.durations.firstLook(type, all !== undefined && expected === all ? '' : node);
+    const alike = all !== undefined && expected === all;
+    const learnt = this.durations.firstLook(type, alike ? '' : node);
     const firstAt = learntFirstAt(learnt, expected);
     // a task waited for alone is polled as a lone poll would (just before its expected end,
     // then short steps): with nothing to share the read with, that sees the end soonest
@@ -153,7 +156,7 @@ export class TaskWatcher {
     if (first > 0 && first > timeoutMs) return Promise.reject(stillRunning(upid, timeoutMs));
     const started = this.now();
     return new Promise<TaskResult>((resolve, reject) => {
-      const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, firstAt, nextAt: started + first, misses: 0, solo: false, lone, learnt: learnt !== undefined, resolve, reject };
+      const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, firstAt, nextAt: started + first, misses: 0, solo: false, lone, learnt: learnt !== undefined, alike, resolve, reject };
       this.waiters.add(w);
       if (!this.looping) {
         this.looping = true;
@@ -317,7 +320,7 @@ export class TaskWatcher {
     // a task that failed (often at once: "VM is locked") says nothing about how long one takes
     if (interpretExitstatus(exitstatus).ok) {
       this.durations.observe(w.type, w.node, w.lone ? observedDuration(w.lastRunning, stoppedAt) : watchedDuration(w.lastRunning, stoppedAt, w.expected));
-      if (!w.lone && w.expected !== undefined) this.durations.observeLook(w.type, w.node, w.firstAt, w.lastRunning, w.expected);
+      if (!w.lone && w.expected !== undefined) this.durations.observeLook(w.type, w.node, w.firstAt, w.lastRunning, w.expected, w.alike);
     }
     taskResult(this.p, w.upid, w.node, exitstatus, w.opts).then(w.resolve, w.reject);
   }
