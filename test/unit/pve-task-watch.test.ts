@@ -1,6 +1,6 @@
 // Waiting for many tasks with one task list: what a list entry tells, when the watcher
 // looks, and the watcher itself against a scripted cluster on a virtual clock.
-import { beforeEach, describe, expect, test } from 'bun:test';
+import { beforeEach, describe, expect, setSystemTime, test } from 'bun:test';
 import { TaskError } from '../../lib/clients/pve/errors.ts';
 import { TaskDurations, coalescedTick, learntFirstAt, nextFirstLook, relookDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchFirstAt, watchedDuration } from '../../lib/clients/pve/task-timing.ts';
 import { TaskWatcher, listView, type TaskListEntry } from '../../lib/clients/pve/task-watcher.ts';
@@ -51,6 +51,9 @@ describe('nextFirstLook: where few tasks alike are missed', () => {
     [1000, 990, 990, 1000, 1000], // already past it: stays
     [490, 490, 490, 500, 492.5], // a 0.5 s task: steps of 25 ms
     [40, 40, 40, 50, 42], // at least 2 ms
+    [505, 505, 599_990, 500, 507.5], // still running two steps past the expected end (a snapshot with RAM): an ordinary miss's raise
+    [505, 505, 551, 500, 507.5],
+    [505, 505, 550, 500, 552.5], // within two steps: past that look
   ])('at %p, used %p, running at %p, expected %p -> %p', (current, used, running, expected, next) => {
     expect(nextFirstLook(current, used, running, expected)).toBe(next);
   });
@@ -67,6 +70,28 @@ describe('nextFirstLook: where few tasks alike are missed', () => {
     expect(missed / 2000).toBeGreaterThan(0.01);
     expect(missed / 2000).toBeLessThan(0.04);
     expect(at).toBeGreaterThan(997);
+  });
+  test('one outlier (10 minutes among 0.5 s tasks) does not hold the first look at its cap for good', () => {
+    let at = 510;
+    const used: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      const end = i === 100 ? 600_000 : 500 + ((i * 7919) % 500) / 100;
+      const look = learntFirstAt(at, 500);
+      used.push(look);
+      at = nextFirstLook(at, look, look < end ? (i === 100 ? end - 10 : look) : undefined, 500);
+    }
+    expect(used[99]).toBeLessThanOrEqual(506);
+    expect(Math.max(...used.slice(200))).toBeLessThanOrEqual(508);
+  });
+});
+
+describe('TaskDurations.observeLook', () => {
+  test('a node with its own estimate (a slower one) does not move the look of the nodes alike', () => {
+    const d = new TaskDurations();
+    d.observeLook('qmsnapshot', 'pve1', 505, undefined, 500, true);
+    for (let i = 0; i < 20; i++) d.observeLook('qmsnapshot', 'pve3', 3000, 3010, 3000, false);
+    expect(d.firstLook('qmsnapshot', '')).toBeLessThanOrEqual(505);
+    expect(d.firstLook('qmsnapshot', 'pve3')).toBe(3015);
   });
 });
 
@@ -132,6 +157,9 @@ describe('watchDelay: the next look at a task seen running', () => {
     [0, 1000, 1000], // never more than 1 s
     [1025, 1000, 31],
     [10_000, 1000, 1000],
+    [1000, 5000, 1000], // a first look held at 1 s: 1 s waits up to half a step after the expected end
+    [4500, 5000, 525],
+    [5050, 5000, 63],
   ])('%p ms gone by, expected %p ms -> next look in %p ms', (elapsed, expected, delay) => {
     expect(watchDelay(elapsed, expected)).toBe(delay);
   });
@@ -266,7 +294,7 @@ describe('TaskWatcher', () => {
     const d = new TaskDurations();
     for (let i = 0; i < 5; i++) d.observe('qmsnapshot', 'pve1', 900);
     // learnt: tasks alike were seen ended from 895 ms on; these end a little later
-    d.observeLook('qmsnapshot', 'pve1', 895, undefined, 900);
+    d.observeLook('qmsnapshot', 'pve1', 895, undefined, 900, true);
     const tasks = Array.from({ length: 6 }, (_, i) => ({ upid: UPID(i), endAt: i < 3 ? 894 : 897 }));
     const c = cluster(tasks);
     const w = c.watcher(d);
@@ -277,6 +305,18 @@ describe('TaskWatcher', () => {
     // the miss moved the first look past it: 900, not 895
     expect(d.firstLook('qmsnapshot', 'pve1')).toBeGreaterThanOrEqual(899);
   });
+  test.each([false, true])('tasks expected to take 5 s (first look learnt: %p): looks 1 s apart up to the expected end, not 50 ms', async (learnt) => {
+    const d = new TaskDurations();
+    for (let i = 0; i < 5; i++) d.observe('qmsnapshot', 'pve1', 5000);
+    if (learnt) d.observeLook('qmsnapshot', 'pve1', 1000, 4990, 5000, true);
+    const tasks = Array.from({ length: 3 }, (_, i) => ({ upid: UPID(i), endAt: 5010 }));
+    const c = cluster(tasks);
+    const w = c.watcher(d);
+    expect((await c.run(Promise.all(tasks.map((t) => w.wait(t.upid))))).every((r) => r.ok)).toBe(true);
+    // 1000, 2000, 3000, 4000, 5000 (running), then a step or two: as a lone poll would (tasks.ts)
+    expect(c.lists() + c.polls()).toBeLessThanOrEqual(8);
+    expect(c.now()).toBeLessThanOrEqual(5060);
+  });
   test('the time-out names the task, as a lone wait does', async () => {
     const tasks = [
       { upid: UPID(1), endAt: 1e9 },
@@ -286,6 +326,23 @@ describe('TaskWatcher', () => {
     const w = c.watcher();
     const out = await c.run(Promise.allSettled(tasks.map((t) => w.wait(t.upid, { timeoutMs: 10_000 }))));
     for (const [i, r] of out.entries()) expect((r as PromiseRejectedResult).reason.message).toBe(`task ${tasks[i].upid} still running after 10 s; gave up waiting (it may still finish)`);
+  });
+  test('the wall clock stepped forward a day while tasks run (NTP, a resumed VM): no false time-out', async () => {
+    const tasks = [UPID(1), UPID(2)];
+    let reads = 0;
+    const w = new TaskWatcher({
+      durations: new TaskDurations(),
+      get: async <T>(): Promise<T> => {
+        if (++reads === 1) setSystemTime(new Date(Date.now() + 86_400_000));
+        return tasks.map((upid) => (reads === 1 ? { upid } : { upid, endtime: 1, status: 'OK' })) as T;
+      },
+    });
+    try {
+      const out = await Promise.all(tasks.map((u) => w.wait(u, { timeoutMs: 60_000 })));
+      expect(out.every((r) => r.ok)).toBe(true);
+    } finally {
+      setSystemTime();
+    }
   });
   test('a bad UPID is refused before any request', async () => {
     const c = cluster([]);

@@ -55,12 +55,14 @@ export class Client implements PveClient {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly sleepInjected: boolean;
+  private readonly clockInjected: boolean;
   private watcher?: TaskWatcher;
 
   constructor(opts: ClientOptions, transport?: Transport) {
     this.now = opts.now ?? Date.now;
     this.sleep = opts.sleep ?? realSleep;
     this.sleepInjected = opts.sleep !== undefined;
+    this.clockInjected = opts.now !== undefined;
     this.random = opts.random ?? Math.random;
     this.retry = { ...READ_RETRY, ...opts.retry };
     this.taskTimeoutMs = opts.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
@@ -118,7 +120,9 @@ export class Client implements PveClient {
         get: (p, q) => this.get(p, q),
         onPoll: () => this.stats.polls++,
         onList: () => this.stats.lists++,
-        now: this.now,
+        // the tasks' own clock unless one is injected: the waits and time-outs of tasks
+        // must not follow the wall clock's steps
+        now: this.clockInjected ? this.now : undefined,
         // pvesh runs a task to its end before it answers with the UPID: one status read
         // each settles it, and a list read would only add a process start
         useList: this.transport === 'api',

@@ -58,16 +58,21 @@ export function observedDuration(lastRunning: number | undefined, stoppedAt: num
  * where the first look stands, `usedAt` where this task's first look was (ms after its
  * wait began), `lastRunning` the latest look that still saw it running. Seen running at
  * or after its first look (a miss, which costs a read and a step's delay): just past that
- * look, by a tenth of a step (at least 2 ms). Seen ended by it: a fortieth of that
- * earlier. So the first look settles where about one task in forty is missed (a running
- * quantile of the send time from which a look sees the end, updated per task): at the
- * upper edge of where such tasks end, whatever the margin or a read's waiting, which
- * neither move it. Pure, for the tests.
+ * look, by a tenth of a step (at least 2 ms); a look more than two steps past the expected
+ * end counts as the first look (an outlier). Seen ended by it: a fortieth of that earlier.
+ * So the first look settles where about one task in forty is missed (a running quantile
+ * of the send time from which a look sees the end, updated per task): at the upper edge
+ * of where such tasks end, whatever the margin or a read's waiting, which neither move
+ * it. Pure, for the tests.
  */
 export function nextFirstLook(current: number, usedAt: number, lastRunning: number | undefined, expected: number): number {
   const up = Math.max(2, stepOf(expected) / 10);
-  if (lastRunning !== undefined && lastRunning >= usedAt) return Math.max(current, lastRunning + up);
-  return current - up / 40;
+  if (lastRunning === undefined || lastRunning < usedAt) return current - up / 40;
+  // still running past where the look is ever put (learntFirstAt's cap): not a task alike
+  // (a snapshot with its RAM, a far bigger disk). Raised only as by a miss at the look:
+  // past its end, the look would sit at the cap for thousands of ordinary tasks after it
+  const seen = lastRunning > expected + 2 * stepOf(expected) ? usedAt : lastRunning;
+  return Math.max(current, seen + up);
 }
 
 /**
@@ -106,10 +111,14 @@ export class TaskDurations {
     return this.looksByKey.get(node ? `${type}@${node}` : type);
   }
 
-  /** moves it after a watched task ended OK (see nextFirstLook) */
-  observeLook(type: string, node: string, usedAt: number, lastRunning: number | undefined, expected: number): void {
+  /**
+   * moves it after a watched task ended OK (see nextFirstLook): its node's, and the type's
+   * when the task was one of the nodes alike (`alike`: it had the type's estimate); a node
+   * with its own estimate (a slower one) would hold the others' look at its cap for good
+   */
+  observeLook(type: string, node: string, usedAt: number, lastRunning: number | undefined, expected: number, alike: boolean): void {
     if (!Number.isFinite(usedAt)) return;
-    for (const key of [`${type}@${node}`, type]) {
+    for (const key of alike ? [`${type}@${node}`, type] : [`${type}@${node}`]) {
       this.looksByKey.set(key, nextFirstLook(this.looksByKey.get(key) ?? usedAt, usedAt, lastRunning, expected));
     }
   }
@@ -208,6 +217,9 @@ export function watchedDuration(lastRunning: number | undefined, stoppedAt: numb
  */
 export function watchDelay(elapsed: number, expected: number | undefined, first = watchFirstAt(expected)): number {
   if (expected === undefined) return Math.round(Math.min(MAX_POLL_MS, Math.max(50, (elapsed + 100) / 4)));
-  if (elapsed < first) return Math.min(MAX_POLL_MS, first - elapsed);
+  // a first look held at 1 s (a longer task) is no place to start the steps from: up to
+  // the expected end in waits of 1 s at most, as a lone poll (else 20 reads a second)
+  const until = first >= MAX_POLL_MS ? Math.max(first, Math.ceil(expected + stepOf(expected) / 2)) : first;
+  if (elapsed < until) return Math.min(MAX_POLL_MS, until - elapsed);
   return Math.round(Math.min(MAX_POLL_MS, Math.min(50, Math.max(4, expected / 40)) + Math.max(0, elapsed - expected) / 4));
 }

@@ -23,8 +23,8 @@
 import { debug } from '../../core/log.ts';
 import type { TaskResult, WaitOptions } from './types.ts';
 import { parseUpid, type Upid } from './upid.ts';
-import { coalescedTick, firstPollAt, learntFirstAt, relookDelay, observedDuration, pollDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchedDuration, type TaskDurations } from './task-timing.ts';
-import { DEFAULT_TASK_TIMEOUT_MS, interpretExitstatus, stillRunning, taskPath, taskResult, type TaskPoller, type TaskStatus } from './tasks.ts';
+import { MAX_POLL_MS, coalescedTick, firstPollAt, learntFirstAt, relookDelay, observedDuration, pollDelay, sharedExpectation, sharedTaskDurations, watchDelay, watchedDuration, type TaskDurations } from './task-timing.ts';
+import { DEFAULT_TASK_TIMEOUT_MS, interpretExitstatus, monotonicNow, stillRunning, taskPath, taskResult, type TaskPoller, type TaskStatus } from './tasks.ts';
 
 /** One entry of GET /cluster/tasks (or of a node's list). */
 export interface TaskListEntry {
@@ -89,6 +89,8 @@ interface Waiter {
   lone: boolean;
   /** its first look was learnt (nextFirstLook), and no look at or after it has seen it running yet */
   learnt: boolean;
+  /** it had the type's estimate over all nodes (its node is one of those alike) */
+  alike: boolean;
   resolve(r: TaskResult): void;
   reject(e: unknown): void;
 }
@@ -118,7 +120,8 @@ export class TaskWatcher {
   private readonly durations: TaskDurations;
 
   constructor(private readonly p: WatchPoller, private readonly defaultTimeoutMs = DEFAULT_TASK_TIMEOUT_MS) {
-    this.now = p.now ?? Date.now;
+    // monotonic: a wall clock stepped forward would time tasks out, one stepped back stall the loop
+    this.now = p.now ?? monotonicNow;
     this.timer = p.timer ?? realTimer;
     this.durations = p.durations ?? sharedTaskDurations;
     this.listOff = p.useList === false;
@@ -143,7 +146,8 @@ export class TaskWatcher {
     const expected = sharedExpectation(own, all);
     // the first look learnt for the tasks whose estimate it shares (its node's, or all
     // nodes' alike); nothing learnt yet: half a step after the expected end
-    const learnt = this.durations.firstLook(type, all !== undefined && expected === all ? '' : node);
+    const alike = all !== undefined && expected === all;
+    const learnt = this.durations.firstLook(type, alike ? '' : node);
     const firstAt = learntFirstAt(learnt, expected);
     // a task waited for alone is polled as a lone poll would (just before its expected end,
     // then short steps): with nothing to share the read with, that sees the end soonest
@@ -152,7 +156,7 @@ export class TaskWatcher {
     if (first > 0 && first > timeoutMs) return Promise.reject(stillRunning(upid, timeoutMs));
     const started = this.now();
     return new Promise<TaskResult>((resolve, reject) => {
-      const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, firstAt, nextAt: started + first, misses: 0, solo: false, lone, learnt: learnt !== undefined, resolve, reject };
+      const w: Waiter = { upid, node, type, opts, timeoutMs, started, expected, firstAt, nextAt: started + first, misses: 0, solo: false, lone, learnt: learnt !== undefined, alike, resolve, reject };
       this.waiters.add(w);
       if (!this.looping) {
         this.looping = true;
@@ -300,7 +304,8 @@ export class TaskWatcher {
     // a learnt first look that finds the task running finds it just before its end (the
     // look is placed where few are missed): look again a short while later, so it goes on
     // with the tasks ended at that look rather than a step after them
-    const missedLearnt = w.learnt && !w.lone && elapsed >= w.firstAt;
+    // (not a look held at 1 s, far before a longer task's end)
+    const missedLearnt = w.learnt && !w.lone && elapsed >= w.firstAt && w.firstAt < MAX_POLL_MS;
     if (missedLearnt) w.learnt = false;
     const delay = w.lone ? pollDelay(now, w.expected) : missedLearnt ? relookDelay(w.expected) : watchDelay(now, w.expected, w.firstAt);
     if (now + delay > w.timeoutMs) {
@@ -315,7 +320,7 @@ export class TaskWatcher {
     // a task that failed (often at once: "VM is locked") says nothing about how long one takes
     if (interpretExitstatus(exitstatus).ok) {
       this.durations.observe(w.type, w.node, w.lone ? observedDuration(w.lastRunning, stoppedAt) : watchedDuration(w.lastRunning, stoppedAt, w.expected));
-      if (!w.lone && w.expected !== undefined) this.durations.observeLook(w.type, w.node, w.firstAt, w.lastRunning, w.expected);
+      if (!w.lone && w.expected !== undefined) this.durations.observeLook(w.type, w.node, w.firstAt, w.lastRunning, w.expected, w.alike);
     }
     taskResult(this.p, w.upid, w.node, exitstatus, w.opts).then(w.resolve, w.reject);
   }

@@ -49,10 +49,14 @@ export const DEFAULT_TASK_TIMEOUT_MS = 10 * 60_000;
 // PVE takes the UPID as it is in the path (colons, @ and ! are legal there), and pvesh needs it so
 export const taskPath = (node: string, upid: string) => pvePath('nodes', nodeSeg(node), 'tasks', upidSeg(upid));
 
+/** How long a wait has lasted is measured on this clock, never the wall clock (which NTP steps). */
+export const monotonicNow = () => performance.now();
+
 export async function waitForTask(p: TaskPoller, upid: string, opts: WaitOptions = {}, defaultTimeoutMs = DEFAULT_TASK_TIMEOUT_MS): Promise<TaskResult> {
   const { node, type } = parseUpid(upid);
   const sleep = p.sleep ?? realSleep;
-  const now = p.now ?? Date.now;
+  // a monotonic clock: a wall clock stepped forward (NTP, a resumed VM) would time the task out
+  const now = p.now ?? monotonicNow;
   const durations = p.durations ?? sharedTaskDurations;
   const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
   const started = now();
