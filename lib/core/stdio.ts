@@ -41,10 +41,13 @@ function stop(fd: Fd, e: unknown): void {
 /** The output lost to a write that failed (not to a reader that went away), one text per descriptor. */
 export const outputFailures = (): string[] => [...failures.values()];
 
-const gone = (e: unknown) => {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
-};
+/**
+ * The reader went away. EPIPE on a pipe; on a socket (a parent's socketpair, as bun's and
+ * Node's child_process make for 'pipe', or journald's stream) the peer that closed with
+ * bytes still unread answers with a reset, so the next write fails with ECONNRESET instead.
+ */
+export const readerGone = (code: string | undefined): boolean => code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED';
+const gone = (e: unknown) => readerGone((e as NodeJS.ErrnoException)?.code);
 
 function streamOf(fd: Fd): NodeJS.WriteStream {
   let s = streams.get(fd);

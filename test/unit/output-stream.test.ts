@@ -5,6 +5,7 @@ import { describe, expect, test } from 'bun:test';
 import { escapeText } from '../../lib/core/escape.ts';
 import { redact, registerSecret } from '../../lib/core/log.ts';
 import { FORMATS, printPieces, render, renderPieces, type Column } from '../../lib/core/output.ts';
+import { readerGone } from '../../lib/core/stdio.ts';
 
 interface Row {
   node: string;
@@ -75,4 +76,16 @@ describe('printPieces redacts and escapes as print() does the whole', () => {
     expect(out).toEqual([escapeText(redact('a\nb}c,d \n},[]>| e\n'))]);
     expect(out[0]).toContain('***');
   });
+});
+
+describe('a reader gone is not a failure', () => {
+  test.each([
+    ['EPIPE', true],
+    ['ECONNRESET', true],
+    ['ERR_STREAM_DESTROYED', true],
+    ['ENOSPC', false],
+    ['EIO', false],
+    ['EBADF', false],
+    [undefined, false],
+  ] as [string | undefined, boolean][])('%p -> %p', (code, want) => expect(readerGone(code)).toBe(want));
 });
