@@ -1,11 +1,7 @@
 // --dry-run of every writing pve-snapshot action: the plan is printed and nothing is sent
 // (no task started, no description changed, no lock cleared), over HTTPS with a pin.
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { run, type RunOptions } from '../helpers/bin.ts';
-import { startSim, type SimHandle } from '../helpers/sim.ts';
+import { expect, test } from 'bun:test';
+import { toolAgainstSim } from '../helpers/sim.ts';
 
 const NOW = Math.floor(Date.now() / 1000);
 const DAY = 86400;
@@ -27,28 +23,10 @@ const SEED = {
   taskDurations: { qmsnapshot: 1, qmdelsnapshot: 0.5, qmrollback: 1 },
 };
 
-let sim: SimHandle;
-let tmp: string;
-let emptyConfig: string;
-beforeAll(async () => {
-  sim = await startSim({ seed: SEED, timeScale: 0.01, clock: new Date(NOW * 1000).toISOString() });
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pve-snapshot-dry-'));
-  emptyConfig = path.join(tmp, 'empty.conf');
-  fs.writeFileSync(emptyConfig, '');
-});
-afterAll(async () => {
-  await sim?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-function ps(args: string[], opts: RunOptions = {}) {
-  return run(['pve-snapshot', '--host', sim.hostPort, '--fingerprint', sim.fingerprint, ...args], {
-    ...opts,
-    env: { AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC', ...opts.env },
-  });
-}
+const fixture = toolAgainstSim('pve-snapshot', { seed: SEED, timeScale: 0.01, clock: new Date(NOW * 1000).toISOString() });
+const ps = fixture.run;
 const state = async () => {
-  const s = await sim.control('/state');
+  const s = await fixture.sim.control('/state');
   return JSON.stringify({ tasks: s.tasks.length, guests: s.guests.map((g: any) => ({ vmid: g.vmid, lock: g.lock, parent: g.parent, status: g.status, snapshots: g.snapshots })) });
 };
 

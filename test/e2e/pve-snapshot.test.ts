@@ -1,13 +1,10 @@
 // pve-snapshot end to end: the compiled executable against the simulator over HTTPS with a
 // token and a pinned fingerprint (and once over the pvesh stand-in). Each mutating test
 // works on its own guests, so the order of tests does not matter.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { BIN, run, toolLink, type RunOptions } from '../helpers/bin.ts';
-import { startSim, type SimHandle } from '../helpers/sim.ts';
+import { BIN, run, toolLink } from '../helpers/bin.ts';
+import { toolAgainstSim } from '../helpers/sim.ts';
 
 const NOW = Math.floor(Date.now() / 1000);
 const DAY = 86400;
@@ -88,44 +85,25 @@ const SEED = {
   taskDurations: { qmsnapshot: 1, qmdelsnapshot: 0.5, qmrollback: 1, vzsnapshot: 1, vzdelsnapshot: 0.5, vzrollback: 1 },
 };
 
-let sim: SimHandle;
-let tmp: string;
-let emptyConfig: string;
-
-beforeAll(async () => {
-  sim = await startSim({ seed: SEED, timeScale: 0.01, clock: new Date(NOW * 1000).toISOString() });
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pve-snapshot-e2e-'));
-  emptyConfig = path.join(tmp, 'empty.conf');
-  fs.writeFileSync(emptyConfig, '');
-});
-afterAll(async () => {
-  await sim?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-function ps(args: string[], opts: RunOptions = {}) {
-  return run(['pve-snapshot', '--host', sim.hostPort, '--fingerprint', sim.fingerprint, ...args], {
-    ...opts,
-    env: { AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC', ...opts.env },
-  });
-}
+const fixture = toolAgainstSim('pve-snapshot', { seed: SEED, timeScale: 0.01, clock: new Date(NOW * 1000).toISOString() });
+const ps = fixture.run;
 
 async function snapshots(vmid: number): Promise<{ name: string; description: string; parent: string | null; snapstate: string | null }[]> {
-  const state = await sim.control('/state');
+  const state = await fixture.sim.control('/state');
   return state.guests.find((g: any) => g.vmid === vmid).snapshots;
 }
 const names = async (vmid: number) => (await snapshots(vmid)).map((s) => s.name).sort();
 async function guest(vmid: number): Promise<any> {
-  return (await sim.control('/state')).guests.find((g: any) => g.vmid === vmid);
+  return (await fixture.sim.control('/state')).guests.find((g: any) => g.vmid === vmid);
 }
-const writeTasks = async () => (await sim.control('/state')).tasks.length;
+const writeTasks = async () => (await fixture.sim.control('/state')).tasks.length;
 
 function inPty(args: string[], answer: string) {
   // util-linux script gives the tool a terminal; the answer is typed into it
-  const cmd = [BIN, 'pve-snapshot', '--host', sim.hostPort, '--fingerprint', sim.fingerprint, ...args].map((a) => `'${a}'`).join(' ');
+  const cmd = [BIN, 'pve-snapshot', '--host', fixture.sim.hostPort, '--fingerprint', fixture.sim.fingerprint, ...args].map((a) => `'${a}'`).join(' ');
   const res = spawnSync('script', ['-qec', cmd, '/dev/null'], {
     input: answer,
-    env: { ...process.env, AUTOSNAP_API_TOKEN: sim.token, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC' },
+    env: { ...process.env, AUTOSNAP_API_TOKEN: fixture.sim.token, AUTOSNAP_CONFIG: fixture.emptyConfig, TZ: 'UTC' },
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -171,11 +149,11 @@ describe('usage', () => {
     ['has space', 'invalid snapshot name'],
     ['current', "'current' (reserved name)"],
   ])('bad name %p fails before any call', async (name, message) => {
-    const before = await sim.control('/stats');
+    const before = await fixture.sim.control('/stats');
     const r = await ps(['create', '@all', name]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
-    expect(await sim.control('/stats')).toEqual(before);
+    expect(await fixture.sim.control('/stats')).toEqual(before);
   });
 
   // one name check for a snapshot that should exist: a name the request path builder would
@@ -186,12 +164,12 @@ describe('usage', () => {
     [['config', '100', 'a']],
     [['describe', '100', '9lives', 'text']],
   ])('%p: an impossible snapshot name fails before any call', async (args) => {
-    const before = await sim.control('/stats');
+    const before = await fixture.sim.control('/stats');
     const r = await ps(args);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(`invalid snapshot name '${args[2]}'`);
-    expect(await sim.control('/stats')).toEqual(before);
+    expect(await fixture.sim.control('/stats')).toEqual(before);
   });
 
   // a name with a newline or an escape (a variable holding command output) is shown
@@ -205,11 +183,11 @@ describe('usage', () => {
     [['delete', '100', '--older-than', '1d\nx', '--dry-run'], "error: pve-snapshot: --older-than: '1d\\nx' is not a duration (use e.g. 30d, 12h, 90m, 45s)"],
     [['--tz', 'UTC\nx', 'list', '100'], "error: pve-snapshot: --tz: unknown time zone 'UTC\\nx'"],
   ])('%p: the value is shown escaped and whole', async (args, line) => {
-    const before = await sim.control('/stats');
+    const before = await fixture.sim.control('/stats');
     const r = await ps(args);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(line);
-    expect(await sim.control('/stats')).toEqual(before);
+    expect(await fixture.sim.control('/stats')).toEqual(before);
   });
 
   test('type-specific reserved names and --vmstate on a container', async () => {
@@ -241,7 +219,7 @@ describe('usage', () => {
   test('wrong token: exit 3', async () => {
     const r = await ps(['list', '100'], { env: { AUTOSNAP_API_TOKEN: 'root@pam!test=00000000-0000-0000-0000-000000000000' } });
     expect(r.code).toBe(3);
-    expect(r.stderr).not.toContain(sim.secret);
+    expect(r.stderr).not.toContain(fixture.sim.secret);
   });
 });
 
@@ -287,7 +265,7 @@ describe('list', () => {
 
 describe('create', () => {
   test('bulk create: one guest fails, the others go on, exit 1', async () => {
-    await sim.control('/faults', { spec: 'taskfail=111:qmsnapshot:snapshot feature is not available' });
+    await fixture.sim.control('/faults', { spec: 'taskfail=111:qmsnapshot:snapshot feature is not available' });
     try {
       const r = await ps(['create', '@tag-bulk', 'pre-maint', '--description', 'before maintenance']);
       expect(r.code).toBe(1);
@@ -302,7 +280,7 @@ describe('create', () => {
       for (const v of [110, 112, 113]) expect((await snapshots(v)).find((s) => s.name === 'pre-maint')?.description).toBe('before maintenance');
       expect(await names(111)).toEqual([]);
     } finally {
-      await sim.control('/faults', { spec: '' });
+      await fixture.sim.control('/faults', { spec: '' });
     }
   });
 
@@ -461,7 +439,7 @@ describe('delete', () => {
     expect(other.stderr).toContain("VM is locked (snapshot-delete) by the unfinished delete of 'halfgone': finish that one first ('pve-snapshot delete 104 halfgone --force')");
     expect({ tasks: await writeTasks(), snaps: await snapshots(104), lock: (await guest(104)).lock }).toEqual(before);
     expect(before.lock).toBe('snapshot-delete');
-    expect((await sim.control('/stats')).requests['PUT /nodes/{node}/qemu/{vmid}/config']).toBeUndefined();
+    expect((await fixture.sim.control('/stats')).requests['PUT /nodes/{node}/qemu/{vmid}/config']).toBeUndefined();
   });
 
   test('clean-up: refuses without a terminal, dry run changes nothing, --yes deletes only what matches', async () => {
@@ -533,7 +511,7 @@ describe('config and describe', () => {
 describe('over the pvesh transport', () => {
   test('list and create through the stand-in', async () => {
     const pvesh = toolLink('pvesh');
-    const env = { ...sim.pveshEnv, AUTOSNAP_CONFIG: emptyConfig, TZ: 'UTC' };
+    const env = { ...fixture.sim.pveshEnv, AUTOSNAP_CONFIG: fixture.emptyConfig, TZ: 'UTC' };
     const l = await run(['pve-snapshot', '--transport', 'pvesh', '--pvesh', pvesh, 'list', '100', '-o', 'json'], { env });
     expect(l.code).toBe(0);
     expect(JSON.parse(l.stdout).map((x: any) => x.name)).toEqual(['base', 'patched', 'recent']);

@@ -5,7 +5,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnServer, stopChild } from './bin.ts';
+import { afterAll, beforeAll } from 'bun:test';
+import { run, spawnServer, stopChild, type RunOptions, type RunResult } from './bin.ts';
 
 export interface SimOptions {
   /** a seed object (written to a temporary file) or the path of a seed file */
@@ -125,4 +126,41 @@ export async function waitTask(sim: SimHandle, upid: string, timeoutMs = 20_000)
     await new Promise((res) => setTimeout(res, 20));
   }
   throw new Error(`task ${upid} did not finish in ${timeoutMs} ms`);
+}
+
+/** What toolAgainstSim sets up: filled in before the file's tests run. */
+export interface ToolFixture {
+  sim: SimHandle;
+  /** an empty config file, so that the machine's own is never read */
+  emptyConfig: string;
+  /** the test token, the empty config and TZ=UTC, under what the call passes */
+  run(args: string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+/**
+ * A test file's simulator and empty config file, started before its tests and removed after
+ * them, and a runner of one tool connected to that simulator by its pinned fingerprint.
+ */
+export function toolAgainstSim(tool: string, opts: SimOptions): ToolFixture {
+  let tmp = '';
+  const f: ToolFixture = {
+    sim: undefined as unknown as SimHandle,
+    emptyConfig: '',
+    run: (args, o = {}) =>
+      run([tool, '--host', f.sim.hostPort, '--fingerprint', f.sim.fingerprint, ...args], {
+        ...o,
+        env: { AUTOSNAP_API_TOKEN: f.sim.token, AUTOSNAP_CONFIG: f.emptyConfig, TZ: 'UTC', ...o.env },
+      }),
+  };
+  beforeAll(async () => {
+    f.sim = await startSim(opts);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${tool}-e2e-`));
+    f.emptyConfig = path.join(tmp, 'empty.conf');
+    fs.writeFileSync(f.emptyConfig, '');
+  });
+  afterAll(async () => {
+    await f.sim?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+  return f;
 }
