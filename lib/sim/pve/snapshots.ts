@@ -5,7 +5,7 @@
 // snapshot_delete, snapshot_rollback).
 import { PveError } from './errors.ts';
 import type { PveModel } from './model.ts';
-import { ROLLBACK_MOST_RECENT, type GuestType, type Guest, type Snap } from './records.ts';
+import { ROLLBACK_MOST_RECENT, type GuestType, type Guest, type Snap, type Task } from './records.ts';
 import { configOf } from './views.ts';
 
 export function listSnapshots(g: Guest): Record<string, unknown>[] {
@@ -57,17 +57,27 @@ export async function setSnapshotDescription(m: PveModel, g: Guest, name: string
   m.touch(g);
 }
 
+/**
+ * What the three snapshot calls share: the HTTP phase finds a VM on its node (a container's
+ * node only: pve-container checks the guest in the worker), then the worker runs with the
+ * guest's config locked (AbstractConfig lock_config), under the task type of the guest's kind.
+ */
+function guestTask(m: PveModel, node: string, type: GuestType, vmid: number, user: string, types: [qemu: string, lxc: string], work: (g: Guest, task: Task) => Promise<number | void>): string {
+  if (type === 'qemu') m.guestOn(node, type, vmid);
+  else m.checkNode(node);
+  return m.startTask(node, type === 'qemu' ? types[0] : types[1], String(vmid), user, async (task) => {
+    const g = m.taskGuest(node, type, vmid);
+    await m.lockConfig(g);
+    return work(g, task);
+  });
+}
+
 /** HTTP phase of a snapshot create; reserved names fail before any task */
 export function createSnapshot(m: PveModel, node: string, type: GuestType, vmid: number, name: string, opts: { description?: string; vmstate?: boolean }, user: string): string {
   if (name === 'current') throw new PveError(500, `unable to use snapshot name 'current' (reserved name)`);
   if (type === 'qemu' && name.toLowerCase() === 'pending') throw new PveError(500, `unable to use snapshot name 'pending' (reserved name)`);
   if (type === 'lxc' && name === 'vzdump') throw new PveError(500, `unable to use snapshot name 'vzdump' (reserved name)`);
-  if (type === 'qemu') m.guestOn(node, type, vmid);
-  else m.checkNode(node);
-  const taskType = type === 'qemu' ? 'qmsnapshot' : 'vzsnapshot';
-  return m.startTask(node, taskType, String(vmid), user, async (task) => {
-    const g = m.taskGuest(node, type, vmid);
-    await m.lockConfig(g);
+  return guestTask(m, node, type, vmid, user, ['qmsnapshot', 'vzsnapshot'], async (g, task) => {
     if (g.template) throw new Error(`you can't take a snapshot if it's a template`);
     m.checkLock(g);
     if (g.snapshots.has(name)) throw new Error(`snapshot name '${name}' already used`);
@@ -86,16 +96,16 @@ export function createSnapshot(m: PveModel, node: string, type: GuestType, vmid:
     try {
       if (withState) {
         task.log.push(`saving VM state and RAM using storage '${vols[0]?.storage ?? 'local'}'`);
-        await m.sleep(m.durations[taskType] ?? 1);
+        await m.sleep(m.durations[task.type] ?? 1);
         task.log.push('completed saving the VM state in 1s, saved 1.02 GiB');
       }
       if (freeze) task.log.push(`issuing guest-agent 'fs-freeze' command`);
       for (const v of vols) {
         if (type === 'qemu') task.log.push(`snapshotting 'drive-${v.key}' (${v.volid})`);
       }
-      await m.sleep(m.durations[taskType] ?? 1);
+      await m.sleep(m.durations[task.type] ?? 1);
       if (freeze) task.log.push(`issuing guest-agent 'fs-thaw' command`);
-      failure = m.injected(g, taskType);
+      failure = m.injected(g, task.type);
       if (failure) throw new Error(failure);
     } catch (e: any) {
       // PVE cleans up a half-made snapshot with a forced delete, then reports the error
@@ -113,12 +123,7 @@ export function createSnapshot(m: PveModel, node: string, type: GuestType, vmid:
 }
 
 export function deleteSnapshot(m: PveModel, node: string, type: GuestType, vmid: number, name: string, force: boolean, user: string): string {
-  if (type === 'qemu') m.guestOn(node, type, vmid);
-  else m.checkNode(node);
-  const taskType = type === 'qemu' ? 'qmdelsnapshot' : 'vzdelsnapshot';
-  return m.startTask(node, taskType, String(vmid), user, async (task) => {
-    const g = m.taskGuest(node, type, vmid);
-    await m.lockConfig(g);
+  return guestTask(m, node, type, vmid, user, ['qmdelsnapshot', 'vzdelsnapshot'], async (g, task) => {
     // AbstractConfig::snapshot_delete's order: existence, replication (unless forced),
     // then set_lock, which refuses any lock: `force` does not override a leftover
     // `snapshot-delete`; that takes `qm unlock` / `pct unlock` first
@@ -133,9 +138,9 @@ export function deleteSnapshot(m: PveModel, node: string, type: GuestType, vmid:
     g.lock = 'snapshot-delete';
     snap.snapstate = 'delete';
     m.touch(g);
-    await m.sleep(m.durations[taskType] ?? 0.5);
+    await m.sleep(m.durations[task.type] ?? 0.5);
     let warnings = 0;
-    const failure = m.injected(g, taskType);
+    const failure = m.injected(g, task.type);
     if (failure) {
       if (!force) throw new Error(failure);
       task.log.push(failure);
@@ -151,12 +156,7 @@ export function deleteSnapshot(m: PveModel, node: string, type: GuestType, vmid:
 }
 
 export function rollbackSnapshot(m: PveModel, node: string, type: GuestType, vmid: number, name: string, start: boolean, user: string): string {
-  if (type === 'qemu') m.guestOn(node, type, vmid);
-  else m.checkNode(node);
-  const taskType = type === 'qemu' ? 'qmrollback' : 'vzrollback';
-  return m.startTask(node, taskType, String(vmid), user, async (task) => {
-    const g = m.taskGuest(node, type, vmid);
-    await m.lockConfig(g);
+  return guestTask(m, node, type, vmid, user, ['qmrollback', 'vzrollback'], async (g, task) => {
     if (g.template) throw new Error(`you can't rollback if vm is a template`);
     const snap = g.snapshots.get(name);
     if (!snap) throw new Error(`snapshot '${name}' does not exist`);
@@ -179,8 +179,8 @@ export function rollbackSnapshot(m: PveModel, node: string, type: GuestType, vmi
       g.agentRunning = false;
       g.startedAt = undefined;
     }
-    await m.sleep(m.durations[taskType] ?? 1);
-    const failure = m.injected(g, taskType);
+    await m.sleep(m.durations[task.type] ?? 1);
+    const failure = m.injected(g, task.type);
     // a failed rollback leaves the guest locked, as on a real node
     if (failure) throw new Error(failure);
     g.config = { ...snap.config };
