@@ -23,6 +23,10 @@ describe('dispatch by argv0 or first argument', () => {
     ['/usr/local/sbin/cv4pve-autosnap', ['--vmid', '100', 'status'], 'cv4pve-autosnap', ['--vmid', '100', 'status']],
     // only through the link: as a first argument it is no tool
     ['autosnap', ['cv4pve-autosnap', 'status'], 'autosnap', ['cv4pve-autosnap', 'status']],
+    // names an object has by inheritance are no tool: autosnap's own parser refuses them
+    ['autosnap', ['__proto__'], 'autosnap', ['__proto__']],
+    ['autosnap', ['constructor', 'status'], 'autosnap', ['constructor', 'status']],
+    ['/tmp/x/toString', ['status'], 'autosnap', ['status']],
   ] as const)('%s %p -> %s', (argv0, args, tool, rest) => {
     expect(pickTool(argv0, [...args])).toEqual({ tool, args: [...rest] });
   });
