@@ -45,6 +45,16 @@ describe('arguments', () => {
   test('unknown option is named', () => {
     expect(() => parseArgs(['snap', '--lable', 'x'], { string: ['label'] })).toThrow("unknown option '--lable'");
   });
+  // names every object inherits: minimist looked them up in its own maps and crashed
+  test.each([
+    ['--constructor', "unknown option '--constructor'"],
+    ['--__proto__=x', "unknown option '--__proto__'"],
+    ['--toString=1', "unknown option '--toString'"],
+    ['--no-hasOwnProperty', "unknown option '--no-hasOwnProperty'"],
+    ['--valueOf', "unknown option '--valueOf'"],
+  ])('unknown option %p is named, not a crash', (arg, message) => {
+    expect(() => parseArgs(['status', arg, '2'], { string: ['label'] })).toThrow(message);
+  });
   test('selector exclusions are values, not options', () => {
     // --vmid is autosnap's own option, no longer a global one
     const vmid = { string: ['vmid'] };
