@@ -25,11 +25,15 @@ const TOOLS: Record<string, () => Promise<{ main: Main }>> = {
 
 export const TOOL_NAMES = Object.keys(TOOLS).filter((t) => t !== 'pvesh' && t !== 'cv4pve-autosnap');
 
+// own keys only: `in` would also find what every object inherits (`autosnap constructor`
+// ran Object as a tool and crashed with a stack trace instead of naming an unknown command)
+const isTool = (name: string | undefined): name is string => name !== undefined && Object.hasOwn(TOOLS, name);
+
 export function pickTool(argv0: string, args: string[]): { tool: string; args: string[] } {
   const called = path.basename(argv0 || '').replace(/\.(ts|js)$/, '');
-  if (called in TOOLS && called !== 'autosnap') return { tool: called, args };
+  if (isTool(called) && called !== 'autosnap') return { tool: called, args };
   const first = args[0];
-  if (first && first !== 'autosnap' && first !== 'pvesh' && first !== 'cv4pve-autosnap' && first in TOOLS) return { tool: first, args: args.slice(1) };
+  if (first && first !== 'autosnap' && first !== 'pvesh' && first !== 'cv4pve-autosnap' && isTool(first)) return { tool: first, args: args.slice(1) };
   if (first === 'autosnap') return { tool: 'autosnap', args: args.slice(1) };
   return { tool: 'autosnap', args };
 }

@@ -102,6 +102,13 @@ export function parseArgs(argv: string[], spec: OptionSpec = {}, opts: { global?
   const boolSet = new Set(boolean);
   for (const [k, v] of Object.entries(alias)) if (boolSet.has(String(v))) boolSet.add(k);
   const joined = normaliseArgs(expandParamFiles(argv, stringSet), stringSet, boolSet, alias);
+  // a name every object inherits (--constructor, --__proto__): minimist looks options up in
+  // plain objects and would crash on it before the unknown() below could name it
+  for (const arg of joined) {
+    if (arg === '--') break;
+    const name = /^--(?:no-)?([^=]+)/.exec(arg)?.[1];
+    if (name !== undefined && !known.has(name) && name in {}) throw new UsageError(`unknown option '${arg.replace(/=.*$/, '')}' (see --help)`);
+  }
   const parsed = minimist(joined, {
     string,
     boolean,

@@ -238,7 +238,8 @@ export function checkConfig(config: Config, own: readonly SectionKeys[]): void {
       for (const [key, line] of keyLines(sec.values, sec.lines)) {
         const k = normKey(key);
         if (known.includes(k)) continue;
-        let hint = mine.hints?.[k];
+        // own keys only: `constructor` would find Object and print its source as the hint
+        let hint = mine.hints && Object.hasOwn(mine.hints, k) ? mine.hints[k] : undefined;
         if (!hint) {
           const near = nearest(k, known);
           const elsewhere = own.find((o) => o !== mine && o.keys.map(normKey).includes(k));

@@ -22,6 +22,14 @@ export interface Http1Answer {
 
 /** Header section (status line and fields) at most this long: a hostile server cannot make us buffer more. */
 export const MAX_HEAD_BYTES = 64 * 1024;
+/**
+ * Body at most this long. The largest answer asked for is a cluster's resource list, a
+ * few hundred bytes per guest (5 MB for 10,000 guests); without a bound a server that
+ * never stops sending would have the whole answer kept in memory until the request's
+ * timeout, at the speed of the link (1.5 GB in 10 s over loopback), and the process
+ * killed for its memory rather than told the answer is bad.
+ */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 // a chunk-size line with its extensions (RFC 9112 §7.1.1 sets no limit; ours is generous)
 const MAX_CHUNK_LINE = 4096;
 // interim answers before the final one (RFC 9110 §15.2: a client must parse them)
@@ -141,8 +149,9 @@ export class ResponseReader {
   }
 
   private keep(b: Buffer): void {
-    this.body.push(b);
     this.bodyBytes += b.length;
+    if (this.bodyBytes > MAX_BODY_BYTES) throw new ProtocolError(`body over ${MAX_BODY_BYTES / 1024 / 1024} MiB`);
+    this.body.push(b);
   }
 
   private answer(): Http1Answer {
@@ -210,6 +219,8 @@ export class ResponseReader {
       const [v] = values;
       if (values.size !== 1 || !/^\d{1,15}$/.test(v)) throw new ProtocolError(`bad Content-Length ${JSON.stringify(cl.slice(0, 40))}`);
       this.remaining = Number(v);
+      // announced too long: refused before a byte of it is kept
+      if (this.remaining > MAX_BODY_BYTES) throw new ProtocolError(`body over ${MAX_BODY_BYTES / 1024 / 1024} MiB (Content-Length ${v})`);
       this.state = this.remaining === 0 ? 'done' : 'length';
     } else {
       // 8. a response with neither: the body ends when the server closes

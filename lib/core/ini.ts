@@ -48,8 +48,11 @@ export function parseIni(text: string, source = 'config'): IniFile {
     const key = raw.slice(0, eq).trim().toLowerCase();
     let value = raw.slice(eq + 1).trim();
     if (value.length >= 2 && /^(["']).*\1$/.test(value)) value = value.slice(1, -1);
-    cur[key] = value;
-    curLines[key] = i + 1;
+    // defined, not assigned: `__proto__ = x` assigned sets no key, and the unknown key
+    // would pass unseen instead of being refused as every other
+    const own = { enumerable: true, writable: true, configurable: true };
+    Object.defineProperty(cur, key, { ...own, value });
+    Object.defineProperty(curLines, key, { ...own, value: i + 1 });
   }
   return out;
 }

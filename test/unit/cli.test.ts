@@ -23,6 +23,10 @@ describe('dispatch by argv0 or first argument', () => {
     ['/usr/local/sbin/cv4pve-autosnap', ['--vmid', '100', 'status'], 'cv4pve-autosnap', ['--vmid', '100', 'status']],
     // only through the link: as a first argument it is no tool
     ['autosnap', ['cv4pve-autosnap', 'status'], 'autosnap', ['cv4pve-autosnap', 'status']],
+    // names an object has by inheritance are no tool: autosnap's own parser refuses them
+    ['autosnap', ['__proto__'], 'autosnap', ['__proto__']],
+    ['autosnap', ['constructor', 'status'], 'autosnap', ['constructor', 'status']],
+    ['/tmp/x/toString', ['status'], 'autosnap', ['status']],
   ] as const)('%s %p -> %s', (argv0, args, tool, rest) => {
     expect(pickTool(argv0, [...args])).toEqual({ tool, args: [...rest] });
   });
@@ -40,6 +44,16 @@ describe('arguments', () => {
   });
   test('unknown option is named', () => {
     expect(() => parseArgs(['snap', '--lable', 'x'], { string: ['label'] })).toThrow("unknown option '--lable'");
+  });
+  // names every object inherits: minimist looked them up in its own maps and crashed
+  test.each([
+    ['--constructor', "unknown option '--constructor'"],
+    ['--__proto__=x', "unknown option '--__proto__'"],
+    ['--toString=1', "unknown option '--toString'"],
+    ['--no-hasOwnProperty', "unknown option '--no-hasOwnProperty'"],
+    ['--valueOf', "unknown option '--valueOf'"],
+  ])('unknown option %p is named, not a crash', (arg, message) => {
+    expect(() => parseArgs(['status', arg, '2'], { string: ['label'] })).toThrow(message);
   });
   test('selector exclusions are values, not options', () => {
     // --vmid is autosnap's own option, no longer a global one

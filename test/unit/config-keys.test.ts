@@ -35,6 +35,9 @@ describe('unknown keys are refused, naming key, section, file and line', () => {
     ['[pve]\nhost = pve1\nfingerprnt = AA\n', "unknown key 'fingerprnt' in [pve] (/etc/autosnap/autosnap.conf:3); did you mean 'fingerprint'?"],
     ['[pve]\napi_token_secrt = x\n', "unknown key 'api_token_secrt' in [pve] (/etc/autosnap/autosnap.conf:2); did you mean 'api_token_secret'?"],
     ['max_parallel = 3\n[autosnap]\n', "key 'max_parallel' is outside any section (/etc/autosnap/autosnap.conf:1)"],
+    // a key every object has by inheritance gets the list, not a function's source as a hint
+    ['[autosnap]\nconstructor = 1\n', "unknown key 'constructor' in [autosnap] (/etc/autosnap/autosnap.conf:2); known keys: vmid,"],
+    ['[autosnap]\n__proto__ = 1\n', "unknown key '__proto__' in [autosnap] (/etc/autosnap/autosnap.conf:2); known keys: vmid,"],
   ])('autosnap: %p', (text, message) => {
     expect(autosnapCheck(text)).toThrow(message);
   });

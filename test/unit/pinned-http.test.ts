@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { HttpsEndpoint } from '../../lib/core/https.ts';
-import { encodeRequest, ResponseReader } from '../../lib/core/http1.ts';
+import { encodeRequest, MAX_BODY_BYTES, ResponseReader } from '../../lib/core/http1.ts';
 import { NetworkError } from '../../lib/core/net-errors.ts';
 
 let dir: string;
@@ -418,6 +418,24 @@ describe('ResponseReader refuses', () => {
     ['a chunk size of 14 hex digits', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000\r\n', 'bad chunk size'],
   ])('%s', (_name, raw, detail) => {
     expect(() => new ResponseReader('GET').push(Buffer.from(raw, 'latin1'))).toThrow(detail);
+  });
+
+  // an answer that never ends is cut at the bound, whatever its framing, rather than kept
+  // in memory until the timeout
+  test.each([
+    ['Content-Length announced over the bound', `HTTP/1.1 200 OK\r\nContent-Length: ${MAX_BODY_BYTES + 1}\r\n\r\n`, 'A'],
+    ['endless chunks', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', '100000\r\n' + 'A'.repeat(0x100000) + '\r\n'],
+    ['endless body delimited by the close', 'HTTP/1.1 200 OK\r\n\r\n', 'A'.repeat(0x100000)],
+  ])('%s', (_name, head, piece) => {
+    const r = new ResponseReader('GET');
+    const bytes = Buffer.from(piece, 'latin1');
+    let sent = 0;
+    const endless = () => {
+      r.push(Buffer.from(head, 'latin1'));
+      for (; sent <= MAX_BODY_BYTES + bytes.length; sent += bytes.length) r.push(bytes);
+    };
+    expect(endless).toThrow('body over');
+    expect(sent).toBeLessThanOrEqual(MAX_BODY_BYTES + bytes.length);
   });
 
   test('a folded Connection field counts, names without case', () => {
